@@ -1,0 +1,85 @@
+package sessiond
+
+import "fmt"
+
+// Apply stores rec if its version is higher than the version held for
+// rec.Key — a live record, an expired one not yet reclaimed, or a tombstone —
+// and reports whether it did. It is how replicas merge: whatever order
+// records arrive in, every store ends with the highest version of each key.
+//
+// rec.Deleted applies a delete. A record whose expiry has passed is applied
+// as a delete too. Without Options.Tombstones a delete just removes the key;
+// with it, a tombstone at rec.Version keeps lower versions out.
+//
+// The store's clock moves past rec.Version, so later local writes of the key
+// win over it.
+func (st *Store) Apply(rec Record) (applied bool, err error) {
+	if rec.Deleted {
+		err = st.checkKey(rec.Key)
+	} else {
+		err = st.checkValue(rec.Key, rec.Value)
+	}
+	if err != nil {
+		return false, err
+	}
+	if rec.Version.IsZero() {
+		return false, fmt.Errorf("sessiond: apply %q: record has no version", truncKey(rec.Key))
+	}
+	sh, tag, err := st.lock(rec.Key)
+	if err != nil {
+		return false, err
+	}
+	defer sh.mu.Unlock()
+	st.clock.Update(rec.Version.Time)
+	now := st.nowMS()
+	i := sh.find(tag, rec.Key)
+	if i >= 0 && rec.Version.Compare(sh.at(entryLoc(sh.idx.slots[i])).version()) <= 0 {
+		return false, nil
+	}
+	if rec.Deleted || rec.Expires < 0 || (rec.Expires != 0 && rec.Expires <= now) {
+		if !st.opts.Tombstones {
+			if i >= 0 {
+				sh.remove(i)
+				sh.settle(now)
+			}
+			return true, nil
+		}
+		exp := max(rec.Expires, now+st.opts.TombstoneTTL.Milliseconds())
+		if i >= 0 {
+			exp = max(exp, sh.at(entryLoc(sh.idx.slots[i])).expires())
+		}
+		err = sh.write(tag, rec.Key, i, nil, Item{Expires: exp, Version: rec.Version}, recTomb, true)
+	} else {
+		err = sh.write(tag, rec.Key, i, rec.Value, Item{Expires: rec.Expires, Flags: rec.Flags, Version: rec.Version}, 0, false)
+	}
+	sh.settle(now)
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Load returns the record held for key with a copy of its value.
+// Tombstones are returned with Deleted set; expired records are not
+// returned.
+func (st *Store) Load(key string) (rec Record, found bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return Record{}, false, err
+	}
+	defer sh.mu.Unlock()
+	i := sh.find(tag, key)
+	if i < 0 {
+		return Record{}, false, nil
+	}
+	v := sh.at(entryLoc(sh.idx.slots[i]))
+	if v.expired(st.nowMS()) {
+		return Record{}, false, nil
+	}
+	it := v.item()
+	rec = Record{Key: key, Expires: it.Expires, Flags: it.Flags, Version: it.Version, Deleted: v.tomb()}
+	if !rec.Deleted {
+		rec.Value = append([]byte{}, v.value()...)
+	}
+	return rec, true, nil
+}

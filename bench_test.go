@@ -1,0 +1,119 @@
+package sessiond
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The hot paths, as a session server drives them: 37-byte keys, 512-byte
+// values. Run with -cpu 1,2 to see scaling across cores; every benchmark
+// is parallel, so -cpu sets the number of goroutines.
+
+const benchKeys = 1 << 16
+
+func benchStore(b *testing.B) (*Store, []string, []byte) {
+	st := openTest(b, nil)
+	keys := make([]string, benchKeys)
+	val := make([]byte, 512)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("sess:%032d", i) // 37 bytes
+		if err := st.Set(keys[i], val, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	return st, keys, val
+}
+
+func BenchmarkGet(b *testing.B) {
+	st, keys, _ := benchStore(b)
+	var seq atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		i := seq.Add(1) * 7919
+		buf := make([]byte, 0, 1024)
+		for pb.Next() {
+			i++
+			if _, _, ok, _ := st.Lookup(buf[:0], keys[i%benchKeys]); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
+
+func BenchmarkGetCopy(b *testing.B) {
+	st, keys, _ := benchStore(b)
+	var seq atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		i := seq.Add(1) * 7919
+		for pb.Next() {
+			i++
+			if _, ok, _ := st.Get(keys[i%benchKeys]); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
+
+func BenchmarkSet(b *testing.B) {
+	st, keys, val := benchStore(b)
+	var seq atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		i := seq.Add(1) * 7919
+		for pb.Next() {
+			i++
+			if err := st.Set(keys[i%benchKeys], val, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSetResize writes values whose size changes each time, so every
+// write appends and the old record is compacted away.
+func BenchmarkSetResize(b *testing.B) {
+	st, keys, val := benchStore(b)
+	var seq atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		i := seq.Add(1) * 7919
+		for pb.Next() {
+			i++
+			if err := st.Set(keys[i%benchKeys], val[:400+i%100], time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkTouch(b *testing.B) {
+	st, keys, _ := benchStore(b)
+	var seq atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		i := seq.Add(1) * 7919
+		for pb.Next() {
+			i++
+			if ok, _ := st.Touch(keys[i%benchKeys], time.Hour); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
+
+// BenchmarkSetDelete measures a session's life: created, then destroyed.
+func BenchmarkSetDelete(b *testing.B) {
+	st, keys, val := benchStore(b)
+	var seq atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		i := seq.Add(1) * 7919
+		for pb.Next() {
+			i++
+			k := keys[i%benchKeys]
+			st.Delete(k)
+			if err := st.Set(k, val, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

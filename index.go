@@ -1,0 +1,106 @@
+package sessiond
+
+// index maps a key's hash to where its record lives. It is an open-addressing
+// table of 8-byte entries, a 32-bit hash tag and a 32-bit location, kept in
+// the order of the tags:
+//
+//   - Every entry sits at or after its home slot, tag*n>>32, and entries are
+//     sorted by tag along the table. A lookup starts at the home slot and
+//     stops at the first larger tag, so misses are as cheap as hits.
+//   - The table does not wrap around: a slack of empty slots at the end
+//     takes the overflow of the last homes.
+//   - The order is the same at every size, so a scan cursor (a tag) stays
+//     valid across growth: SCAN needs no server-side state.
+//
+// The table holds no pointers and is mapped outside the Go heap, so it
+// costs the garbage collector nothing. At the load it grows from (7/8) to
+// the load after growth (7/12), an entry takes 9 to 14 bytes.
+type index struct {
+	slots []uint64 // n homes plus indexSlack; 0 is an empty slot
+	n     uint64   // number of home slots
+	count int
+}
+
+const (
+	indexSlack   = 64
+	indexMinHome = 32
+)
+
+func makeEntry(tag, loc uint32) uint64 { return uint64(tag)<<32 | uint64(loc) }
+func entryTag(e uint64) uint32         { return uint32(e >> 32) }
+func entryLoc(e uint64) uint32         { return uint32(e) }
+
+func (x *index) home(tag uint32) int { return int(uint64(tag) * x.n >> 32) }
+
+// insertAt puts e at slot i, shifting the entries from i up to the next
+// empty slot one to the right. It reports false, changing nothing, when
+// that would run off the end of the table.
+func (x *index) insertAt(i int, e uint64) bool {
+	j := i
+	for j < len(x.slots) && x.slots[j] != 0 {
+		j++
+	}
+	if j == len(x.slots) {
+		return false
+	}
+	copy(x.slots[i+1:j+1], x.slots[i:j])
+	x.slots[i] = e
+	x.count++
+	return true
+}
+
+// removeAt empties slot i and moves the entries after it back towards
+// their home slots.
+func (x *index) removeAt(i int) {
+	j := i
+	for j+1 < len(x.slots) {
+		e := x.slots[j+1]
+		if e == 0 || x.home(entryTag(e)) > j {
+			break
+		}
+		x.slots[j] = e
+		j++
+	}
+	x.slots[j] = 0
+	x.count--
+}
+
+// insertPos returns the slot where an entry with the given tag goes: after
+// every entry with a tag not larger.
+func (x *index) insertPos(tag uint32) int {
+	i := x.home(tag)
+	for i < len(x.slots) {
+		e := x.slots[i]
+		if e == 0 || entryTag(e) > tag {
+			break
+		}
+		i++
+	}
+	return i
+}
+
+// needsGrowth reports whether one more entry would load the table past 7/8.
+func (x *index) needsGrowth() bool {
+	return uint64(x.count+1)*8 > x.n*7
+}
+
+// rebuild lays the entries out in a table of n homes, in slots taken from
+// alloc. It reports false if they do not fit (the caller picks a larger n).
+func (x *index) rebuild(slots []uint64, n uint64) bool {
+	y := index{slots: slots, n: n}
+	next := 0
+	for _, e := range x.slots {
+		if e == 0 {
+			continue
+		}
+		i := max(y.home(entryTag(e)), next)
+		if i >= len(slots) {
+			return false
+		}
+		slots[i] = e
+		next = i + 1
+		y.count++
+	}
+	x.slots, x.n, x.count = y.slots, y.n, y.count
+	return true
+}

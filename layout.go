@@ -1,0 +1,120 @@
+package sessiond
+
+import "encoding/binary"
+
+// A record is stored in a segment as a header, the key and the value:
+//
+//	off  size  field
+//	0    1     state bits (recDead, recTomb, recRef, recFlags)
+//	1    2     key length
+//	3    4     value length
+//	7    8     expiry, unix ms (0: never)
+//	15   8     version time (hybrid logical clock)
+//	23   4     version node
+//	27   4     client flags, only when recFlags is set
+//
+// followed by the key and the value. Integers are little-endian and
+// unaligned: no padding is spent on them.
+const (
+	recDead  = 1 << 0 // superseded or deleted; its bytes are garbage
+	recTomb  = 1 << 1 // a tombstone: the key was deleted at this version
+	recRef   = 1 << 2 // read since written (the LRU's second chance)
+	recFlags = 1 << 3 // the client-flags field is present
+
+	headerSize = 27
+)
+
+// recordSize is the stored size of a record.
+func recordSize(keyLen, valLen int, flags uint32) int {
+	n := headerSize + keyLen + valLen
+	if flags != 0 {
+		n += 4
+	}
+	return n
+}
+
+// view is a record in place. It is valid only while the shard lock is held
+// and the record is not moved.
+type view []byte
+
+func (v view) state() byte        { return v[0] }
+func (v view) keyLen() int        { return int(binary.LittleEndian.Uint16(v[1:])) }
+func (v view) valLen() int        { return int(binary.LittleEndian.Uint32(v[3:])) }
+func (v view) expires() int64     { return int64(binary.LittleEndian.Uint64(v[7:])) }
+func (v view) setExpires(e int64) { binary.LittleEndian.PutUint64(v[7:], uint64(e)) }
+func (v view) dead() bool         { return v[0]&recDead != 0 }
+func (v view) tomb() bool         { return v[0]&recTomb != 0 }
+
+func (v view) version() Version {
+	return Version{Time: binary.LittleEndian.Uint64(v[15:]), Node: binary.LittleEndian.Uint32(v[23:])}
+}
+
+func (v view) setVersion(ver Version) {
+	binary.LittleEndian.PutUint64(v[15:], ver.Time)
+	binary.LittleEndian.PutUint32(v[23:], ver.Node)
+}
+
+func (v view) flags() uint32 {
+	if v[0]&recFlags == 0 {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(v[headerSize:])
+}
+
+func (v view) bodyOff() int {
+	if v[0]&recFlags != 0 {
+		return headerSize + 4
+	}
+	return headerSize
+}
+
+func (v view) key() []byte {
+	o := v.bodyOff()
+	return v[o : o+v.keyLen()]
+}
+
+func (v view) value() []byte {
+	o := v.bodyOff() + v.keyLen()
+	return v[o : o+v.valLen()]
+}
+
+// size is the record's stored size.
+func (v view) size() int { return v.bodyOff() + v.keyLen() + v.valLen() }
+
+// item describes the record without its value.
+func (v view) item() Item {
+	return Item{Expires: v.expires(), Flags: v.flags(), Version: v.version()}
+}
+
+// writeRecord lays a record out at the start of dst, which must hold
+// recordSize bytes, and returns the view of it.
+func writeRecord(dst []byte, key string, value []byte, it Item, state byte) view {
+	state &^= recFlags
+	if it.Flags != 0 {
+		state |= recFlags
+	}
+	dst[0] = state
+	binary.LittleEndian.PutUint16(dst[1:], uint16(len(key)))
+	binary.LittleEndian.PutUint32(dst[3:], uint32(len(value)))
+	v := view(dst)
+	v.setExpires(it.Expires)
+	v.setVersion(it.Version)
+	o := headerSize
+	if it.Flags != 0 {
+		binary.LittleEndian.PutUint32(dst[o:], it.Flags)
+		o += 4
+	}
+	o += copy(dst[o:], key)
+	o += copy(dst[o:], value)
+	return v[:o]
+}
+
+// Item describes a stored record without its value.
+type Item struct {
+	// Expires is the absolute expiry in unix milliseconds; 0 means never.
+	Expires int64
+	// Flags are the opaque client flags stored with the record.
+	Flags uint32
+	// Version is the version of the record's last write.
+	Version Version
+}

@@ -1,0 +1,125 @@
+package sessiond
+
+import (
+	"fmt"
+	"time"
+)
+
+// Policy says what the store does when a write would take it past
+// Options.MaxMemory.
+type Policy uint8
+
+const (
+	// NoEviction refuses the write with ErrOutOfMemory. Nothing stored is
+	// lost. It is the default: a session store should not log users out
+	// silently.
+	NoEviction Policy = iota
+	// VolatileTTL evicts the sessions that expire soonest, and only
+	// sessions that have an expiry; when none is left, writes get
+	// ErrOutOfMemory.
+	VolatileTTL
+	// AllKeysLRU evicts the least recently used sessions (approximately:
+	// the oldest-written first, with a second chance for those read since).
+	AllKeysLRU
+)
+
+var policyNames = [...]string{
+	NoEviction:  "noeviction",
+	VolatileTTL: "volatile-ttl",
+	AllKeysLRU:  "allkeys-lru",
+}
+
+// String returns the policy's name as Redis spells it ("noeviction",
+// "volatile-ttl", "allkeys-lru").
+func (p Policy) String() string {
+	if int(p) < len(policyNames) {
+		return policyNames[p]
+	}
+	return fmt.Sprintf("Policy(%d)", p)
+}
+
+// ParsePolicy returns the policy with the given Redis name.
+func ParsePolicy(name string) (Policy, error) {
+	for p, n := range policyNames {
+		if n == name {
+			return Policy(p), nil
+		}
+	}
+	return 0, fmt.Errorf("sessiond: unknown maxmemory policy %q (want noeviction, volatile-ttl or allkeys-lru)", name)
+}
+
+// MaxKeySize is the longest key the store accepts, in bytes.
+const MaxKeySize = 1<<16 - 1
+
+// Options configure a Store. The zero value, and a nil *Options, give the
+// defaults.
+type Options struct {
+	// MaxMemory caps the memory the store's records and index take, in
+	// bytes. If zero, there is no cap.
+	MaxMemory int64
+
+	// Policy applies when a write would pass MaxMemory. If zero, it is
+	// NoEviction.
+	Policy Policy
+
+	// MaxValueSize is the longest value accepted, in bytes. If zero, it
+	// defaults to 1 MiB.
+	MaxValueSize int
+
+	// Shards is the number of independently locked partitions, rounded up
+	// to a power of two. If zero, it defaults to 128.
+	Shards int
+
+	// NodeID is stamped on every local write's Version. Nodes of one
+	// cluster need distinct ids. If zero, it defaults to 1.
+	NodeID uint32
+
+	// Tombstones keeps a versioned tombstone for every delete, so that a
+	// write with a lower version (a late replica) cannot bring the key
+	// back. A cluster turns it on; a single node does not need it.
+	Tombstones bool
+
+	// TombstoneTTL is the least time a tombstone is kept. A tombstone also
+	// lives as long as the deleted record could have. If zero, it defaults
+	// to 24 hours.
+	TombstoneTTL time.Duration
+
+	// ReapInterval is how often expired records are reclaimed in the
+	// background. If zero, it defaults to 250ms.
+	ReapInterval time.Duration
+
+	// Now returns the current time. If nil, it is time.Now. Tests set it to
+	// drive expiry without sleeping.
+	Now func() time.Time
+}
+
+func (o *Options) withDefaults() Options {
+	var v Options
+	if o != nil {
+		v = *o
+	}
+	if v.MaxValueSize <= 0 {
+		v.MaxValueSize = 1 << 20
+	}
+	if v.Shards <= 0 {
+		v.Shards = 128
+	}
+	n := 1
+	for n < v.Shards {
+		n <<= 1
+	}
+	v.Shards = n
+	if v.NodeID == 0 {
+		v.NodeID = 1
+	}
+	if v.TombstoneTTL <= 0 {
+		v.TombstoneTTL = 24 * time.Hour
+	}
+	if v.ReapInterval <= 0 {
+		v.ReapInterval = 250 * time.Millisecond
+	}
+	if v.Now == nil {
+		v.Now = time.Now
+	}
+	return v
+}

@@ -1,0 +1,50 @@
+package sessiond
+
+// Version orders the writes of one key across every node of a cluster. The
+// higher version wins everywhere: in replication, join sync and repair.
+//
+// Time is a hybrid logical clock stamp (see internal/hlc): the wall clock in
+// milliseconds in the upper 48 bits and a logical counter in the lower 16.
+// Node is the writing node's id and breaks ties between equal stamps.
+type Version struct {
+	Time uint64
+	Node uint32
+}
+
+// Compare returns -1, 0 or +1 as v is lower than, equal to or higher than w.
+func (v Version) Compare(w Version) int {
+	switch {
+	case v.Time < w.Time:
+		return -1
+	case v.Time > w.Time:
+		return 1
+	case v.Node < w.Node:
+		return -1
+	case v.Node > w.Node:
+		return 1
+	}
+	return 0
+}
+
+// IsZero reports whether v is the zero version, which every real write
+// exceeds.
+func (v Version) IsZero() bool { return v == Version{} }
+
+// Record is one session as it is stored and replicated.
+type Record struct {
+	// Key names the session. Keys are at most MaxKeySize bytes; the empty
+	// key is valid, as in Redis.
+	Key string
+	// Value is the session's bytes, opaque to the store.
+	Value []byte
+	// Expires is the absolute expiry in unix milliseconds; 0 means never.
+	Expires int64
+	// Flags are opaque client flags (the memcached protocol stores and
+	// returns them unchanged). Zero for most clients.
+	Flags uint32
+	// Version is the write's version; the higher one wins.
+	Version Version
+	// Deleted marks a tombstone: the key was deleted at Version, and any
+	// write with a lower version must not bring it back.
+	Deleted bool
+}

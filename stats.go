@@ -1,0 +1,46 @@
+package sessiond
+
+// Stats is a snapshot of the store's counters.
+type Stats struct {
+	// Keys counts live records; expired ones count until reclaimed.
+	Keys int
+	// Tombstones counts the deletes kept to refuse stale replicas.
+	Tombstones int
+	// RecordBytes is the stored size of live records and tombstones:
+	// headers, keys and values.
+	RecordBytes int64
+	// UsedMemory is the memory taken from the system for records and the
+	// index, which MaxMemory caps.
+	UsedMemory int64
+	// MaxMemory is the cap, 0 for none.
+	MaxMemory int64
+	// Policy is the eviction policy.
+	Policy Policy
+	// Segments counts the record segments in use.
+	Segments int
+	// Evictions counts records evicted to hold MaxMemory.
+	Evictions int64
+	// Expirations counts records reclaimed after they expired.
+	Expirations int64
+}
+
+// Stats returns the store's counters.
+func (st *Store) Stats() Stats {
+	s := Stats{
+		UsedMemory:  st.mem.used.Load(),
+		MaxMemory:   st.opts.MaxMemory,
+		Policy:      st.opts.Policy,
+		Evictions:   st.evictions.Load(),
+		Expirations: st.expirations.Load(),
+	}
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		s.Keys += sh.keys
+		s.Tombstones += sh.tombs
+		s.RecordBytes += sh.bytes
+		s.Segments += len(sh.segs) - len(sh.freeIDs) - min(len(sh.segs), 1)
+		sh.mu.Unlock()
+	}
+	return s
+}

@@ -1,0 +1,461 @@
+package sessiond
+
+import (
+	"fmt"
+	"hash/maphash"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/hlc"
+)
+
+// Store holds sessions in memory. It is safe for concurrent use; its
+// partitions are locked independently, so operations on different keys
+// scale across cores.
+type Store struct {
+	opts   Options
+	seed   maphash.Seed
+	shards []shard
+	mask   uint64
+	mem    memory
+	clock  *hlc.Clock
+	closed atomic.Bool
+
+	evictions   atomic.Int64
+	expirations atomic.Int64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Open returns a new, empty store. A nil o means the defaults.
+func Open(o *Options) (*Store, error) {
+	opts := o.withDefaults()
+	if opts.Shards > maxShards {
+		return nil, fmt.Errorf("sessiond: %d shards: at most %d", opts.Shards, maxShards)
+	}
+	if opts.MaxMemory < 0 {
+		return nil, fmt.Errorf("sessiond: maxmemory %d: must not be negative", opts.MaxMemory)
+	}
+	if opts.Policy > AllKeysLRU {
+		return nil, fmt.Errorf("sessiond: unknown maxmemory policy %d", opts.Policy)
+	}
+	if opts.MaxValueSize > maxValueSize {
+		return nil, fmt.Errorf("sessiond: max value size %d: at most %d", opts.MaxValueSize, maxValueSize)
+	}
+	st := &Store{
+		opts:   opts,
+		seed:   maphash.MakeSeed(),
+		shards: make([]shard, opts.Shards),
+		mask:   uint64(opts.Shards - 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	st.mem.limit = opts.MaxMemory
+	now := opts.Now
+	st.clock = hlc.New(func() int64 { return now().UnixMilli() })
+	for i := range st.shards {
+		st.shards[i].st = st
+	}
+	go st.reapLoop()
+	return st, nil
+}
+
+const (
+	// maxShards keeps a shard number in the upper half of a scan cursor.
+	maxShards = 1 << 16
+	// maxValueSize keeps a value length in the record's 32-bit field.
+	maxValueSize = 1<<31 - 1
+)
+
+// Close stops the background work and frees the store's memory. Calls
+// after Close return ErrClosed.
+func (st *Store) Close() error {
+	if st.closed.Swap(true) {
+		return nil
+	}
+	close(st.stop)
+	<-st.done
+	// Wait for operations in flight: each holds its shard's lock and
+	// checks closed once it has it.
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		sh.reset()
+		sh.mu.Unlock()
+	}
+	st.mem.close()
+	return nil
+}
+
+func (st *Store) hash(key string) uint64 { return maphash.String(st.seed, key) }
+
+func (st *Store) nowMS() int64 { return st.opts.Now().UnixMilli() }
+
+// lock finds key's shard, locks it, and returns it with the key's tag.
+func (st *Store) lock(key string) (*shard, uint32, error) {
+	h := st.hash(key)
+	sh := &st.shards[h&st.mask]
+	sh.mu.Lock()
+	if st.closed.Load() {
+		sh.mu.Unlock()
+		return nil, 0, ErrClosed
+	}
+	return sh, uint32(h >> 32), nil
+}
+
+func (st *Store) checkKey(key string) error {
+	if len(key) > MaxKeySize {
+		return fmt.Errorf("%w: key of %d bytes (at most %d)", ErrKeyTooLarge, len(key), MaxKeySize)
+	}
+	return nil
+}
+
+func (st *Store) checkValue(key string, value []byte) error {
+	if err := st.checkKey(key); err != nil {
+		return err
+	}
+	if len(value) > st.opts.MaxValueSize {
+		return fmt.Errorf("%w: %q: value of %d bytes (at most %d)", ErrValueTooLarge, truncKey(key), len(value), st.opts.MaxValueSize)
+	}
+	return nil
+}
+
+func truncKey(key string) string {
+	if len(key) > 64 {
+		return key[:64] + "..."
+	}
+	return key
+}
+
+// expiresAt converts a time to live into an absolute expiry: 0 for no
+// expiry, -1 for "already expired".
+func expiresAt(now int64, ttl time.Duration) int64 {
+	switch {
+	case ttl == 0:
+		return 0
+	case ttl < 0:
+		return -1
+	}
+	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
+	return now + ms
+}
+
+// version stamps a local write made at now (unix ms).
+func (st *Store) version(now int64) Version {
+	return Version{Time: st.clock.NowAt(now), Node: st.opts.NodeID}
+}
+
+// Get returns a copy of key's value.
+func (st *Store) Get(key string) (value []byte, found bool, err error) {
+	value, _, found, err = st.Lookup(nil, key)
+	if found && value == nil {
+		value = []byte{}
+	}
+	return value, found, err
+}
+
+// Lookup appends key's value to dst and describes the record. It is Get for
+// callers that reuse a buffer: it allocates nothing when dst has room.
+func (st *Store) Lookup(dst []byte, key string) (value []byte, it Item, found bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return dst, Item{}, false, err
+	}
+	defer sh.mu.Unlock()
+	i := sh.find(tag, key)
+	if i < 0 {
+		return dst, Item{}, false, nil
+	}
+	v := sh.at(entryLoc(sh.idx.slots[i]))
+	if v.tomb() {
+		return dst, Item{}, false, nil
+	}
+	if now := st.nowMS(); v.expired(now) {
+		sh.remove(i)
+		st.expirations.Add(1)
+		sh.settle(now)
+		return dst, Item{}, false, nil
+	}
+	v[0] |= recRef
+	return append(dst, v.value()...), v.item(), true, nil
+}
+
+// Cond is the condition of a conditional write.
+type Cond uint8
+
+const (
+	// Always writes unconditionally.
+	Always Cond = iota
+	// IfAbsent writes only a key that does not exist (Redis SET NX,
+	// memcached add).
+	IfAbsent
+	// IfPresent writes only a key that exists (Redis SET XX, memcached
+	// replace).
+	IfPresent
+	// IfVersion writes only if the key exists with WriteOptions.Version
+	// (memcached cas).
+	IfVersion
+)
+
+// WriteOptions shape a Write.
+type WriteOptions struct {
+	// Expires is the absolute expiry in unix milliseconds; 0 means never.
+	// A time already past deletes the key, as Redis does.
+	Expires int64
+	// KeepTTL keeps the key's current expiry (Redis SET KEEPTTL).
+	KeepTTL bool
+	// Flags are opaque client flags stored with the value.
+	Flags uint32
+	// Cond makes the write conditional; a failed condition returns
+	// ErrNotStored.
+	Cond Cond
+	// Version is the version IfVersion compares with.
+	Version Version
+}
+
+// Set stores value under key. A ttl > 0 expires it after ttl, a ttl of 0
+// means no expiry, and a negative ttl deletes the key (it is born expired).
+func (st *Store) Set(key string, value []byte, ttl time.Duration) error {
+	now := st.nowMS()
+	_, err := st.write(key, value, WriteOptions{Expires: expiresAt(now, ttl)}, now)
+	return err
+}
+
+// Write stores value under key as o says and returns the new record's
+// description. A write that deletes the key returns a zero Item.
+func (st *Store) Write(key string, value []byte, o WriteOptions) (Item, error) {
+	return st.write(key, value, o, st.nowMS())
+}
+
+func (st *Store) write(key string, value []byte, o WriteOptions, now int64) (Item, error) {
+	if err := st.checkValue(key, value); err != nil {
+		return Item{}, err
+	}
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return Item{}, err
+	}
+	defer sh.mu.Unlock()
+	i := sh.find(tag, key)
+	var cur view
+	if i >= 0 {
+		if v := sh.at(entryLoc(sh.idx.slots[i])); !v.tomb() && !v.expired(now) {
+			cur = v
+		}
+	}
+	switch {
+	case o.Cond == IfAbsent && cur != nil,
+		o.Cond == IfPresent && cur == nil,
+		o.Cond == IfVersion && (cur == nil || cur.version() != o.Version):
+		return Item{}, ErrNotStored
+	}
+	exp := o.Expires
+	if o.KeepTTL && cur != nil {
+		exp = cur.expires()
+	}
+	if exp < 0 || (exp != 0 && exp <= now) {
+		if cur != nil {
+			sh.delete(tag, key, i, st.version(now), now)
+		}
+		sh.settle(now)
+		return Item{}, nil
+	}
+	it := Item{Expires: exp, Flags: o.Flags, Version: st.version(now)}
+	err = sh.write(tag, key, i, value, it, 0, false)
+	sh.settle(now)
+	if err != nil {
+		return Item{}, err
+	}
+	return it, nil
+}
+
+// write stores a record for key, whose index slot is i (or -1), in place
+// when the size is unchanged.
+func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, state byte, force bool) error {
+	size := recordSize(len(key), len(value), it.Flags)
+	if i >= 0 {
+		loc := entryLoc(sh.idx.slots[i])
+		if v := sh.at(loc); v.size() == size {
+			wasTomb := v.tomb()
+			v = writeRecord(v, key, value, it, state)
+			sh.seg(loc).noteExpiry(it.Expires)
+			if wasTomb != v.tomb() {
+				d := 1
+				if wasTomb {
+					d = -1
+				}
+				sh.tombs += d
+				sh.keys -= d
+			}
+			return nil
+		}
+	}
+	loc, dst, err := sh.alloc(size, force)
+	if err != nil {
+		return fmt.Errorf("%w (writing %q)", err, truncKey(key))
+	}
+	writeRecord(dst, key, value, it, state)
+	sh.put(tag, key, loc)
+	return nil
+}
+
+// delete removes the record in slot i, leaving a tombstone at version ver
+// if the store keeps them. A tombstone lives as long as the record could
+// have, and at least TombstoneTTL.
+func (sh *shard) delete(tag uint32, key string, i int, ver Version, now int64) {
+	if !sh.st.opts.Tombstones {
+		sh.remove(i)
+		return
+	}
+	exp := now + sh.st.opts.TombstoneTTL.Milliseconds()
+	if e := sh.at(entryLoc(sh.idx.slots[i])).expires(); e > exp {
+		exp = e
+	}
+	// Forced: a delete must not fail for want of memory.
+	_ = sh.write(tag, key, i, nil, Item{Expires: exp, Version: ver}, recTomb, true)
+}
+
+// Delete removes key and reports whether it existed.
+func (st *Store) Delete(key string) (found bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return false, err
+	}
+	defer sh.mu.Unlock()
+	now := st.nowMS()
+	i := sh.find(tag, key)
+	if i < 0 {
+		return false, nil
+	}
+	v := sh.at(entryLoc(sh.idx.slots[i]))
+	switch {
+	case v.tomb():
+		return false, nil
+	case v.expired(now):
+		sh.remove(i)
+		st.expirations.Add(1)
+	default:
+		sh.delete(tag, key, i, st.version(now), now)
+		found = true
+	}
+	sh.settle(now)
+	return found, nil
+}
+
+// Exists reports whether key holds a live record.
+func (st *Store) Exists(key string) (bool, error) {
+	_, found, err := st.TTL(key)
+	return found, err
+}
+
+// TTL returns the time key has left to live; 0 for a key without expiry.
+func (st *Store) TTL(key string) (ttl time.Duration, found bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return 0, false, err
+	}
+	defer sh.mu.Unlock()
+	i := sh.find(tag, key)
+	if i < 0 {
+		return 0, false, nil
+	}
+	v := sh.at(entryLoc(sh.idx.slots[i]))
+	now := st.nowMS()
+	if v.tomb() || v.expired(now) {
+		return 0, false, nil
+	}
+	if e := v.expires(); e != 0 {
+		return time.Duration(e-now) * time.Millisecond, true, nil
+	}
+	return 0, true, nil
+}
+
+// Touch gives key a new time to live without rewriting its value. A ttl <= 0
+// deletes the key, as Redis's EXPIRE does. It reports whether key existed.
+func (st *Store) Touch(key string, ttl time.Duration) (found bool, err error) {
+	now := st.nowMS()
+	if ttl <= 0 {
+		return st.expire(key, -1, now)
+	}
+	return st.expire(key, expiresAt(now, ttl), now)
+}
+
+// Expire sets key's absolute expiry in unix milliseconds: 0 removes the
+// expiry (Redis PERSIST), a time already past deletes the key. It reports
+// whether key existed.
+func (st *Store) Expire(key string, expires int64) (found bool, err error) {
+	return st.expire(key, expires, st.nowMS())
+}
+
+func (st *Store) expire(key string, expires, now int64) (found bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return false, err
+	}
+	defer sh.mu.Unlock()
+	i := sh.find(tag, key)
+	if i < 0 {
+		return false, nil
+	}
+	loc := entryLoc(sh.idx.slots[i])
+	v := sh.at(loc)
+	if v.tomb() || v.expired(now) {
+		return false, nil
+	}
+	if expires < 0 || (expires != 0 && expires <= now) {
+		sh.delete(tag, key, i, st.version(now), now)
+		sh.settle(now)
+		return true, nil
+	}
+	v.setExpires(expires)
+	v.setVersion(st.version(now))
+	sh.seg(loc).noteExpiry(expires)
+	return true, nil
+}
+
+// Len returns the number of keys. Keys that expired count until they are
+// reclaimed, within about a second, as in Redis's DBSIZE.
+func (st *Store) Len() (int, error) {
+	n := 0
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		n += sh.keys
+		sh.mu.Unlock()
+	}
+	if st.closed.Load() {
+		return 0, ErrClosed
+	}
+	return n, nil
+}
+
+// Clear deletes every key, tombstones included, and frees their memory.
+func (st *Store) Clear() error {
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		if st.closed.Load() {
+			sh.mu.Unlock()
+			return ErrClosed
+		}
+		sh.reset()
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// reset frees everything the shard holds.
+func (sh *shard) reset() {
+	for id, s := range sh.segs {
+		if s != nil {
+			sh.free(uint16(id))
+		}
+	}
+	if sh.idx.slots != nil {
+		sh.st.mem.releaseBlock(sliceBytes(sh.idx.slots))
+	}
+	sh.idx = index{}
+	sh.segs, sh.freeIDs, sh.pending = nil, nil, nil
+	sh.head, sh.keys, sh.tombs, sh.bytes = 0, 0, 0, 0
+}
