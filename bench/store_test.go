@@ -1,20 +1,31 @@
-package sessiond
+package bench
 
 import (
 	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond"
 )
 
+// Package bench holds sessiond's benchmarks: the engine's hot paths here,
+// and programs in its subdirectories that measure memory and, later,
+// compare the server with redis-server and memcached. Figures go in
+// docs/BENCHMARKS.md.
+//
 // The hot paths, as a session server drives them: 37-byte keys, 512-byte
 // values. Run with -cpu 1,2 to see scaling across cores; every benchmark
 // is parallel, so -cpu sets the number of goroutines.
 
 const benchKeys = 1 << 16
 
-func benchStore(b *testing.B) (*Store, []string, []byte) {
-	st := openTest(b, nil)
+func benchStore(b *testing.B) (*sessiond.Store, []string, []byte) {
+	st, err := sessiond.Open(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
 	keys := make([]string, benchKeys)
 	val := make([]byte, 512)
 	for i := range keys {

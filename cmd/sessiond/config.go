@@ -1,0 +1,365 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Config is the binary's configuration once every source has been applied.
+// loadConfig builds it; nothing else reads flags, the environment or the
+// file.
+type Config struct {
+	// File is the TOML file settings were read from. Default: none.
+	File string
+
+	// MaxMemory caps the store's memory, in bytes. Default 0: no cap.
+	MaxMemory int64
+
+	// Policy applies when a write would pass MaxMemory. Default noeviction.
+	Policy sessiond.Policy
+
+	// MaxValueSize is the longest value the store accepts, in bytes.
+	// Default 1 MiB.
+	MaxValueSize int
+
+	// Shards is the store's number of partitions. Default 0: the store's
+	// own default.
+	Shards int
+
+	// LogFormat is "text" (the default) or "json".
+	LogFormat string
+
+	// LogLevel is the least level logged. Default info.
+	LogLevel slog.Level
+
+	// Version asks for the version to be printed instead of running.
+	Version bool
+}
+
+// storeOptions returns the store's options for c.
+func (c *Config) storeOptions() *sessiond.Options {
+	return &sessiond.Options{
+		MaxMemory:    c.MaxMemory,
+		Policy:       c.Policy,
+		MaxValueSize: c.MaxValueSize,
+		Shards:       c.Shards,
+	}
+}
+
+// Where a setting may come from. Flags are always allowed.
+const (
+	fromEnv = 1 << iota
+	fromFile
+
+	fromAll = fromEnv | fromFile
+)
+
+// A setting is one configurable value: a flag, its environment variable
+// and its key in the config file, all spelled from name.
+type setting struct {
+	name   string // flag name and file key; the variable is envName(name)
+	def    string // default, in the same text a user would write
+	usage  string // for --help; a `quoted` word names the argument
+	from   int    // fromEnv, fromFile: the sources besides flags
+	isBool bool   // a boolean flag: --name alone means true
+	set    func(c *Config, text string) error
+}
+
+// settings is every setting the binary has. Adding one is one entry here
+// (and a line in the package doc). The table is read-only.
+var settings = []setting{
+	{name: "config", usage: "read settings from the TOML `file`", from: fromEnv,
+		set: func(c *Config, s string) error { c.File = s; return nil }},
+	{name: "maxmemory", def: "0", usage: "cap the store's memory at `size` (0: no cap)", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.MaxMemory, err = parseSize(s, math.MaxInt64); return err }},
+	{name: "maxmemory-policy", def: "noeviction", usage: "`policy` at maxmemory: noeviction, volatile-ttl or allkeys-lru", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.Policy, err = parsePolicy(s); return err }},
+	{name: "max-value-size", def: "1mb", usage: "refuse values longer than `size`", from: fromAll,
+		set: func(c *Config, s string) (err error) {
+			n, err := parseSize(s, maxValueSize)
+			c.MaxValueSize = int(n)
+			return err
+		}},
+	{name: "shards", def: "0", usage: "split the store into `n` locked partitions (0: the store's default)", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.Shards, err = parseInt(s, 0, maxShards); return err }},
+	{name: "log-format", def: "text", usage: "log `format`: text or json", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.LogFormat, err = parseChoice(s, "text", "json"); return err }},
+	{name: "log-level", def: "info", usage: "log from `level` up: debug, info, warn or error", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.LogLevel, err = parseLevel(s); return err }},
+	// --version is an action, not a setting: an environment variable or a
+	// file key left behind must not turn the server into a version printer.
+	{name: "version", def: "false", usage: "print the version and exit", isBool: true,
+		set: func(c *Config, s string) (err error) { c.Version, err = strconv.ParseBool(s); return err }},
+}
+
+// Limits the store enforces too (sessiond.Open refuses more); checking them
+// here makes a value past them a config error that names its source.
+const (
+	maxShards    = 1 << 16
+	maxValueSize = math.MaxInt32
+)
+
+// envName returns the environment variable for a setting:
+// SESSIOND_MAXMEMORY_POLICY for maxmemory-policy.
+func envName(name string) string {
+	return "SESSIOND_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// A settingError is a value that a setting did not accept. It names the
+// key, the value and where the value came from, so that the one line a user
+// sees is enough to fix it.
+type settingError struct {
+	key    string
+	value  string
+	source string // "--maxmemory", "SESSIOND_MAXMEMORY" or a file's path
+	err    error
+}
+
+func (e *settingError) Error() string {
+	return fmt.Sprintf("config: %s %q (from %s): %v", e.key, e.value, e.source, e.err)
+}
+
+func (e *settingError) Unwrap() error { return e.err }
+
+// errNotInFile is the error for a file key that names a setting only a flag
+// or the environment may set.
+var errNotInFile = errors.New("cannot be set in a config file")
+
+// loadConfig builds the configuration from the command-line arguments
+// (without the program name), the environment as lookupEnv sees it, and the
+// file that --config or SESSIOND_CONFIG names. Flags override the
+// environment, which overrides the file, which overrides the defaults.
+//
+// For -h or --help it returns flag.ErrHelp; printUsage writes the help.
+func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	flags, err := parseFlags(args)
+	if err != nil {
+		return nil, err
+	}
+
+	c := new(Config)
+	for _, s := range settings {
+		if err := s.set(c, s.def); err != nil {
+			panic(fmt.Sprintf("sessiond: default of %s: %v", s.name, err)) // a bug in the table
+		}
+	}
+
+	// --version must work whatever else is broken.
+	if text, ok := flags["version"]; ok {
+		if err := apply(c, "version", text, "--version"); err != nil || c.Version {
+			return c, err
+		}
+	}
+
+	env := make(map[string]string)
+	for _, s := range settings {
+		if s.from&fromEnv == 0 {
+			continue
+		}
+		// An empty variable counts as unset, as it does for most tools,
+		// so that a compose file's SESSIOND_X=${X} with X unset is harmless.
+		if v, ok := lookupEnv(envName(s.name)); ok && v != "" {
+			env[s.name] = v
+		}
+	}
+
+	file, fileSource := env["config"], envName("config")
+	if v, ok := flags["config"]; ok {
+		file, fileSource = v, "--config"
+	}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			var pathErr *os.PathError
+			if errors.As(err, &pathErr) {
+				err = pathErr.Err // the settingError names the path
+			}
+			return nil, &settingError{key: "config", value: file, source: fileSource, err: err}
+		}
+		if err := applyFile(c, file, data); err != nil {
+			return nil, err
+		}
+	}
+
+	for _, s := range settings {
+		if v, ok := env[s.name]; ok {
+			if err := apply(c, s.name, v, envName(s.name)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, s := range settings {
+		if v, ok := flags[s.name]; ok {
+			if err := apply(c, s.name, v, "--"+s.name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+// apply sets the named setting in c from text, and names the source if the
+// text is bad.
+func apply(c *Config, name, text, source string) error {
+	s := lookup(name)
+	if err := s.set(c, text); err != nil {
+		return &settingError{key: name, value: text, source: source, err: err}
+	}
+	return nil
+}
+
+// lookup returns the setting with the given name, or nil.
+func lookup(name string) *setting {
+	for i := range settings {
+		if settings[i].name == name {
+			return &settings[i]
+		}
+	}
+	return nil
+}
+
+// applyFile applies data, the TOML file at path, to c. Every key must name
+// a setting that a file may set.
+//
+// The file is decoded into a map rather than a struct built from the table,
+// so toml.MetaData.Undecoded cannot find unknown keys (a map claims every
+// key); the table lookup below does, in the file's order.
+func applyFile(c *Config, path string, data []byte) error {
+	var values map[string]fileValue
+	md, err := toml.Decode(string(data), &values)
+	if err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	var known, unknown []string
+	for _, key := range md.Keys() {
+		if len(key) != 1 {
+			continue // under a table, whose own key is unknown
+		}
+		if lookup(key[0]) == nil {
+			unknown = append(unknown, strconv.Quote(key[0]))
+		} else {
+			known = append(known, key[0])
+		}
+	}
+	if len(unknown) > 0 {
+		word := "key"
+		if len(unknown) > 1 {
+			word = "keys"
+		}
+		return fmt.Errorf("config: unknown %s %s (in %s)", word, strings.Join(unknown, ", "), path)
+	}
+	for _, name := range known {
+		v := values[name]
+		err := v.err
+		if err == nil && lookup(name).from&fromFile == 0 {
+			err = errNotInFile
+		}
+		if err == nil {
+			err = lookup(name).set(c, v.text)
+		}
+		if err != nil {
+			return &settingError{key: name, value: v.text, source: path, err: err}
+		}
+	}
+	return nil
+}
+
+// A fileValue is one value of the config file as the text a flag would
+// carry: a string as it is, an integer or a boolean as written, so that
+// maxmemory = 1048576 and maxmemory = "1mb" both work.
+type fileValue struct {
+	text string
+	err  error // a value of another type; kept to be reported with its key
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (v *fileValue) UnmarshalTOML(data any) error {
+	switch d := data.(type) {
+	case string:
+		v.text = d
+	case int64:
+		v.text = strconv.FormatInt(d, 10)
+	case bool:
+		v.text = strconv.FormatBool(d)
+	default:
+		v.text = fmt.Sprint(d)
+		v.err = errors.New("want a string, an integer or a boolean")
+	}
+	return nil
+}
+
+// parseFlags parses the command line into the text of each flag given,
+// by setting name. Values are checked later, by apply, so that a bad flag
+// value and a bad variable read the same.
+func parseFlags(args []string) (map[string]string, error) {
+	fs := newFlagSet()
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("config: unexpected argument %q (sessiond takes only flags)", fs.Arg(0))
+	}
+	set := make(map[string]string)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
+	return set, nil
+}
+
+// newFlagSet returns a flag set with every setting as a flag that keeps the
+// text it is given. It prints nothing: errors are returned, help is
+// printUsage's.
+func newFlagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("sessiond", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, s := range settings {
+		usage := s.usage
+		if s.from&fromEnv != 0 {
+			usage += " (env " + envName(s.name) + ")"
+		}
+		fs.Var(&textFlag{text: s.def, isBool: s.isBool}, s.name, usage)
+		if s.isBool && s.def == "false" {
+			fs.Lookup(s.name).DefValue = "" // no "(default false)", as for flag.Bool
+		}
+	}
+	return fs
+}
+
+// printUsage writes the help for -h and --help.
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage: sessiond [flags]
+
+Runs a sessiond session store. Every flag but --version may also be set by
+its environment variable, and every flag but --config and --version by a key
+of the same name in the --config TOML file. Flags override the environment,
+which overrides the file. Sizes take Redis's units: k=1000, kb=1024, m, mb,
+g, gb.
+
+Flags:
+`)
+	fs := newFlagSet()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// A textFlag is a flag.Value that keeps its text unparsed.
+type textFlag struct {
+	text   string
+	isBool bool
+}
+
+func (f *textFlag) String() string     { return f.text }
+func (f *textFlag) Set(s string) error { f.text = s; return nil }
+func (f *textFlag) IsBoolFlag() bool   { return f.isBool }

@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+)
+
+// defaults is the configuration with nothing set.
+func defaults(change func(c *Config)) Config {
+	c := Config{
+		Policy:       sessiond.NoEviction,
+		MaxValueSize: 1 << 20,
+		LogFormat:    "text",
+		LogLevel:     slog.LevelInfo,
+	}
+	if change != nil {
+		change(&c)
+	}
+	return c
+}
+
+// load runs loadConfig with env as the whole environment and file, if not
+// empty, written to a TOML file whose path replaces $FILE in args, env
+// values and the returned error text.
+func load(t *testing.T, args []string, env map[string]string, file string) (*Config, string, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sessiond.toml")
+	if file != "" {
+		if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args = append([]string(nil), args...)
+	for i := range args {
+		args[i] = strings.ReplaceAll(args[i], "$FILE", path)
+	}
+	lookupEnv := func(name string) (string, bool) {
+		v, ok := env[name]
+		return strings.ReplaceAll(v, "$FILE", path), ok
+	}
+	c, err := loadConfig(args, lookupEnv)
+	return c, path, err
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want Config
+	}{
+		{
+			name: "defaults",
+			want: defaults(nil),
+		},
+		{
+			name: "flags",
+			args: []string{"--maxmemory", "512mb", "--maxmemory-policy=allkeys-lru", "-max-value-size", "4kb",
+				"--shards", "16", "--log-format", "json", "--log-level", "debug"},
+			want: defaults(func(c *Config) {
+				c.MaxMemory = 512 << 20
+				c.Policy = sessiond.AllKeysLRU
+				c.MaxValueSize = 4096
+				c.Shards = 16
+				c.LogFormat = "json"
+				c.LogLevel = slog.LevelDebug
+			}),
+		},
+		{
+			name: "env",
+			env: map[string]string{
+				"SESSIOND_MAXMEMORY":        "2gb",
+				"SESSIOND_MAXMEMORY_POLICY": "volatile-ttl",
+				"SESSIOND_MAX_VALUE_SIZE":   "1k",
+				"SESSIOND_LOG_LEVEL":        "WARN",
+			},
+			want: defaults(func(c *Config) {
+				c.MaxMemory = 2 << 30
+				c.Policy = sessiond.VolatileTTL
+				c.MaxValueSize = 1000
+				c.LogLevel = slog.LevelWarn
+			}),
+		},
+		{
+			name: "file",
+			args: []string{"--config", "$FILE"},
+			file: "# sessiond\nmaxmemory = \"1gb\"\nmaxmemory-policy = \"allkeys-lru\"\nmax-value-size = 65536\nshards = 8\nlog-format = \"json\"\n",
+			want: defaults(func(c *Config) {
+				c.File = "$FILE"
+				c.MaxMemory = 1 << 30
+				c.Policy = sessiond.AllKeysLRU
+				c.MaxValueSize = 65536
+				c.Shards = 8
+				c.LogFormat = "json"
+			}),
+		},
+		{
+			name: "file named by the environment",
+			env:  map[string]string{"SESSIOND_CONFIG": "$FILE"},
+			file: "shards = 4\n",
+			want: defaults(func(c *Config) { c.File = "$FILE"; c.Shards = 4 }),
+		},
+		{
+			name: "env over file",
+			args: []string{"--config", "$FILE"},
+			env:  map[string]string{"SESSIOND_MAXMEMORY": "2gb"},
+			file: "maxmemory = \"1gb\"\nshards = 8\n",
+			want: defaults(func(c *Config) { c.File = "$FILE"; c.MaxMemory = 2 << 30; c.Shards = 8 }),
+		},
+		{
+			name: "flag over env over file",
+			args: []string{"--config", "$FILE", "--maxmemory", "3gb"},
+			env:  map[string]string{"SESSIOND_MAXMEMORY": "2gb", "SESSIOND_SHARDS": "32"},
+			file: "maxmemory = \"1gb\"\nshards = 8\nlog-level = \"error\"\n",
+			want: defaults(func(c *Config) {
+				c.File = "$FILE"
+				c.MaxMemory = 3 << 30
+				c.Shards = 32
+				c.LogLevel = slog.LevelError
+			}),
+		},
+		{
+			name: "config flag over config env",
+			args: []string{"--config", "$FILE"},
+			env:  map[string]string{"SESSIOND_CONFIG": "/nonexistent/sessiond.toml"},
+			file: "shards = 2\n",
+			want: defaults(func(c *Config) { c.File = "$FILE"; c.Shards = 2 }),
+		},
+		{
+			name: "empty variable is unset",
+			env:  map[string]string{"SESSIOND_MAXMEMORY": "", "SESSIOND_CONFIG": ""},
+			want: defaults(nil),
+		},
+		{
+			name: "unrelated variables ignored",
+			env:  map[string]string{"SESSIOND_SOMETHING_ELSE": "x", "MAXMEMORY": "12XB"},
+			want: defaults(nil),
+		},
+		{
+			name: "version",
+			args: []string{"--version"},
+			// --version works even when the rest would not load.
+			env:  map[string]string{"SESSIOND_MAXMEMORY": "12XB", "SESSIOND_CONFIG": "/nonexistent"},
+			want: defaults(func(c *Config) { c.Version = true }),
+		},
+		{
+			name: "version variable ignored",
+			env:  map[string]string{"SESSIOND_VERSION": "1.2.3"},
+			want: defaults(nil),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, path, err := load(t, tt.args, tt.env, tt.file)
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			tt.want.File = strings.ReplaceAll(tt.want.File, "$FILE", path)
+			if *got != tt.want {
+				t.Errorf("loadConfig =\n%+v, want\n%+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		file    string
+		wantErr string // the whole message; $FILE is the file's path
+		prefix  bool   // wantErr is only the message's start
+		is      error  // if not nil, the error wraps it
+	}{
+		{
+			name:    "bad size in env",
+			env:     map[string]string{"SESSIOND_MAXMEMORY": "12XB"},
+			wantErr: `config: maxmemory "12XB" (from SESSIOND_MAXMEMORY): unknown unit`,
+			is:      errUnknownUnit,
+		},
+		{
+			name:    "bad size in flag",
+			args:    []string{"--max-value-size", "1.5mb"},
+			wantErr: `config: max-value-size "1.5mb" (from --max-value-size): unknown unit`,
+			is:      errUnknownUnit,
+		},
+		{
+			name:    "size overflows",
+			args:    []string{"--maxmemory=99999999999gb"},
+			wantErr: `config: maxmemory "99999999999gb" (from --maxmemory): too large (at most 9223372036854775807 bytes)`,
+			is:      errTooLarge,
+		},
+		{
+			name:    "value size past the store's limit",
+			env:     map[string]string{"SESSIOND_MAX_VALUE_SIZE": "2gb"},
+			wantErr: `config: max-value-size "2gb" (from SESSIOND_MAX_VALUE_SIZE): too large (at most 2147483647 bytes)`,
+			is:      errTooLarge,
+		},
+		{
+			name:    "bad size in file",
+			args:    []string{"--config", "$FILE"},
+			file:    "maxmemory = \"lots\"\n",
+			wantErr: `config: maxmemory "lots" (from $FILE): ` + errNotSize.Error(),
+			is:      errNotSize,
+		},
+		{
+			name:    "negative size in file",
+			args:    []string{"--config", "$FILE"},
+			file:    "maxmemory = -1\n",
+			wantErr: `config: maxmemory "-1" (from $FILE): ` + errNotSize.Error(),
+			is:      errNotSize,
+		},
+		{
+			name:    "bad policy in flag",
+			args:    []string{"--maxmemory-policy", "lru"},
+			wantErr: `config: maxmemory-policy "lru" (from --maxmemory-policy): unknown policy (want noeviction, volatile-ttl or allkeys-lru)`,
+		},
+		{
+			name:    "bad policy in env",
+			env:     map[string]string{"SESSIOND_MAXMEMORY_POLICY": "allkeys-lfu"},
+			wantErr: `config: maxmemory-policy "allkeys-lfu" (from SESSIOND_MAXMEMORY_POLICY): unknown policy (want noeviction, volatile-ttl or allkeys-lru)`,
+		},
+		{
+			name:    "flag checked even when env is bad too",
+			args:    []string{"--shards", "-1"},
+			env:     map[string]string{"SESSIOND_SHARDS": "8"},
+			wantErr: `config: shards "-1" (from --shards): out of range (want 0 to 65536)`,
+			is:      errOutOfRange,
+		},
+		{
+			name:    "shards not a number",
+			env:     map[string]string{"SESSIOND_SHARDS": "many"},
+			wantErr: `config: shards "many" (from SESSIOND_SHARDS): not an integer`,
+			is:      errNotInt,
+		},
+		{
+			name:    "bad log format",
+			args:    []string{"--log-format", "xml"},
+			wantErr: `config: log-format "xml" (from --log-format): want text or json`,
+		},
+		{
+			name:    "bad log level",
+			env:     map[string]string{"SESSIOND_LOG_LEVEL": "verbose"},
+			wantErr: `config: log-level "verbose" (from SESSIOND_LOG_LEVEL): want debug, info, warn or error`,
+		},
+		{
+			name:    "unknown key in file",
+			args:    []string{"--config", "$FILE"},
+			file:    "maxmemory = \"1gb\"\nmaxmemroy = \"2gb\"\n",
+			wantErr: `config: unknown key "maxmemroy" (in $FILE)`,
+		},
+		{
+			name:    "unknown keys and tables in file",
+			args:    []string{"--config", "$FILE"},
+			file:    "max_memory = 1\n[server]\naddr = \":6379\"\n",
+			wantErr: `config: unknown keys "max_memory", "server" (in $FILE)`,
+		},
+		{
+			name:    "wrong type in file",
+			args:    []string{"--config", "$FILE"},
+			file:    "shards = [1, 2]\n",
+			wantErr: `config: shards "[1 2]" (from $FILE): want a string, an integer or a boolean`,
+		},
+		{
+			name:    "config in file",
+			args:    []string{"--config", "$FILE"},
+			file:    "config = \"/etc/other.toml\"\n",
+			wantErr: `config: config "/etc/other.toml" (from $FILE): cannot be set in a config file`,
+			is:      errNotInFile,
+		},
+		{
+			name:    "version in file",
+			args:    []string{"--config", "$FILE"},
+			file:    "version = true\n",
+			wantErr: `config: version "true" (from $FILE): cannot be set in a config file`,
+			is:      errNotInFile,
+		},
+		{
+			name:    "missing file from env",
+			env:     map[string]string{"SESSIOND_CONFIG": "/nonexistent/sessiond.toml"},
+			wantErr: `config: config "/nonexistent/sessiond.toml" (from SESSIOND_CONFIG): no such file or directory`,
+			is:      os.ErrNotExist,
+		},
+		{
+			name:    "missing file from flag",
+			args:    []string{"--config", "/nonexistent/sessiond.toml"},
+			wantErr: `config: config "/nonexistent/sessiond.toml" (from --config): no such file or directory`,
+			is:      os.ErrNotExist,
+		},
+		{
+			name:    "file not TOML",
+			args:    []string{"--config", "$FILE"},
+			file:    "maxmemory: 1gb\n",
+			wantErr: `config: $FILE: toml: line 1`, // then the toml package's words
+			prefix:  true,
+		},
+		{
+			name:    "unknown flag",
+			args:    []string{"--maxmem", "1gb"},
+			wantErr: `config: flag provided but not defined: -maxmem`,
+		},
+		{
+			name:    "flag without value",
+			args:    []string{"--maxmemory"},
+			wantErr: `config: flag needs an argument: -maxmemory`,
+		},
+		{
+			name:    "argument",
+			args:    []string{"--shards", "4", "serve"},
+			wantErr: `config: unexpected argument "serve" (sessiond takes only flags)`,
+		},
+		{
+			name:    "bad version flag",
+			args:    []string{"--version=maybe"},
+			wantErr: `config: version "maybe" (from --version): strconv.ParseBool: parsing "maybe": invalid syntax`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, path, err := load(t, tt.args, tt.env, tt.file)
+			if err == nil {
+				t.Fatalf("loadConfig = %+v, want error %q", *got, tt.wantErr)
+			}
+			want := strings.ReplaceAll(tt.wantErr, "$FILE", path)
+			if err.Error() != want && !(tt.prefix && strings.HasPrefix(err.Error(), want)) {
+				t.Errorf("error:\n got %s\nwant %s", err, want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error has more than one line: %q", err)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %q does not wrap %q", err, tt.is)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "--help"} {
+		if _, err := loadConfig([]string{arg}, noEnv); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("loadConfig(%s) error = %v, want flag.ErrHelp", arg, err)
+		}
+	}
+
+	var help bytes.Buffer
+	printUsage(&help)
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(help.String(), "-"+s.name) {
+			t.Errorf("help does not list -%s:\n%s", s.name, help.String())
+		}
+		if s.from&fromEnv != 0 && !strings.Contains(help.String(), envName(s.name)) {
+			t.Errorf("help does not name %s:\n%s", envName(s.name), help.String())
+		}
+		if !strings.Contains(string(doc), "--"+s.name+" ") {
+			t.Errorf("the package doc in doc.go does not list --%s", s.name)
+		}
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	tests := map[string]string{
+		"maxmemory":        "SESSIOND_MAXMEMORY",
+		"maxmemory-policy": "SESSIOND_MAXMEMORY_POLICY",
+		"max-value-size":   "SESSIOND_MAX_VALUE_SIZE",
+	}
+	for name, want := range tests {
+		if got := envName(name); got != want {
+			t.Errorf("envName(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestDefaultsParse(t *testing.T) {
+	// loadConfig panics on a default its own setter refuses; make the
+	// panic a test failure with a name instead.
+	for _, s := range settings {
+		if err := s.set(new(Config), s.def); err != nil {
+			t.Errorf("default of %s %q: %v", s.name, s.def, err)
+		}
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }

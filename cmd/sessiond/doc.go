@@ -1,0 +1,48 @@
+// Command sessiond runs a sessiond session store as its own process.
+//
+// For now it opens the store with the configured limits, logs one line
+// saying what it is, and runs until SIGINT or SIGTERM, when it closes the
+// store, logs that it stopped and exits 0. Serving the store over the Redis
+// and memcached protocols comes next.
+//
+// Usage:
+//
+//	sessiond [flags]
+//
+// The flags:
+//
+//	--config FILE             read settings from a TOML file
+//	--maxmemory SIZE          cap the store's memory (default 0: no cap)
+//	--maxmemory-policy NAME   at the cap: noeviction (default), volatile-ttl
+//	                          or allkeys-lru
+//	--max-value-size SIZE     refuse longer values (default 1mb)
+//	--shards N                locked partitions (default 0: the store's own
+//	                          default)
+//	--log-format FORMAT       text (default) or json
+//	--log-level LEVEL         debug, info (default), warn or error
+//	--version                 print "sessiond VERSION GOVERSION" and exit
+//
+// Sizes are written as Redis writes them: bytes, with an optional unit
+// where a bare letter is a power of 1000 and a letter with b a power of
+// 1024 (k, kb, m, mb, g, gb; any case). So 1k is 1000 bytes and 1kb 1024.
+//
+// Every flag but --version may also be set by an environment variable
+// named SESSIOND_ and the flag in upper case with underscores for dashes
+// (SESSIOND_MAXMEMORY_POLICY); an empty variable counts as unset. Every
+// flag but --config and --version may also be set by a key of the same
+// name in the --config file:
+//
+//	maxmemory = "512mb"
+//	maxmemory-policy = "allkeys-lru"
+//	shards = 64
+//
+// Flags override the environment, which overrides the file, which
+// overrides the defaults. An unknown key in the file, or a bad value
+// anywhere, stops sessiond with exit status 2 and one line on stderr that
+// names the key and where the value came from:
+//
+//	sessiond: config: maxmemory "12XB" (from SESSIOND_MAXMEMORY): unknown unit
+//
+// Unless GOGC is set, sessiond runs the Go collector at GOGC=100; see
+// gcPercent for why.
+package main

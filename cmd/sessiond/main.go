@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/sessiond/sessiond"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one kills the process the
+		// default way, for when shutdown hangs.
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the store would not open or close
+	exitConfig = 2 // bad flags, environment or config file
+)
+
+// run is the whole program but its signals: it runs until ctx is done and
+// returns the exit status.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+	c, err := loadConfig(args, lookupEnv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "sessiond: %v\n", err)
+		return exitConfig
+	case c.Version:
+		fmt.Fprintf(stdout, "sessiond %s %s\n", version(), runtime.Version())
+		return exitOK
+	}
+
+	log := newLogger(stderr, c)
+	setGC(lookupEnv)
+
+	store, err := sessiond.Open(c.storeOptions())
+	if err != nil {
+		log.Error("sessiond: cannot open the store", "err", err)
+		return exitFailed
+	}
+	log.Info("sessiond started",
+		"version", version(),
+		"go", runtime.Version(),
+		"pid", os.Getpid(),
+		"config", c.File,
+		"maxmemory", c.MaxMemory,
+		"maxmemory-policy", c.Policy.String(),
+		"max-value-size", c.MaxValueSize,
+	)
+
+	<-ctx.Done()
+	stats := store.Stats()
+	if err := store.Close(); err != nil {
+		log.Error("sessiond: cannot close the store", "err", err)
+		return exitFailed
+	}
+	log.Info("sessiond stopped", "cause", context.Cause(ctx).Error(), "keys", stats.Keys)
+	return exitOK
+}
+
+// gcPercent is the GOGC sessiond runs with unless the user sets GOGC.
+//
+// The store keeps its records in mmap'd slabs, off the Go heap, so the heap
+// holds little besides the index and per-request garbage, and the
+// collector's work per cycle is small whatever the number of sessions. That
+// leaves no reason to trade memory for fewer cycles (a higher GOGC) or CPU
+// for a smaller heap (a lower one): Go's default stays until a benchmark
+// says otherwise. No GOMEMLIMIT either: the runtime's limit does not count
+// the slabs, so --maxmemory cannot be turned into one.
+const gcPercent = 100
+
+// setGC applies gcPercent unless GOGC is set, which always wins.
+func setGC(lookupEnv func(string) (string, bool)) {
+	if _, ok := lookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(gcPercent)
+	}
+}

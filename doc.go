@@ -1,0 +1,51 @@
+// Package sessiond is a session store for web applications that run as many
+// processes and on many machines. This package is the store itself, to embed
+// in a Go program; the sessiond command serves the same store over the Redis
+// and memcached protocols.
+//
+// # Basics
+//
+// Open a store, then Set, Get, Touch and Delete sessions by key:
+//
+//	st, err := sessiond.Open(nil) // nil: the defaults
+//	if err != nil { ... }
+//	defer st.Close()
+//	err = st.Set("sess:abc", []byte(`{"user":42}`), 24*time.Hour)
+//	value, found, err := st.Get("sess:abc")
+//
+// A ttl of 0 means no expiry; an expired session is never returned. Scan
+// walks the keys with Redis SCAN semantics and glob patterns.
+//
+// Every write carries a Version, a hybrid logical clock stamp and the node
+// id. Apply merges a record from elsewhere if its version is higher, and
+// with Options.Tombstones a delete leaves a versioned tombstone, so that a
+// late, stale copy cannot bring a destroyed session back. Replication is
+// built on exactly these two operations.
+//
+// # Memory
+//
+// Records are appended to 64 KiB segments mapped outside the Go heap, and
+// found through an index of 8-byte entries, also outside the heap: the
+// garbage collector never traces a record, and the Go heap stays small
+// however many sessions there are. A session with a 37-byte key and a
+// 512-byte value costs under 600 bytes of RSS (see docs/BENCHMARKS.md).
+// Memory freed by deletes and expiry is compacted and returned to the
+// kernel.
+//
+// Options.MaxMemory caps the memory records and index take. Past it, a
+// write fails with ErrOutOfMemory, or evicts by Options.Policy.
+//
+// # Caveats
+//
+//   - Keys are at most 65,535 bytes, values at most Options.MaxValueSize.
+//   - Len counts expired keys until they are reclaimed, within about a
+//     second, as Redis's DBSIZE does.
+//   - Eviction is approximate, a segment at a time: AllKeysLRU evicts the
+//     oldest-written segment, giving records read since a second chance.
+//   - MaxMemory bounds the records and the index. Up to 2 MiB of freed
+//     segments are kept resident for reuse outside the count, and the Go
+//     runtime adds a few MiB of its own.
+//   - A tombstone lives as long as the deleted record could have, and at
+//     least Options.TombstoneTTL; a stale copy of a key that had no expiry,
+//     arriving after that, would be accepted.
+package sessiond
