@@ -218,23 +218,26 @@ type WriteOptions struct {
 // means no expiry, and a negative ttl deletes the key (it is born expired).
 func (st *Store) Set(key string, value []byte, ttl time.Duration) error {
 	now := st.nowMS()
-	_, err := st.write(key, value, WriteOptions{Expires: expiresAt(now, ttl)}, now)
+	_, _, err := st.write(key, value, WriteOptions{Expires: expiresAt(now, ttl)}, now, nil)
 	return err
 }
 
 // Write stores value under key as o says and returns the new record's
 // description. A write that deletes the key returns a zero Item.
 func (st *Store) Write(key string, value []byte, o WriteOptions) (Item, error) {
-	return st.write(key, value, o, st.nowMS())
+	it, _, err := st.write(key, value, o, st.nowMS(), nil)
+	return it, err
 }
 
-func (st *Store) write(key string, value []byte, o WriteOptions, now int64) (Item, error) {
+// write is Write at time now. If old is not nil, the key's value before the
+// write is appended to *old, and found reports whether there was one.
+func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old *[]byte) (it Item, found bool, err error) {
 	if err := st.checkValue(key, value); err != nil {
-		return Item{}, err
+		return Item{}, false, err
 	}
 	sh, tag, err := st.lock(key)
 	if err != nil {
-		return Item{}, err
+		return Item{}, false, err
 	}
 	defer sh.mu.Unlock()
 	i := sh.find(tag, key)
@@ -244,11 +247,15 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64) (Ite
 			cur = v
 		}
 	}
+	if old != nil && cur != nil {
+		*old = append(*old, cur.value()...)
+	}
+	found = cur != nil
 	switch {
 	case o.Cond == IfAbsent && cur != nil,
 		o.Cond == IfPresent && cur == nil,
 		o.Cond == IfVersion && (cur == nil || cur.version() != o.Version):
-		return Item{}, ErrNotStored
+		return Item{}, found, ErrNotStored
 	}
 	exp := o.Expires
 	if o.KeepTTL && cur != nil {
@@ -259,15 +266,15 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64) (Ite
 			sh.delete(tag, key, i, st.version(now), now)
 		}
 		sh.settle(now)
-		return Item{}, nil
+		return Item{}, found, nil
 	}
-	it := Item{Expires: exp, Flags: o.Flags, Version: st.version(now)}
+	it = Item{Expires: exp, Flags: o.Flags, Version: st.version(now)}
 	err = sh.write(tag, key, i, value, it, 0, false)
 	sh.settle(now)
 	if err != nil {
-		return Item{}, err
+		return Item{}, found, err
 	}
-	return it, nil
+	return it, found, nil
 }
 
 // write stores a record for key, whose index slot is i (or -1), in place
@@ -398,19 +405,10 @@ func (st *Store) expire(key string, expires, now int64) (found bool, err error) 
 	if i < 0 {
 		return false, nil
 	}
-	loc := entryLoc(sh.idx.slots[i])
-	v := sh.at(loc)
-	if v.tomb() || v.expired(now) {
+	if v := sh.at(entryLoc(sh.idx.slots[i])); v.tomb() || v.expired(now) {
 		return false, nil
 	}
-	if expires < 0 || (expires != 0 && expires <= now) {
-		sh.delete(tag, key, i, st.version(now), now)
-		sh.settle(now)
-		return true, nil
-	}
-	v.setExpires(expires)
-	v.setVersion(st.version(now))
-	sh.seg(loc).noteExpiry(expires)
+	sh.setExpiry(tag, key, i, expires, now)
 	return true, nil
 }
 

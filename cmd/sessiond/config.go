@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -42,6 +43,26 @@ type Config struct {
 
 	// LogLevel is the least level logged. Default info.
 	LogLevel slog.Level
+
+	// Addr is the TCP address of the Redis protocol listener. Default
+	// 127.0.0.1:6379; empty disables it.
+	Addr string
+
+	// Unix is the path of a Unix socket for the Redis protocol. Default:
+	// none.
+	Unix string
+
+	// UnixPerm is the Unix socket's permission bits. Default 0600.
+	UnixPerm os.FileMode
+
+	// RequirePass is the password clients must give. Default: none.
+	RequirePass string
+
+	// MaxClients is the most connections at once. Default 10000.
+	MaxClients int
+
+	// Timeout closes idle connections after it. Default 0: never.
+	Timeout time.Duration
 
 	// Version asks for the version to be printed instead of running.
 	Version bool
@@ -93,6 +114,29 @@ var settings = []setting{
 		}},
 	{name: "shards", def: "0", usage: "split the store into `n` locked partitions (0: the store's default)", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.Shards, err = parseInt(s, 0, maxShards); return err }},
+	{name: "addr", def: "127.0.0.1:6379", usage: "serve the Redis protocol on TCP `host:port` (empty: no TCP)", from: fromAll,
+		set: func(c *Config, s string) error { c.Addr = s; return nil }},
+	{name: "unix", usage: "also serve the Redis protocol on the Unix socket at `path`", from: fromAll,
+		set: func(c *Config, s string) error { c.Unix = s; return nil }},
+	{name: "unix-perm", def: "0600", usage: "permission `bits` of the Unix socket, in octal", from: fromAll,
+		set: func(c *Config, s string) error {
+			n, err := strconv.ParseUint(s, 8, 32)
+			if err != nil || n > 0o777 {
+				return errors.New("want octal permission bits such as 0600 or 0660")
+			}
+			c.UnixPerm = os.FileMode(n)
+			return nil
+		}},
+	{name: "requirepass", usage: "require clients to AUTH with `password`", from: fromAll,
+		set: func(c *Config, s string) error { c.RequirePass = s; return nil }},
+	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
+	{name: "timeout", def: "0", usage: "close connections idle for `seconds` (0: never)", from: fromAll,
+		set: func(c *Config, s string) error {
+			n, err := parseInt(s, 0, 1<<31-1)
+			c.Timeout = time.Duration(n) * time.Second
+			return err
+		}},
 	{name: "log-format", def: "text", usage: "log `format`: text or json", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.LogFormat, err = parseChoice(s, "text", "json"); return err }},
 	{name: "log-level", def: "info", usage: "log from `level` up: debug, info, warn or error", from: fromAll,

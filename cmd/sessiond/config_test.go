@@ -20,6 +20,9 @@ func defaults(change func(c *Config)) Config {
 		MaxValueSize: 1 << 20,
 		LogFormat:    "text",
 		LogLevel:     slog.LevelInfo,
+		Addr:         "127.0.0.1:6379",
+		UnixPerm:     0o600,
+		MaxClients:   10000,
 	}
 	if change != nil {
 		change(&c)

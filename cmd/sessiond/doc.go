@@ -1,9 +1,12 @@
 // Command sessiond runs a sessiond session store as its own process.
 //
-// For now it opens the store with the configured limits, logs one line
-// saying what it is, and runs until SIGINT or SIGTERM, when it closes the
-// store, logs that it stopped and exits 0. Serving the store over the Redis
-// and memcached protocols comes next.
+// It opens the store with the configured limits and serves it over the
+// Redis protocol (RESP2 and RESP3) on TCP and, if asked, a Unix socket,
+// logging a line per listener and one saying what it is. On SIGINT or
+// SIGTERM it stops accepting, lets connections finish the commands they
+// sent, closes the store, logs that it stopped and exits 0. An address in
+// use, or a Unix socket another server answers on, stops it at start with
+// exit status 1 and one line that names the problem.
 //
 // Usage:
 //
@@ -11,6 +14,14 @@
 //
 // The flags:
 //
+//	--addr HOST:PORT          serve the Redis protocol on TCP (default
+//	                          127.0.0.1:6379; empty: no TCP)
+//	--unix PATH               also serve it on a Unix socket
+//	--unix-perm BITS          the socket's permissions (default 0600)
+//	--requirepass PASSWORD    require AUTH (prefer SESSIOND_REQUIREPASS:
+//	                          a flag shows in the process list)
+//	--maxclients N            connections at once (default 10000)
+//	--timeout SECONDS         close idle connections (default 0: never)
 //	--config FILE             read settings from a TOML file
 //	--maxmemory SIZE          cap the store's memory (default 0: no cap)
 //	--maxmemory-policy NAME   at the cap: noeviction (default), volatile-ttl

@@ -11,8 +11,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/server"
 )
 
 func main() {
@@ -52,10 +54,28 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	log := newLogger(stderr, c)
 	setGC(lookupEnv)
 
-	store, err := sessiond.Open(c.storeOptions())
+	opts := c.storeOptions()
+	store, err := sessiond.Open(opts)
 	if err != nil {
 		log.Error("sessiond: cannot open the store", "err", err)
 		return exitFailed
+	}
+	srv := server.New(store, opts, server.Config{
+		Addr:        c.Addr,
+		Unix:        c.Unix,
+		UnixPerm:    c.UnixPerm,
+		RequirePass: c.RequirePass,
+		MaxClients:  c.MaxClients,
+		Timeout:     c.Timeout,
+		Logger:      log,
+		Version:     version(),
+	})
+	if c.Addr != "" || c.Unix != "" {
+		if err := srv.Listen(); err != nil {
+			fmt.Fprintf(stderr, "sessiond: %v\n", err)
+			store.Close()
+			return exitFailed
+		}
 	}
 	log.Info("sessiond started",
 		"version", version(),
@@ -67,7 +87,24 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		"max-value-size", c.MaxValueSize,
 	)
 
-	<-ctx.Done()
+	serveErr := make(chan error, 1)
+	if c.Addr != "" || c.Unix != "" {
+		go func() { serveErr <- srv.Serve() }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		log.Error("sessiond: serving failed", "err", err)
+		store.Close()
+		return exitFailed
+	}
+	// Stop accepting, let connections finish what they have read, then
+	// close the store.
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("connections still open at the shutdown timeout were closed", "timeout", shutdownTimeout)
+	}
+	cancel()
 	stats := store.Stats()
 	if err := store.Close(); err != nil {
 		log.Error("sessiond: cannot close the store", "err", err)
@@ -76,6 +113,10 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	log.Info("sessiond stopped", "cause", context.Cause(ctx).Error(), "keys", stats.Keys)
 	return exitOK
 }
+
+// shutdownTimeout bounds how long a stop waits for connections to finish
+// the commands they have read.
+const shutdownTimeout = 10 * time.Second
 
 // gcPercent is the GOGC sessiond runs with unless the user sets GOGC.
 //

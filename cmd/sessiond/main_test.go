@@ -24,11 +24,14 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var stdout, stderr bytes.Buffer
-	code := run(ctx, []string{"--log-format=json", "--maxmemory=64mb"}, noEnv, &stdout, &stderr)
+	code := run(ctx, []string{"--log-format=json", "--maxmemory=64mb", "--addr=127.0.0.1:0"}, noEnv, &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("run = %d, want %d; stderr:\n%s", code, exitOK, &stderr)
 	}
 	lines := logLines(t, stderr.String())
+	if len(lines) == 3 && lines[0]["msg"] == "listening" {
+		lines = lines[1:]
+	}
 	if len(lines) != 2 || lines[0]["msg"] != "sessiond started" || lines[1]["msg"] != "sessiond stopped" {
 		t.Fatalf("log:\n%s\nwant a start and a stop line", &stderr)
 	}
@@ -97,7 +100,7 @@ func TestBinary(t *testing.T) {
 
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
 		t.Run("stops on "+sig.String(), func(t *testing.T) {
-			cmd := command("--maxmemory", "1gb", "--maxmemory-policy", "allkeys-lru")
+			cmd := command("--addr", "127.0.0.1:0", "--maxmemory", "1gb", "--maxmemory-policy", "allkeys-lru")
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
 				t.Fatal(err)

@@ -1,0 +1,144 @@
+package sessiond
+
+// The operations here combine a read and a write of one key under its lock,
+// so that no other write can come between them. They serve the protocol
+// commands that need that (GETDEL, GETEX, SET ... GET, EXPIRE NX/XX/GT/LT).
+
+// Take appends key's value to dst and deletes the key (Redis GETDEL).
+func (st *Store) Take(dst []byte, key string) (value []byte, found bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return dst, false, err
+	}
+	defer sh.mu.Unlock()
+	now := st.nowMS()
+	i := sh.find(tag, key)
+	if i < 0 {
+		return dst, false, nil
+	}
+	v := sh.at(entryLoc(sh.idx.slots[i]))
+	if v.tomb() || v.expired(now) {
+		return dst, false, nil
+	}
+	dst = append(dst, v.value()...)
+	sh.delete(tag, key, i, st.version(now), now)
+	sh.settle(now)
+	return dst, true, nil
+}
+
+// WriteGet is Write that also appends the key's previous value to dst
+// (Redis SET ... GET). The previous value is returned even when a
+// condition keeps the write from happening, as Redis does.
+func (st *Store) WriteGet(dst []byte, key string, value []byte, o WriteOptions) (old []byte, found bool, it Item, err error) {
+	old = dst
+	it, found, err = st.write(key, value, o, st.nowMS(), &old)
+	return old, found, it, err
+}
+
+// ExpireCond is the condition of ExpireIf, as Redis's EXPIRE options.
+type ExpireCond uint8
+
+const (
+	// ExpireAlways sets the expiry unconditionally.
+	ExpireAlways ExpireCond = iota
+	// ExpireNX sets it only if the key has no expiry.
+	ExpireNX
+	// ExpireXX sets it only if the key has an expiry.
+	ExpireXX
+	// ExpireGT sets it only if it is later than the current one; no
+	// expiry counts as infinitely late.
+	ExpireGT
+	// ExpireLT sets it only if it is earlier than the current one; no
+	// expiry counts as infinitely late.
+	ExpireLT
+)
+
+// ExpireIf sets key's absolute expiry in unix milliseconds if cond holds
+// (0 removes the expiry, a time past deletes the key). It reports whether
+// the key existed and whether the expiry was set.
+func (st *Store) ExpireIf(key string, expires int64, cond ExpireCond) (found, set bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return false, false, err
+	}
+	defer sh.mu.Unlock()
+	now := st.nowMS()
+	i := sh.find(tag, key)
+	if i < 0 {
+		return false, false, nil
+	}
+	v := sh.at(entryLoc(sh.idx.slots[i]))
+	if v.tomb() || v.expired(now) {
+		return false, false, nil
+	}
+	cur := v.expires()
+	if !expireCondHolds(cond, cur, expires) {
+		return true, false, nil
+	}
+	sh.setExpiry(tag, key, i, expires, now)
+	return true, true, nil
+}
+
+func expireCondHolds(cond ExpireCond, cur, next int64) bool {
+	// Zero means "never": later than any time.
+	later := func(a, b int64) bool { // a later than b
+		switch {
+		case a == 0:
+			return b != 0
+		case b == 0:
+			return false
+		}
+		return a > b
+	}
+	switch cond {
+	case ExpireNX:
+		return cur == 0
+	case ExpireXX:
+		return cur != 0
+	case ExpireGT:
+		return later(next, cur)
+	case ExpireLT:
+		return later(cur, next)
+	}
+	return true
+}
+
+// setExpiry gives the live record in slot i a new expiry, deleting it if
+// the expiry has passed.
+func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) {
+	if expires < 0 || (expires != 0 && expires <= now) {
+		sh.delete(tag, key, i, sh.st.version(now), now)
+		sh.settle(now)
+		return
+	}
+	loc := entryLoc(sh.idx.slots[i])
+	v := sh.at(loc)
+	v.setExpires(expires)
+	v.setVersion(sh.st.version(now))
+	sh.seg(loc).noteExpiry(expires)
+}
+
+// GetExpire appends key's value to dst and, if change is set, gives the
+// key a new absolute expiry as Expire does (Redis GETEX).
+func (st *Store) GetExpire(dst []byte, key string, expires int64, change bool) (value []byte, found bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return dst, false, err
+	}
+	defer sh.mu.Unlock()
+	now := st.nowMS()
+	i := sh.find(tag, key)
+	if i < 0 {
+		return dst, false, nil
+	}
+	v := sh.at(entryLoc(sh.idx.slots[i]))
+	if v.tomb() || v.expired(now) {
+		return dst, false, nil
+	}
+	v[0] |= recRef
+	dst = append(dst, v.value()...)
+	if change {
+		sh.setExpiry(tag, key, i, expires, now)
+	}
+	return dst, true, nil
+}

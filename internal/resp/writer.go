@@ -1,0 +1,207 @@
+package resp
+
+import (
+	"io"
+	"math"
+	"strconv"
+)
+
+// Writer encodes replies into a buffer in the connection's protocol
+// version. The server flushes the buffer once per batch of commands; a
+// large reply is flushed as it grows, so one connection never holds more
+// than about FlushAt bytes of output however large the reply.
+type Writer struct {
+	// Proto is 2 or 3 (after HELLO 3). Types RESP2 lacks (maps, sets,
+	// nulls, booleans, doubles, verbatim strings) are written in RESP2's
+	// nearest form.
+	Proto int
+	// FlushAt is the buffered size past which the writer flushes in the
+	// middle of a reply. If zero, 64 KiB.
+	FlushAt int
+
+	buf []byte
+	out io.Writer
+	err error
+}
+
+// NewWriter returns a RESP2 writer that flushes to out.
+func NewWriter(out io.Writer) *Writer {
+	return &Writer{Proto: 2, out: out, buf: make([]byte, 0, 4096)}
+}
+
+// Err returns the first error flushing met. After one, the writer
+// discards output: the connection is broken.
+func (w *Writer) Err() error { return w.err }
+
+// Buffered returns the number of bytes waiting to be flushed.
+func (w *Writer) Buffered() int { return len(w.buf) }
+
+// Flush writes the buffered replies to the connection.
+func (w *Writer) Flush() error {
+	if w.err == nil && len(w.buf) > 0 {
+		_, w.err = w.out.Write(w.buf)
+	}
+	w.buf = w.buf[:0]
+	if cap(w.buf) > 1<<20 {
+		w.buf = make([]byte, 0, 4096)
+	}
+	return w.err
+}
+
+func (w *Writer) grown() {
+	limit := w.FlushAt
+	if limit <= 0 {
+		limit = 64 << 10
+	}
+	if len(w.buf) >= limit {
+		w.Flush()
+	}
+}
+
+func (w *Writer) line(prefix byte, s string) {
+	w.buf = append(w.buf, prefix)
+	w.buf = append(w.buf, s...)
+	w.buf = append(w.buf, '\r', '\n')
+	w.grown()
+}
+
+func (w *Writer) header(prefix byte, n int64) {
+	w.buf = append(w.buf, prefix)
+	w.buf = strconv.AppendInt(w.buf, n, 10)
+	w.buf = append(w.buf, '\r', '\n')
+}
+
+// Simple writes a simple string, such as OK. s must not hold CR or LF.
+func (w *Writer) Simple(s string) { w.line('+', s) }
+
+// OK writes +OK.
+func (w *Writer) OK() { w.Simple("OK") }
+
+// Error writes an error reply. msg starts with the error code, as in "ERR
+// syntax error" or "WRONGPASS ...". Line breaks in msg become spaces, so a
+// client's text echoed in an error cannot break the stream.
+func (w *Writer) Error(msg string) {
+	w.buf = append(w.buf, '-')
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		w.buf = append(w.buf, c)
+	}
+	w.buf = append(w.buf, '\r', '\n')
+	w.grown()
+}
+
+// Int writes an integer.
+func (w *Writer) Int(n int64) {
+	w.header(':', n)
+	w.grown()
+}
+
+// Bulk writes a bulk string.
+func (w *Writer) Bulk(b []byte) {
+	w.header('$', int64(len(b)))
+	w.buf = append(w.buf, b...)
+	w.buf = append(w.buf, '\r', '\n')
+	w.grown()
+}
+
+// BulkString writes a bulk string.
+func (w *Writer) BulkString(s string) {
+	w.header('$', int64(len(s)))
+	w.buf = append(w.buf, s...)
+	w.buf = append(w.buf, '\r', '\n')
+	w.grown()
+}
+
+// Null writes a null: $-1 in RESP2, _ in RESP3.
+func (w *Writer) Null() {
+	if w.Proto >= 3 {
+		w.buf = append(w.buf, "_\r\n"...)
+	} else {
+		w.buf = append(w.buf, "$-1\r\n"...)
+	}
+	w.grown()
+}
+
+// NullArray writes a null array: *-1 in RESP2, _ in RESP3.
+func (w *Writer) NullArray() {
+	if w.Proto >= 3 {
+		w.buf = append(w.buf, "_\r\n"...)
+	} else {
+		w.buf = append(w.buf, "*-1\r\n"...)
+	}
+	w.grown()
+}
+
+// Array writes the header of an array of n elements.
+func (w *Writer) Array(n int) { w.header('*', int64(n)) }
+
+// Map writes the header of a map of n pairs: a flat array of 2n elements
+// in RESP2.
+func (w *Writer) Map(n int) {
+	if w.Proto >= 3 {
+		w.header('%', int64(n))
+	} else {
+		w.header('*', int64(2*n))
+	}
+}
+
+// Set writes the header of a set of n elements: an array in RESP2.
+func (w *Writer) Set(n int) {
+	if w.Proto >= 3 {
+		w.header('~', int64(n))
+	} else {
+		w.header('*', int64(n))
+	}
+}
+
+// Bool writes a boolean: #t/#f in RESP3, :1/:0 in RESP2.
+func (w *Writer) Bool(b bool) {
+	switch {
+	case w.Proto >= 3 && b:
+		w.buf = append(w.buf, "#t\r\n"...)
+	case w.Proto >= 3:
+		w.buf = append(w.buf, "#f\r\n"...)
+	case b:
+		w.buf = append(w.buf, ":1\r\n"...)
+	default:
+		w.buf = append(w.buf, ":0\r\n"...)
+	}
+	w.grown()
+}
+
+// Double writes a floating-point number: a double in RESP3, a bulk string
+// in RESP2.
+func (w *Writer) Double(f float64) {
+	var s string
+	switch {
+	case math.IsInf(f, 1):
+		s = "inf"
+	case math.IsInf(f, -1):
+		s = "-inf"
+	default:
+		s = strconv.FormatFloat(f, 'g', 17, 64)
+	}
+	if w.Proto >= 3 {
+		w.line(',', s)
+	} else {
+		w.BulkString(s)
+	}
+}
+
+// Verbatim writes a verbatim string of the given three-letter format
+// ("txt"): a bulk string in RESP2.
+func (w *Writer) Verbatim(format, s string) {
+	if w.Proto < 3 {
+		w.BulkString(s)
+		return
+	}
+	w.header('=', int64(len(format)+1+len(s)))
+	w.buf = append(w.buf, format...)
+	w.buf = append(w.buf, ':')
+	w.buf = append(w.buf, s...)
+	w.buf = append(w.buf, '\r', '\n')
+	w.grown()
+}

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/resp"
+)
+
+// command is an entry of the command table.
+type command struct {
+	name  string // lower case, as error replies spell it
+	arity int    // Redis's convention: n exactly, or -n for at least n (the name counts)
+	flags cmdFlags
+	first int // position of the first key, 0 for none (COMMAND INFO)
+	last  int // position of the last key, -1 for the last argument
+	step  int
+	fn    func(c *conn, args [][]byte)
+}
+
+type cmdFlags uint8
+
+const (
+	noAuth  cmdFlags = 1 << iota // allowed before authentication
+	noQueue                      // runs at once inside MULTI
+	write                        // changes data (COMMAND INFO)
+	readonly
+)
+
+// commandTable returns the commands the server serves, by lower-case name.
+func commandTable() map[string]*command {
+	list := []*command{
+		// Connection.
+		{name: "ping", arity: -1, fn: cmdPing},
+		{name: "echo", arity: 2, fn: cmdEcho},
+		{name: "quit", arity: -1, flags: noAuth | noQueue, fn: cmdQuit},
+		{name: "hello", arity: -1, flags: noAuth | noQueue, fn: cmdHello},
+		{name: "auth", arity: -2, flags: noAuth | noQueue, fn: cmdAuth},
+		{name: "select", arity: 2, fn: cmdSelect},
+		{name: "client", arity: -2, fn: cmdClient},
+		{name: "reset", arity: 1, flags: noAuth | noQueue, fn: cmdReset},
+		// Server.
+		{name: "info", arity: -1, fn: cmdInfo},
+		{name: "config", arity: -2, fn: cmdConfig},
+		{name: "command", arity: -1, fn: cmdCommand},
+		{name: "time", arity: 1, fn: cmdTime},
+		{name: "dbsize", arity: 1, flags: readonly, fn: cmdDBSize},
+		{name: "flushdb", arity: -1, flags: write, fn: cmdFlush},
+		{name: "flushall", arity: -1, flags: write, fn: cmdFlush},
+		{name: "wait", arity: 3, fn: cmdWait},
+		// Strings.
+		{name: "get", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdGet},
+		{name: "set", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdSet},
+		{name: "setex", arity: 4, flags: write, first: 1, last: 1, step: 1, fn: cmdSetEx},
+		{name: "psetex", arity: 4, flags: write, first: 1, last: 1, step: 1, fn: cmdPSetEx},
+		{name: "setnx", arity: 3, flags: write, first: 1, last: 1, step: 1, fn: cmdSetNX},
+		{name: "getdel", arity: 2, flags: write, first: 1, last: 1, step: 1, fn: cmdGetDel},
+		{name: "getex", arity: -2, flags: write, first: 1, last: 1, step: 1, fn: cmdGetEx},
+		{name: "mget", arity: -2, flags: readonly, first: 1, last: -1, step: 1, fn: cmdMGet},
+		{name: "mset", arity: -3, flags: write, first: 1, last: -1, step: 2, fn: cmdMSet},
+		// Keys.
+		{name: "del", arity: -2, flags: write, first: 1, last: -1, step: 1, fn: cmdDel},
+		{name: "unlink", arity: -2, flags: write, first: 1, last: -1, step: 1, fn: cmdDel},
+		{name: "exists", arity: -2, flags: readonly, first: 1, last: -1, step: 1, fn: cmdExists},
+		{name: "type", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdType},
+		{name: "expire", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdExpire},
+		{name: "pexpire", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdExpire},
+		{name: "expireat", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdExpire},
+		{name: "pexpireat", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdExpire},
+		{name: "ttl", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
+		{name: "pttl", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
+		{name: "persist", arity: 2, flags: write, first: 1, last: 1, step: 1, fn: cmdPersist},
+		{name: "scan", arity: -2, flags: readonly, fn: cmdScan},
+		{name: "keys", arity: 2, flags: readonly, fn: cmdKeys},
+		// Transactions.
+		{name: "multi", arity: 1, flags: noQueue, fn: cmdMulti},
+		{name: "exec", arity: 1, flags: noQueue, fn: cmdExec},
+		{name: "discard", arity: 1, flags: noQueue, fn: cmdDiscard},
+	}
+	t := make(map[string]*command, len(list))
+	for _, c := range list {
+		t[c.name] = c
+	}
+	return t
+}
+
+// lookup finds a command by name, in any case, without allocating.
+func (s *Server) lookup(name []byte) *command {
+	var lower [16]byte
+	if len(name) > len(lower) {
+		return nil
+	}
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	return s.cmds[string(lower[:len(name)])]
+}
+
+// Error replies shared by many commands, as Redis words them.
+const (
+	errSyntax    = "ERR syntax error"
+	errNotInt    = "ERR value is not an integer or out of range"
+	errOOM       = "OOM command not allowed when used memory > 'maxmemory'."
+	errNoAuth    = "NOAUTH Authentication required."
+	errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
+)
+
+// storeError replies to an error from the store.
+func (c *conn) storeError(err error) {
+	switch {
+	case errors.Is(err, sessiond.ErrOutOfMemory):
+		c.w.Error(errOOM)
+	case errors.Is(err, sessiond.ErrValueTooLarge):
+		c.w.Error(fmt.Sprintf("ERR value too large: max-value-size is %d bytes", c.s.storeOpts.MaxValueSize))
+	case errors.Is(err, sessiond.ErrKeyTooLarge):
+		c.w.Error(fmt.Sprintf("ERR key too large: keys are at most %d bytes", sessiond.MaxKeySize))
+	case errors.Is(err, sessiond.ErrClosed):
+		c.w.Error("ERR server is shutting down")
+	default:
+		c.w.Error("ERR " + err.Error())
+	}
+}
+
+// intArg parses an integer argument, replying with Redis's error if it is
+// not one.
+func (c *conn) intArg(b []byte) (int64, bool) {
+	n, ok := parseInt(b)
+	if !ok {
+		c.w.Error(errNotInt)
+	}
+	return n, ok
+}
+
+// parseInt parses an integer as Redis does: no sign but a minus, no
+// leading zeros, no spaces.
+func parseInt(b []byte) (int64, bool) { return resp.ParseInt(b) }
+
+// equalFold reports whether b equals the lower-case ASCII word s in any
+// case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}

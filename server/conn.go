@@ -1,0 +1,232 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/sessiond/sessiond/internal/resp"
+)
+
+// conn is one client connection and its protocol state.
+type conn struct {
+	s  *Server
+	nc net.Conn
+	rd *resp.Reader
+	w  *resp.Writer
+
+	id      int64
+	created time.Time
+	meta    atomic.Pointer[clientMeta]
+	authed  bool
+	quit    bool // close after the replies are flushed
+	lastCmd string
+
+	multi     bool       // inside MULTI
+	multiErr  bool       // a command failed to queue: EXEC aborts
+	queue     [][][]byte // commands queued by MULTI, copied
+	queueSize int        // bytes in queue, bounded by MaxCommand
+
+	scratch []byte // reused buffer for values on their way out
+
+	stopOnce sync.Once
+	stopped  chan struct{}
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		s:       s,
+		nc:      nc,
+		id:      s.nextID.Add(1),
+		created: time.Now(),
+		authed:  s.cfg.RequirePass == "",
+		stopped: make(chan struct{}),
+	}
+	c.rd = resp.NewReader(countingReader{nc, &s.stats.netIn}, resp.Limits{
+		MaxArgs:    s.cfg.MaxArgs,
+		MaxBulk:    s.cfg.MaxBulk,
+		MaxCommand: s.cfg.MaxCommand,
+	})
+	c.meta.Store(&clientMeta{proto: 2})
+	c.rd.Unauthenticated = !c.authed
+	c.rd.BeforeRead = c.beforeRead
+	c.w = resp.NewWriter(deadlineWriter{c})
+	return c
+}
+
+// countingReader counts the bytes read, for INFO.
+type countingReader struct {
+	r io.Reader
+	n interface{ Add(int64) int64 }
+}
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+// deadlineWriter writes with the write timeout, so that a client that
+// does not read its replies is closed instead of holding the server.
+type deadlineWriter struct{ c *conn }
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	c := d.c
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	n, err := c.nc.Write(p)
+	c.s.stats.netOut.Add(int64(n))
+	return n, err
+}
+
+// beforeRead runs when the connection would wait for input: the batch of
+// commands it sent is done, so its replies go out now.
+func (c *conn) beforeRead() error {
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	c.rd.Shrink()
+	select {
+	case <-c.stopped:
+		return errStopped
+	default:
+	}
+	if c.s.cfg.Timeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.Timeout))
+	}
+	return nil
+}
+
+var errStopped = errors.New("server shutting down")
+
+// stop asks the connection to close once it has answered the commands it
+// has read. A connection blocked reading is woken at once.
+func (c *conn) stop() {
+	c.stopOnce.Do(func() {
+		close(c.stopped)
+		c.nc.SetReadDeadline(time.Now())
+	})
+}
+
+func (c *conn) serve() {
+	defer c.nc.Close()
+	for !c.quit {
+		args, err := c.rd.ReadCommand()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		c.dispatch(args)
+		if c.w.Err() != nil {
+			return
+		}
+	}
+	c.w.Flush()
+}
+
+// readFailed answers a protocol error before closing, as Redis does, and
+// logs what is unusual.
+func (c *conn) readFailed(err error) {
+	var pe *resp.ProtocolError
+	switch {
+	case errors.As(err, &pe):
+		c.w.Error("ERR " + pe.Error())
+		c.w.Flush()
+		c.s.log.Debug("closing connection after a protocol error", "client", c.nc.RemoteAddr().String(), "id", c.id, "err", err)
+	case errors.Is(err, errStopped), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		select {
+		case <-c.stopped:
+			// Shutdown woke the read; nothing was half-read.
+			c.w.Flush()
+		default:
+			c.s.log.Debug("closing idle connection", "id", c.id, "timeout", c.s.cfg.Timeout)
+		}
+	default:
+		c.s.log.Debug("connection read failed", "id", c.id, "err", err)
+	}
+}
+
+// str views an argument as a string without copying. The store copies
+// keys and values it keeps, so the view never outlives the command.
+func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// dispatch runs one command: it looks the command up, checks arity and
+// authentication, queues it inside MULTI, and calls it.
+func (c *conn) dispatch(args [][]byte) {
+	c.s.stats.commands.Add(1)
+	cmd := c.s.lookup(args[0])
+	if cmd == nil {
+		if c.multi {
+			c.multiErr = true
+		}
+		if !c.authed {
+			c.w.Error("NOAUTH Authentication required.")
+			return
+		}
+		c.w.Error(unknownCommand(args))
+		return
+	}
+	c.lastCmd = cmd.name
+	if !c.authed && cmd.flags&noAuth == 0 {
+		if c.multi {
+			c.multiErr = true
+		}
+		c.w.Error("NOAUTH Authentication required.")
+		return
+	}
+	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
+		if c.multi {
+			c.multiErr = true
+		}
+		c.w.Error("ERR wrong number of arguments for '" + cmd.name + "' command")
+		return
+	}
+	if c.multi && cmd.flags&noQueue == 0 {
+		q := make([][]byte, len(args))
+		for i, a := range args {
+			q[i] = append([]byte(nil), a...)
+			c.queueSize += len(a) + 16
+		}
+		if c.queueSize > c.s.cfg.MaxCommand {
+			// Drop the queue now: a transaction cannot hold more
+			// memory than one command may.
+			c.queue, c.multiErr = nil, true
+			c.w.Error(fmt.Sprintf("ERR transaction too large: more than %d bytes queued", c.s.cfg.MaxCommand))
+			return
+		}
+		c.queue = append(c.queue, q)
+		c.w.Simple("QUEUED")
+		return
+	}
+	cmd.fn(c, args)
+}
+
+// unknownCommand is Redis's reply to a command it does not have, built as
+// Redis builds it: the name cut at 128 bytes, and the arguments quoted
+// while they take fewer than 128 bytes, each cut to what is left.
+func unknownCommand(args [][]byte) string {
+	var list []byte
+	for _, a := range args[1:] {
+		if len(list) >= 128 {
+			break
+		}
+		n := 128 - len(list)
+		list = append(list, '\'')
+		list = append(list, trunc(a, n)...)
+		list = append(list, "' "...)
+	}
+	return "ERR unknown command '" + string(trunc(args[0], 128)) + "', with args beginning with: " + string(list)
+}
+
+func trunc(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}

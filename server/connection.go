@@ -1,0 +1,250 @@
+package server
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// PING [message]
+func cmdPing(c *conn, args [][]byte) {
+	switch len(args) {
+	case 1:
+		c.w.Simple("PONG")
+	case 2:
+		c.w.Bulk(args[1])
+	default:
+		c.w.Error("ERR wrong number of arguments for 'ping' command")
+	}
+}
+
+// ECHO message
+func cmdEcho(c *conn, args [][]byte) { c.w.Bulk(args[1]) }
+
+// QUIT: answers OK and closes once the reply is out.
+func cmdQuit(c *conn, args [][]byte) {
+	c.w.OK()
+	c.quit = true
+}
+
+// SELECT index: there is one database, 0.
+func cmdSelect(c *conn, args [][]byte) {
+	n, ok := c.intArg(args[1])
+	if !ok {
+		return
+	}
+	if n != 0 {
+		c.w.Error("ERR DB index is out of range")
+		return
+	}
+	c.w.OK()
+}
+
+// checkPassword compares in constant time, so the reply's timing tells
+// nothing about how much of a guess was right. Only the default user
+// exists.
+func (c *conn) checkPassword(user, pass []byte) bool {
+	want := c.s.cfg.RequirePass
+	userOK := user == nil || string(user) == "default"
+	passOK := subtle.ConstantTimeCompare(pass, []byte(want)) == 1
+	return userOK && passOK
+}
+
+func (c *conn) setAuthed() {
+	c.authed = true
+	c.rd.Unauthenticated = false
+}
+
+// AUTH [username] password
+func cmdAuth(c *conn, args [][]byte) {
+	if len(args) > 3 {
+		c.w.Error(errSyntax)
+		return
+	}
+	if c.s.cfg.RequirePass == "" {
+		c.w.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+		return
+	}
+	var user []byte
+	pass := args[1]
+	if len(args) == 3 {
+		user, pass = args[1], args[2]
+	}
+	if !c.checkPassword(user, pass) {
+		c.s.log.Debug("authentication failed", "client", c.nc.RemoteAddr().String(), "id", c.id)
+		c.w.Error(errWrongPass)
+		return
+	}
+	c.setAuthed()
+	c.w.OK()
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]
+func cmdHello(c *conn, args [][]byte) {
+	proto := c.w.Proto
+	if len(args) >= 2 {
+		n, ok := parseInt(args[1])
+		if !ok {
+			c.w.Error("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if n != 2 && n != 3 {
+			c.w.Error("NOPROTO unsupported protocol version")
+			return
+		}
+		proto = int(n)
+	}
+	var user, pass, name []byte
+	for i := 2; i < len(args); i++ {
+		switch {
+		case equalFold(args[i], "auth") && i+2 < len(args):
+			user, pass = args[i+1], args[i+2]
+			i += 2
+		case equalFold(args[i], "setname") && i+1 < len(args):
+			name = args[i+1]
+			i++
+		default:
+			c.w.Error("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
+			return
+		}
+	}
+	if pass != nil {
+		if c.s.cfg.RequirePass == "" {
+			c.w.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			return
+		}
+		if !c.checkPassword(user, pass) {
+			c.w.Error(errWrongPass)
+			return
+		}
+		c.setAuthed()
+	}
+	if !c.authed {
+		c.w.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
+	}
+	if name != nil {
+		if !validName(name) {
+			c.w.Error(errBadName)
+			return
+		}
+		c.setMeta(func(m *clientMeta) { m.name = string(name) })
+	}
+	c.w.Proto = proto
+	c.setMeta(func(m *clientMeta) { m.proto = proto })
+	c.w.Map(7)
+	c.w.BulkString("server")
+	c.w.BulkString("redis")
+	c.w.BulkString("version")
+	c.w.BulkString(redisVersion)
+	c.w.BulkString("proto")
+	c.w.Int(int64(proto))
+	c.w.BulkString("id")
+	c.w.Int(c.id)
+	c.w.BulkString("mode")
+	c.w.BulkString("standalone")
+	c.w.BulkString("role")
+	c.w.BulkString("master")
+	c.w.BulkString("modules")
+	c.w.Array(0)
+}
+
+// redisVersion is the Redis version whose commands and replies sessiond
+// follows. Clients read it to decide what they may send.
+const redisVersion = "7.2.4"
+
+const errBadName = "ERR Client names cannot contain spaces, newlines or special characters."
+
+func validName(b []byte) bool {
+	for _, ch := range b {
+		if ch < '!' || ch > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// RESET: back to a fresh connection's state.
+func cmdReset(c *conn, args [][]byte) {
+	c.multi, c.multiErr, c.queue, c.queueSize = false, false, nil, 0
+	c.w.Proto = 2
+	c.setMeta(func(m *clientMeta) { m.name, m.proto = "", 2 })
+	c.authed = c.s.cfg.RequirePass == ""
+	c.rd.Unauthenticated = !c.authed
+	c.w.Simple("RESET")
+}
+
+// CLIENT subcommand [arguments]
+func cmdClient(c *conn, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	switch {
+	case sub == "setname" && len(args) == 3:
+		if !validName(args[2]) {
+			c.w.Error(errBadName)
+			return
+		}
+		c.setMeta(func(m *clientMeta) { m.name = string(args[2]) })
+		c.w.OK()
+	case sub == "getname" && len(args) == 2:
+		if name := c.meta.Load().name; name == "" {
+			c.w.Null()
+		} else {
+			c.w.BulkString(name)
+		}
+	case sub == "id" && len(args) == 2:
+		c.w.Int(c.id)
+	case sub == "setinfo" && len(args) == 4:
+		v := string(args[3])
+		switch attr := strings.ToLower(string(args[2])); attr {
+		case "lib-name":
+			c.setMeta(func(m *clientMeta) { m.libName = v })
+		case "lib-ver":
+			c.setMeta(func(m *clientMeta) { m.libVer = v })
+		default:
+			c.w.Error("ERR Unrecognized option '" + string(args[2]) + "'")
+			return
+		}
+		c.w.OK()
+	case sub == "info" && len(args) == 2:
+		c.w.Verbatim("txt", c.info(time.Now())+"\n")
+	case sub == "list":
+		var b strings.Builder
+		now := time.Now()
+		c.s.mu.Lock()
+		for o := range c.s.conns {
+			b.WriteString(o.info(now))
+			b.WriteByte('\n')
+		}
+		c.s.mu.Unlock()
+		c.w.Verbatim("txt", b.String())
+	case (sub == "no-evict" || sub == "no-touch") && len(args) == 3:
+		c.w.OK()
+	case sub == "help":
+		c.w.Array(1)
+		c.w.Simple("CLIENT <subcommand>: SETNAME, GETNAME, ID, SETINFO, INFO, LIST, NO-EVICT, NO-TOUCH, HELP")
+	default:
+		c.w.Error(fmt.Sprintf("ERR unknown subcommand or wrong number of arguments for '%s'. Try CLIENT HELP.", args[1]))
+	}
+}
+
+// clientMeta is what CLIENT LIST shows of a connection that its own
+// goroutine changes. It is replaced whole, never modified, so that other
+// connections can read it without a lock.
+type clientMeta struct {
+	name, libName, libVer string
+	proto                 int
+}
+
+func (c *conn) setMeta(f func(*clientMeta)) {
+	m := *c.meta.Load()
+	f(&m)
+	c.meta.Store(&m)
+}
+
+// info is the connection's line in CLIENT LIST and CLIENT INFO.
+func (c *conn) info(now time.Time) string {
+	m := c.meta.Load()
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d db=0 flags=N resp=%d lib-name=%s lib-ver=%s",
+		c.id, c.nc.RemoteAddr(), c.nc.LocalAddr(), m.name, int(now.Sub(c.created).Seconds()), m.proto, m.libName, m.libVer)
+}

@@ -1,0 +1,223 @@
+package server
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/sessiond/sessiond"
+)
+
+// EXPIRE key seconds [NX|XX|GT|LT], and PEXPIRE, EXPIREAT, PEXPIREAT.
+func cmdExpire(c *conn, args [][]byte) {
+	name := c.lastCmd
+	n, ok := c.intArg(args[2])
+	if !ok {
+		return
+	}
+	cond := sessiond.ExpireAlways
+	nx, xx, gt, lt := false, false, false, false
+	for _, a := range args[3:] {
+		switch {
+		case equalFold(a, "nx"):
+			nx = true
+		case equalFold(a, "xx"):
+			xx = true
+		case equalFold(a, "gt"):
+			gt = true
+		case equalFold(a, "lt"):
+			lt = true
+		default:
+			c.w.Error("ERR Unsupported option " + string(a))
+			return
+		}
+	}
+	switch {
+	case nx && (xx || gt || lt):
+		c.w.Error("ERR NX and XX, GT or LT options at the same time are not compatible")
+		return
+	case gt && lt:
+		c.w.Error("ERR GT and LT options at the same time are not compatible")
+		return
+	case nx:
+		cond = sessiond.ExpireNX
+	case xx:
+		cond = sessiond.ExpireXX
+	}
+	if gt {
+		cond = sessiond.ExpireGT
+	} else if lt {
+		cond = sessiond.ExpireLT
+	}
+	// GT and LT count no expiry as an infinite one: GT never sets one on
+	// a key without, so XX GT is GT; LT does, so XX LT needs its own check.
+	xxlt := xx && lt
+	var unit int64 = 1000
+	if name == "pexpire" || name == "pexpireat" {
+		unit = 1
+	}
+	if n > math.MaxInt64/unit || n < math.MinInt64/unit {
+		c.w.Error("ERR invalid expire time in '" + name + "' command")
+		return
+	}
+	at := n * unit
+	if name == "expire" || name == "pexpire" {
+		now := nowMS()
+		if (at > 0 && now > math.MaxInt64-at) || (at < 0 && now < math.MinInt64-at) {
+			c.w.Error("ERR invalid expire time in '" + name + "' command")
+			return
+		}
+		at += now
+	}
+	if at <= 0 {
+		at = -1 // in the past: the key is deleted, if the condition holds
+	}
+	key := str(args[1])
+	if xxlt {
+		// Keys without an expiry fail XX; the rest are LT.
+		if ttl, found, _ := c.s.st.TTL(key); !found || ttl == 0 {
+			c.w.Int(0)
+			return
+		}
+	}
+	_, set, err := c.s.st.ExpireIf(key, at, cond)
+	if err != nil {
+		c.storeError(err)
+		return
+	}
+	c.w.Int(b2i(set))
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TTL key, PTTL key: -2 for a missing key, -1 for one without expiry.
+func cmdTTL(c *conn, args [][]byte) {
+	ttl, found, err := c.s.st.TTL(str(args[1]))
+	switch {
+	case err != nil:
+		c.storeError(err)
+	case !found:
+		c.w.Int(-2)
+	case ttl == 0:
+		c.w.Int(-1)
+	case c.lastCmd == "pttl":
+		c.w.Int(ttl.Milliseconds())
+	default:
+		c.w.Int((ttl.Milliseconds() + 500) / 1000)
+	}
+}
+
+// PERSIST key: 1 if an expiry was removed.
+func cmdPersist(c *conn, args [][]byte) {
+	_, set, err := c.s.st.ExpireIf(str(args[1]), 0, sessiond.ExpireXX)
+	if err != nil {
+		c.storeError(err)
+		return
+	}
+	c.w.Int(b2i(set))
+}
+
+// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+func cmdScan(c *conn, args [][]byte) {
+	cursor, err := strconv.ParseUint(str(args[1]), 10, 64)
+	if err != nil {
+		c.w.Error("ERR invalid cursor")
+		return
+	}
+	match, count, typ := "", 10, ""
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			c.w.Error(errSyntax)
+			return
+		}
+		switch a := args[i]; {
+		case equalFold(a, "match"):
+			match = string(args[i+1])
+			if match == "*" {
+				match = ""
+			}
+		case equalFold(a, "count"):
+			n, ok := c.intArg(args[i+1])
+			if !ok {
+				return
+			}
+			if n < 1 {
+				c.w.Error(errSyntax)
+				return
+			}
+			count = int(min(n, 1<<20))
+		case equalFold(a, "type"):
+			typ = string(args[i+1])
+		default:
+			c.w.Error(errSyntax)
+			return
+		}
+	}
+	keys, next, err := c.s.st.Scan(cursor, match, count)
+	if err != nil {
+		c.storeError(err)
+		return
+	}
+	if typ != "" && !equalFold([]byte(typ), "string") {
+		keys = nil // every key is a string
+	}
+	c.w.Array(2)
+	c.w.BulkString(strconv.FormatUint(next, 10))
+	c.w.Array(len(keys))
+	for _, k := range keys {
+		c.w.BulkString(k)
+	}
+}
+
+// KEYS pattern
+func cmdKeys(c *conn, args [][]byte) {
+	match := string(args[1])
+	if match == "*" {
+		match = ""
+	}
+	var keys []string
+	var cursor uint64
+	for {
+		page, next, err := c.s.st.Scan(cursor, match, 1000)
+		if err != nil {
+			c.storeError(err)
+			return
+		}
+		keys = append(keys, page...)
+		if next == 0 {
+			break
+		}
+		cursor = next
+	}
+	c.w.Array(len(keys))
+	for _, k := range keys {
+		c.w.BulkString(k)
+	}
+}
+
+// DBSIZE
+func cmdDBSize(c *conn, args [][]byte) {
+	n, err := c.s.st.Len()
+	if err != nil {
+		c.storeError(err)
+		return
+	}
+	c.w.Int(int64(n))
+}
+
+// FLUSHDB [ASYNC|SYNC], FLUSHALL [ASYNC|SYNC]
+func cmdFlush(c *conn, args [][]byte) {
+	if len(args) > 2 || (len(args) == 2 && !equalFold(args[1], "async") && !equalFold(args[1], "sync")) {
+		c.w.Error(errSyntax)
+		return
+	}
+	if err := c.s.st.Clear(); err != nil {
+		c.storeError(err)
+		return
+	}
+	c.w.OK()
+}

@@ -1,0 +1,312 @@
+// Package server serves a sessiond store over the Redis protocol (RESP2 and
+// RESP3) on TCP and a Unix socket, so that the session stores people already
+// use (connect-redis, koa-redis, go-redis, scs, gorilla) work unchanged.
+//
+// One goroutine serves each connection: it reads every command the client
+// has sent, executes them in order, and flushes the replies once, when it
+// would otherwise wait for input, so a pipelined batch costs one read and
+// one write.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Config configures a Server. Zero fields take the defaults given.
+type Config struct {
+	// Addr is the TCP address to listen on, host:port. Empty: no TCP.
+	Addr string
+	// Unix is the path of a Unix socket to listen on. Empty: none.
+	Unix string
+	// UnixPerm is the socket's permission bits. If zero, 0600.
+	UnixPerm os.FileMode
+
+	// RequirePass, if set, is the password clients must give with AUTH
+	// or HELLO before any other command.
+	RequirePass string
+
+	// MaxClients is the most connections served at once; one more gets
+	// an error and is closed. If zero, 10,000.
+	MaxClients int
+	// Timeout closes a connection idle for that long. Zero: never.
+	Timeout time.Duration
+	// WriteTimeout closes a connection that does not read its replies:
+	// a write blocked for that long fails. If zero, 30 seconds.
+	WriteTimeout time.Duration
+
+	// MaxArgs is the most arguments one command may have. If zero,
+	// 1,048,576 (a DEL of every session a store's clear() found).
+	MaxArgs int
+	// MaxBulk is the longest argument in bytes. If zero, the larger of the
+	// store's max value size and its max key size, plus 1 KiB.
+	MaxBulk int
+	// MaxCommand is the most bytes one command may take. If zero, the
+	// larger of 64 MiB and 2 MaxBulk.
+	MaxCommand int
+
+	// Logger receives the server's logs. If nil, slog.Default().
+	Logger *slog.Logger
+
+	// Version is sessiond's version, for INFO and HELLO.
+	Version string
+
+	// Settings are extra values CONFIG GET reports (name to value), such
+	// as the binary's flags. The server adds its own.
+	Settings map[string]string
+}
+
+// Server serves one store.
+type Server struct {
+	st   *sessiond.Store
+	cfg  Config
+	log  *slog.Logger
+	cmds map[string]*command
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[*conn]struct{}
+	closing   bool
+	wg        sync.WaitGroup
+
+	nextID    atomic.Int64
+	clients   atomic.Int64
+	started   time.Time
+	stats     stats
+	storeOpts sessiond.Options
+}
+
+// stats are the counters INFO reports.
+type stats struct {
+	connections atomic.Int64 // accepted in all
+	rejected    atomic.Int64 // refused for maxclients
+	commands    atomic.Int64
+	hits        atomic.Int64
+	misses      atomic.Int64
+	netIn       atomic.Int64
+	netOut      atomic.Int64
+}
+
+// New returns a server for st. opts are the options st was opened with, for
+// INFO and CONFIG GET (nil: the defaults).
+func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
+	if cfg.UnixPerm == 0 {
+		cfg.UnixPerm = 0o600
+	}
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = 10000
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.MaxArgs <= 0 {
+		cfg.MaxArgs = 1 << 20
+	}
+	var o sessiond.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxValueSize <= 0 {
+		o.MaxValueSize = 1 << 20
+	}
+	if cfg.MaxBulk <= 0 {
+		cfg.MaxBulk = max(o.MaxValueSize, sessiond.MaxKeySize) + 1<<10
+	}
+	if cfg.MaxCommand <= 0 {
+		cfg.MaxCommand = max(64<<20, 2*cfg.MaxBulk)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Version == "" {
+		cfg.Version = "devel"
+	}
+	s := &Server{
+		st:        st,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		conns:     map[*conn]struct{}{},
+		started:   time.Now(),
+		storeOpts: o,
+	}
+	s.cmds = commandTable()
+	return s
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("server: closed")
+
+// Listen opens the configured listeners, so that an address in use or a
+// live socket is reported before anything is served. It logs a line per
+// listener with the address it got (an ephemeral port is resolved).
+func (s *Server) Listen() error {
+	if s.cfg.Addr == "" && s.cfg.Unix == "" {
+		return errors.New("server: no listener configured (set an address or a Unix socket)")
+	}
+	if s.cfg.Addr != "" {
+		l, err := net.Listen("tcp", s.cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
+		}
+		s.addListener(l)
+	}
+	if s.cfg.Unix != "" {
+		l, err := listenUnix(s.cfg.Unix, s.cfg.UnixPerm)
+		if err != nil {
+			s.closeListeners()
+			return err
+		}
+		s.addListener(l)
+	}
+	return nil
+}
+
+func (s *Server) addListener(l net.Listener) {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	s.log.Info("listening", "proto", "resp", "network", l.Addr().Network(), "addr", l.Addr().String())
+}
+
+// Addrs returns the addresses the server listens on.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var a []net.Addr
+	for _, l := range s.listeners {
+		a = append(a, l.Addr())
+	}
+	return a
+}
+
+// Serve accepts connections on the listeners Listen opened until Shutdown,
+// and returns ErrServerClosed then.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	ls := append([]net.Listener(nil), s.listeners...)
+	s.mu.Unlock()
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() { errc <- s.accept(l) }()
+	}
+	var first error
+	for range ls {
+		if err := <-errc; err != nil && first == nil && !errors.Is(err, ErrServerClosed) {
+			first = err
+			s.closeListeners()
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return ErrServerClosed
+}
+
+func (s *Server) accept(l net.Listener) error {
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
+				// Out of file descriptors and the like: back off
+				// rather than spin, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("server: accept on %s: %w", l.Addr(), err)
+		}
+		delay = 0
+		s.stats.connections.Add(1)
+		if n := s.clients.Add(1); n > int64(s.cfg.MaxClients) {
+			s.clients.Add(-1)
+			s.stats.rejected.Add(1)
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(nc, "-ERR max number of clients reached\r\n")
+			nc.Close()
+			continue
+		}
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			s.clients.Add(-1)
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			s.clients.Add(-1)
+		}()
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		l.Close()
+	}
+}
+
+// Shutdown stops accepting, lets every connection finish the commands it
+// has read, flush its replies and close, and returns when all are done or
+// ctx ends (then it closes the rest at once).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.stop()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,287 @@
+package server
+
+import (
+	"errors"
+	"math"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+func nowMS() int64 { return time.Now().UnixMilli() }
+
+func cmdGet(c *conn, args [][]byte) {
+	v, _, found, err := c.s.st.Lookup(c.scratch[:0], str(args[1]))
+	c.scratch = v
+	switch {
+	case err != nil:
+		c.storeError(err)
+	case !found:
+		c.s.stats.misses.Add(1)
+		c.w.Null()
+	default:
+		c.s.stats.hits.Add(1)
+		c.w.Bulk(v)
+	}
+	c.trimScratch()
+}
+
+// trimScratch drops a scratch buffer that a large value grew.
+func (c *conn) trimScratch() {
+	if cap(c.scratch) > 64<<10 {
+		c.scratch = nil
+	}
+}
+
+// expiry is an expiry option of SET or GETEX.
+type expiry struct {
+	set     bool  // an option gave one
+	at      int64 // absolute unix ms; 0 with persist
+	keepTTL bool
+	persist bool
+}
+
+// parseExpiry reads EX/PX/EXAT/PXAT's value. It replies and returns false
+// on a bad one, with Redis's words for cmd.
+func (c *conn) parseExpiry(opt, val []byte, cmd string, now int64) (int64, bool) {
+	n, ok := parseInt(val)
+	if !ok {
+		c.w.Error(errNotInt)
+		return 0, false
+	}
+	var at int64
+	switch {
+	case n <= 0:
+		ok = false
+	case equalFold(opt, "ex"):
+		ok = n <= (math.MaxInt64-now)/1000
+		at = now + n*1000
+	case equalFold(opt, "px"):
+		ok = n <= math.MaxInt64-now
+		at = now + n
+	case equalFold(opt, "exat"):
+		ok = n <= math.MaxInt64/1000
+		at = n * 1000
+	default: // pxat
+		at = n
+	}
+	if !ok {
+		c.w.Error("ERR invalid expire time in '" + cmd + "' command")
+		return 0, false
+	}
+	return at, true
+}
+
+func isExpiryOpt(b []byte) bool {
+	return equalFold(b, "ex") || equalFold(b, "px") || equalFold(b, "exat") || equalFold(b, "pxat")
+}
+
+// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
+func cmdSet(c *conn, args [][]byte) {
+	now := nowMS()
+	var o sessiond.WriteOptions
+	var exp expiry
+	get := false
+	for i := 3; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case equalFold(a, "nx") && o.Cond != sessiond.IfPresent:
+			o.Cond = sessiond.IfAbsent
+		case equalFold(a, "xx") && o.Cond != sessiond.IfAbsent:
+			o.Cond = sessiond.IfPresent
+		case equalFold(a, "get"):
+			get = true
+		case equalFold(a, "keepttl") && !exp.set:
+			exp.keepTTL, exp.set = true, true
+		case isExpiryOpt(a) && !exp.set && i+1 < len(args):
+			at, ok := c.parseExpiry(a, args[i+1], "set", now)
+			if !ok {
+				return
+			}
+			exp.at, exp.set = at, true
+			i++
+		default:
+			c.w.Error(errSyntax)
+			return
+		}
+	}
+	o.Expires, o.KeepTTL = exp.at, exp.keepTTL
+	if exp.set && !exp.keepTTL && exp.at <= now {
+		o.Expires = -1 // already past: the key is deleted, as Redis does
+	}
+	key, value := str(args[1]), args[2]
+	if !get {
+		_, err := c.s.st.Write(key, value, o)
+		switch {
+		case errors.Is(err, sessiond.ErrNotStored):
+			c.w.Null()
+		case err != nil:
+			c.storeError(err)
+		default:
+			c.w.OK()
+		}
+		return
+	}
+	old, found, _, err := c.s.st.WriteGet(c.scratch[:0], key, value, o)
+	c.scratch = old
+	switch {
+	case err != nil && !errors.Is(err, sessiond.ErrNotStored):
+		c.storeError(err)
+	case found:
+		c.w.Bulk(old)
+	default:
+		c.w.Null()
+	}
+	c.trimScratch()
+}
+
+// SETEX key seconds value, PSETEX key milliseconds value
+func cmdSetEx(c *conn, args [][]byte)  { setEx(c, args, "setex", 1000) }
+func cmdPSetEx(c *conn, args [][]byte) { setEx(c, args, "psetex", 1) }
+
+func setEx(c *conn, args [][]byte, name string, unit int64) {
+	n, ok := c.intArg(args[2])
+	if !ok {
+		return
+	}
+	now := nowMS()
+	if n <= 0 || n > (math.MaxInt64-now)/unit {
+		c.w.Error("ERR invalid expire time in '" + name + "' command")
+		return
+	}
+	if _, err := c.s.st.Write(str(args[1]), args[3], sessiond.WriteOptions{Expires: now + n*unit}); err != nil {
+		c.storeError(err)
+		return
+	}
+	c.w.OK()
+}
+
+// SETNX key value
+func cmdSetNX(c *conn, args [][]byte) {
+	_, err := c.s.st.Write(str(args[1]), args[2], sessiond.WriteOptions{Cond: sessiond.IfAbsent})
+	switch {
+	case errors.Is(err, sessiond.ErrNotStored):
+		c.w.Int(0)
+	case err != nil:
+		c.storeError(err)
+	default:
+		c.w.Int(1)
+	}
+}
+
+// GETDEL key
+func cmdGetDel(c *conn, args [][]byte) {
+	v, found, err := c.s.st.Take(c.scratch[:0], str(args[1]))
+	c.scratch = v
+	c.valueReply(v, found, err)
+}
+
+func (c *conn) valueReply(v []byte, found bool, err error) {
+	switch {
+	case err != nil:
+		c.storeError(err)
+	case !found:
+		c.w.Null()
+	default:
+		c.w.Bulk(v)
+	}
+	c.trimScratch()
+}
+
+// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
+func cmdGetEx(c *conn, args [][]byte) {
+	now := nowMS()
+	var exp expiry
+	for i := 2; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case equalFold(a, "persist") && !exp.set:
+			exp.persist, exp.set = true, true
+		case isExpiryOpt(a) && !exp.set && i+1 < len(args):
+			at, ok := c.parseExpiry(a, args[i+1], "getex", now)
+			if !ok {
+				return
+			}
+			exp.at, exp.set = at, true
+			if at <= now {
+				exp.at = -1
+			}
+			i++
+		default:
+			c.w.Error(errSyntax)
+			return
+		}
+	}
+	v, found, err := c.s.st.GetExpire(c.scratch[:0], str(args[1]), exp.at, exp.set)
+	c.scratch = v
+	c.valueReply(v, found, err)
+}
+
+// MGET key [key ...]
+func cmdMGet(c *conn, args [][]byte) {
+	c.w.Array(len(args) - 1)
+	for _, k := range args[1:] {
+		v, _, found, err := c.s.st.Lookup(c.scratch[:0], str(k))
+		c.scratch = v
+		if err != nil || !found {
+			c.s.stats.misses.Add(1)
+			c.w.Null()
+			continue
+		}
+		c.s.stats.hits.Add(1)
+		c.w.Bulk(v)
+	}
+	c.trimScratch()
+}
+
+// MSET key value [key value ...]. Each pair is written in turn: another
+// client may see some of the pairs before the others.
+func cmdMSet(c *conn, args [][]byte) {
+	if len(args)%2 == 0 {
+		c.w.Error("ERR wrong number of arguments for 'mset' command")
+		return
+	}
+	for i := 1; i < len(args); i += 2 {
+		if _, err := c.s.st.Write(str(args[i]), args[i+1], sessiond.WriteOptions{}); err != nil {
+			c.storeError(err)
+			return
+		}
+	}
+	c.w.OK()
+}
+
+// DEL key [key ...], UNLINK key [key ...]
+func cmdDel(c *conn, args [][]byte) {
+	n := int64(0)
+	for _, k := range args[1:] {
+		found, err := c.s.st.Delete(str(k))
+		if err != nil {
+			c.storeError(err)
+			return
+		}
+		if found {
+			n++
+		}
+	}
+	c.w.Int(n)
+}
+
+// EXISTS key [key ...]: a key named twice counts twice, as in Redis.
+func cmdExists(c *conn, args [][]byte) {
+	n := int64(0)
+	for _, k := range args[1:] {
+		if ok, _ := c.s.st.Exists(str(k)); ok {
+			n++
+		}
+	}
+	c.w.Int(n)
+}
+
+// TYPE key: every value is a string.
+func cmdType(c *conn, args [][]byte) {
+	if ok, _ := c.s.st.Exists(str(args[1])); ok {
+		c.w.Simple("string")
+	} else {
+		c.w.Simple("none")
+	}
+}
