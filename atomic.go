@@ -113,8 +113,10 @@ func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) {
 	}
 	loc := entryLoc(sh.idx.slots[i])
 	v := sh.at(loc)
+	sh.count(v, -1)
 	v.setExpires(expires)
 	v.setVersion(sh.st.version(now))
+	sh.count(v, 1)
 	sh.seg(loc).noteExpiry(expires)
 }
 

@@ -21,7 +21,7 @@ func (st *Store) check() error {
 func (sh *shard) check(si int) error {
 	x := &sh.idx
 	var prev uint32
-	count, keys, tombs := 0, 0, 0
+	count, keys, vols, tombs := 0, 0, 0, 0
 	var bytes int64
 	indexed := map[uint32]bool{}
 	for i, e := range x.slots {
@@ -49,9 +49,13 @@ func (sh *shard) check(si int) error {
 		if uint32(h>>32) != t || int(h&sh.st.mask) != si {
 			return fmt.Errorf("shard %d slot %d: key %q does not hash to its tag", si, i, v.key())
 		}
-		if v.tomb() {
+		switch {
+		case v.tomb():
 			tombs++
-		} else {
+		case v.expires() != 0:
+			keys++
+			vols++
+		default:
 			keys++
 		}
 		bytes += int64(v.size())
@@ -60,8 +64,8 @@ func (sh *shard) check(si int) error {
 	if count != x.count {
 		return fmt.Errorf("shard %d: index count %d, found %d", si, x.count, count)
 	}
-	if keys != sh.keys || tombs != sh.tombs || bytes != sh.bytes {
-		return fmt.Errorf("shard %d: counters keys %d tombs %d bytes %d, found %d %d %d", si, sh.keys, sh.tombs, sh.bytes, keys, tombs, bytes)
+	if keys != sh.keys || vols != sh.vols || tombs != sh.tombs || bytes != sh.bytes {
+		return fmt.Errorf("shard %d: counters keys %d vols %d tombs %d bytes %d, found %d %d %d %d", si, sh.keys, sh.vols, sh.tombs, sh.bytes, keys, vols, tombs, bytes)
 	}
 	for id, s := range sh.segs {
 		if s == nil {

@@ -39,6 +39,7 @@ type shard struct {
 	seq     uint64
 	pending []uint16 // segments that lost records since the last settle
 	keys    int      // live records, tombstones excluded
+	vols    int      // live records with an expiry
 	tombs   int
 	bytes   int64 // stored size of live records and tombstones
 	_       [64]byte
@@ -222,11 +223,22 @@ func (sh *shard) place(loc uint32, v view) {
 	s := sh.seg(loc)
 	s.live++
 	s.noteExpiry(v.expires())
-	sh.bytes += int64(v.size())
-	if v.tomb() {
-		sh.tombs++
-	} else {
-		sh.keys++
+	sh.count(v, 1)
+}
+
+// count adds (d = 1) or takes away (d = -1) a live record from the
+// shard's counters. A record changed in place is taken away before the
+// change and added after it.
+func (sh *shard) count(v view, d int) {
+	sh.bytes += int64(d * v.size())
+	switch {
+	case v.tomb():
+		sh.tombs += d
+	case v.expires() != 0:
+		sh.keys += d
+		sh.vols += d
+	default:
+		sh.keys += d
 	}
 }
 
@@ -236,16 +248,10 @@ func (sh *shard) kill(loc uint32) {
 	id := uint16(loc >> 16)
 	s := sh.segs[id]
 	v := sh.at(loc)
-	n := v.size()
+	sh.count(v, -1)
 	v[0] |= recDead
-	s.dead += n
+	s.dead += v.size()
 	s.live--
-	sh.bytes -= int64(n)
-	if v.tomb() {
-		sh.tombs--
-	} else {
-		sh.keys--
-	}
 	if id != sh.head {
 		sh.pending = append(sh.pending, id)
 	}

@@ -4,6 +4,8 @@ package sessiond
 type Stats struct {
 	// Keys counts live records; expired ones count until reclaimed.
 	Keys int
+	// Volatile counts the live records that have an expiry.
+	Volatile int
 	// Tombstones counts the deletes kept to refuse stale replicas.
 	Tombstones int
 	// RecordBytes is the stored size of live records and tombstones:
@@ -37,6 +39,7 @@ func (st *Store) Stats() Stats {
 		sh := &st.shards[i]
 		sh.mu.Lock()
 		s.Keys += sh.keys
+		s.Volatile += sh.vols
 		s.Tombstones += sh.tombs
 		s.RecordBytes += sh.bytes
 		s.Segments += len(sh.segs) - len(sh.freeIDs) - min(len(sh.segs), 1)

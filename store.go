@@ -203,6 +203,10 @@ type WriteOptions struct {
 	// Expires is the absolute expiry in unix milliseconds; 0 means never.
 	// A time already past deletes the key, as Redis does.
 	Expires int64
+	// TTL, if positive, sets the expiry relative to the time of the write
+	// instead of Expires (Redis SET ... EX/PX): the store reads the clock
+	// once for both.
+	TTL time.Duration
 	// KeepTTL keeps the key's current expiry (Redis SET KEEPTTL).
 	KeepTTL bool
 	// Flags are opaque client flags stored with the value.
@@ -258,6 +262,9 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 		return Item{}, found, ErrNotStored
 	}
 	exp := o.Expires
+	if o.TTL > 0 {
+		exp = expiresAt(now, o.TTL)
+	}
 	if o.KeepTTL && cur != nil {
 		exp = cur.expires()
 	}
@@ -284,17 +291,10 @@ func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, sta
 	if i >= 0 {
 		loc := entryLoc(sh.idx.slots[i])
 		if v := sh.at(loc); v.size() == size {
-			wasTomb := v.tomb()
+			sh.count(v, -1)
 			v = writeRecord(v, key, value, it, state)
+			sh.count(v, 1)
 			sh.seg(loc).noteExpiry(it.Expires)
-			if wasTomb != v.tomb() {
-				d := 1
-				if wasTomb {
-					d = -1
-				}
-				sh.tombs += d
-				sh.keys -= d
-			}
 			return nil
 		}
 	}
@@ -455,5 +455,5 @@ func (sh *shard) reset() {
 	}
 	sh.idx = index{}
 	sh.segs, sh.freeIDs, sh.pending = nil, nil, nil
-	sh.head, sh.keys, sh.tombs, sh.bytes = 0, 0, 0, 0
+	sh.head, sh.keys, sh.vols, sh.tombs, sh.bytes = 0, 0, 0, 0, 0
 }

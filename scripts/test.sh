@@ -7,12 +7,16 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# setup installs what the tests need beyond Go itself. Nothing yet: when
-# the compat tests bring real clients (node, redis-server, memcached), their
-# apt-get and npm install steps go here, so that a fresh machine and CI
-# need no step of their own.
+# setup installs what the tests need beyond Go itself: the real clients and
+# reference servers the compatibility tests run (redis-server, redis-cli,
+# redis-benchmark from Debian's packages; Node and the npm packages of
+# compat/node from its lockfile), so that a fresh machine and CI need no
+# step of their own. Each script installs only what is missing.
 setup() {
-	:
+	bash scripts/setup-redis.sh
+	if [[ -f scripts/setup-node.sh ]]; then
+		bash scripts/setup-node.sh
+	fi
 }
 
 check_gofmt() {
@@ -32,3 +36,7 @@ echo "--- go vet ./..."
 go vet ./...
 echo "--- go test -race -count=1 ./..."
 go test -race -count=1 ./...
+# compat is a module of its own, so that the clients it tests with
+# (go-redis, scs, gomemcache) are never dependencies of sessiond itself.
+echo "--- compat: go vet ./... && go test -race -count=1 ./..."
+(cd compat && go vet ./... && go test -race -count=1 ./...)

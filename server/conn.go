@@ -16,10 +16,11 @@ import (
 
 // conn is one client connection and its protocol state.
 type conn struct {
-	s  *Server
-	nc net.Conn
-	rd *resp.Reader
-	w  *resp.Writer
+	s   *Server
+	nc  net.Conn
+	out io.Writer // nc, or raw I/O on it
+	rd  *resp.Reader
+	w   *resp.Writer
 
 	id      int64
 	created time.Time
@@ -35,6 +36,8 @@ type conn struct {
 
 	scratch []byte // reused buffer for values on their way out
 
+	deadlineSet time.Time // when the write deadline was last moved
+
 	stopOnce sync.Once
 	stopped  chan struct{}
 }
@@ -48,7 +51,13 @@ func newConn(s *Server, nc net.Conn) *conn {
 		authed:  s.cfg.RequirePass == "",
 		stopped: make(chan struct{}),
 	}
-	c.rd = resp.NewReader(countingReader{nc, &s.stats.netIn}, resp.Limits{
+	var in io.Reader = nc
+	if raw := newRawIO(nc); raw != nil {
+		in, c.out = raw, raw
+	} else {
+		c.out = nc
+	}
+	c.rd = resp.NewReader(countingReader{in, &s.stats.netIn}, resp.Limits{
 		MaxArgs:    s.cfg.MaxArgs,
 		MaxBulk:    s.cfg.MaxBulk,
 		MaxCommand: s.cfg.MaxCommand,
@@ -76,10 +85,18 @@ func (r countingReader) Read(p []byte) (int, error) {
 // does not read its replies is closed instead of holding the server.
 type deadlineWriter struct{ c *conn }
 
+// Setting a deadline on every flush would read the clock and reset a timer
+// per reply; instead the deadline is moved forward, from the server's
+// coarse clock, only once half the timeout has gone by. A write can so
+// block for between half the timeout and the whole of it.
 func (d deadlineWriter) Write(p []byte) (int, error) {
 	c := d.c
-	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-	n, err := c.nc.Write(p)
+	now := c.s.coarseNow()
+	if now.After(c.deadlineSet.Add(c.s.cfg.WriteTimeout / 2)) {
+		c.nc.SetWriteDeadline(now.Add(c.s.cfg.WriteTimeout))
+		c.deadlineSet = now
+	}
+	n, err := c.out.Write(p)
 	c.s.stats.netOut.Add(int64(n))
 	return n, err
 }
@@ -161,30 +178,28 @@ func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 func (c *conn) dispatch(args [][]byte) {
 	c.s.stats.commands.Add(1)
 	cmd := c.s.lookup(args[0])
+	// Redis checks that the command exists and has its arguments before
+	// it checks authentication; so does this.
 	if cmd == nil {
 		if c.multi {
 			c.multiErr = true
-		}
-		if !c.authed {
-			c.w.Error("NOAUTH Authentication required.")
-			return
 		}
 		c.w.Error(unknownCommand(args))
 		return
 	}
 	c.lastCmd = cmd.name
-	if !c.authed && cmd.flags&noAuth == 0 {
-		if c.multi {
-			c.multiErr = true
-		}
-		c.w.Error("NOAUTH Authentication required.")
-		return
-	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
 		if c.multi {
 			c.multiErr = true
 		}
 		c.w.Error("ERR wrong number of arguments for '" + cmd.name + "' command")
+		return
+	}
+	if !c.authed && cmd.flags&noAuth == 0 {
+		if c.multi {
+			c.multiErr = true
+		}
+		c.w.Error(errNoAuth)
 		return
 	}
 	if c.multi && cmd.flags&noQueue == 0 {

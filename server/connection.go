@@ -44,10 +44,14 @@ func cmdSelect(c *conn, args [][]byte) {
 // checkPassword compares in constant time, so the reply's timing tells
 // nothing about how much of a guess was right. Only the default user
 // exists.
+//
+// Without a configured password the default user takes any password, as
+// Redis's "nopass" default user does: clients configured with one still
+// connect.
 func (c *conn) checkPassword(user, pass []byte) bool {
 	want := c.s.cfg.RequirePass
 	userOK := user == nil || string(user) == "default"
-	passOK := subtle.ConstantTimeCompare(pass, []byte(want)) == 1
+	passOK := want == "" || subtle.ConstantTimeCompare(pass, []byte(want)) == 1
 	return userOK && passOK
 }
 
@@ -62,7 +66,7 @@ func cmdAuth(c *conn, args [][]byte) {
 		c.w.Error(errSyntax)
 		return
 	}
-	if c.s.cfg.RequirePass == "" {
+	if c.s.cfg.RequirePass == "" && len(args) == 2 {
 		c.w.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 		return
 	}
@@ -110,10 +114,6 @@ func cmdHello(c *conn, args [][]byte) {
 		}
 	}
 	if pass != nil {
-		if c.s.cfg.RequirePass == "" {
-			c.w.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
-			return
-		}
 		if !c.checkPassword(user, pass) {
 			c.w.Error(errWrongPass)
 			return
@@ -121,7 +121,7 @@ func cmdHello(c *conn, args [][]byte) {
 		c.setAuthed()
 	}
 	if !c.authed {
-		c.w.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		c.w.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
 	if name != nil {
@@ -224,8 +224,21 @@ func cmdClient(c *conn, args [][]byte) {
 		c.w.Array(1)
 		c.w.Simple("CLIENT <subcommand>: SETNAME, GETNAME, ID, SETINFO, INFO, LIST, NO-EVICT, NO-TOUCH, HELP")
 	default:
-		c.w.Error(fmt.Sprintf("ERR unknown subcommand or wrong number of arguments for '%s'. Try CLIENT HELP.", args[1]))
+		c.subcommandError("client", args, "setname", "getname", "id", "setinfo", "info", "list", "no-evict", "no-touch", "help")
 	}
+}
+
+// subcommandError replies as Redis does to a subcommand it cannot run: a
+// known one had the wrong number of arguments, or it is unknown.
+func (c *conn) subcommandError(cmd string, args [][]byte, known ...string) {
+	sub := strings.ToLower(string(args[1]))
+	for _, k := range known {
+		if k == sub {
+			c.w.Error("ERR wrong number of arguments for '" + cmd + "|" + sub + "' command")
+			return
+		}
+	}
+	c.w.Error("ERR unknown subcommand '" + string(trunc(args[1], 128)) + "'. Try " + strings.ToUpper(cmd) + " HELP.")
 }
 
 // clientMeta is what CLIENT LIST shows of a connection that its own

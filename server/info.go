@@ -150,7 +150,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 		if st.Keys == 0 {
 			return nil
 		}
-		return [][2]string{{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", st.Keys, st.Keys)}}
+		return [][2]string{{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", st.Keys, st.Volatile)}}
 	}
 	return nil
 }
@@ -230,7 +230,7 @@ func cmdConfig(c *conn, args [][]byte) {
 	case sub == "set":
 		c.w.Error("ERR CONFIG SET is not supported: sessiond takes its settings from flags, the environment or its config file at start")
 	default:
-		c.w.Error(fmt.Sprintf("ERR unknown subcommand or wrong number of arguments for '%s'. Try CONFIG HELP.", args[1]))
+		c.subcommandError("config", args, "get", "resetstat", "set")
 	}
 }
 
@@ -298,7 +298,7 @@ func cmdCommand(c *conn, args [][]byte) {
 			if cmd := c.s.lookup(a); cmd != nil {
 				c.commandInfo(cmd)
 			} else {
-				c.w.NullArray()
+				c.w.Null()
 			}
 		}
 	case "docs":
@@ -306,7 +306,7 @@ func cmdCommand(c *conn, args [][]byte) {
 		// empty reply is what they handle.
 		c.w.Map(0)
 	default:
-		c.w.Error(fmt.Sprintf("ERR unknown subcommand or wrong number of arguments for '%s'. Try COMMAND HELP.", args[1]))
+		c.subcommandError("command", args, "count", "list", "info", "docs")
 	}
 }
 
@@ -351,8 +351,9 @@ func cmdWait(c *conn, args [][]byte) {
 	if _, ok := c.intArg(args[1]); !ok {
 		return
 	}
-	t, ok := c.intArg(args[2])
+	t, ok := parseInt(args[2])
 	if !ok {
+		c.w.Error("ERR timeout is not an integer or out of range")
 		return
 	}
 	if t < 0 {

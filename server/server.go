@@ -82,6 +82,7 @@ type Server struct {
 	nextID    atomic.Int64
 	clients   atomic.Int64
 	started   time.Time
+	now       atomic.Int64 // coarse clock, unix ns; see coarseNow
 	stats     stats
 	storeOpts sessiond.Options
 }
@@ -140,7 +141,29 @@ func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
 		storeOpts: o,
 	}
 	s.cmds = commandTable()
+	s.now.Store(time.Now().UnixNano())
 	return s
+}
+
+// coarseClockTick is how often the coarse clock moves.
+const coarseClockTick = 100 * time.Millisecond
+
+// coarseNow returns the time to within coarseClockTick, without reading
+// the system clock: for deadlines measured in seconds, which are moved on
+// every reply.
+func (s *Server) coarseNow() time.Time { return time.Unix(0, s.now.Load()) }
+
+func (s *Server) runClock(stop <-chan struct{}) {
+	t := time.NewTicker(coarseClockTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			s.now.Store(now.UnixNano())
+		}
+	}
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -195,6 +218,9 @@ func (s *Server) Serve() error {
 	s.mu.Lock()
 	ls := append([]net.Listener(nil), s.listeners...)
 	s.mu.Unlock()
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.runClock(stop)
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
 		go func() { errc <- s.accept(l) }()

@@ -35,30 +35,43 @@ func (c *conn) trimScratch() {
 
 // expiry is an expiry option of SET or GETEX.
 type expiry struct {
-	set     bool  // an option gave one
-	at      int64 // absolute unix ms; 0 with persist
+	set     bool          // an option gave one
+	ttl     time.Duration // relative (EX, PX), or
+	at      int64         // absolute unix ms; 0 with persist
 	keepTTL bool
 	persist bool
+	kind    string // the option that gave it, as sent
 }
 
-// parseExpiry reads EX/PX/EXAT/PXAT's value. It replies and returns false
-// on a bad one, with Redis's words for cmd.
-func (c *conn) parseExpiry(opt, val []byte, cmd string, now int64) (int64, bool) {
+// parseExpiry reads EX/PX/EXAT/PXAT's value: a time to live for EX and PX
+// (the store adds it to the time it reads anyway), an absolute time in unix
+// ms for the others. It replies and returns false on a bad one, with
+// Redis's words for cmd.
+func (c *conn) parseExpiry(opt, val []byte, cmd string) (ttl time.Duration, at int64, ok bool) {
 	n, ok := parseInt(val)
 	if !ok {
 		c.w.Error(errNotInt)
-		return 0, false
+		return 0, 0, false
 	}
-	var at int64
 	switch {
 	case n <= 0:
 		ok = false
 	case equalFold(opt, "ex"):
-		ok = n <= (math.MaxInt64-now)/1000
-		at = now + n*1000
+		if n <= maxTTL/int64(time.Second) {
+			ttl = time.Duration(n) * time.Second
+		} else if now := nowMS(); n <= (math.MaxInt64-now)/1000 {
+			at = now + n*1000
+		} else {
+			ok = false
+		}
 	case equalFold(opt, "px"):
-		ok = n <= math.MaxInt64-now
-		at = now + n
+		if n <= maxTTL/int64(time.Millisecond) {
+			ttl = time.Duration(n) * time.Millisecond
+		} else if now := nowMS(); n <= math.MaxInt64-now {
+			at = now + n
+		} else {
+			ok = false
+		}
 	case equalFold(opt, "exat"):
 		ok = n <= math.MaxInt64/1000
 		at = n * 1000
@@ -67,10 +80,14 @@ func (c *conn) parseExpiry(opt, val []byte, cmd string, now int64) (int64, bool)
 	}
 	if !ok {
 		c.w.Error("ERR invalid expire time in '" + cmd + "' command")
-		return 0, false
+		return 0, 0, false
 	}
-	return at, true
+	return ttl, at, true
 }
+
+// maxTTL is the longest time to live a time.Duration holds (292 years);
+// longer ones are turned into absolute times.
+const maxTTL = math.MaxInt64
 
 func isExpiryOpt(b []byte) bool {
 	return equalFold(b, "ex") || equalFold(b, "px") || equalFold(b, "exat") || equalFold(b, "pxat")
@@ -78,7 +95,6 @@ func isExpiryOpt(b []byte) bool {
 
 // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
 func cmdSet(c *conn, args [][]byte) {
-	now := nowMS()
 	var o sessiond.WriteOptions
 	var exp expiry
 	get := false
@@ -91,24 +107,25 @@ func cmdSet(c *conn, args [][]byte) {
 			o.Cond = sessiond.IfPresent
 		case equalFold(a, "get"):
 			get = true
-		case equalFold(a, "keepttl") && !exp.set:
+		case equalFold(a, "keepttl") && (!exp.set || exp.keepTTL):
 			exp.keepTTL, exp.set = true, true
-		case isExpiryOpt(a) && !exp.set && i+1 < len(args):
-			at, ok := c.parseExpiry(a, args[i+1], "set", now)
+		case isExpiryOpt(a) && (!exp.set || equalFold(a, exp.kind)) && i+1 < len(args):
+			// Redis takes the same option twice, the last one winning,
+			// but not two different ones.
+			ttl, at, ok := c.parseExpiry(a, args[i+1], "set")
 			if !ok {
 				return
 			}
-			exp.at, exp.set = at, true
+			exp.ttl, exp.at, exp.set, exp.kind = ttl, at, true, str(a)
 			i++
 		default:
 			c.w.Error(errSyntax)
 			return
 		}
 	}
-	o.Expires, o.KeepTTL = exp.at, exp.keepTTL
-	if exp.set && !exp.keepTTL && exp.at <= now {
-		o.Expires = -1 // already past: the key is deleted, as Redis does
-	}
+	// An absolute time already past deletes the key, as Redis does: the
+	// store does that for any past expiry.
+	o.Expires, o.TTL, o.KeepTTL = exp.at, exp.ttl, exp.keepTTL
 	key, value := str(args[1]), args[2]
 	if !get {
 		_, err := c.s.st.Write(key, value, o)
@@ -144,12 +161,12 @@ func setEx(c *conn, args [][]byte, name string, unit int64) {
 	if !ok {
 		return
 	}
-	now := nowMS()
-	if n <= 0 || n > (math.MaxInt64-now)/unit {
+	if n <= 0 || n > maxTTL/int64(time.Millisecond)/unit {
 		c.w.Error("ERR invalid expire time in '" + name + "' command")
 		return
 	}
-	if _, err := c.s.st.Write(str(args[1]), args[3], sessiond.WriteOptions{Expires: now + n*unit}); err != nil {
+	ttl := time.Duration(n*unit) * time.Millisecond
+	if _, err := c.s.st.Write(str(args[1]), args[3], sessiond.WriteOptions{TTL: ttl}); err != nil {
 		c.storeError(err)
 		return
 	}
@@ -190,7 +207,6 @@ func (c *conn) valueReply(v []byte, found bool, err error) {
 
 // GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
 func cmdGetEx(c *conn, args [][]byte) {
-	now := nowMS()
 	var exp expiry
 	for i := 2; i < len(args); i++ {
 		a := args[i]
@@ -198,12 +214,15 @@ func cmdGetEx(c *conn, args [][]byte) {
 		case equalFold(a, "persist") && !exp.set:
 			exp.persist, exp.set = true, true
 		case isExpiryOpt(a) && !exp.set && i+1 < len(args):
-			at, ok := c.parseExpiry(a, args[i+1], "getex", now)
+			ttl, at, ok := c.parseExpiry(a, args[i+1], "getex")
 			if !ok {
 				return
 			}
+			if ttl > 0 {
+				at = nowMS() + ttl.Milliseconds()
+			}
 			exp.at, exp.set = at, true
-			if at <= now {
+			if at <= nowMS() {
 				exp.at = -1
 			}
 			i++

@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"math"
 )
 
 // Limits bound what one command may make the reader hold. Every limit a
@@ -21,16 +21,20 @@ type Limits struct {
 	// MaxBulk is the longest argument, in bytes. If zero, 512 MiB.
 	MaxBulk int
 	// MaxInline is the longest inline command line, and the longest
-	// length header. If zero, 64 KiB.
+	// length header, in bytes without the LF. A longer line is an error
+	// as soon as MaxInline+1 bytes of it have arrived, whether or not its
+	// end has, so the answer does not depend on how the connection split
+	// the input. If zero, 64 KiB.
 	MaxInline int
-	// MaxCommand is the most bytes one command may take in all. If zero,
-	// MaxBulk plus 1 MiB.
+	// MaxCommand is the most bytes one command in the array form may take
+	// in all, headers and CRLFs included. If zero, MaxBulk plus 1 MiB.
 	MaxCommand int
 }
 
 // Limits for a connection that has not authenticated yet, as Redis has them
 // (CVE-2021-32675): a client without the password cannot make the server
-// hold more than a few hundred KiB.
+// hold more than a few hundred KiB. Like Redis, they bound the array form
+// only: an inline command is already bounded by MaxInline.
 const (
 	unauthArgs = 10
 	unauthBulk = 16 << 10
@@ -59,7 +63,8 @@ type Reader struct {
 	Unauthenticated bool
 	// BeforeRead, if set, runs before every read from the connection,
 	// that is whenever no complete command is buffered: the moment a
-	// server must flush its replies before it waits for more input.
+	// server must flush its replies before it waits for more input. It
+	// may call Shrink.
 	BeforeRead func() error
 
 	buf  []byte
@@ -73,6 +78,11 @@ type Reader struct {
 	spans   [][2]int // arguments found so far, relative to r
 	args    [][]byte
 	initial int
+	perr    error // the protocol error met, returned from then on
+	// maxBuf bounds the buffer. parse never waits for more input with
+	// more than MaxCommand+MaxInline bytes of one command buffered, so
+	// one byte more is always room enough to decide.
+	maxBuf int
 }
 
 // NewReader returns a reader of commands from rd.
@@ -87,10 +97,25 @@ func NewReader(rd io.Reader, lim Limits) *Reader {
 		lim.MaxInline = 64 << 10
 	}
 	if lim.MaxCommand <= 0 {
-		lim.MaxCommand = lim.MaxBulk + 1<<20
+		lim.MaxCommand = satAdd(lim.MaxBulk, 1<<20)
 	}
 	const initial = 16 << 10
-	return &Reader{rd: rd, lim: lim, buf: make([]byte, initial), initial: initial}
+	return &Reader{
+		rd:      rd,
+		lim:     lim,
+		buf:     make([]byte, initial),
+		initial: initial,
+		maxBuf:  satAdd(satAdd(lim.MaxCommand, lim.MaxInline), 1),
+	}
+}
+
+// satAdd adds non-negative ints, stopping at the largest int: limits set
+// to "no limit" must not wrap around.
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // Buffered returns the number of bytes read from the connection and not yet
@@ -101,12 +126,18 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 // connection only when no complete command is buffered. The arguments alias
 // the reader's buffer: they are valid until the next call. An empty command
 // (a blank inline line, or an array of zero elements) is skipped, as Redis
-// skips it. A *ProtocolError means the stream is broken; other errors come
-// from the connection (io.EOF when the client closed it between commands).
+// skips it. A *ProtocolError means the stream is broken, and every later
+// call returns it again; other errors come from the connection (io.EOF when
+// the client closed it between commands), and a later call, after a read
+// deadline say, goes on with the command in progress.
 func (r *Reader) ReadCommand() ([][]byte, error) {
+	if r.perr != nil {
+		return nil, r.perr
+	}
 	for {
 		args, ok, err := r.parse()
 		if err != nil {
+			r.perr = err
 			return nil, err
 		}
 		if ok {
@@ -116,6 +147,9 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 			return args, nil
 		}
 		if err := r.fill(); err != nil {
+			if _, ok := err.(*ProtocolError); ok {
+				r.perr = err
+			}
 			if errors.Is(err, io.EOF) && (r.inCmd || r.w > r.r) {
 				return nil, io.ErrUnexpectedEOF
 			}
@@ -128,46 +162,77 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 // the buffer grows, up to what the limits allow, if the command in progress
 // fills it.
 func (r *Reader) fill() error {
-	if r.r > 0 {
-		n := copy(r.buf, r.buf[r.r:r.w])
-		r.r, r.w = 0, n
-	}
-	if r.w == len(r.buf) {
-		if len(r.buf) >= r.lim.MaxCommand+r.lim.MaxInline {
-			return protoErr("command of more than %d bytes", r.lim.MaxCommand)
-		}
-		nb := make([]byte, min(2*len(r.buf), r.lim.MaxCommand+r.lim.MaxInline))
-		copy(nb, r.buf[:r.w])
-		r.buf = nb
-	}
+	// BeforeRead first: it may Shrink the buffer, which must not undo the
+	// room made below.
 	if r.BeforeRead != nil {
 		if err := r.BeforeRead(); err != nil {
 			return err
 		}
 	}
-	n, err := r.rd.Read(r.buf[r.w:])
-	r.w += n
-	if n > 0 {
-		return nil
+	if r.r > 0 {
+		n := copy(r.buf, r.buf[r.r:r.w])
+		r.r, r.w = 0, n
 	}
-	if err == nil {
-		err = io.ErrNoProgress
+	if r.w == len(r.buf) {
+		if len(r.buf) >= r.maxBuf {
+			// parse decides before a command gets this big; this
+			// is a backstop.
+			return protoErr("command of more than %d bytes", r.lim.MaxCommand)
+		}
+		nb := make([]byte, min(2*len(r.buf), r.maxBuf))
+		copy(nb, r.buf[:r.w])
+		r.buf = nb
 	}
-	return err
+	// An io.Reader may return 0, nil now and then; as bufio does, give
+	// up only when it keeps on doing so.
+	for range maxEmptyReads {
+		n, err := r.rd.Read(r.buf[r.w:])
+		if n < 0 || n > len(r.buf)-r.w {
+			return errors.New("resp: reader returned an invalid count")
+		}
+		r.w += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
 }
 
+// maxEmptyReads is how many reads in a row may return no data and no error
+// before fill gives up, as in bufio.
+const maxEmptyReads = 100
+
 // Shrink gives back a buffer that grew for a large command, once it is no
-// longer needed, so that an idle connection holds only a small one.
+// longer needed, so that an idle connection holds only a small one. The
+// arguments ReadCommand returned last stay valid.
 func (r *Reader) Shrink() {
-	if len(r.buf) > r.initial && r.w-r.r <= r.initial && !r.inCmd {
+	if r.inCmd {
+		return
+	}
+	if len(r.buf) > r.initial && r.w-r.r <= r.initial {
 		nb := make([]byte, r.initial)
 		r.w = copy(nb, r.buf[r.r:r.w])
 		r.r = 0
 		r.buf = nb
 	}
+	// A command of a million arguments leaves 40 MB of these.
+	if cap(r.spans) > maxKeptArgs {
+		r.spans = nil
+	}
+	if cap(r.args) > maxKeptArgs {
+		r.args = nil
+	}
 }
 
-// parse tries to complete a command from the buffer.
+// maxKeptArgs is the most argument slots Shrink keeps for the next command.
+const maxKeptArgs = 1024
+
+// parse tries to complete a command from the buffer. It reports ok ==
+// false when it needs more input; it decides every error from the bytes it
+// has, so that input split into more reads gives the same result.
 func (r *Reader) parse() ([][]byte, bool, error) {
 	if !r.inCmd {
 		if r.r == r.w {
@@ -176,8 +241,12 @@ func (r *Reader) parse() ([][]byte, bool, error) {
 		if r.buf[r.r] != '*' {
 			return r.parseInline()
 		}
-		n, end, err := r.readNumber(r.r, "multibulk count")
-		if err != nil || end < 0 {
+		nl, err := r.lineEnd(r.r, "too big mbulk count string")
+		if err != nil || nl < 0 {
+			return nil, false, err
+		}
+		n, err := r.header(r.r, nl, "invalid multibulk length")
+		if err != nil {
 			return nil, false, err
 		}
 		switch {
@@ -186,12 +255,16 @@ func (r *Reader) parse() ([][]byte, bool, error) {
 		case n > unauthArgs && r.Unauthenticated:
 			return nil, false, protoErr("unauthenticated multibulk length")
 		case n <= 0:
-			r.r = end
+			r.r = nl + 1
 			return nil, true, nil
+		case nl+1-r.r > r.lim.MaxCommand:
+			// Only a tiny MaxCommand gets here; checking keeps
+			// true what maxBuf relies on.
+			return nil, false, protoErr("command of more than %d bytes", r.lim.MaxCommand)
 		}
 		r.inCmd = true
 		r.nargs = int(n)
-		r.pos = end - r.r
+		r.pos = nl + 1 - r.r
 		r.spans = r.spans[:0]
 	}
 	for len(r.spans) < r.nargs {
@@ -199,19 +272,27 @@ func (r *Reader) parse() ([][]byte, bool, error) {
 		if p >= r.w {
 			return nil, false, nil
 		}
-		if r.buf[p] != '$' {
-			return nil, false, protoErr("expected '$', got '%c'", r.buf[p])
-		}
-		n, end, err := r.readNumber(p, "bulk count")
-		if err != nil || end < 0 {
+		// As Redis does, judge the type byte only once the line is
+		// complete (or too long to be one).
+		nl, err := r.lineEnd(p, "too big bulk count string")
+		if err != nil || nl < 0 {
 			return nil, false, err
 		}
+		if r.buf[p] != '$' {
+			// The byte as it is, not as a rune: Redis prints it raw.
+			return nil, false, protoErr("expected '$', got '%s'", r.buf[p:p+1])
+		}
+		n, err := r.header(p, nl, "invalid bulk length")
+		if err != nil {
+			return nil, false, err
+		}
+		end := nl + 1
 		switch {
 		case n < 0 || n > int64(r.lim.MaxBulk):
 			return nil, false, protoErr("invalid bulk length")
 		case n > unauthBulk && r.Unauthenticated:
 			return nil, false, protoErr("unauthenticated bulk length")
-		case int64(end-r.r)+n > int64(r.lim.MaxCommand):
+		case int64(end-r.r)+n+2 > int64(r.lim.MaxCommand):
 			return nil, false, protoErr("command of more than %d bytes", r.lim.MaxCommand)
 		}
 		if int64(r.w-end) < n+2 {
@@ -219,6 +300,8 @@ func (r *Reader) parse() ([][]byte, bool, error) {
 		}
 		stop := end + int(n)
 		if r.buf[stop] != '\r' || r.buf[stop+1] != '\n' {
+			// Redis skips the two bytes unread; a client that
+			// sends anything else there has lost count.
 			return nil, false, protoErr("bulk of %d bytes not followed by CRLF", n)
 		}
 		r.spans = append(r.spans, [2]int{end - r.r, stop - r.r})
@@ -233,32 +316,42 @@ func (r *Reader) parse() ([][]byte, bool, error) {
 	return r.args, true, nil
 }
 
-// readNumber parses the "*N\r\n" or "$N\r\n" header at p. It returns end <
-// 0 when the line is not complete yet.
-func (r *Reader) readNumber(p int, what string) (n int64, end int, err error) {
-	i := bytes.IndexByte(r.buf[p:r.w], '\n')
-	if i < 0 {
-		if r.w-p > r.lim.MaxInline {
-			return 0, 0, protoErr("too big %s string", what)
-		}
-		return 0, -1, nil
+// lineEnd returns the index of the LF that ends the line starting at p, or
+// -1 if it has not arrived yet. A line of more than MaxInline bytes is the
+// error tooBig as soon as MaxInline+1 of them are buffered, so only the
+// first MaxInline+1 bytes are ever searched.
+func (r *Reader) lineEnd(p int, tooBig string) (int, error) {
+	avail := r.buf[p:r.w]
+	if len(avail) > r.lim.MaxInline {
+		avail = avail[:r.lim.MaxInline+1]
 	}
-	line := r.buf[p+1 : p+i]
+	if i := bytes.IndexByte(avail, '\n'); i >= 0 {
+		return p + i, nil
+	}
+	if len(avail) > r.lim.MaxInline {
+		return 0, protoErr("%s", tooBig)
+	}
+	return -1, nil
+}
+
+// header parses the number in the "*N\r\n" or "$N\r\n" line at p, whose LF
+// is at nl. A line without its CR is invalid as Redis finds it: Redis
+// looks for the CR, so the LF ends up inside the number.
+func (r *Reader) header(p, nl int, invalid string) (int64, error) {
+	line := r.buf[p+1 : nl]
 	if len(line) == 0 || line[len(line)-1] != '\r' {
-		return 0, 0, protoErr("invalid %s: no CR before LF", what)
+		return 0, protoErr("%s", invalid)
 	}
 	n, ok := parseInt(line[:len(line)-1])
 	if !ok {
-		if what == "bulk count" {
-			return 0, 0, protoErr("invalid bulk length")
-		}
-		return 0, 0, protoErr("invalid multibulk length")
+		return 0, protoErr("%s", invalid)
 	}
-	return n, p + i + 1, nil
+	return n, nil
 }
 
 // parseInt parses a decimal integer as Redis's string2ll does: an optional
-// minus sign and digits, no spaces, no plus sign, no leading zeros.
+// minus sign and digits, no spaces, no plus sign, no leading zeros, at most
+// 20 bytes. It runs for every bulk header, so it does not allocate.
 func parseInt(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
@@ -273,20 +366,27 @@ func parseInt(b []byte) (int64, bool) {
 	if len(b) == 0 || b[0] < '1' || b[0] > '9' {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(string(b), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	if neg {
-		if n > 1<<63 {
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
 			return 0, false
 		}
-		return -int64(n), true
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
 	}
-	if n > 1<<63-1 {
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return -int64(v), true
+	}
+	if v > math.MaxInt64 {
 		return 0, false
 	}
-	return int64(n), true
+	return int64(v), true
 }
 
 // ParseInt parses a command argument as Redis parses an integer argument.
@@ -295,21 +395,18 @@ func ParseInt(b []byte) (int64, bool) { return parseInt(b) }
 // parseInline parses a command typed as a line of words, as telnet users
 // and redis-cli's --pipe mode without RESP send it.
 func (r *Reader) parseInline() ([][]byte, bool, error) {
-	i := bytes.IndexByte(r.buf[r.r:r.w], '\n')
-	if i < 0 {
-		if r.w-r.r > r.lim.MaxInline {
-			return nil, false, protoErr("too big inline request")
-		}
-		return nil, false, nil
+	nl, err := r.lineEnd(r.r, "too big inline request")
+	if err != nil || nl < 0 {
+		return nil, false, err
 	}
-	line := r.buf[r.r : r.r+i]
-	r.r += i + 1
+	line := r.buf[r.r:nl]
+	r.r = nl + 1
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	args, err := splitArgs(line, r.args[:0])
 	if err != nil {
 		return nil, false, err
 	}
-	if len(args) > r.lim.MaxArgs || (r.Unauthenticated && len(args) > unauthArgs) {
+	if len(args) > r.lim.MaxArgs {
 		return nil, false, protoErr("invalid multibulk length")
 	}
 	r.args = args

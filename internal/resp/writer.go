@@ -42,19 +42,41 @@ func (w *Writer) Flush() error {
 		_, w.err = w.out.Write(w.buf)
 	}
 	w.buf = w.buf[:0]
-	if cap(w.buf) > 1<<20 {
+	// Give back a buffer that grew for an unusual reply, but not one that
+	// a FlushAt over 1 MiB makes every reply grow anew.
+	if cap(w.buf) > max(1<<20, 2*w.flushAt()) {
 		w.buf = make([]byte, 0, 4096)
 	}
 	return w.err
 }
 
-func (w *Writer) grown() {
-	limit := w.FlushAt
-	if limit <= 0 {
-		limit = 64 << 10
+func (w *Writer) flushAt() int {
+	if w.FlushAt <= 0 {
+		return 64 << 10
 	}
-	if len(w.buf) >= limit {
+	return w.FlushAt
+}
+
+func (w *Writer) grown() {
+	if len(w.buf) >= w.flushAt() {
 		w.Flush()
+	}
+}
+
+// payload appends a bulk string's bytes, flushing each time the buffer
+// reaches FlushAt, so that a reply larger than FlushAt is never held whole.
+func payload[T string | []byte](w *Writer, b T) {
+	if w.err != nil {
+		return // the connection is broken; the bytes would be dropped
+	}
+	limit := w.flushAt()
+	for len(b) > 0 {
+		n := min(len(b), max(limit-len(w.buf), 0))
+		w.buf = append(w.buf, b[:n]...)
+		b = b[n:]
+		if len(b) > 0 {
+			w.Flush()
+		}
 	}
 }
 
@@ -102,7 +124,7 @@ func (w *Writer) Int(n int64) {
 // Bulk writes a bulk string.
 func (w *Writer) Bulk(b []byte) {
 	w.header('$', int64(len(b)))
-	w.buf = append(w.buf, b...)
+	payload(w, b)
 	w.buf = append(w.buf, '\r', '\n')
 	w.grown()
 }
@@ -110,7 +132,7 @@ func (w *Writer) Bulk(b []byte) {
 // BulkString writes a bulk string.
 func (w *Writer) BulkString(s string) {
 	w.header('$', int64(len(s)))
-	w.buf = append(w.buf, s...)
+	payload(w, s)
 	w.buf = append(w.buf, '\r', '\n')
 	w.grown()
 }
@@ -173,7 +195,7 @@ func (w *Writer) Bool(b bool) {
 }
 
 // Double writes a floating-point number: a double in RESP3, a bulk string
-// in RESP2.
+// in RESP2. The digits are C's %.17g, as Redis 7.0 writes them.
 func (w *Writer) Double(f float64) {
 	var s string
 	switch {
@@ -181,6 +203,9 @@ func (w *Writer) Double(f float64) {
 		s = "inf"
 	case math.IsInf(f, -1):
 		s = "-inf"
+	case math.IsNaN(f):
+		// Go spells it NaN; C and RESP3 spell it nan.
+		s = "nan"
 	default:
 		s = strconv.FormatFloat(f, 'g', 17, 64)
 	}
@@ -201,7 +226,7 @@ func (w *Writer) Verbatim(format, s string) {
 	w.header('=', int64(len(format)+1+len(s)))
 	w.buf = append(w.buf, format...)
 	w.buf = append(w.buf, ':')
-	w.buf = append(w.buf, s...)
+	payload(w, s)
 	w.buf = append(w.buf, '\r', '\n')
 	w.grown()
 }

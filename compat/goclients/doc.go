@@ -1,0 +1,10 @@
+// Package goclients holds compatibility tests that drive a real server
+// process with real Redis clients: go-redis v9 (RESP2 and RESP3, TCP and
+// Unix socket, with and without a password), scs with its goredisstore,
+// redis-cli and redis-benchmark.
+//
+// The tests run against sessiond by default. With COMPAT_TARGET=redis they
+// run against the system's redis-server instead, which is how they are
+// checked: every expectation here, error texts included, is what Redis
+// 7.0 answers, so sessiond passes only where it behaves as Redis does.
+package goclients

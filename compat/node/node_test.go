@@ -1,0 +1,567 @@
+// Package node runs the Node.js session stores that people use with Redis
+// against the target server, unchanged: express-session with connect-redis
+// 9 (node-redis 5) and connect-redis 7 (ioredis 5), and koa with
+// koa-generic-session and koa-redis 4 (ioredis 4). Each stack runs as two
+// app processes (the apps in this directory) sharing one server, driven
+// over HTTP, with the server's keys checked over raw RESP.
+//
+// The apps' packages are pinned in package-lock.json and installed by
+// scripts/setup-node.sh. Run against redis-server, the reference, with
+// COMPAT_TARGET=redis.
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/compat/harness"
+)
+
+// stack is one session library and its Redis client, run as one app file.
+type stack struct {
+	name string
+	// app is the app's file in this directory.
+	app string
+	// prefix is the key prefix the app is configured with (env PREFIX).
+	prefix string
+	// unix connects the app over the server's Unix socket, not TCP.
+	unix bool
+	// password is required by the server and passed to the app.
+	password string
+	// storeAPI says the store has all, length, ids and clear.
+	storeAPI bool
+	// env is more of the app's environment.
+	env []string
+}
+
+// stacks covers every app over TCP and the Unix socket, with and without a
+// password, and node-redis over RESP2 and RESP3. Each stack costs two node
+// processes and about 4s, mostly waiting for TTLs.
+var stacks = []stack{
+	{name: "connect-redis9", app: "express-connect-redis9.js", prefix: "sess:", storeAPI: true},
+	{name: "connect-redis9-unix", app: "express-connect-redis9.js", prefix: "myapp:", unix: true, storeAPI: true},
+	{name: "connect-redis9-resp3-password", app: "express-connect-redis9.js", prefix: "sess:", password: "compat secret", storeAPI: true, env: []string{"REDIS_RESP=3"}},
+	{name: "connect-redis7-ioredis", app: "express-connect-redis7-ioredis.js", prefix: "sess:", storeAPI: true},
+	{name: "connect-redis7-ioredis-unix-password", app: "express-connect-redis7-ioredis.js", prefix: "sess:", unix: true, password: "compat secret", storeAPI: true},
+	{name: "koa-redis-password", app: "koa-redis.js", prefix: "koa:sess:", password: "compat secret"},
+}
+
+func TestStores(t *testing.T) {
+	node := harness.Need(t, "node")
+	needModules(t)
+	for _, st := range stacks {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			srv := harness.StartTarget(t, harness.Target{Unix: st.unix, Password: st.password})
+			if st.unix && srv.Unix == "" {
+				t.Fatal("the server opened no Unix socket")
+			}
+			a, b := startApp(t, node, st, srv), startApp(t, node, st, srv)
+			env := &fixture{st: st, srv: srv, a: a.url(t), b: b.url(t)}
+			t.Run("shared", env.testShared)
+			t.Run("touch", env.testTouch)
+			t.Run("destroy", env.testDestroy)
+			t.Run("expiry", env.testExpiry)
+			if st.storeAPI {
+				t.Run("store", env.testStore)
+			}
+		})
+	}
+}
+
+// fixture is one stack's server and its two apps.
+type fixture struct {
+	st   stack
+	srv  *harness.Server
+	a, b string // base URLs of the two apps
+}
+
+// testShared: a session written through one app is read and updated
+// through the other.
+func (f *fixture) testShared(t *testing.T) {
+	br := newBrowser()
+	s := br.session(t, "POST", f.a+"/set?k=user&v=alice")
+	key := f.st.prefix + s.ID
+	if ttl := f.pttl(t, key); ttl <= 0 {
+		t.Fatalf("after /set through app A: PTTL %s = %d, want > 0", key, ttl)
+	}
+	got := br.session(t, "GET", f.b+"/get")
+	if got.ID != s.ID || got.Data["user"] != "alice" {
+		t.Fatalf("app B read %+v, want id %s with user=alice", got, s.ID)
+	}
+	br.session(t, "POST", f.b+"/set?k=n&v=2")
+	got = br.session(t, "GET", f.a+"/get")
+	if got.Data["user"] != "alice" || got.Data["n"] != "2" {
+		t.Fatalf("app A read %+v after app B's update, want user=alice n=2", got.Data)
+	}
+}
+
+// testTouch: a request that does not change the session renews its TTL.
+func (f *fixture) testTouch(t *testing.T) {
+	br := newBrowser()
+	s := br.session(t, "POST", f.a+"/set?k=x&v=1&ttl=10000")
+	key := f.st.prefix + s.ID
+	before := f.pttl(t, key)
+	if before <= 8000 || before > 10000 {
+		t.Fatalf("after /set with a 10s cookie: PTTL %s = %d, want about 10000", key, before)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	aged := f.pttl(t, key)
+	if aged > before-1000 {
+		t.Fatalf("PTTL %s went from %d to %d in 1.5s, want it to fall", key, before, aged)
+	}
+	if got := br.session(t, "GET", f.b+"/touch"); got.Data["x"] != "1" {
+		t.Fatalf("/touch through app B read %+v, want x=1", got.Data)
+	}
+	if after := f.pttl(t, key); after < aged+1000 {
+		t.Fatalf("/touch did not renew the TTL: PTTL %s = %d before, %d after", key, aged, after)
+	}
+	if got := br.session(t, "GET", f.a+"/get"); got.Data["x"] != "1" {
+		t.Fatalf("after /touch app A read %+v, want x=1", got.Data)
+	}
+}
+
+// testDestroy: a destroyed session is gone from the other app and from the
+// server, even for a client that still sends the old cookie.
+func (f *fixture) testDestroy(t *testing.T) {
+	br := newBrowser()
+	s := br.session(t, "POST", f.a+"/set?k=x&v=1")
+	key := f.st.prefix + s.ID
+	stale := br.clone()
+	br.session(t, "GET", f.b+"/destroy")
+	if ttl := f.pttl(t, key); ttl != -2 {
+		t.Errorf("after /destroy: PTTL %s = %d, want -2 (no such key)", key, ttl)
+	}
+	for _, app := range []string{f.a, f.b} {
+		if got := stale.session(t, "GET", app+"/get"); len(got.Data) != 0 {
+			t.Errorf("%s/get with the destroyed session's cookie read %+v, want nothing", app, got.Data)
+		}
+	}
+}
+
+// testExpiry: a session ends with its cookie's maxAge, on the server and so
+// in both apps, even for a client that still sends the cookie.
+func (f *fixture) testExpiry(t *testing.T) {
+	br := newBrowser()
+	s := br.session(t, "POST", f.a+"/set?k=x&v=1&ttl=1500")
+	key := f.st.prefix + s.ID
+	if ttl := f.pttl(t, key); ttl <= 0 || ttl > 2000 {
+		t.Fatalf("after /set with a 1.5s cookie: PTTL %s = %d, want 1..2000", key, ttl)
+	}
+	if got := br.session(t, "GET", f.b+"/get"); got.Data["x"] != "1" {
+		t.Fatalf("app B read %+v before expiry, want x=1", got.Data)
+	}
+	start := time.Now()
+	for f.pttl(t, key) != -2 {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("%s still exists 5s after its 1.5s cookie was last renewed", key)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, app := range []string{f.a, f.b} {
+		if got := br.session(t, "GET", app+"/get"); len(got.Data) != 0 {
+			t.Errorf("%s/get after expiry read %+v, want nothing", app, got.Data)
+		}
+	}
+	if ttl := f.pttl(t, key); ttl != -2 {
+		t.Errorf("after reading the expired session: PTTL %s = %d, want -2", key, ttl)
+	}
+}
+
+// testStore: the store-level all, length, ids and clear see exactly the
+// sessions under the prefix, and clear leaves other keys alone.
+func (f *fixture) testStore(t *testing.T) {
+	others := []string{"unrelated", "other:" + f.st.prefix + "1"}
+	for _, k := range others {
+		if r := f.do(t, "SET", k, "keep"); r != "OK" {
+			t.Fatalf("SET %s: %v", k, r)
+		}
+	}
+	f.storeOp(t, f.a, "clear")
+	if n := f.length(t, f.b); n != 0 {
+		t.Fatalf("length after clear = %d, want 0", n)
+	}
+
+	ids := map[string]string{} // session id -> value of n
+	var browsers []*browser
+	for i, app := range []string{f.a, f.b} {
+		br := newBrowser()
+		s := br.session(t, "POST", fmt.Sprintf("%s/set?k=n&v=%d", app, i))
+		ids[s.ID] = strconv.Itoa(i)
+		browsers = append(browsers, br)
+	}
+	if n := f.length(t, f.a); n != 2 {
+		t.Errorf("length = %d, want 2", n)
+	}
+	var gotIDs []string
+	decode(t, f.storeOp(t, f.b, "ids"), &gotIDs)
+	slices.Sort(gotIDs)
+	wantIDs := sortedKeys(ids)
+	if !slices.Equal(gotIDs, wantIDs) {
+		t.Errorf("ids = %v, want %v", gotIDs, wantIDs)
+	}
+	var all []map[string]any
+	decode(t, f.storeOp(t, f.a, "all"), &all)
+	if len(all) != 2 {
+		t.Errorf("all returned %d sessions, want 2: %v", len(all), all)
+	}
+	for _, s := range all {
+		id, _ := s["id"].(string)
+		if want, ok := ids[id]; !ok || s["n"] != want {
+			t.Errorf("all returned %v, want one of %v (id -> n)", s, ids)
+		}
+	}
+
+	f.storeOp(t, f.b, "clear")
+	if n := f.length(t, f.a); n != 0 {
+		t.Errorf("length after clear = %d, want 0", n)
+	}
+	for id := range ids {
+		if ttl := f.pttl(t, f.st.prefix+id); ttl != -2 {
+			t.Errorf("after clear: PTTL %s%s = %d, want -2", f.st.prefix, id, ttl)
+		}
+	}
+	for _, br := range browsers {
+		if got := br.session(t, "GET", f.a+"/get"); len(got.Data) != 0 {
+			t.Errorf("/get after clear read %+v, want nothing", got.Data)
+		}
+	}
+	for _, k := range others {
+		if r := f.do(t, "GET", k); r != "keep" {
+			t.Errorf("clear touched %s outside prefix %q: GET = %v, want keep", k, f.st.prefix, r)
+		}
+	}
+}
+
+// storeOp calls /store/op on an app and returns the answer's op field.
+func (f *fixture) storeOp(t *testing.T, app, op string) json.RawMessage {
+	t.Helper()
+	var res map[string]json.RawMessage
+	decode(t, newBrowser().call(t, "GET", app+"/store/"+op), &res)
+	return res[op]
+}
+
+func (f *fixture) length(t *testing.T, app string) int {
+	t.Helper()
+	var n int
+	decode(t, f.storeOp(t, app, "length"), &n)
+	return n
+}
+
+func sortedKeys(m map[string]string) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func decode(t *testing.T, data []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("decoding %q: %v", data, err)
+	}
+}
+
+// needModules stops the test unless `npm ci` has installed every package
+// in package.json: skipped outside CI, failed in CI, like harness.Need.
+func needModules(t *testing.T) {
+	t.Helper()
+	data, err := os.ReadFile("package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct{ Dependencies map[string]string }
+	decode(t, data, &pkg)
+	for _, name := range sortedKeys(pkg.Dependencies) {
+		if _, err := os.Stat(filepath.Join("node_modules", name, "package.json")); err != nil {
+			msg := fmt.Sprintf("compat/node/node_modules has no %s: run scripts/setup-node.sh", name)
+			if os.Getenv("CI") != "" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
+}
+
+// Apps.
+
+var listening = regexp.MustCompile(`(?m)^listening (\d+)$`)
+
+// app is a running app process.
+type app struct {
+	file   string
+	cmd    *exec.Cmd
+	out    *output
+	exited chan struct{}
+}
+
+// startApp starts one app of the stack with PORT=0 against srv. The process
+// is killed when the test ends; its output is logged if the test failed.
+func startApp(t *testing.T, node string, st stack, srv *harness.Server) *app {
+	t.Helper()
+	cmd := exec.Command(node, st.app)
+	cmd.Env = append(appEnv(), "PORT=0", "PREFIX="+st.prefix, "REDIS_PASSWORD="+st.password)
+	cmd.Env = append(cmd.Env, st.env...)
+	if st.unix {
+		cmd.Env = append(cmd.Env, "REDIS_SOCKET="+srv.Unix)
+	} else {
+		cmd.Env = append(cmd.Env, "REDIS_URL=redis://"+srv.Addr)
+	}
+	a := &app{file: st.app, cmd: cmd, out: &output{port: make(chan string, 1)}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = a.out, a.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(a.exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		select {
+		case <-a.exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("node %s (pid %d) did not exit within 10s of SIGKILL", a.file, cmd.Process.Pid)
+		}
+		if t.Failed() {
+			t.Logf("node %s (pid %d) output:\n%s", a.file, cmd.Process.Pid, a.out)
+		}
+	})
+	return a
+}
+
+// url waits for the app's "listening <port>" line and returns its base URL.
+func (a *app) url(t *testing.T) string {
+	t.Helper()
+	select {
+	case port := <-a.out.port:
+		return "http://127.0.0.1:" + port
+	case <-a.exited:
+		t.Fatalf("node %s exited before listening: %v\n%s", a.file, a.cmd.ProcessState, a.out)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("node %s did not print `listening <port>` within 20s:\n%s", a.file, a.out)
+	}
+	return ""
+}
+
+// appEnv is the environment without the variables the apps read, so that a
+// developer's settings do not leak into the tests.
+func appEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "REDIS_") && !slices.Contains([]string{"PORT", "PREFIX", "SESSION_SECRET"}, name) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// output collects an app's stdout and stderr and picks out the port from
+// its "listening <port>" line.
+type output struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	port chan string // receives the port once
+	sent bool
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Write(p)
+	if m := listening.FindSubmatch(o.buf.Bytes()); m != nil && !o.sent {
+		o.sent = true
+		o.port <- string(m[1])
+	}
+	return len(p), nil
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// HTTP.
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+// browser is a cookie jar that, unlike net/http/cookiejar, keeps sending
+// a cookie after it expires: the expiry test must show that the server
+// forgot the session, not that the client stopped asking for it. A cookie
+// is dropped only when a response clears it.
+type browser struct {
+	cookies map[string]string
+}
+
+func newBrowser() *browser { return &browser{cookies: map[string]string{}} }
+
+func (b *browser) clone() *browser {
+	c := newBrowser()
+	for k, v := range b.cookies {
+		c.cookies[k] = v
+	}
+	return c
+}
+
+// session is an app's answer to the session routes.
+type session struct {
+	ID   string
+	Data map[string]any
+}
+
+// session calls a session route and decodes its answer.
+func (b *browser) session(t *testing.T, method, url string) session {
+	t.Helper()
+	var s session
+	decode(t, b.call(t, method, url), &s)
+	return s
+}
+
+// call sends a request with the jar's cookies, stores the cookies the
+// response sets and returns the body of a 200 response.
+func (b *browser) call(t *testing.T, method, url string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range sortedKeys(b.cookies) {
+		req.AddCookie(&http.Cookie{Name: name, Value: b.cookies[name]})
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %s: %s", method, url, resp.Status, body)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Value == "" || c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+	return body
+}
+
+// RESP.
+
+// pttl returns PTTL key: milliseconds left, -1 for no expiry, -2 for no key.
+func (f *fixture) pttl(t *testing.T, key string) int64 {
+	t.Helper()
+	n, ok := f.do(t, "PTTL", key).(int64)
+	if !ok {
+		t.Fatalf("PTTL %s did not answer an integer", key)
+	}
+	return n
+}
+
+// do sends one command to the server over a new TCP connection, after AUTH
+// when the server has a password, and returns the reply: string for simple
+// and bulk strings, int64, nil for a null bulk string, []any for an array.
+// An error reply fails the test.
+func (f *fixture) do(t *testing.T, args ...string) any {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", f.srv.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(conn)
+	if f.st.password != "" {
+		if _, err := command(conn, r, "AUTH", f.st.password); err != nil {
+			t.Fatalf("AUTH: %v", err)
+		}
+	}
+	reply, err := command(conn, r, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", strings.Join(args, " "), err)
+	}
+	return reply
+}
+
+// command writes args as a RESP array of bulk strings and reads one reply.
+func command(w io.Writer, r *bufio.Reader, args ...string) (any, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return nil, err
+	}
+	return readReply(r)
+}
+
+// readReply reads one RESP2 reply.
+func readReply(r *bufio.Reader) (any, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if line == "" {
+		return nil, errors.New("empty reply line")
+	}
+	switch line[0] {
+	case '+':
+		return line[1:], nil
+	case '-':
+		return nil, fmt.Errorf("server replied %q", line)
+	case ':':
+		return strconv.ParseInt(line[1:], 10, 64)
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < -1 {
+			return nil, fmt.Errorf("bad bulk length %q", line)
+		}
+		if n == -1 {
+			return nil, nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < -1 {
+			return nil, fmt.Errorf("bad array length %q", line)
+		}
+		if n == -1 {
+			return nil, nil
+		}
+		items := make([]any, n)
+		for i := range items {
+			if items[i], err = readReply(r); err != nil {
+				return nil, err
+			}
+		}
+		return items, nil
+	}
+	return nil, fmt.Errorf("unexpected reply %q", line)
+}
