@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,6 +158,26 @@ func TestBinary(t *testing.T) {
 		out, err := command("--help").Output()
 		if err != nil || !bytes.Contains(out, []byte("-maxmemory-policy")) {
 			t.Errorf("sessiond --help: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("address in use", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		var stdout, stderr bytes.Buffer
+		cmd := command("--addr", l.Addr().String())
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err = cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != exitFailed {
+			t.Errorf("exit: %v, want status %d", err, exitFailed)
+		}
+		want := "sessiond: server: listen on " + l.Addr().String() + ": "
+		if got := stderr.String(); !strings.HasPrefix(got, want) || !strings.Contains(got, "address already in use") || strings.Count(got, "\n") != 1 {
+			t.Errorf("stderr = %q, want one line starting %q and saying the address is in use", got, want)
 		}
 	})
 
