@@ -1,0 +1,297 @@
+// Command compare benchmarks sessiond against redis-server side by side
+// on this machine, and prints Markdown tables for docs/BENCHMARKS.md:
+//
+//	go run ./bench/compare                       # everything, about 5 minutes
+//	go run ./bench/compare -servers redis        # redis-server alone
+//	go run ./bench/compare -phases memory -sessions 100000
+//	go run ./bench/compare -duration 2s -rounds 1 -transports tcp -ops set
+//
+// It builds cmd/sessiond, starts sessiond and redis-server on loopback
+// ports and Unix sockets, and runs the load generator of
+// bench/loadgen/load in this process.
+//
+// Throughput: for every transport (tcp, unix), pipeline depth (1, 16) and
+// command (SET, GET) it runs each server for -warmup, then measures for
+// -duration, -rounds times, alternating which server goes first. The key
+// figure is the server's CPU per operation (utime+stime from
+// /proc/PID/stat over the measured phase, divided by the operations): on a
+// two-core machine the load generator competes with the server for the
+// cores, so ops/s alone says more about the client than the server.
+//
+// Memory: on a fresh server, -sessions sessions are set as connect-redis
+// does (SET sess:<32 hex> <512 bytes> EX 86400, pipelined), and the
+// server's VmRSS from /proc/PID/status is read before and after.
+//
+// Any error reply makes the benchmark invalid: it is marked in the table
+// and the command exits with status 1.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sessiond/sessiond/bench/compare/target"
+	"github.com/sessiond/sessiond/bench/loadgen/load"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the command's flags.
+type options struct {
+	servers    []string
+	phases     []string
+	transports []string
+	pipelines  []int
+	ops        []load.Op
+	duration   time.Duration
+	warmup     time.Duration
+	rounds     int
+	conns      int
+	value      int
+	keyspace   int
+	sessions   int
+	settle     time.Duration
+	sessiond   string
+	redis      string
+	sdArgs     []string
+	redisArgs  []string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		o                                options
+		servers, phases, transports, ops string
+		pipelines, sdArgs, redisArgs     string
+	)
+	fs.StringVar(&servers, "servers", "sessiond,redis", "servers to run: sessiond, redis or both")
+	fs.StringVar(&phases, "phases", "throughput,memory", "phases to run: throughput, memory")
+	fs.StringVar(&transports, "transports", "tcp,unix", "transports: tcp, unix")
+	fs.StringVar(&pipelines, "pipelines", "1,16", "pipeline depths")
+	fs.StringVar(&ops, "ops", "set,get", "commands: set, get")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured time of each run")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured run")
+	fs.IntVar(&o.rounds, "rounds", 2, "runs of each server and configuration, alternating which server goes first")
+	fs.IntVar(&o.conns, "conns", 50, "connections")
+	fs.IntVar(&o.value, "value", 512, "value size in bytes")
+	fs.IntVar(&o.keyspace, "keyspace", 100_000, "distinct keys for SET and GET (filled before the runs)")
+	fs.IntVar(&o.sessions, "sessions", 1_000_000, "sessions the memory phase sets")
+	fs.DurationVar(&o.settle, "settle", 2*time.Second, "wait before reading RSS after the memory load")
+	fs.StringVar(&o.sessiond, "sessiond", "", "sessiond binary to run (default: go build ./cmd/sessiond)")
+	fs.StringVar(&o.redis, "redis-server", "", "redis-server binary (default: from PATH, installed with apt-get if missing and root)")
+	fs.StringVar(&sdArgs, "sessiond-args", "", "extra sessiond arguments, space-separated")
+	fs.StringVar(&redisArgs, "redis-args", "", "extra redis-server arguments, space-separated")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if o.servers, err = oneOf("servers", servers, target.Sessiond, target.Redis); err != nil {
+		return nil, err
+	}
+	if o.phases, err = oneOf("phases", phases, "throughput", "memory"); err != nil {
+		return nil, err
+	}
+	if o.transports, err = oneOf("transports", transports, "tcp", "unix"); err != nil {
+		return nil, err
+	}
+	for _, s := range list(pipelines) {
+		var p int
+		if _, err := fmt.Sscan(s, &p); err != nil || p < 1 || p > 1000 {
+			return nil, fmt.Errorf("-pipelines: %q is not a depth from 1 to 1000", s)
+		}
+		o.pipelines = append(o.pipelines, p)
+	}
+	for _, s := range list(ops) {
+		op, err := load.ParseOp(s)
+		if err != nil || op == load.OpSession {
+			return nil, fmt.Errorf("-ops: %q: want set or get", s)
+		}
+		o.ops = append(o.ops, op)
+	}
+	o.sdArgs, o.redisArgs = strings.Fields(sdArgs), strings.Fields(redisArgs)
+	switch {
+	case o.duration <= 0 || o.duration > 10*time.Minute:
+		return nil, fmt.Errorf("-duration %v: want up to 10m", o.duration)
+	case o.warmup < 0:
+		return nil, fmt.Errorf("-warmup %v: negative", o.warmup)
+	case o.rounds < 1:
+		return nil, fmt.Errorf("-rounds %d: want at least 1", o.rounds)
+	case o.sessions < 1 || o.sessions > 100_000_000:
+		return nil, fmt.Errorf("-sessions %d: want 1 to 100000000", o.sessions)
+	case len(o.pipelines) == 0 || len(o.ops) == 0:
+		return nil, errors.New("-pipelines and -ops must name at least one")
+	}
+	return &o, nil
+}
+
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// oneOf splits a comma list and checks every item is allowed, keeping the
+// order of allowed (so sessiond always comes first in the tables).
+func oneOf(flagName, s string, allowed ...string) ([]string, error) {
+	got := map[string]bool{}
+	for _, f := range list(s) {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || f == a
+		}
+		if !ok {
+			return nil, fmt.Errorf("-%s: %q: want %s", flagName, f, strings.Join(allowed, ", "))
+		}
+		got[f] = true
+	}
+	var out []string
+	for _, a := range allowed {
+		if got[a] {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-%s: empty", flagName)
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "compare: %v\n", err)
+		return 2
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "compare: "+format+"\n", a...) }
+	b := &bench{o: o, logf: logf}
+	if err := b.setup(ctx); err != nil {
+		fmt.Fprintf(stderr, "compare: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(b.dir)
+
+	start := time.Now()
+	fmt.Fprintf(stdout, "`go run ./bench/compare %s` — %s\n\n", strings.Join(args, " "), start.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(stdout, "%s Load average at start: %s.\n\n", b.machine(), target.LoadAvg())
+
+	valid := true
+	for _, phase := range o.phases {
+		var ok bool
+		switch phase {
+		case "throughput":
+			ok, err = b.throughput(ctx, stdout)
+		case "memory":
+			ok, err = b.memory(ctx, stdout)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "compare: %s: %v\n", phase, err)
+			return 1
+		}
+		valid = valid && ok
+	}
+	fmt.Fprintf(stdout, "Load average at the end: %s (other work on the machine makes every figure noisier).\n", target.LoadAvg())
+	logf("done in %v", time.Since(start).Round(time.Second))
+	if !valid {
+		fmt.Fprintln(stderr, "compare: INVALID: some runs had error replies (see the tables)")
+		return 1
+	}
+	return 0
+}
+
+// bench holds what every phase needs.
+type bench struct {
+	o        *options
+	logf     func(string, ...any)
+	dir      string
+	sdBin    string
+	redisBin string
+}
+
+func (b *bench) setup(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "bench-compare-")
+	if err != nil {
+		return err
+	}
+	b.dir = dir
+	for _, s := range b.o.servers {
+		switch s {
+		case target.Sessiond:
+			b.sdBin = b.o.sessiond
+			if b.sdBin == "" {
+				root, err := target.RepoRoot()
+				if err != nil {
+					return err
+				}
+				b.logf("go build ./cmd/sessiond")
+				if b.sdBin, err = target.Build(ctx, root, dir); err != nil {
+					return err
+				}
+			}
+		case target.Redis:
+			b.redisBin = b.o.redis
+			if b.redisBin == "" {
+				if b.redisBin, err = target.EnsureRedis(ctx, b.logf); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// start starts a fresh server by name.
+func (b *bench) start(ctx context.Context, name string) (*target.Server, error) {
+	cfg := target.Config{Name: name, Dir: b.dir}
+	switch name {
+	case target.Sessiond:
+		cfg.Binary, cfg.Args = b.sdBin, b.o.sdArgs
+	case target.Redis:
+		cfg.Binary, cfg.Args = b.redisBin, b.o.redisArgs
+	}
+	return target.Start(ctx, cfg)
+}
+
+// machine describes the machine and the versions, for the table's header.
+func (b *bench) machine() string {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	parts := []string{fmt.Sprintf("%d cores (%s), %s", runtime.NumCPU(), cpu, runtime.Version())}
+	if b.sdBin != "" {
+		parts = append(parts, target.Version(b.sdBin))
+	}
+	if b.redisBin != "" {
+		parts = append(parts, target.Version(b.redisBin))
+	}
+	return "Machine and versions: " + strings.Join(parts, "; ") + "."
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sessiond/sessiond/bench/compare/target"
+)
+
+// printThroughput writes the throughput table and the raw runs; it
+// reports false if any run had error replies.
+func (b *bench) printThroughput(w io.Writer, configs []config, results map[string]map[config]*sample, raw []string) bool {
+	both := len(b.o.servers) == 2
+	fmt.Fprintf(w, "### Throughput and server CPU per operation\n\n")
+	fmt.Fprintf(w, "%d connections, %d-byte values, %d keys (filled before the runs), %v measured after %v of warm-up, %d round(s) per server alternating which goes first; figures summed over rounds. Latency is per round trip (at pipeline 16, one round trip carries 16 commands). Server CPU is utime+stime of the server process over the measured phase, from /proc/PID/stat (clock tick %v).\n\n",
+		b.o.conns, b.o.value, b.o.keyspace, b.o.duration, b.o.warmup, b.o.rounds, target.ClockTick())
+	head := "| transport | pipeline | op | server | ops/s | p50 µs | p99 µs | server CPU µs/op |"
+	sep := "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |"
+	if both {
+		head += " CPU/op sessiond/redis | ops/s sessiond/redis |"
+		sep += " ---: | ---: |"
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, sep)
+	valid := true
+	for _, c := range configs {
+		for _, name := range b.o.servers {
+			s := results[name][c]
+			note := ""
+			if s.errors > 0 {
+				valid = false
+				note = fmt.Sprintf(" **INVALID: %d errors (%s)**", s.errors, s.firstErr)
+			}
+			if s.misses > 0 {
+				note += fmt.Sprintf(" (%d misses)", s.misses)
+			}
+			row := fmt.Sprintf("| %s | %d | %v | %s | %s%s | %s | %s | %.2f |",
+				c.transport, c.pipeline, c.op, name, thousands(s.opsPerSec()), note,
+				latency(us(s.latency.Quantile(0.5))), latency(us(s.latency.Quantile(0.99))), s.cpuPerOp())
+			if both {
+				if name == target.Sessiond {
+					r := results[target.Redis][c]
+					row += fmt.Sprintf(" %s | %s |", ratio(s.cpuPerOp(), r.cpuPerOp()), ratio(s.opsPerSec(), r.opsPerSec()))
+				} else {
+					row += " | |"
+				}
+			}
+			fmt.Fprintln(w, row)
+		}
+	}
+	fmt.Fprintf(w, "\n<details><summary>every run</summary>\n\n```\n%s\n```\n\n</details>\n\n", strings.Join(raw, "\n"))
+	return valid
+}
+
+func (b *bench) printMemory(w io.Writer, rs []memResult) {
+	n := float64(b.o.sessions)
+	fmt.Fprintf(w, "### Memory per session\n\n")
+	fmt.Fprintf(w, "%s sessions set over the Unix socket on a fresh server as connect-redis does (`SET sess:<32 hex> <%d bytes> EX 86400`, 37-byte keys, %d connections at pipeline 16); VmRSS from /proc/PID/status at start and %v after the last reply.\n\n",
+		thousands(n), b.o.value, b.o.conns, b.o.settle)
+	fmt.Fprintln(w, "| server | keys (DBSIZE) | RSS at start | RSS after | growth bytes/session | total RSS bytes/session | load sets/s | server CPU µs/set |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	var per = map[string]float64{}
+	for _, r := range rs {
+		keys := thousands(float64(r.keys))
+		if r.keys < 0 {
+			keys = "n/a (" + r.dbsizeNote + ")"
+		}
+		note := ""
+		if r.load.Errors > 0 {
+			note = fmt.Sprintf(" **INVALID: %d errors (%s)**", r.load.Errors, r.load.FirstError)
+		}
+		growth := float64(r.rssEnd-r.rssStart) / n
+		per[r.server] = growth
+		fmt.Fprintf(w, "| %s | %s%s | %.1f MB | %.1f MB | %.1f | %.1f | %s | %.2f |\n",
+			r.server, keys, note, float64(r.rssStart)/1e6, float64(r.rssEnd)/1e6, growth, float64(r.rssEnd)/n,
+			thousands(r.load.OpsPerSec()), float64(r.cpu.Microseconds())/n)
+	}
+	if len(rs) == 2 {
+		fmt.Fprintf(w, "\nsessiond/redis, RSS growth per session: %s\n", ratio(per[target.Sessiond], per[target.Redis]))
+	}
+	fmt.Fprintln(w)
+}
+
+// thousands formats a number rounded to an integer with comma separators.
+func thousands(f float64) string {
+	s := fmt.Sprintf("%.0f", f)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func latency(us float64) string {
+	if us < 10 {
+		return fmt.Sprintf("%.1f", us)
+	}
+	return fmt.Sprintf("%.0f", us)
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}

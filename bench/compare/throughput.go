@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"syscall"
+	"time"
+
+	"github.com/sessiond/sessiond/bench/compare/target"
+	"github.com/sessiond/sessiond/bench/loadgen/load"
+)
+
+// config is one cell of the throughput matrix.
+type config struct {
+	transport string
+	pipeline  int
+	op        load.Op
+}
+
+// sample is what one server measured for one config, summed over rounds.
+type sample struct {
+	runs      int
+	ops       int64
+	elapsed   time.Duration
+	serverCPU time.Duration
+	clientCPU time.Duration
+	errors    int64
+	firstErr  string
+	misses    int64
+	latency   load.Histogram
+}
+
+func (s *sample) opsPerSec() float64 { return float64(s.ops) / s.elapsed.Seconds() }
+
+// cpuPerOp returns the server's CPU per operation in microseconds.
+func (s *sample) cpuPerOp() float64 {
+	return float64(s.serverCPU.Microseconds()) / float64(max(s.ops, 1))
+}
+
+func (b *bench) configs() []config {
+	var cs []config
+	for _, t := range b.o.transports {
+		for _, p := range b.o.pipelines {
+			for _, op := range b.o.ops {
+				cs = append(cs, config{t, p, op})
+			}
+		}
+	}
+	return cs
+}
+
+// throughput runs the matrix and prints its table. It reports false if
+// any run had error replies.
+func (b *bench) throughput(ctx context.Context, w io.Writer) (bool, error) {
+	servers := map[string]*target.Server{}
+	defer func() {
+		for _, s := range servers {
+			s.Stop()
+		}
+	}()
+	for _, name := range b.o.servers {
+		s, err := b.start(ctx, name)
+		if err != nil {
+			return false, err
+		}
+		servers[name] = s
+		// GETs must hit: fill the keyspace once. The SET runs
+		// overwrite the same keys, so the data set stays this size.
+		fill := load.Config{Network: "unix", Addr: s.Unix, Conns: b.o.conns, Pipeline: 16,
+			ValueSize: b.o.value, Keyspace: b.o.keyspace, Sequential: true}
+		g, err := load.Dial(ctx, fill)
+		if err != nil {
+			return false, err
+		}
+		res, err := g.Run(ctx, 0, int64(b.o.keyspace))
+		g.Close()
+		if err == nil && res.Errors > 0 {
+			err = fmt.Errorf("%d error replies (first: %s)", res.Errors, res.FirstError)
+		}
+		if err != nil {
+			return false, fmt.Errorf("%s: fill: %w", name, err)
+		}
+		b.logf("%s: pid %d, filled %d keys", name, s.Pid(), res.Ops)
+	}
+
+	configs := b.configs()
+	results := map[string]map[config]*sample{}
+	for _, name := range b.o.servers {
+		results[name] = map[config]*sample{}
+		for _, c := range configs {
+			results[name][c] = &sample{}
+		}
+	}
+	var raw []string
+	total := b.o.rounds * len(configs) * len(b.o.servers)
+	b.logf("throughput: %d runs of %v + %v warm-up, about %v",
+		total, b.o.duration, b.o.warmup, time.Duration(total)*(b.o.duration+b.o.warmup+200*time.Millisecond))
+	n := 0
+	for round := range b.o.rounds {
+		for i, c := range configs {
+			// Alternate who goes first, by round and by config, so
+			// that drift on a noisy machine favours neither.
+			order := b.o.servers
+			if len(order) == 2 && (round+i)%2 == 1 {
+				order = []string{order[1], order[0]}
+			}
+			for _, name := range order {
+				n++
+				s := servers[name]
+				r, err := b.measure(ctx, s, c)
+				if err != nil {
+					if !s.Alive() {
+						err = fmt.Errorf("%w; the server exited: %v", err, s.ExitErr())
+					}
+					return false, fmt.Errorf("%s %s P%d %v: %w\n%s", name, c.transport, c.pipeline, c.op, err, s.LogTail(10))
+				}
+				line := fmt.Sprintf("round %d  %-8s %-4s P%-2d %-3v  %9.0f ops/s  server %6.2f µs/op  loadgen %6.2f µs/op  p50 %7.0f µs  p99 %7.0f µs  errors %d  misses %d",
+					round+1, name, c.transport, c.pipeline, c.op, r.opsPerSec(), r.cpuPerOp(),
+					float64(r.clientCPU.Microseconds())/float64(max(r.ops, 1)),
+					us(r.latency.Quantile(0.5)), us(r.latency.Quantile(0.99)), r.errors, r.misses)
+				raw = append(raw, line)
+				b.logf("[%d/%d] %s", n, total, line)
+				agg := results[name][c]
+				agg.runs++
+				agg.ops += r.ops
+				agg.elapsed += r.elapsed
+				agg.serverCPU += r.serverCPU
+				agg.clientCPU += r.clientCPU
+				agg.errors += r.errors
+				agg.misses += r.misses
+				if agg.firstErr == "" {
+					agg.firstErr = r.firstErr
+				}
+				agg.latency.Merge(&r.latency)
+			}
+		}
+	}
+	return b.printThroughput(w, configs, results, raw), nil
+}
+
+// measure runs one warm-up and one measured phase of config c on s.
+func (b *bench) measure(ctx context.Context, s *target.Server, c config) (*sample, error) {
+	addr := s.Addr
+	if c.transport == "unix" {
+		addr = s.Unix
+	}
+	g, err := load.Dial(ctx, load.Config{
+		Network: c.transport, Addr: addr, Conns: b.o.conns, Pipeline: c.pipeline,
+		Op: c.op, ValueSize: b.o.value, Keyspace: b.o.keyspace, Seed: uint64(time.Now().UnixNano()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	if b.o.warmup > 0 {
+		if _, err := g.Run(ctx, b.o.warmup, 0); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	cpu0, err := s.CPU()
+	if err != nil {
+		return nil, err
+	}
+	self0 := selfCPU()
+	res, err := g.Run(ctx, b.o.duration, 0)
+	self1 := selfCPU()
+	cpu1, err2 := s.CPU()
+	if err != nil {
+		if res.Errors > 0 {
+			err = fmt.Errorf("%w (after %d ops and %d error replies, the first: %s)", err, res.Ops, res.Errors, res.FirstError)
+		} else {
+			err = fmt.Errorf("%w (after %d ops, no error reply)", err, res.Ops)
+		}
+		return nil, err
+	}
+	if err2 != nil {
+		return nil, err2
+	}
+	return &sample{
+		runs: 1, ops: res.Ops, elapsed: res.Elapsed,
+		serverCPU: cpu1 - cpu0, clientCPU: self1 - self0,
+		errors: res.Errors, firstErr: res.FirstError, misses: res.Misses,
+		latency: res.Latency,
+	}, nil
+}
+
+// selfCPU returns this process's CPU time: the load generator's cost.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func us(d time.Duration) float64 { return float64(d) / 1e3 }

@@ -1,0 +1,146 @@
+package load
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Op is the command a load generator sends.
+type Op int
+
+const (
+	// OpSet sends SET key value.
+	OpSet Op = iota
+	// OpGet sends GET key.
+	OpGet
+	// OpSession sends SET sess:<32 hex digits> value EX 86400, each key
+	// new (numbered from 0 in sequence and scrambled), as express-session
+	// with connect-redis stores a new session.
+	OpSession
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpSet:
+		return "SET"
+	case OpGet:
+		return "GET"
+	case OpSession:
+		return "SESSION"
+	}
+	return "Op(" + strconv.Itoa(int(o)) + ")"
+}
+
+// ParseOp parses "set", "get" or "session", in any case.
+func ParseOp(s string) (Op, error) {
+	switch strings.ToUpper(s) {
+	case "SET":
+		return OpSet, nil
+	case "GET":
+		return OpGet, nil
+	case "SESSION":
+		return OpSession, nil
+	}
+	return 0, fmt.Errorf("load: op %q: want set, get or session", s)
+}
+
+// Key layouts. Keys have a fixed width, so that a batch is encoded once
+// and only the key digits are rewritten before each send.
+const (
+	keyPrefix     = "key:"
+	keyDigits     = 8 // key:NNNNNNNN, 12 bytes
+	sessionPrefix = "sess:"
+	sessionDigits = 32 // sess:<32 hex>, 37 bytes
+	// MaxKeyspace is the largest keyspace key:NNNNNNNN can number.
+	MaxKeyspace = 100_000_000
+)
+
+// batch is a pipeline of commands encoded once; before each send the
+// digits of every key are rewritten in place.
+type batch struct {
+	buf  []byte
+	keys []int // offset in buf of each command's key digits
+	ends []int // offset in buf just past each command
+}
+
+// newBatch encodes n commands of kind op with values of valueSize bytes.
+func newBatch(op Op, n, valueSize int) *batch {
+	value := make([]byte, valueSize)
+	for i := range value {
+		// Printable and not one repeated byte, in case a server
+		// compresses.
+		value[i] = 'a' + byte((i*7+i/26)%26)
+	}
+	var prefix, placeholder string
+	switch op {
+	case OpSession:
+		prefix, placeholder = sessionPrefix, strings.Repeat("0", sessionDigits)
+	default:
+		prefix, placeholder = keyPrefix, strings.Repeat("0", keyDigits)
+	}
+	key := prefix + placeholder
+	b := &batch{}
+	for range n {
+		var cmd []byte
+		switch op {
+		case OpSet:
+			cmd = AppendCommand(nil, "SET", key, string(value))
+		case OpGet:
+			cmd = AppendCommand(nil, "GET", key)
+		case OpSession:
+			cmd = AppendCommand(nil, "SET", key, string(value), "EX", "86400")
+		}
+		at := bytes.Index(cmd, []byte(key)) + len(prefix)
+		b.keys = append(b.keys, len(b.buf)+at)
+		b.buf = append(b.buf, cmd...)
+		b.ends = append(b.ends, len(b.buf))
+	}
+	return b
+}
+
+// setKey writes key number k into command i of the batch.
+func (b *batch) setKey(op Op, i int, k uint64) {
+	at := b.keys[i]
+	if op == OpSession {
+		putHex(b.buf[at:at+sessionDigits], k)
+		return
+	}
+	putDecimal(b.buf[at:at+keyDigits], k)
+}
+
+// upTo returns the bytes of the first n commands.
+func (b *batch) upTo(n int) []byte { return b.buf[:b.ends[n-1]] }
+
+// putDecimal writes k as zero-padded decimal digits filling dst.
+func putDecimal(dst []byte, k uint64) {
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = '0' + byte(k%10)
+		k /= 10
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// putHex writes 32 hex digits that are unique for every k: two bijective
+// scramblings of k, so session ids look random, as real ones do, and
+// spread over the store's hash table, yet never repeat.
+func putHex(dst []byte, k uint64) {
+	hi, lo := mix64(k), mix64(k^0x9e3779b97f4a7c15)
+	for i := 15; i >= 0; i-- {
+		dst[i] = hexDigits[hi&15]
+		hi >>= 4
+	}
+	for i := 31; i >= 16; i-- {
+		dst[i] = hexDigits[lo&15]
+		lo >>= 4
+	}
+}
+
+// mix64 is SplitMix64's finalizer, a bijection on uint64.
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
