@@ -38,6 +38,8 @@ type conn struct {
 
 	deadlineSet time.Time // when the write deadline was last moved
 
+	stats connStats
+
 	stopOnce sync.Once
 	stopped  chan struct{}
 }
@@ -57,7 +59,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	} else {
 		c.out = nc
 	}
-	c.rd = resp.NewReader(countingReader{in, &s.stats.netIn}, resp.Limits{
+	c.rd = resp.NewReader(countingReader{in, &c.stats.netIn}, resp.Limits{
 		MaxArgs:    s.cfg.MaxArgs,
 		MaxBulk:    s.cfg.MaxBulk,
 		MaxCommand: s.cfg.MaxCommand,
@@ -97,7 +99,7 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 		c.deadlineSet = now
 	}
 	n, err := c.out.Write(p)
-	c.s.stats.netOut.Add(int64(n))
+	c.stats.netOut.Add(int64(n))
 	return n, err
 }
 
@@ -176,7 +178,7 @@ func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // dispatch runs one command: it looks the command up, checks arity and
 // authentication, queues it inside MULTI, and calls it.
 func (c *conn) dispatch(args [][]byte) {
-	c.s.stats.commands.Add(1)
+	c.stats.commands.Add(1)
 	cmd := c.s.lookup(args[0])
 	// Redis checks that the command exists and has its arguments before
 	// it checks authentication; so does this.

@@ -119,16 +119,17 @@ func (s *Server) infoSection(sec string) [][2]string {
 		}
 	case "stats":
 		st := s.st.Stats()
+		t := s.totals()
 		return [][2]string{
 			{"total_connections_received", itoa(s.stats.connections.Load())},
-			{"total_commands_processed", itoa(s.stats.commands.Load())},
-			{"total_net_input_bytes", itoa(s.stats.netIn.Load())},
-			{"total_net_output_bytes", itoa(s.stats.netOut.Load())},
+			{"total_commands_processed", itoa(t.commands.Load())},
+			{"total_net_input_bytes", itoa(t.netIn.Load())},
+			{"total_net_output_bytes", itoa(t.netOut.Load())},
 			{"rejected_connections", itoa(s.stats.rejected.Load())},
 			{"expired_keys", itoa(st.Expirations)},
 			{"evicted_keys", itoa(st.Evictions)},
-			{"keyspace_hits", itoa(s.stats.hits.Load())},
-			{"keyspace_misses", itoa(s.stats.misses.Load())},
+			{"keyspace_hits", itoa(t.hits.Load())},
+			{"keyspace_misses", itoa(t.misses.Load())},
 		}
 	case "replication":
 		return [][2]string{
@@ -221,11 +222,7 @@ func cmdConfig(c *conn, args [][]byte) {
 			c.w.BulkString(settings[n])
 		}
 	case sub == "resetstat" && len(args) == 2:
-		c.s.stats.commands.Store(0)
-		c.s.stats.hits.Store(0)
-		c.s.stats.misses.Store(0)
-		c.s.stats.connections.Store(0)
-		c.s.stats.rejected.Store(0)
+		c.s.resetStats()
 		c.w.OK()
 	case sub == "set":
 		c.w.Error("ERR CONFIG SET is not supported: sessiond takes its settings from flags, the environment or its config file at start")

@@ -17,10 +17,10 @@ func cmdGet(c *conn, args [][]byte) {
 	case err != nil:
 		c.storeError(err)
 	case !found:
-		c.s.stats.misses.Add(1)
+		c.stats.misses.Add(1)
 		c.w.Null()
 	default:
-		c.s.stats.hits.Add(1)
+		c.stats.hits.Add(1)
 		c.w.Bulk(v)
 	}
 	c.trimScratch()
@@ -243,11 +243,11 @@ func cmdMGet(c *conn, args [][]byte) {
 		v, _, found, err := c.s.st.Lookup(c.scratch[:0], str(k))
 		c.scratch = v
 		if err != nil || !found {
-			c.s.stats.misses.Add(1)
+			c.stats.misses.Add(1)
 			c.w.Null()
 			continue
 		}
-		c.s.stats.hits.Add(1)
+		c.stats.hits.Add(1)
 		c.w.Bulk(v)
 	}
 	c.trimScratch()
