@@ -44,13 +44,13 @@ func (st *Store) Apply(rec Record) (applied bool, err error) {
 			}
 			return true, nil
 		}
-		exp := max(rec.Expires, now+st.opts.TombstoneTTL.Milliseconds())
+		exp := min(max(rec.Expires, now+st.opts.TombstoneTTL.Milliseconds()), maxExpires)
 		if i >= 0 {
 			exp = max(exp, sh.at(entryLoc(sh.idx.slots[i])).expires())
 		}
 		err = sh.write(tag, rec.Key, i, nil, Item{Expires: exp, Version: rec.Version}, recTomb, true)
 	} else {
-		err = sh.write(tag, rec.Key, i, rec.Value, Item{Expires: rec.Expires, Flags: rec.Flags, Version: rec.Version}, 0, false)
+		err = sh.write(tag, rec.Key, i, rec.Value, Item{Expires: min(rec.Expires, maxExpires), Flags: rec.Flags, Version: rec.Version}, 0, false)
 	}
 	sh.settle(now)
 	if err != nil {

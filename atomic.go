@@ -117,7 +117,7 @@ func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) {
 	v.setExpires(expires)
 	v.setVersion(sh.st.version(now))
 	sh.count(v, 1)
-	sh.seg(loc).noteExpiry(expires)
+	sh.seg(loc).noteExpiry(v.expires())
 }
 
 // GetExpire appends key's value to dst and, if change is set, gives the

@@ -8,20 +8,25 @@ import "encoding/binary"
 //	0    1     state bits (recDead, recTomb, recRef, recFlags)
 //	1    2     key length
 //	3    4     value length
-//	7    8     expiry, unix ms (0: never)
-//	15   8     version time (hybrid logical clock)
-//	23   4     version node
-//	27   4     client flags, only when recFlags is set
+//	7    6     expiry, unix ms (0: never; 48 bits reach the year 10889)
+//	13   8     version time (hybrid logical clock)
+//	21   4     version node
+//	25   4     client flags, only when recFlags is set
 //
 // followed by the key and the value. Integers are little-endian and
-// unaligned: no padding is spent on them.
+// unaligned: no padding is spent on them. Every byte of the header is paid
+// once per session, so it holds nothing a session store can do without.
 const (
 	recDead  = 1 << 0 // superseded or deleted; its bytes are garbage
 	recTomb  = 1 << 1 // a tombstone: the key was deleted at this version
 	recRef   = 1 << 2 // read since written (the LRU's second chance)
 	recFlags = 1 << 3 // the client-flags field is present
 
-	headerSize = 27
+	headerSize = 25
+
+	// maxExpires is the latest expiry the header holds; later ones are
+	// stored as this (some 8,800 years from now: never, in practice).
+	maxExpires = 1<<48 - 1
 )
 
 // recordSize is the stored size of a record.
@@ -37,21 +42,29 @@ func recordSize(keyLen, valLen int, flags uint32) int {
 // and the record is not moved.
 type view []byte
 
-func (v view) state() byte        { return v[0] }
-func (v view) keyLen() int        { return int(binary.LittleEndian.Uint16(v[1:])) }
-func (v view) valLen() int        { return int(binary.LittleEndian.Uint32(v[3:])) }
-func (v view) expires() int64     { return int64(binary.LittleEndian.Uint64(v[7:])) }
-func (v view) setExpires(e int64) { binary.LittleEndian.PutUint64(v[7:], uint64(e)) }
-func (v view) dead() bool         { return v[0]&recDead != 0 }
-func (v view) tomb() bool         { return v[0]&recTomb != 0 }
+func (v view) state() byte { return v[0] }
+func (v view) keyLen() int { return int(binary.LittleEndian.Uint16(v[1:])) }
+func (v view) valLen() int { return int(binary.LittleEndian.Uint32(v[3:])) }
+func (v view) expires() int64 {
+	return int64(binary.LittleEndian.Uint32(v[7:])) | int64(binary.LittleEndian.Uint16(v[11:]))<<32
+}
+
+func (v view) setExpires(e int64) {
+	e = min(max(e, 0), maxExpires)
+	binary.LittleEndian.PutUint32(v[7:], uint32(e))
+	binary.LittleEndian.PutUint16(v[11:], uint16(e>>32))
+}
+
+func (v view) dead() bool { return v[0]&recDead != 0 }
+func (v view) tomb() bool { return v[0]&recTomb != 0 }
 
 func (v view) version() Version {
-	return Version{Time: binary.LittleEndian.Uint64(v[15:]), Node: binary.LittleEndian.Uint32(v[23:])}
+	return Version{Time: binary.LittleEndian.Uint64(v[13:]), Node: binary.LittleEndian.Uint32(v[21:])}
 }
 
 func (v view) setVersion(ver Version) {
-	binary.LittleEndian.PutUint64(v[15:], ver.Time)
-	binary.LittleEndian.PutUint32(v[23:], ver.Node)
+	binary.LittleEndian.PutUint64(v[13:], ver.Time)
+	binary.LittleEndian.PutUint32(v[21:], ver.Node)
 }
 
 func (v view) flags() uint32 {

@@ -275,7 +275,7 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 		sh.settle(now)
 		return Item{}, found, nil
 	}
-	it = Item{Expires: exp, Flags: o.Flags, Version: st.version(now)}
+	it = Item{Expires: min(exp, maxExpires), Flags: o.Flags, Version: st.version(now)}
 	err = sh.write(tag, key, i, value, it, 0, false)
 	sh.settle(now)
 	if err != nil {
@@ -294,7 +294,7 @@ func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, sta
 			sh.count(v, -1)
 			v = writeRecord(v, key, value, it, state)
 			sh.count(v, 1)
-			sh.seg(loc).noteExpiry(it.Expires)
+			sh.seg(loc).noteExpiry(v.expires())
 			return nil
 		}
 	}

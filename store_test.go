@@ -213,6 +213,15 @@ func TestBadInput(t *testing.T) {
 	if ok, _ := st.Exists("k"); ok {
 		t.Fatal("Touch with ttl 0 did not delete the key")
 	}
+	// An expiry past what the header holds is kept as the latest it
+	// holds: the key lives, as it would have for millennia.
+	if _, err := st.Write("far", []byte("x"), WriteOptions{Expires: 1 << 62}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, ok, _ := st.Load("far"); !ok || rec.Expires != maxExpires {
+		t.Fatalf("far expiry stored as %d (found %v), want %d", rec.Expires, ok, int64(maxExpires))
+	}
+	mustCheck(t, st)
 	if _, err := Open(&Options{Shards: 1 << 20}); err == nil {
 		t.Fatal("Open accepted 2^20 shards")
 	}
