@@ -72,7 +72,9 @@ func (st *Store) ExpireIf(key string, expires int64, cond ExpireCond) (found, se
 		return false, false, nil
 	}
 	cur := v.expires()
-	if !expireCondHolds(cond, cur, expires) {
+	// Compare with what would be stored: expiries past the header's
+	// range are kept as its latest.
+	if !expireCondHolds(cond, cur, min(expires, maxExpires)) {
 		return true, false, nil
 	}
 	sh.setExpiry(tag, key, i, expires, now)
@@ -114,6 +116,7 @@ func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) {
 	loc := entryLoc(sh.idx.slots[i])
 	v := sh.at(loc)
 	sh.count(v, -1)
+	v[0] |= recRef // a touch is a use, for allkeys-lru
 	v.setExpires(expires)
 	v.setVersion(sh.st.version(now))
 	sh.count(v, 1)

@@ -3,6 +3,7 @@ package sessiond
 import (
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -137,7 +138,13 @@ func expiresAt(now int64, ttl time.Duration) int64 {
 	case ttl < 0:
 		return -1
 	}
-	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
+	ms := int64(ttl / time.Millisecond)
+	if ttl%time.Millisecond != 0 {
+		ms++
+	}
+	if ms > math.MaxInt64-now {
+		return math.MaxInt64 // stored as the latest expiry the header holds
+	}
 	return now + ms
 }
 
@@ -292,7 +299,10 @@ func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, sta
 		loc := entryLoc(sh.idx.slots[i])
 		if v := sh.at(loc); v.size() == size {
 			sh.count(v, -1)
-			v = writeRecord(v, key, value, it, state)
+			// Written in place, the record stays in its old segment: mark
+			// it used, or allkeys-lru would evict the sessions written
+			// most often (a GET then a same-size SET) as if never touched.
+			v = writeRecord(v, key, value, it, state|recRef)
 			sh.count(v, 1)
 			sh.seg(loc).noteExpiry(v.expires())
 			return nil
@@ -373,9 +383,32 @@ func (st *Store) TTL(key string) (ttl time.Duration, found bool, err error) {
 		return 0, false, nil
 	}
 	if e := v.expires(); e != 0 {
-		return time.Duration(e-now) * time.Millisecond, true, nil
+		ms := e - now
+		if ms > int64(math.MaxInt64/time.Millisecond) {
+			return math.MaxInt64, true, nil // past what a Duration holds
+		}
+		return time.Duration(ms) * time.Millisecond, true, nil
 	}
 	return 0, true, nil
+}
+
+// Expiry returns key's absolute expiry in unix milliseconds, 0 for a key
+// without one. Unlike TTL it holds any expiry, however far.
+func (st *Store) Expiry(key string) (expires int64, found bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return 0, false, err
+	}
+	defer sh.mu.Unlock()
+	i := sh.find(tag, key)
+	if i < 0 {
+		return 0, false, nil
+	}
+	v := sh.at(entryLoc(sh.idx.slots[i]))
+	if v.tomb() || v.expired(st.nowMS()) {
+		return 0, false, nil
+	}
+	return v.expires(), true, nil
 }
 
 // Touch gives key a new time to live without rewriting its value. A ttl <= 0

@@ -110,13 +110,16 @@ func (c *conn) beforeRead() error {
 		return err
 	}
 	c.rd.Shrink()
+	// The deadline first, then the check: stop sets a deadline of now
+	// after closing stopped, so whichever runs second, a stopping
+	// connection does not wait out the idle timeout.
+	if c.s.cfg.Timeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.Timeout))
+	}
 	select {
 	case <-c.stopped:
 		return errStopped
 	default:
-	}
-	if c.s.cfg.Timeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.Timeout))
 	}
 	return nil
 }
@@ -206,9 +209,12 @@ func (c *conn) dispatch(args [][]byte) {
 	}
 	if c.multi && cmd.flags&noQueue == 0 {
 		q := make([][]byte, len(args))
+		// What the copy really takes: the bytes, a slice header per
+		// argument and the queue's slot.
+		c.queueSize += 24 + 24*len(args)
 		for i, a := range args {
 			q[i] = append([]byte(nil), a...)
-			c.queueSize += len(a) + 16
+			c.queueSize += len(a)
 		}
 		if c.queueSize > c.s.cfg.MaxCommand {
 			// Drop the queue now: a transaction cannot hold more

@@ -196,7 +196,12 @@ func cmdClient(c *conn, args [][]byte) {
 		c.w.Int(c.id)
 	case sub == "setinfo" && len(args) == 4:
 		v := string(args[3])
-		switch attr := strings.ToLower(string(args[2])); attr {
+		attr := strings.ToLower(string(args[2]))
+		if (attr == "lib-name" || attr == "lib-ver") && !validName(args[3]) {
+			c.w.Error("ERR " + attr + " cannot contain spaces, newlines or special characters.")
+			return
+		}
+		switch attr {
 		case "lib-name":
 			c.setMeta(func(m *clientMeta) { m.libName = v })
 		case "lib-ver":

@@ -74,7 +74,7 @@ func cmdExpire(c *conn, args [][]byte) {
 	key := str(args[1])
 	if xxlt {
 		// Keys without an expiry fail XX; the rest are LT.
-		if ttl, found, _ := c.s.st.TTL(key); !found || ttl == 0 {
+		if exp, found, _ := c.s.st.Expiry(key); !found || exp == 0 {
 			c.w.Int(0)
 			return
 		}
@@ -96,18 +96,18 @@ func b2i(b bool) int64 {
 
 // TTL key, PTTL key: -2 for a missing key, -1 for one without expiry.
 func cmdTTL(c *conn, args [][]byte) {
-	ttl, found, err := c.s.st.TTL(str(args[1]))
+	exp, found, err := c.s.st.Expiry(str(args[1]))
 	switch {
 	case err != nil:
 		c.storeError(err)
 	case !found:
 		c.w.Int(-2)
-	case ttl == 0:
+	case exp == 0:
 		c.w.Int(-1)
 	case c.lastCmd == "pttl":
-		c.w.Int(ttl.Milliseconds())
+		c.w.Int(max(exp-nowMS(), 0))
 	default:
-		c.w.Int((ttl.Milliseconds() + 500) / 1000)
+		c.w.Int((max(exp-nowMS(), 0) + 500) / 1000)
 	}
 }
 
