@@ -161,12 +161,17 @@ func setEx(c *conn, args [][]byte, name string, unit int64) {
 	if !ok {
 		return
 	}
-	if n <= 0 || n > maxTTL/int64(time.Millisecond)/unit {
+	var o sessiond.WriteOptions
+	switch now := nowMS(); {
+	case n <= 0 || n > (math.MaxInt64-now)/unit:
 		c.w.Error("ERR invalid expire time in '" + name + "' command")
 		return
+	case n <= maxTTL/int64(time.Millisecond)/unit:
+		o.TTL = time.Duration(n*unit) * time.Millisecond
+	default: // beyond what a Duration holds: an absolute time
+		o.Expires = now + n*unit
 	}
-	ttl := time.Duration(n*unit) * time.Millisecond
-	if _, err := c.s.st.Write(str(args[1]), args[3], sessiond.WriteOptions{TTL: ttl}); err != nil {
+	if _, err := c.s.st.Write(str(args[1]), args[3], o); err != nil {
 		c.storeError(err)
 		return
 	}
