@@ -29,11 +29,29 @@ check_gofmt() {
 	fi
 }
 
+# run_staticcheck runs the pinned staticcheck over both modules, installing
+# it from the Go module proxy into the Go cache's bin directory if needed.
+run_staticcheck() {
+	local version=0.8.2 # staticcheck 2026.2.2
+	local bin
+	bin="$(go env GOPATH)/bin/staticcheck"
+	if [[ -n "$(go env GOBIN)" ]]; then
+		bin="$(go env GOBIN)/staticcheck"
+	fi
+	if ! "$bin" -version 2>/dev/null | grep -qF "($version)"; then
+		go install "honnef.co/go/tools/cmd/staticcheck@v$version"
+	fi
+	"$bin" ./...
+	(cd compat && "$bin" ./...)
+}
+
 setup
 echo "--- gofmt"
 check_gofmt
 echo "--- go vet ./..."
 go vet ./...
+echo "--- staticcheck ./..."
+run_staticcheck
 echo "--- go test -race -count=1 ./..."
 go test -race -count=1 ./...
 # compat is a module of its own, so that the clients it tests with
