@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test: bash scripts/test.sh
 #
-# It checks formatting and vet, then runs every package's tests with the
+# It checks formatting, vet and staticcheck, then runs every package's tests with the
 # race detector. CI runs it through .ci/run; run it the same way by hand.
 set -euo pipefail
 
