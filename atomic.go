@@ -13,11 +13,8 @@ func (st *Store) Take(dst []byte, key string) (value []byte, found bool, err err
 	defer sh.mu.Unlock()
 	now := st.nowMS()
 	i := sh.find(tag, key)
-	if i < 0 {
-		return dst, false, nil
-	}
-	v := sh.at(entryLoc(sh.idx.slots[i]))
-	if v.tomb() || v.expired(now) {
+	v := sh.live(i, now)
+	if v == nil {
 		return dst, false, nil
 	}
 	dst = append(dst, v.value()...)
@@ -57,24 +54,23 @@ const (
 // (0 removes the expiry, a time past deletes the key). It reports whether
 // the key existed and whether the expiry was set.
 func (st *Store) ExpireIf(key string, expires int64, cond ExpireCond) (found, set bool, err error) {
+	return st.expireIf(key, expires, cond, st.nowMS())
+}
+
+func (st *Store) expireIf(key string, expires int64, cond ExpireCond, now int64) (found, set bool, err error) {
 	sh, tag, err := st.lock(key)
 	if err != nil {
 		return false, false, err
 	}
 	defer sh.mu.Unlock()
-	now := st.nowMS()
 	i := sh.find(tag, key)
-	if i < 0 {
+	v := sh.live(i, now)
+	if v == nil {
 		return false, false, nil
 	}
-	v := sh.at(entryLoc(sh.idx.slots[i]))
-	if v.tomb() || v.expired(now) {
-		return false, false, nil
-	}
-	cur := v.expires()
 	// Compare with what would be stored: expiries past the header's
 	// range are kept as its latest.
-	if !expireCondHolds(cond, cur, min(expires, maxExpires)) {
+	if !expireCondHolds(cond, v.expires(), min(expires, maxExpires)) {
 		return true, false, nil
 	}
 	sh.setExpiry(tag, key, i, expires, now)
@@ -133,11 +129,8 @@ func (st *Store) GetExpire(dst []byte, key string, expires int64, change bool) (
 	defer sh.mu.Unlock()
 	now := st.nowMS()
 	i := sh.find(tag, key)
-	if i < 0 {
-		return dst, false, nil
-	}
-	v := sh.at(entryLoc(sh.idx.slots[i]))
-	if v.tomb() || v.expired(now) {
+	v := sh.live(i, now)
+	if v == nil {
 		return dst, false, nil
 	}
 	v[0] |= recRef

@@ -78,6 +78,19 @@ func (sh *shard) find(tag uint32, key string) int {
 	return -1
 }
 
+// live returns the record in index slot i if it is live — neither a
+// tombstone nor expired at now — and nil otherwise, or if i < 0.
+func (sh *shard) live(i int, now int64) view {
+	if i < 0 {
+		return nil
+	}
+	v := sh.at(entryLoc(sh.idx.slots[i]))
+	if v.tomb() || v.expired(now) {
+		return nil
+	}
+	return v
+}
+
 // slotOf returns the index slot that points at loc, whose record has the
 // given key. The record must be indexed.
 func (sh *shard) slotOf(loc uint32, key []byte) int {

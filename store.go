@@ -252,12 +252,7 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 	}
 	defer sh.mu.Unlock()
 	i := sh.find(tag, key)
-	var cur view
-	if i >= 0 {
-		if v := sh.at(entryLoc(sh.idx.slots[i])); !v.tomb() && !v.expired(now) {
-			cur = v
-		}
-	}
+	cur := sh.live(i, now)
 	if old != nil && cur != nil {
 		*old = append(*old, cur.value()...)
 	}
@@ -367,48 +362,41 @@ func (st *Store) Exists(key string) (bool, error) {
 }
 
 // TTL returns the time key has left to live; 0 for a key without expiry.
+// An expiry further off than a Duration holds (292 years) is reported as
+// the longest Duration; Expiry gives it exactly.
 func (st *Store) TTL(key string) (ttl time.Duration, found bool, err error) {
-	sh, tag, err := st.lock(key)
-	if err != nil {
-		return 0, false, err
+	e, now, found, err := st.expiry(key)
+	switch {
+	case !found || e == 0:
+		return 0, found, err
+	case e-now > int64(math.MaxInt64/time.Millisecond):
+		return math.MaxInt64, true, nil
 	}
-	defer sh.mu.Unlock()
-	i := sh.find(tag, key)
-	if i < 0 {
-		return 0, false, nil
-	}
-	v := sh.at(entryLoc(sh.idx.slots[i]))
-	now := st.nowMS()
-	if v.tomb() || v.expired(now) {
-		return 0, false, nil
-	}
-	if e := v.expires(); e != 0 {
-		ms := e - now
-		if ms > int64(math.MaxInt64/time.Millisecond) {
-			return math.MaxInt64, true, nil // past what a Duration holds
-		}
-		return time.Duration(ms) * time.Millisecond, true, nil
-	}
-	return 0, true, nil
+	return time.Duration(e-now) * time.Millisecond, true, nil
 }
 
 // Expiry returns key's absolute expiry in unix milliseconds, 0 for a key
 // without one. Unlike TTL it holds any expiry, however far.
 func (st *Store) Expiry(key string) (expires int64, found bool, err error) {
+	expires, _, found, err = st.expiry(key)
+	return expires, found, err
+}
+
+// expiry returns key's expiry and the time it was read at, under the
+// key's lock: a TTL computed from both cannot see a write made after the
+// clock was read.
+func (st *Store) expiry(key string) (expires, now int64, found bool, err error) {
 	sh, tag, err := st.lock(key)
 	if err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	defer sh.mu.Unlock()
-	i := sh.find(tag, key)
-	if i < 0 {
-		return 0, false, nil
+	now = st.nowMS()
+	v := sh.live(sh.find(tag, key), now)
+	if v == nil {
+		return 0, now, false, nil
 	}
-	v := sh.at(entryLoc(sh.idx.slots[i]))
-	if v.tomb() || v.expired(st.nowMS()) {
-		return 0, false, nil
-	}
-	return v.expires(), true, nil
+	return v.expires(), now, true, nil
 }
 
 // Touch gives key a new time to live without rewriting its value. A ttl <= 0
@@ -429,20 +417,8 @@ func (st *Store) Expire(key string, expires int64) (found bool, err error) {
 }
 
 func (st *Store) expire(key string, expires, now int64) (found bool, err error) {
-	sh, tag, err := st.lock(key)
-	if err != nil {
-		return false, err
-	}
-	defer sh.mu.Unlock()
-	i := sh.find(tag, key)
-	if i < 0 {
-		return false, nil
-	}
-	if v := sh.at(entryLoc(sh.idx.slots[i])); v.tomb() || v.expired(now) {
-		return false, nil
-	}
-	sh.setExpiry(tag, key, i, expires, now)
-	return true, nil
+	found, _, err = st.expireIf(key, expires, ExpireAlways, now)
+	return found, err
 }
 
 // Len returns the number of keys. Keys that expired count until they are
