@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # compat/node from its lockfile), so that a fresh machine and CI need no
 # step of their own. Each script installs only what is missing.
 setup() {
-	bash scripts/setup-redis.sh
+	bash scripts/setup-servers.sh
 	if [[ -f scripts/setup-node.sh ]]; then
 		bash scripts/setup-node.sh
 	fi
