@@ -1,22 +1,32 @@
 // Command compare benchmarks sessiond against redis-server side by side
-// on this machine, and prints Markdown tables for docs/BENCHMARKS.md:
+// on this machine, or with -protocol memcache against memcached, and
+// prints Markdown tables for docs/BENCHMARKS.md:
 //
 //	go run ./bench/compare                       # everything, about 5 minutes
 //	go run ./bench/compare -servers redis        # redis-server alone
 //	go run ./bench/compare -phases memory -sessions 100000
 //	go run ./bench/compare -duration 2s -rounds 1 -transports tcp -ops set
+//	go run ./bench/compare -protocol memcache    # against memcached, about 2 minutes
 //
 // It builds cmd/sessiond, starts sessiond and redis-server on loopback
 // ports and Unix sockets, and runs the load generator of
 // bench/loadgen/load in this process.
 //
+// With -protocol memcache every command goes over the memcached text
+// protocol: the reference server is Debian's memcached (its default
+// threads, 1 GiB of cache), sessiond also listens with --memcache-addr,
+// and only the throughput phase over TCP runs, since memcached serves
+// either TCP or a socket and the memory phase sets sessions as
+// connect-redis does.
+//
 // Throughput: for every transport (tcp, unix), pipeline depth (1, 16) and
 // command (SET, GET) it runs each server for -warmup, then measures for
 // -duration, -rounds times, alternating which server goes first. The key
 // figure is the server's CPU per operation (utime+stime from
-// /proc/PID/stat over the measured phase, divided by the operations): on a
-// two-core machine the load generator competes with the server for the
-// cores, so ops/s alone says more about the client than the server.
+// /proc/PID/stat over the measured phase, divided by the operations; the
+// table also gives utime and stime apart): on a two-core machine the load
+// generator competes with the server for the cores, so ops/s alone says
+// more about the client than the server.
 //
 // Memory: on a fresh server, -sessions sessions are set as connect-redis
 // does (SET sess:<32 hex> <512 bytes> EX 86400, pipelined), and the
@@ -27,6 +37,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -35,6 +46,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +63,10 @@ func main() {
 
 // options are the command's flags.
 type options struct {
+	protocol load.Protocol
+	// reference is the server sessiond is compared with: Redis, or
+	// Memcached with -protocol memcache.
+	reference  string
 	servers    []string
 	phases     []string
 	transports []string
@@ -66,21 +82,24 @@ type options struct {
 	settle     time.Duration
 	sessiond   string
 	redis      string
+	memcached  string
 	sdArgs     []string
 	redisArgs  []string
+	mcArgs     []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		o                                options
-		servers, phases, transports, ops string
-		pipelines, sdArgs, redisArgs     string
+		o                                          options
+		protocol, servers, phases, transports, ops string
+		pipelines, sdArgs, redisArgs, mcArgs       string
 	)
-	fs.StringVar(&servers, "servers", "sessiond,redis", "servers to run: sessiond, redis or both")
-	fs.StringVar(&phases, "phases", "throughput,memory", "phases to run: throughput, memory")
-	fs.StringVar(&transports, "transports", "tcp,unix", "transports: tcp, unix")
+	fs.StringVar(&protocol, "protocol", "resp", "protocol of every run: resp (against redis) or memcache (against memcached)")
+	fs.StringVar(&servers, "servers", "", "servers to run: sessiond and redis, or with -protocol memcache sessiond and memcached, or one of them (default: both)")
+	fs.StringVar(&phases, "phases", "", "phases to run: throughput, memory (default: both; with -protocol memcache, throughput only)")
+	fs.StringVar(&transports, "transports", "", "transports: tcp, unix (default: both; with -protocol memcache, tcp only)")
 	fs.StringVar(&pipelines, "pipelines", "1,16", "pipeline depths")
 	fs.StringVar(&ops, "ops", "set,get", "commands: set, get")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured time of each run")
@@ -93,8 +112,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "wait before reading RSS after the memory load")
 	fs.StringVar(&o.sessiond, "sessiond", "", "sessiond binary to run (default: go build ./cmd/sessiond)")
 	fs.StringVar(&o.redis, "redis-server", "", "redis-server binary (default: from PATH, installed with apt-get if missing and root)")
+	fs.StringVar(&o.memcached, "memcached", "", "memcached binary (default: from PATH, installed with apt-get if missing and root)")
 	fs.StringVar(&sdArgs, "sessiond-args", "", "extra sessiond arguments, space-separated")
 	fs.StringVar(&redisArgs, "redis-args", "", "extra redis-server arguments, space-separated")
+	fs.StringVar(&mcArgs, "memcached-args", "", "extra memcached arguments, space-separated")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -102,14 +123,32 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
-	if o.servers, err = oneOf("servers", servers, target.Sessiond, target.Redis); err != nil {
+	if o.protocol, err = load.ParseProtocol(protocol); err != nil {
+		return nil, fmt.Errorf("-protocol: %w", err)
+	}
+	o.reference = target.Redis
+	if o.protocol == load.Memcache {
+		o.reference = target.Memcached
+		transports = cmp.Or(transports, "tcp")
+		phases = cmp.Or(phases, "throughput")
+	}
+	servers = cmp.Or(servers, target.Sessiond+","+o.reference)
+	if o.servers, err = oneOf("servers", servers, target.Sessiond, o.reference); err != nil {
+		return nil, fmt.Errorf("%w (with -protocol %s)", err, o.protocol)
+	}
+	if o.phases, err = oneOf("phases", cmp.Or(phases, "throughput,memory"), "throughput", "memory"); err != nil {
 		return nil, err
 	}
-	if o.phases, err = oneOf("phases", phases, "throughput", "memory"); err != nil {
+	if o.transports, err = oneOf("transports", cmp.Or(transports, "tcp,unix"), "tcp", "unix"); err != nil {
 		return nil, err
 	}
-	if o.transports, err = oneOf("transports", transports, "tcp", "unix"); err != nil {
-		return nil, err
+	if o.protocol == load.Memcache {
+		if slices.Contains(o.transports, "unix") {
+			return nil, errors.New("-transports unix: memcached serves either TCP or a Unix socket, and the memcached comparison runs over TCP; use -transports tcp")
+		}
+		if slices.Contains(o.phases, "memory") {
+			return nil, errors.New("-phases memory: the memory phase sets sessions over RESP, as connect-redis does; run it with -protocol resp")
+		}
 	}
 	for _, s := range list(pipelines) {
 		var p int
@@ -125,7 +164,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 		o.ops = append(o.ops, op)
 	}
-	o.sdArgs, o.redisArgs = strings.Fields(sdArgs), strings.Fields(redisArgs)
+	o.sdArgs, o.redisArgs, o.mcArgs = strings.Fields(sdArgs), strings.Fields(redisArgs), strings.Fields(mcArgs)
 	switch {
 	case o.duration <= 0 || o.duration > 10*time.Minute:
 		return nil, fmt.Errorf("-duration %v: want up to 10m", o.duration)
@@ -229,6 +268,7 @@ type bench struct {
 	dir      string
 	sdBin    string
 	redisBin string
+	mcBin    string
 }
 
 func (b *bench) setup(ctx context.Context) error {
@@ -258,6 +298,13 @@ func (b *bench) setup(ctx context.Context) error {
 					return err
 				}
 			}
+		case target.Memcached:
+			b.mcBin = b.o.memcached
+			if b.mcBin == "" {
+				if b.mcBin, err = target.EnsureMemcached(ctx, b.logf); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -269,10 +316,24 @@ func (b *bench) start(ctx context.Context, name string) (*target.Server, error) 
 	switch name {
 	case target.Sessiond:
 		cfg.Binary, cfg.Args = b.sdBin, b.o.sdArgs
+		cfg.Memcache = b.o.protocol == load.Memcache
 	case target.Redis:
 		cfg.Binary, cfg.Args = b.redisBin, b.o.redisArgs
+	case target.Memcached:
+		cfg.Binary, cfg.Args = b.mcBin, b.o.mcArgs
 	}
 	return target.Start(ctx, cfg)
+}
+
+// addr returns where s speaks the benchmark's protocol over transport.
+func (b *bench) addr(s *target.Server, transport string) string {
+	switch {
+	case b.o.protocol == load.Memcache:
+		return s.MemcacheAddr
+	case transport == "unix":
+		return s.Unix
+	}
+	return s.Addr
 }
 
 // machine describes the machine and the versions, for the table's header.
@@ -287,11 +348,10 @@ func (b *bench) machine() string {
 		}
 	}
 	parts := []string{fmt.Sprintf("%d cores (%s), %s", runtime.NumCPU(), cpu, runtime.Version())}
-	if b.sdBin != "" {
-		parts = append(parts, target.Version(b.sdBin))
-	}
-	if b.redisBin != "" {
-		parts = append(parts, target.Version(b.redisBin))
+	for _, bin := range []string{b.sdBin, b.redisBin, b.mcBin} {
+		if bin != "" {
+			parts = append(parts, target.Version(bin))
+		}
 	}
 	return "Machine and versions: " + strings.Join(parts, "; ") + "."
 }

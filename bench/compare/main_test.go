@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,9 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(o.servers, []string{"sessiond", "redis"}) || !slices.Equal(o.pipelines, []int{1, 16}) ||
+	if o.protocol != load.RESP || o.reference != "redis" || !slices.Equal(o.transports, []string{"tcp", "unix"}) ||
+		!slices.Equal(o.phases, []string{"throughput", "memory"}) ||
+		!slices.Equal(o.servers, []string{"sessiond", "redis"}) || !slices.Equal(o.pipelines, []int{1, 16}) ||
 		!slices.Equal(o.ops, []load.Op{load.OpSet, load.OpGet}) || o.duration != 5*time.Second || o.rounds != 2 {
 		t.Fatalf("defaults: %+v", o)
 	}
@@ -37,6 +40,34 @@ func TestParseFlags(t *testing.T) {
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) did not fail", bad)
+		}
+	}
+}
+
+func TestParseFlagsMemcache(t *testing.T) {
+	o, err := parseFlags([]string{"-protocol", "memcache"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.protocol != load.Memcache || o.reference != "memcached" || !slices.Equal(o.servers, []string{"sessiond", "memcached"}) ||
+		!slices.Equal(o.transports, []string{"tcp"}) || !slices.Equal(o.phases, []string{"throughput"}) {
+		t.Fatalf("memcache defaults: %+v", o)
+	}
+	if o, err := parseFlags([]string{"-protocol", "memcache", "-servers", "memcached"}, io.Discard); err != nil || !slices.Equal(o.servers, []string{"memcached"}) {
+		t.Fatalf("memcached alone: %+v, %v", o, err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string // in the error
+	}{
+		{[]string{"-protocol", "memcache", "-transports", "tcp,unix"}, "-transports unix"},
+		{[]string{"-protocol", "memcache", "-phases", "memory"}, "-phases memory"},
+		{[]string{"-protocol", "memcache", "-servers", "redis"}, "with -protocol memcache"},
+		{[]string{"-protocol", "http"}, `protocol "http"`},
+	} {
+		_, err := parseFlags(tt.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseFlags(%q) = %v; want an error with %q", tt.args, err, tt.want)
 		}
 	}
 }

@@ -6,19 +6,21 @@ import (
 	"strings"
 
 	"github.com/sessiond/sessiond/bench/compare/target"
+	"github.com/sessiond/sessiond/bench/loadgen/load"
 )
 
 // printThroughput writes the throughput table and the raw runs; it
 // reports false if any run had error replies.
 func (b *bench) printThroughput(w io.Writer, configs []config, results map[string]map[config]*sample, raw []string) bool {
 	both := len(b.o.servers) == 2
-	fmt.Fprintf(w, "### Throughput and server CPU per operation\n\n")
-	fmt.Fprintf(w, "%d connections, %d-byte values, %d keys (filled before the runs), %v measured after %v of warm-up, %d round(s) per server alternating which goes first; figures summed over rounds. Latency is per round trip (at pipeline 16, one round trip carries 16 commands). Server CPU is utime+stime of the server process over the measured phase, from /proc/PID/stat (clock tick %v).\n\n",
-		b.o.conns, b.o.value, b.o.keyspace, b.o.duration, b.o.warmup, b.o.rounds, target.ClockTick())
-	head := "| transport | pipeline | op | server | ops/s | p50 µs | p99 µs | server CPU µs/op |"
-	sep := "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |"
+	ref := b.o.reference
+	fmt.Fprintf(w, "### Throughput and server CPU per operation, %s\n\n", protocolName(b.o.protocol))
+	fmt.Fprintf(w, "Every command over the %s. %d connections, %d-byte values, %d keys (filled before the runs), %v measured after %v of warm-up, %d round(s) per server alternating which goes first; figures summed over rounds. Latency is per round trip (at pipeline 16, one round trip carries 16 commands). Server CPU is utime+stime of the server process over the measured phase, from /proc/PID/stat (clock tick %v); user and system are utime and stime apart.\n\n",
+		protocolName(b.o.protocol), b.o.conns, b.o.value, b.o.keyspace, b.o.duration, b.o.warmup, b.o.rounds, target.ClockTick())
+	head := "| transport | pipeline | op | server | ops/s | p50 µs | p99 µs | server CPU µs/op | user µs/op | system µs/op |"
+	sep := "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	if both {
-		head += " CPU/op sessiond/redis | ops/s sessiond/redis |"
+		head += fmt.Sprintf(" CPU/op sessiond/%s | ops/s sessiond/%s |", ref, ref)
 		sep += " ---: | ---: |"
 	}
 	fmt.Fprintln(w, head)
@@ -35,12 +37,13 @@ func (b *bench) printThroughput(w io.Writer, configs []config, results map[strin
 			if s.misses > 0 {
 				note += fmt.Sprintf(" (%d misses)", s.misses)
 			}
-			row := fmt.Sprintf("| %s | %d | %v | %s | %s%s | %s | %s | %.2f |",
+			row := fmt.Sprintf("| %s | %d | %v | %s | %s%s | %s | %s | %.2f | %.2f | %.2f |",
 				c.transport, c.pipeline, c.op, name, thousands(s.opsPerSec()), note,
-				latency(us(s.latency.Quantile(0.5))), latency(us(s.latency.Quantile(0.99))), s.cpuPerOp())
+				latency(us(s.latency.Quantile(0.5))), latency(us(s.latency.Quantile(0.99))),
+				s.cpuPerOp(), s.userPerOp(), s.sysPerOp())
 			if both {
 				if name == target.Sessiond {
-					r := results[target.Redis][c]
+					r := results[ref][c]
 					row += fmt.Sprintf(" %s | %s |", ratio(s.cpuPerOp(), r.cpuPerOp()), ratio(s.opsPerSec(), r.opsPerSec()))
 				} else {
 					row += " | |"
@@ -80,6 +83,14 @@ func (b *bench) printMemory(w io.Writer, rs []memResult) {
 		fmt.Fprintf(w, "\nsessiond/redis, RSS growth per session: %s\n", ratio(per[target.Sessiond], per[target.Redis]))
 	}
 	fmt.Fprintln(w)
+}
+
+// protocolName names a protocol for the tables.
+func protocolName(p load.Protocol) string {
+	if p == load.Memcache {
+		return "memcached text protocol"
+	}
+	return "Redis protocol (RESP2)"
 }
 
 // thousands formats a number rounded to an integer with comma separators.

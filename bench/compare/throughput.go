@@ -23,7 +23,7 @@ type sample struct {
 	runs      int
 	ops       int64
 	elapsed   time.Duration
-	serverCPU time.Duration
+	serverCPU target.CPUTime
 	clientCPU time.Duration
 	errors    int64
 	firstErr  string
@@ -34,8 +34,15 @@ type sample struct {
 func (s *sample) opsPerSec() float64 { return float64(s.ops) / s.elapsed.Seconds() }
 
 // cpuPerOp returns the server's CPU per operation in microseconds.
-func (s *sample) cpuPerOp() float64 {
-	return float64(s.serverCPU.Microseconds()) / float64(max(s.ops, 1))
+func (s *sample) cpuPerOp() float64 { return s.perOp(s.serverCPU.Total()) }
+
+// userPerOp and sysPerOp return cpuPerOp's user and system parts.
+func (s *sample) userPerOp() float64 { return s.perOp(s.serverCPU.User) }
+func (s *sample) sysPerOp() float64  { return s.perOp(s.serverCPU.System) }
+
+// perOp returns d per operation in microseconds.
+func (s *sample) perOp(d time.Duration) float64 {
+	return float64(d.Microseconds()) / float64(max(s.ops, 1))
 }
 
 func (b *bench) configs() []config {
@@ -65,10 +72,15 @@ func (b *bench) throughput(ctx context.Context, w io.Writer) (bool, error) {
 			return false, err
 		}
 		servers[name] = s
-		// GETs must hit: fill the keyspace once. The SET runs
-		// overwrite the same keys, so the data set stays this size.
-		fill := load.Config{Network: "unix", Addr: s.Unix, Conns: b.o.conns, Pipeline: 16,
-			ValueSize: b.o.value, Keyspace: b.o.keyspace, Sequential: true}
+		// GETs must hit: fill the keyspace once, over the Unix socket
+		// where there is one. The SET runs overwrite the same keys, so
+		// the data set stays this size.
+		network := "unix"
+		if b.o.protocol == load.Memcache {
+			network = "tcp"
+		}
+		fill := load.Config{Protocol: b.o.protocol, Network: network, Addr: b.addr(s, network),
+			Conns: b.o.conns, Pipeline: 16, ValueSize: b.o.value, Keyspace: b.o.keyspace, Sequential: true}
 		g, err := load.Dial(ctx, fill)
 		if err != nil {
 			return false, err
@@ -115,9 +127,9 @@ func (b *bench) throughput(ctx context.Context, w io.Writer) (bool, error) {
 					}
 					return false, fmt.Errorf("%s %s P%d %v: %w\n%s", name, c.transport, c.pipeline, c.op, err, s.LogTail(10))
 				}
-				line := fmt.Sprintf("round %d  %-8s %-4s P%-2d %-3v  %9.0f ops/s  server %6.2f µs/op  loadgen %6.2f µs/op  p50 %7.0f µs  p99 %7.0f µs  errors %d  misses %d",
-					round+1, name, c.transport, c.pipeline, c.op, r.opsPerSec(), r.cpuPerOp(),
-					float64(r.clientCPU.Microseconds())/float64(max(r.ops, 1)),
+				line := fmt.Sprintf("round %d  %-9s %-4s P%-2d %-3v  %9.0f ops/s  server %6.2f µs/op (user %5.2f sys %5.2f)  loadgen %6.2f µs/op  p50 %7.0f µs  p99 %7.0f µs  errors %d  misses %d",
+					round+1, name, c.transport, c.pipeline, c.op, r.opsPerSec(), r.cpuPerOp(), r.userPerOp(), r.sysPerOp(),
+					r.perOp(r.clientCPU),
 					us(r.latency.Quantile(0.5)), us(r.latency.Quantile(0.99)), r.errors, r.misses)
 				raw = append(raw, line)
 				b.logf("[%d/%d] %s", n, total, line)
@@ -125,7 +137,7 @@ func (b *bench) throughput(ctx context.Context, w io.Writer) (bool, error) {
 				agg.runs++
 				agg.ops += r.ops
 				agg.elapsed += r.elapsed
-				agg.serverCPU += r.serverCPU
+				agg.serverCPU = agg.serverCPU.Add(r.serverCPU)
 				agg.clientCPU += r.clientCPU
 				agg.errors += r.errors
 				agg.misses += r.misses
@@ -141,12 +153,8 @@ func (b *bench) throughput(ctx context.Context, w io.Writer) (bool, error) {
 
 // measure runs one warm-up and one measured phase of config c on s.
 func (b *bench) measure(ctx context.Context, s *target.Server, c config) (*sample, error) {
-	addr := s.Addr
-	if c.transport == "unix" {
-		addr = s.Unix
-	}
 	g, err := load.Dial(ctx, load.Config{
-		Network: c.transport, Addr: addr, Conns: b.o.conns, Pipeline: c.pipeline,
+		Protocol: b.o.protocol, Network: c.transport, Addr: b.addr(s, c.transport), Conns: b.o.conns, Pipeline: c.pipeline,
 		Op: c.op, ValueSize: b.o.value, Keyspace: b.o.keyspace, Seed: uint64(time.Now().UnixNano()),
 	})
 	if err != nil {
@@ -158,14 +166,14 @@ func (b *bench) measure(ctx context.Context, s *target.Server, c config) (*sampl
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	cpu0, err := s.CPU()
+	cpu0, err := s.CPUTime()
 	if err != nil {
 		return nil, err
 	}
 	self0 := selfCPU()
 	res, err := g.Run(ctx, b.o.duration, 0)
 	self1 := selfCPU()
-	cpu1, err2 := s.CPU()
+	cpu1, err2 := s.CPUTime()
 	if err != nil {
 		if res.Errors > 0 {
 			err = fmt.Errorf("%w (after %d ops and %d error replies, the first: %s)", err, res.Ops, res.Errors, res.FirstError)
@@ -179,7 +187,7 @@ func (b *bench) measure(ctx context.Context, s *target.Server, c config) (*sampl
 	}
 	return &sample{
 		runs: 1, ops: res.Ops, elapsed: res.Elapsed,
-		serverCPU: cpu1 - cpu0, clientCPU: self1 - self0,
+		serverCPU: cpu1.Sub(cpu0), clientCPU: self1 - self0,
 		errors: res.Errors, firstErr: res.FirstError, misses: res.Misses,
 		latency: res.Latency,
 	}, nil

@@ -1,8 +1,10 @@
-// Command loadgen sends Redis-protocol load to a server on loopback or a
-// Unix socket and prints throughput, round-trip latency and error replies:
+// Command loadgen sends Redis-protocol or memcached text protocol load to
+// a server on loopback or a Unix socket and prints throughput, round-trip
+// latency and error replies:
 //
 //	go run ./bench/loadgen -addr 127.0.0.1:6379 -op set -P 16 -d 5s
 //	go run ./bench/loadgen -unix /tmp/redis.sock -op get -c 50 -n 1000000
+//	go run ./bench/loadgen -protocol memcache -addr 127.0.0.1:11211 -op get
 //
 // GET runs first fill the keyspace with SET (turn off with -fill=false).
 // It exits with status 1 if the server answered any command with an error:
@@ -33,11 +35,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		addr     = fs.String("addr", "127.0.0.1:6379", "server's TCP address (loopback only)")
+		protocol = fs.String("protocol", "resp", "protocol: resp (Redis) or memcache (memcached text protocol)")
+		addr     = fs.String("addr", "", "server's TCP address, loopback only (default 127.0.0.1:6379, or 127.0.0.1:11211 with -protocol memcache)")
 		unix     = fs.String("unix", "", "server's Unix socket path (overrides -addr)")
 		conns    = fs.Int("c", 50, "connections")
 		pipeline = fs.Int("P", 1, "pipeline depth: commands per round trip")
-		opName   = fs.String("op", "set", "command: set, get or session (SET sess:<hex> v EX 86400, new keys)")
+		opName   = fs.String("op", "set", "command: set, get or session (SET sess:<hex> v EX 86400 or set sess:<hex> 0 86400 n, new keys)")
 		value    = fs.Int("value", 512, "value size in bytes")
 		keyspace = fs.Int("keyspace", 100_000, "number of distinct keys for set and get")
 		duration = fs.Duration("d", 5*time.Second, "measured duration (0: bounded by -n only)")
@@ -54,11 +57,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	proto, err := load.ParseProtocol(*protocol)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if *addr == "" {
+		*addr = "127.0.0.1:6379"
+		if proto == load.Memcache {
+			*addr = "127.0.0.1:11211"
+		}
+	}
 	if *duration <= 0 && *count <= 0 {
 		fmt.Fprintln(stderr, "loadgen: set -d or -n: the run must be bounded")
 		return 2
 	}
 	cfg := load.Config{
+		Protocol:  proto,
 		Network:   "tcp",
 		Addr:      *addr,
 		Conns:     *conns,
@@ -129,8 +144,8 @@ func Fill(ctx context.Context, cfg load.Config) (load.Result, error) {
 // Print writes a result as a few aligned lines.
 func Print(w io.Writer, cfg load.Config, r *load.Result) {
 	us := func(d time.Duration) string { return fmt.Sprintf("%.1fµs", float64(d)/1e3) }
-	fmt.Fprintf(w, "%s %s %v conns=%d pipeline=%d value=%dB\n",
-		cfg.Network, cfg.Addr, r.Op, r.Conns, r.Pipeline, cfg.ValueSize)
+	fmt.Fprintf(w, "%s %s %s %v conns=%d pipeline=%d value=%dB\n",
+		cfg.Protocol, cfg.Network, cfg.Addr, r.Op, r.Conns, r.Pipeline, cfg.ValueSize)
 	fmt.Fprintf(w, "ops        %d in %v (%d round trips)\n", r.Ops, r.Elapsed.Round(time.Millisecond), r.Batches)
 	fmt.Fprintf(w, "ops/s      %.0f\n", r.OpsPerSec())
 	fmt.Fprintf(w, "latency    per round trip: p50 %s  p99 %s  p99.9 %s  max %s  mean %s\n",

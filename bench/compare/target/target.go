@@ -1,7 +1,7 @@
 // Package target starts the servers that the benchmarks compare —
-// sessiond, built from this repository, and redis-server from the system —
-// on a loopback port and a Unix socket, and reads their CPU time and
-// resident memory from /proc.
+// sessiond, built from this repository, and redis-server and memcached
+// from the system — on a loopback port and (but for memcached) a Unix
+// socket, and reads their CPU time and resident memory from /proc.
 //
 // It is shared by bench/compare and bench/e2e, and only works on Linux.
 package target
@@ -27,16 +27,23 @@ import (
 
 // Names of the servers.
 const (
-	Sessiond = "sessiond"
-	Redis    = "redis"
+	Sessiond  = "sessiond"
+	Redis     = "redis"
+	Memcached = "memcached"
 )
 
 // Server is a running server process.
 type Server struct {
-	// Name is Sessiond or Redis.
+	// Name is Sessiond, Redis or Memcached.
 	Name string
-	// Addr is the loopback TCP address, Unix the socket path.
+	// Addr is the loopback TCP address of the server's own protocol
+	// (RESP for sessiond and Redis), Unix the socket path, empty for
+	// memcached, which serves either TCP or a socket.
 	Addr, Unix string
+	// MemcacheAddr is the loopback TCP address that speaks the
+	// memcached text protocol: Addr for Memcached, a second port for
+	// sessiond started with Config.Memcache, else empty.
+	MemcacheAddr string
 	// Cmd is the process.
 	Cmd *exec.Cmd
 
@@ -47,11 +54,16 @@ type Server struct {
 
 // Config says how to start a server.
 type Config struct {
-	// Name is Sessiond or Redis.
+	// Name is Sessiond, Redis or Memcached.
 	Name string
 	// Binary is the program to run. If blank, it defaults to
-	// "redis-server" for Redis; for Sessiond it is required (see Build).
+	// "redis-server" for Redis and "memcached" for Memcached; for
+	// Sessiond it is required (see Build).
 	Binary string
+	// Memcache makes sessiond also serve the memcached text protocol
+	// (--memcache-addr) on a second free port, Server.MemcacheAddr.
+	// Memcached always does; Redis cannot.
+	Memcache bool
 	// Dir holds the Unix socket and the server's log. Required.
 	Dir string
 	// Args are added to the command line.
@@ -59,12 +71,16 @@ type Config struct {
 }
 
 // Start starts a server on a free loopback port and a socket in cfg.Dir,
-// and returns once it answers PING on both.
+// and returns once it answers on every listener: PING over RESP, version
+// over the memcached protocol.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	port, err := freePort()
+	// Two ports, both held until the kernel has given each: the second
+	// is sessiond's memcached listener if it has one.
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
+	port := ports[0]
 	s := &Server{
 		Name:    cfg.Name,
 		Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
@@ -79,7 +95,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, errors.New("target: sessiond needs a binary (target.Build)")
 		}
 		args = []string{"--addr", s.Addr, "--unix", s.Unix}
+		if cfg.Memcache {
+			s.MemcacheAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+			args = append(args, "--memcache-addr", s.MemcacheAddr)
+		}
 	case Redis:
+		if cfg.Memcache {
+			return nil, errors.New("target: redis does not speak the memcached protocol")
+		}
 		if cfg.Binary == "" {
 			cfg.Binary = "redis-server"
 		}
@@ -91,11 +114,25 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			"--save", "", "--appendonly", "no",
 			"--daemonize", "no", "--dir", cfg.Dir, "--logfile", "",
 		}
+	case Memcached:
+		if cfg.Binary == "" {
+			cfg.Binary = "memcached"
+		}
+		// TCP only: memcached serves either TCP or a socket. No UDP;
+		// 1 GiB of cache, so that no benchmark evicts; its default
+		// threads (4).
+		s.Unix, s.MemcacheAddr = "", s.Addr
+		args = []string{"-m", "1024", "-U", "0", "-l", "127.0.0.1", "-p", strconv.Itoa(port)}
+		if os.Geteuid() == 0 {
+			args = append(args, "-u", "nobody") // memcached refuses to run as root
+		}
 	default:
 		return nil, fmt.Errorf("target: unknown server %q", cfg.Name)
 	}
 	args = append(args, cfg.Args...)
-	_ = os.Remove(s.Unix)
+	if s.Unix != "" {
+		_ = os.Remove(s.Unix)
+	}
 	logf, err := os.Create(s.logPath)
 	if err != nil {
 		return nil, err
@@ -125,16 +162,33 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	// Every listener must answer: PING over RESP, version over the
+	// memcached protocol.
+	type listener struct {
+		network, addr string
+		memcache      bool
+	}
+	var ls []listener
+	if s.Name != Memcached {
+		ls = append(ls, listener{"tcp", s.Addr, false}, listener{"unix", s.Unix, false})
+	}
+	if s.MemcacheAddr != "" {
+		ls = append(ls, listener{"tcp", s.MemcacheAddr, true})
+	}
 	var last error
 	for {
 		ok := true
-		for _, nw := range [][2]string{{"tcp", s.Addr}, {"unix", s.Unix}} {
-			rep, err := load.Do(ctx, nw[0], nw[1], "PING")
+		for _, l := range ls {
+			cmd, do := "PING", load.Do
+			if l.memcache {
+				cmd, do = "version", load.DoMemcache
+			}
+			rep, err := do(ctx, l.network, l.addr, cmd)
 			if err == nil && rep.IsError() {
 				err = errors.New(rep.Err)
 			}
 			if err != nil {
-				ok, last = false, fmt.Errorf("PING on %s %s: %w", nw[0], nw[1], err)
+				ok, last = false, fmt.Errorf("%s on %s %s: %w", cmd, l.network, l.addr, err)
 				break
 			}
 		}
@@ -204,36 +258,65 @@ func (s *Server) LogTail(n int) string {
 // CPU returns the server's CPU time so far (user + system, all threads).
 func (s *Server) CPU() (time.Duration, error) { return ProcessCPU(s.Pid()) }
 
+// CPUTime returns the server's CPU time so far, user and system apart.
+func (s *Server) CPUTime() (CPUTime, error) { return ProcessCPUTime(s.Pid()) }
+
 // RSS returns the server's resident set size in bytes.
 func (s *Server) RSS() (int64, error) { return ProcessRSS(s.Pid()) }
 
+// CPUTime is a process's CPU time split as /proc counts it: User in the
+// process's own code (utime), System in the kernel on its behalf (stime).
+type CPUTime struct {
+	User, System time.Duration
+}
+
+// Total returns user plus system time.
+func (c CPUTime) Total() time.Duration { return c.User + c.System }
+
+// Add returns the sum of c and d.
+func (c CPUTime) Add(d CPUTime) CPUTime {
+	return CPUTime{User: c.User + d.User, System: c.System + d.System}
+}
+
+// Sub returns the CPU time spent from earlier to c.
+func (c CPUTime) Sub(earlier CPUTime) CPUTime {
+	return CPUTime{User: c.User - earlier.User, System: c.System - earlier.System}
+}
+
 // ProcessCPU returns utime+stime of a process from /proc/PID/stat.
 func ProcessCPU(pid int) (time.Duration, error) {
+	c, err := ProcessCPUTime(pid)
+	return c.Total(), err
+}
+
+// ProcessCPUTime returns utime and stime of a process from
+// /proc/PID/stat.
+func ProcessCPUTime(pid int) (CPUTime, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return CPUTime{}, err
 	}
 	return parseStatCPU(b, ClockTick())
 }
 
 // parseStatCPU reads fields 14 (utime) and 15 (stime) of /proc/PID/stat,
 // counted after the command name, which may hold spaces and parentheses.
-func parseStatCPU(stat []byte, tick time.Duration) (time.Duration, error) {
+func parseStatCPU(stat []byte, tick time.Duration) (CPUTime, error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("target: /proc stat %q: no command name", stat)
+		return CPUTime{}, fmt.Errorf("target: /proc stat %q: no command name", stat)
 	}
 	f := strings.Fields(string(stat[i+1:]))
 	// f[0] is field 3 (state), so utime (14) is f[11], stime f[12].
 	if len(f) < 13 {
-		return 0, fmt.Errorf("target: /proc stat: %d fields", len(f)+2)
+		return CPUTime{}, fmt.Errorf("target: /proc stat: %d fields", len(f)+2)
 	}
 	ut, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("target: /proc stat: %w", err)
+		return CPUTime{}, fmt.Errorf("target: /proc stat: %w", err)
 	}
-	return time.Duration(ut+st) * tick, nil
+	return CPUTime{User: time.Duration(ut) * tick, System: time.Duration(st) * tick}, nil
 }
 
 // ProcessRSS returns VmRSS of a process from /proc/PID/status, in bytes.
@@ -326,16 +409,30 @@ func RepoRoot() (string, error) {
 // we are root, it installs Debian's redis-server and redis-tools, as the
 // README's setup does; otherwise it says what to run.
 func EnsureRedis(ctx context.Context, logf func(string, ...any)) (string, error) {
-	if p, err := exec.LookPath("redis-server"); err == nil {
+	return ensure(ctx, logf, "redis-server", "redis-server", "redis-tools")
+}
+
+// EnsureMemcached makes sure memcached is installed: if it is missing
+// and we are root, it installs Debian's memcached, as the README's setup
+// does; otherwise it says what to run.
+func EnsureMemcached(ctx context.Context, logf func(string, ...any)) (string, error) {
+	return ensure(ctx, logf, "memcached", "memcached")
+}
+
+// ensure returns the path of program, installing Debian's packages with
+// apt-get first if it is missing and we are root.
+func ensure(ctx context.Context, logf func(string, ...any), program string, packages ...string) (string, error) {
+	if p, err := exec.LookPath(program); err == nil {
 		return p, nil
 	}
+	install := "apt-get install -y " + strings.Join(packages, " ")
 	if os.Geteuid() != 0 {
-		return "", errors.New("target: redis-server not found; install it: apt-get install -y redis-server redis-tools")
+		return "", fmt.Errorf("target: %s not found; install it: %s", program, install)
 	}
-	logf("redis-server not found: apt-get install -y redis-server redis-tools")
+	logf("%s not found: %s", program, install)
 	for _, args := range [][]string{
 		{"apt-get", "update", "-qq"},
-		{"apt-get", "install", "-y", "-qq", "redis-server", "redis-tools"},
+		append([]string{"apt-get", "install", "-y", "-qq"}, packages...),
 	} {
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
@@ -343,7 +440,7 @@ func EnsureRedis(ctx context.Context, logf func(string, ...any)) (string, error)
 			return "", fmt.Errorf("target: %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	return exec.LookPath("redis-server")
+	return exec.LookPath(program)
 }
 
 // Version returns the first line a binary prints for --version.
@@ -356,15 +453,20 @@ func Version(binary string) string {
 	return line
 }
 
-// freePort asks the kernel for a free loopback port. Another process may
-// take it before the server binds it; Start then fails and says so.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts asks the kernel for n different free loopback ports. Another
+// process may take one before the server binds it; Start then fails and
+// says so.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // cleanEnv is the environment without SESSIOND_ variables, so that a

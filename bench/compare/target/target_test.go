@@ -1,8 +1,13 @@
 package target
 
 import (
+	"context"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/bench/loadgen/load"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -13,10 +18,47 @@ func TestParseStatCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 13 * time.Second; got != want {
-		t.Fatalf("got %v, want %v", got, want)
+	if want := (CPUTime{User: 12340 * time.Millisecond, System: 660 * time.Millisecond}); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if got.Total() != 13*time.Second {
+		t.Fatalf("Total() = %v, want 13s", got.Total())
+	}
+	if d := got.Sub(CPUTime{User: time.Second, System: 60 * time.Millisecond}); d != (CPUTime{User: 11340 * time.Millisecond, System: 600 * time.Millisecond}) {
+		t.Fatalf("Sub = %+v", d)
 	}
 	if _, err := parseStatCPU([]byte("4242 (x) S 1 2"), time.Millisecond); err == nil {
 		t.Fatal("short stat line parsed")
+	}
+}
+
+func TestStartMemcached(t *testing.T) {
+	if _, err := exec.LookPath("memcached"); err != nil {
+		t.Skip("memcached not installed (apt-get install memcached)")
+	}
+	s, err := Start(context.Background(), Config{Name: Memcached, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if s.MemcacheAddr != s.Addr || s.Unix != "" {
+		t.Fatalf("memcached listens on %q and %q; want TCP only", s.Addr, s.Unix)
+	}
+	rep, err := load.DoMemcache(context.Background(), "tcp", s.MemcacheAddr, "version")
+	if err != nil || !strings.HasPrefix(rep.Text, "VERSION ") {
+		t.Fatalf("version: %+v, %v", rep, err)
+	}
+	if _, err := s.CPUTime(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(); err != nil || s.Alive() {
+		t.Fatalf("Stop: %v, alive %v", err, s.Alive())
+	}
+}
+
+func TestStartRefusesMemcacheOnRedis(t *testing.T) {
+	_, err := Start(context.Background(), Config{Name: Redis, Dir: t.TempDir(), Memcache: true})
+	if err == nil || !strings.Contains(err.Error(), "memcached protocol") {
+		t.Fatalf("got %v", err)
 	}
 }

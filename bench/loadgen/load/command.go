@@ -7,17 +7,39 @@ import (
 	"strings"
 )
 
+// Protocol is the wire protocol a load generator speaks.
+type Protocol string
+
+const (
+	// RESP is the Redis protocol, RESP2.
+	RESP Protocol = "resp"
+	// Memcache is the memcached text protocol.
+	Memcache Protocol = "memcache"
+)
+
+// ParseProtocol parses "resp" or "memcache"; "" is RESP.
+func ParseProtocol(s string) (Protocol, error) {
+	switch p := Protocol(s); p {
+	case "":
+		return RESP, nil
+	case RESP, Memcache:
+		return p, nil
+	}
+	return "", fmt.Errorf("load: protocol %q: want resp or memcache", s)
+}
+
 // Op is the command a load generator sends.
 type Op int
 
 const (
-	// OpSet sends SET key value.
+	// OpSet sends SET key value (memcached: set key 0 0 <bytes>).
 	OpSet Op = iota
-	// OpGet sends GET key.
+	// OpGet sends GET key (memcached: get key).
 	OpGet
-	// OpSession sends SET sess:<32 hex digits> value EX 86400, each key
+	// OpSession sends SET sess:<32 hex digits> value EX 86400
+	// (memcached: set sess:<32 hex digits> 0 86400 <bytes>), each key
 	// new (numbered from 0 in sequence and scrambled), as express-session
-	// with connect-redis stores a new session.
+	// with connect-redis or connect-memcached stores a new session.
 	OpSession
 )
 
@@ -55,6 +77,8 @@ const (
 	sessionDigits = 32 // sess:<32 hex>, 37 bytes
 	// MaxKeyspace is the largest keyspace key:NNNNNNNN can number.
 	MaxKeyspace = 100_000_000
+	// sessionTTL is the TTL of OpSession's keys in seconds: a day.
+	sessionTTL = "86400"
 )
 
 // batch is a pipeline of commands encoded once; before each send the
@@ -65,8 +89,9 @@ type batch struct {
 	ends []int // offset in buf just past each command
 }
 
-// newBatch encodes n commands of kind op with values of valueSize bytes.
-func newBatch(op Op, n, valueSize int) *batch {
+// newBatch encodes n commands of kind op in protocol proto, with values
+// of valueSize bytes.
+func newBatch(proto Protocol, op Op, n, valueSize int) *batch {
 	value := make([]byte, valueSize)
 	for i := range value {
 		// Printable and not one repeated byte, in case a server
@@ -81,23 +106,31 @@ func newBatch(op Op, n, valueSize int) *batch {
 		prefix, placeholder = keyPrefix, strings.Repeat("0", keyDigits)
 	}
 	key := prefix + placeholder
+	var cmd []byte
+	if proto == Memcache {
+		cmd = appendMemcache(nil, op, key, value)
+	} else {
+		cmd = appendRESP(nil, op, key, value)
+	}
+	at := bytes.Index(cmd, []byte(key)) + len(prefix)
 	b := &batch{}
 	for range n {
-		var cmd []byte
-		switch op {
-		case OpSet:
-			cmd = AppendCommand(nil, "SET", key, string(value))
-		case OpGet:
-			cmd = AppendCommand(nil, "GET", key)
-		case OpSession:
-			cmd = AppendCommand(nil, "SET", key, string(value), "EX", "86400")
-		}
-		at := bytes.Index(cmd, []byte(key)) + len(prefix)
 		b.keys = append(b.keys, len(b.buf)+at)
 		b.buf = append(b.buf, cmd...)
 		b.ends = append(b.ends, len(b.buf))
 	}
 	return b
+}
+
+// appendRESP appends op on key as a RESP command.
+func appendRESP(dst []byte, op Op, key string, value []byte) []byte {
+	switch op {
+	case OpGet:
+		return AppendCommand(dst, "GET", key)
+	case OpSession:
+		return AppendCommand(dst, "SET", key, string(value), "EX", sessionTTL)
+	}
+	return AppendCommand(dst, "SET", key, string(value))
 }
 
 // setKey writes key number k into command i of the batch.

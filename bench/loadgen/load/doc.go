@@ -1,6 +1,7 @@
 // Package load is a load generator for servers that speak the Redis
-// protocol (RESP2): it keeps N connections, each driven by its own
-// goroutine, sends SET or GET at a pipeline depth, and measures throughput,
+// protocol (RESP2) or the memcached text protocol (Config.Protocol): it
+// keeps N connections, each driven by its own goroutine, sends SET or GET
+// (memcached: set or get) at a pipeline depth, and measures throughput,
 // round-trip latency and error replies.
 //
 // It is the engine of bench/loadgen (the command) and of bench/compare,
@@ -20,7 +21,9 @@
 //
 // Commands are encoded once per connection; before each round trip only
 // the digits of the keys are rewritten. Replies are parsed just enough to
-// tell an error from a success and a miss from a hit.
+// tell an error from a success and a miss from a hit; a MemcacheReader
+// maps memcached's replies onto the same Reply as RESP's, so a Result
+// counts both alike.
 //
 // # Caveats
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,9 @@ import (
 // Config says what load to generate. Every field but Addr has a default,
 // used when the field is zero.
 type Config struct {
+	// Protocol is the protocol spoken: RESP or Memcache. If blank, it
+	// defaults to RESP.
+	Protocol Protocol
 	// Network is "tcp" or "unix". If blank, it defaults to "tcp".
 	Network string
 	// Addr is host:port for tcp, where host must be a loopback address
@@ -52,6 +56,10 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
+	var err error
+	if c.Protocol, err = ParseProtocol(string(c.Protocol)); err != nil {
+		return c, err
+	}
 	if c.Network == "" {
 		c.Network = "tcp"
 	}
@@ -151,13 +159,29 @@ type Generator struct {
 	cfg   Config
 	conns []*conn
 	seq   atomic.Uint64 // next key number of Sequential and OpSession runs
+	// stored is the one status a successful set may answer ("" for
+	// RESP, where any simple string counts).
+	stored string
 }
 
 type conn struct {
 	nc    net.Conn
-	rd    *Reader
+	rd    replyReader
 	batch *batch
 	rng   *rand.Rand
+}
+
+// replyReader reads one reply of the protocol spoken: a *Reader or a
+// *MemcacheReader.
+type replyReader interface {
+	Read() (Reply, error)
+}
+
+func newReplyReader(proto Protocol, br *bufio.Reader) replyReader {
+	if proto == Memcache {
+		return NewMemcacheReader(br)
+	}
+	return NewReader(br)
 }
 
 // Dial opens cfg.Conns connections to the server.
@@ -167,6 +191,9 @@ func Dial(ctx context.Context, cfg Config) (*Generator, error) {
 		return nil, err
 	}
 	g := &Generator{cfg: cfg}
+	if cfg.Protocol == Memcache && cfg.Op != OpGet {
+		g.stored = "STORED"
+	}
 	d := net.Dialer{Timeout: cfg.DialTimeout}
 	for i := range cfg.Conns {
 		nc, err := d.DialContext(ctx, cfg.Network, cfg.Addr)
@@ -178,8 +205,8 @@ func Dial(ctx context.Context, cfg Config) (*Generator, error) {
 		br := bufio.NewReaderSize(nc, 64<<10)
 		g.conns = append(g.conns, &conn{
 			nc:    nc,
-			rd:    NewReader(br),
-			batch: newBatch(cfg.Op, cfg.Pipeline, cfg.ValueSize),
+			rd:    newReplyReader(cfg.Protocol, br),
+			batch: newBatch(cfg.Protocol, cfg.Op, cfg.Pipeline, cfg.ValueSize),
 			rng:   rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
 		})
 	}
@@ -349,15 +376,31 @@ func (g *Generator) check(res *Result, rep Reply) {
 		if res.FirstError == "" {
 			res.FirstError = fmt.Sprintf("unexpected reply type %q to %v", rep.Kind, g.cfg.Op)
 		}
+	case g.stored != "" && rep.Text != g.stored:
+		res.Errors++
+		if res.FirstError == "" {
+			res.FirstError = fmt.Sprintf("unexpected reply %q to %v", rep.Text, g.cfg.Op)
+		}
 	case rep.Kind == '$' && rep.Len < 0:
 		res.Misses++
 	}
 }
 
-// Do sends one command on a new connection and returns its reply: for
-// readiness checks and small queries (DBSIZE, FLUSHALL) around a benchmark.
-// The same loopback rule as Dial applies.
+// Do sends one RESP command on a new connection and returns its reply:
+// for readiness checks and small queries (DBSIZE, FLUSHALL) around a
+// benchmark. The same loopback rule as Dial applies.
 func Do(ctx context.Context, network, addr string, args ...string) (Reply, error) {
+	return do(ctx, RESP, network, addr, AppendCommand(nil, args...))
+}
+
+// DoMemcache is Do for the memcached text protocol: it sends args joined
+// by spaces as one command line (version, flush_all, get k), so a command
+// with a data block cannot be sent.
+func DoMemcache(ctx context.Context, network, addr string, args ...string) (Reply, error) {
+	return do(ctx, Memcache, network, addr, []byte(strings.Join(args, " ")+"\r\n"))
+}
+
+func do(ctx context.Context, proto Protocol, network, addr string, cmd []byte) (Reply, error) {
 	if err := checkLocal(network, addr); err != nil {
 		return Reply{}, err
 	}
@@ -374,8 +417,8 @@ func Do(ctx context.Context, network, addr string, args ...string) (Reply, error
 	if err := nc.SetDeadline(dl); err != nil {
 		return Reply{}, err
 	}
-	if _, err := nc.Write(AppendCommand(nil, args...)); err != nil {
+	if _, err := nc.Write(cmd); err != nil {
 		return Reply{}, err
 	}
-	return NewReader(bufio.NewReader(nc)).Read()
+	return newReplyReader(proto, bufio.NewReader(nc)).Read()
 }

@@ -12,10 +12,9 @@ import (
 	"testing"
 )
 
-// fakeServer answers SET with +OK, GET with a 512-byte bulk or, for keys
-// ending in 0, a null, and any key ending in 7 with an error: enough to
-// check the generator's counting, with no real server and no timing.
-func fakeServer(t *testing.T) string {
+// fakeServer serves each connection with serve on a loopback port and
+// returns the port's address.
+func fakeServer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -42,25 +41,38 @@ func fakeServer(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func serve(c net.Conn) {
+// fakeReplies are one protocol's answers of serveFake, each with its
+// CRLF.
+type fakeReplies struct{ err, miss, hit, stored string }
+
+var respReplies = fakeReplies{
+	err:    "-ERR fake error\r\n",
+	miss:   "$-1\r\n",
+	hit:    "$512\r\n" + strings.Repeat("v", 512) + "\r\n",
+	stored: "+OK\r\n",
+}
+
+// serveFake answers every command read returns: any key ending in 7 with
+// an error, a GET of a key ending in 0 with a miss, other GETs with a
+// 512-byte value and sets with stored: enough to check the generator's
+// counting, with no real server and no timing.
+func serveFake(c net.Conn, read func(*bufio.Reader) (get bool, key string, err error), r fakeReplies) {
 	br := bufio.NewReader(c)
 	bw := bufio.NewWriter(c)
-	value := "$512\r\n" + strings.Repeat("v", 512) + "\r\n"
 	for {
-		args, err := readCommand(br)
+		get, key, err := read(br)
 		if err != nil {
 			return
 		}
-		key := args[1]
 		switch {
 		case strings.HasSuffix(key, "7"):
-			bw.WriteString("-ERR fake error\r\n")
-		case args[0] == "GET" && strings.HasSuffix(key, "0"):
-			bw.WriteString("$-1\r\n")
-		case args[0] == "GET":
-			bw.WriteString(value)
+			bw.WriteString(r.err)
+		case get && strings.HasSuffix(key, "0"):
+			bw.WriteString(r.miss)
+		case get:
+			bw.WriteString(r.hit)
 		default:
-			bw.WriteString("+OK\r\n")
+			bw.WriteString(r.stored)
 		}
 		if br.Buffered() == 0 {
 			if bw.Flush() != nil {
@@ -68,6 +80,19 @@ func serve(c net.Conn) {
 			}
 		}
 	}
+}
+
+func serveRESP(c net.Conn) {
+	serveFake(c, func(br *bufio.Reader) (bool, string, error) {
+		args, err := readCommand(br)
+		if err == nil && len(args) < 2 {
+			err = errors.New("no key")
+		}
+		if err != nil {
+			return false, "", err
+		}
+		return args[0] == "GET", args[1], nil
+	}, respReplies)
 }
 
 func readCommand(br *bufio.Reader) ([]string, error) {
@@ -99,10 +124,12 @@ func readCommand(br *bufio.Reader) ([]string, error) {
 }
 
 func TestRunCounts(t *testing.T) {
-	addr := fakeServer(t)
+	addrs := map[Protocol]string{RESP: fakeServer(t, serveRESP), Memcache: fakeServer(t, serveMemcache)}
+	firstErr := map[Protocol]string{RESP: "ERR fake error", Memcache: "SERVER_ERROR fake error"}
 	ctx := context.Background()
 	tests := []struct {
 		name                 string
+		proto                Protocol
 		op                   Op
 		pipeline             int
 		n                    int64
@@ -111,12 +138,14 @@ func TestRunCounts(t *testing.T) {
 	}{
 		// Sequential keys 0..999 over a keyspace of 1000: exactly 100
 		// end in 7 and 100 in 0.
-		{"set", OpSet, 1, 1000, 100, 0, 1000},
-		{"get pipelined", OpGet, 16, 1000, 100, 100, 63},
+		{"set", RESP, OpSet, 1, 1000, 100, 0, 1000},
+		{"get pipelined", RESP, OpGet, 16, 1000, 100, 100, 63},
+		{"memcache set", Memcache, OpSet, 1, 1000, 100, 0, 1000},
+		{"memcache get pipelined", Memcache, OpGet, 16, 1000, 100, 100, 63},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g, err := Dial(ctx, Config{Addr: addr, Conns: 4, Pipeline: tt.pipeline, Op: tt.op, Keyspace: 1000, Sequential: true})
+			g, err := Dial(ctx, Config{Protocol: tt.proto, Addr: addrs[tt.proto], Conns: 4, Pipeline: tt.pipeline, Op: tt.op, Keyspace: 1000, Sequential: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +157,7 @@ func TestRunCounts(t *testing.T) {
 			if res.Ops != tt.n || res.Errors != tt.wantErrors || res.Misses != tt.wantMiss {
 				t.Fatalf("ops %d errors %d misses %d; want %d, %d, %d", res.Ops, res.Errors, res.Misses, tt.n, tt.wantErrors, tt.wantMiss)
 			}
-			if res.FirstError != "ERR fake error" {
+			if res.FirstError != firstErr[tt.proto] {
 				t.Fatalf("FirstError = %q", res.FirstError)
 			}
 			if res.Batches < tt.wantBatchesAtLeast || uint64(res.Batches) != res.Latency.Count() {
@@ -146,10 +175,20 @@ func TestDialRefusesRemote(t *testing.T) {
 	if _, err := Do(context.Background(), "tcp", "192.0.2.1:6379", "PING"); !errors.Is(err, ErrNotLocal) {
 		t.Fatalf("Do: got %v, want ErrNotLocal", err)
 	}
+	if _, err := DoMemcache(context.Background(), "tcp", "192.0.2.1:11211", "version"); !errors.Is(err, ErrNotLocal) {
+		t.Fatalf("DoMemcache: got %v, want ErrNotLocal", err)
+	}
+}
+
+func TestDialRefusesUnknownProtocol(t *testing.T) {
+	_, err := Dial(context.Background(), Config{Protocol: "http", Addr: "127.0.0.1:1"})
+	if err == nil || !strings.Contains(err.Error(), `protocol "http"`) {
+		t.Fatalf("got %v, want an error naming the protocol", err)
+	}
 }
 
 func TestRunNeedsBound(t *testing.T) {
-	g, err := Dial(context.Background(), Config{Addr: fakeServer(t), Conns: 1})
+	g, err := Dial(context.Background(), Config{Addr: fakeServer(t, serveRESP), Conns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

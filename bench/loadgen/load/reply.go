@@ -8,15 +8,17 @@ import (
 	"strconv"
 )
 
-// ErrProtocol is wrapped by every error about a malformed reply.
-var ErrProtocol = errors.New("resp: protocol error")
+// ErrProtocol is wrapped by every error about a malformed reply, in
+// either protocol.
+var ErrProtocol = errors.New("load: protocol error")
 
 // maxDepth bounds the nesting of arrays a reply may have, so that a broken
 // server cannot make the reader recurse without end.
 const maxDepth = 8
 
 // Reply is what a Reader keeps of one reply: enough to count errors and
-// misses, never the payload of a bulk string.
+// misses, never the payload of a bulk string. A MemcacheReader maps the
+// memcached text protocol's replies onto the same shape (see there).
 type Reply struct {
 	// Kind is the RESP2 type byte: '+', '-', ':', '$' or '*'.
 	Kind byte
@@ -49,7 +51,7 @@ func NewReader(r *bufio.Reader) *Reader { return &Reader{r: r} }
 func (rd *Reader) Read() (Reply, error) { return rd.read(0) }
 
 func (rd *Reader) read(depth int) (Reply, error) {
-	line, err := rd.line()
+	line, err := readLine(rd.r)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -85,10 +87,7 @@ func (rd *Reader) read(depth int) (Reply, error) {
 		}
 		rep.Len = int(n)
 		if n >= 0 {
-			if _, err := rd.r.Discard(int(n)); err != nil {
-				return Reply{}, unexpectedEOF(err)
-			}
-			if err := rd.crlf(); err != nil {
+			if err := skipPayload(rd.r, int(n), "bulk string"); err != nil {
 				return Reply{}, err
 			}
 		}
@@ -119,16 +118,16 @@ func (rd *Reader) read(depth int) (Reply, error) {
 	return rep, nil
 }
 
-// line returns the next line without its CRLF. The slice is valid until
-// the next read.
-func (rd *Reader) line() ([]byte, error) {
-	line, err := rd.r.ReadSlice('\n')
+// readLine returns the next line of r without its CRLF. The slice is
+// valid until the next read.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		// A line longer than the buffer: only an error or a simple
-		// string can be, and they are rare, so copying is fine.
+		// A line longer than the buffer: only an error or a status
+		// line can be, and they are rare, so copying is fine.
 		long := append([]byte(nil), line...)
 		for err == bufio.ErrBufferFull {
-			line, err = rd.r.ReadSlice('\n')
+			line, err = r.ReadSlice('\n')
 			long = append(long, line...)
 		}
 		line = long
@@ -142,15 +141,20 @@ func (rd *Reader) line() ([]byte, error) {
 	return line[:len(line)-2], nil
 }
 
-func (rd *Reader) crlf() error {
-	b, err := rd.r.Peek(2)
+// skipPayload discards a payload of n bytes and the CRLF that must
+// follow it; what names the payload in an error.
+func skipPayload(r *bufio.Reader, n int, what string) error {
+	if _, err := r.Discard(n); err != nil {
+		return unexpectedEOF(err)
+	}
+	b, err := r.Peek(2)
 	if err != nil {
 		return unexpectedEOF(err)
 	}
 	if b[0] != '\r' || b[1] != '\n' {
-		return fmt.Errorf("%w: bulk string not followed by CRLF", ErrProtocol)
+		return fmt.Errorf("%w: %s not followed by CRLF", ErrProtocol, what)
 	}
-	_, err = rd.r.Discard(2)
+	_, err = r.Discard(2)
 	return err
 }
 

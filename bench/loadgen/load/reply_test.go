@@ -10,11 +10,7 @@ import (
 )
 
 func TestReaderRead(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want Reply
-	}{
+	tests := []readCase{
 		{"ok", "+OK\r\n", Reply{Kind: '+', Text: "OK"}},
 		{"pong", "+PONG\r\n", Reply{Kind: '+', Text: "PONG"}},
 		{"error", "-ERR wrong number of arguments\r\n", Reply{Kind: '-', Err: "ERR wrong number of arguments"}},
@@ -30,13 +26,35 @@ func TestReaderRead(t *testing.T) {
 		{"nested array", "*2\r\n*1\r\n+a\r\n*0\r\n", Reply{Kind: '*', Len: 2}},
 		{"array holding an error", "*2\r\n+QUEUED\r\n-EXECABORT x\r\n", Reply{Kind: '*', Len: 2, Err: "EXECABORT x"}},
 	}
+	testReads(t, RESP, tests)
+	for _, tt := range tests {
+		if got := tt.want.IsError(); got != (tt.want.Kind == '-' || tt.want.Err != "") {
+			t.Errorf("%s: IsError() = %v", tt.name, got)
+		}
+	}
+}
+
+// readCase is a reply's bytes and what a reader must make of them.
+type readCase struct {
+	name string
+	in   string
+	want Reply
+}
+
+// testReads reads each case's input twice in a row, one byte at a time,
+// then a trailing reply, with a reader of proto: every split of the
+// input must parse to want, and a reply must consume exactly its own
+// bytes.
+func testReads(t *testing.T, proto Protocol, tests []readCase) {
+	t.Helper()
+	trailer, text := "+END\r\n", "END"
+	if proto == Memcache {
+		trailer, text = "STORED\r\n", "STORED"
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// Twice in a row, read one byte at a time: every split of
-			// the input must parse, and a reply must consume exactly
-			// its own bytes.
-			in := tt.in + tt.in + "+END\r\n"
-			rd := NewReader(bufio.NewReaderSize(iotest.OneByteReader(strings.NewReader(in)), 16))
+			in := tt.in + tt.in + trailer
+			rd := newReplyReader(proto, bufio.NewReaderSize(iotest.OneByteReader(strings.NewReader(in)), 16))
 			for i := range 2 {
 				got, err := rd.Read()
 				if err != nil {
@@ -46,11 +64,29 @@ func TestReaderRead(t *testing.T) {
 					t.Fatalf("read %d: got %+v, want %+v", i, got, tt.want)
 				}
 			}
-			if got, err := rd.Read(); err != nil || got.Text != "END" {
-				t.Fatalf("after: got %+v, %v; want +END", got, err)
+			if got, err := rd.Read(); err != nil || got.Text != text {
+				t.Fatalf("after: got %+v, %v; want %q", got, err, trailer)
 			}
-			if got := tt.want.IsError(); got != (tt.want.Kind == '-' || tt.want.Err != "") {
-				t.Fatalf("IsError() = %v", got)
+		})
+	}
+}
+
+// malformedCase is a broken reply and the error a reader must return.
+type malformedCase struct {
+	name string
+	in   string
+	want error
+}
+
+// testMalformed reads each case's input with a reader of proto and wants
+// an error that is want.
+func testMalformed(t *testing.T, proto Protocol, tests []malformedCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newReplyReader(proto, bufio.NewReaderSize(strings.NewReader(tt.in), 16)).Read()
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
 			}
 		})
 	}
@@ -66,11 +102,7 @@ func TestReaderLongLine(t *testing.T) {
 }
 
 func TestReaderMalformed(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want error
-	}{
+	tests := []malformedCase{
 		{"unknown type", "%1\r\n", ErrProtocol},
 		{"no CR", "+OK\n", ErrProtocol},
 		{"bad integer", ":12a\r\n", ErrProtocol},
@@ -86,15 +118,7 @@ func TestReaderMalformed(t *testing.T) {
 		{"eof in array", "*3\r\n:1\r\n", io.ErrUnexpectedEOF},
 		{"eof at start", "", io.ErrUnexpectedEOF},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rd := NewReader(bufio.NewReaderSize(strings.NewReader(tt.in), 16))
-			_, err := rd.Read()
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("got %v, want %v", err, tt.want)
-			}
-		})
-	}
+	testMalformed(t, RESP, tests)
 }
 
 func TestAppendCommand(t *testing.T) {
@@ -105,45 +129,18 @@ func TestAppendCommand(t *testing.T) {
 	}
 }
 
-func TestBatchKeys(t *testing.T) {
-	b := newBatch(OpSet, 2, 4)
-	b.setKey(OpSet, 0, 42)
-	b.setKey(OpSet, 1, 99_999_999)
-	val := string(b.buf[len(b.buf)-6 : len(b.buf)-2])
-	want := "*3\r\n$3\r\nSET\r\n$12\r\nkey:00000042\r\n$4\r\n" + val + "\r\n" +
-		"*3\r\n$3\r\nSET\r\n$12\r\nkey:99999999\r\n$4\r\n" + val + "\r\n"
-	if got := string(b.buf); got != want {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-	if got := string(b.upTo(1)); got != want[:len(want)/2] {
-		t.Fatalf("upTo(1) = %q", got)
-	}
-
-	s := newBatch(OpSession, 1, 8)
-	s.setKey(OpSession, 0, 7)
-	cmd := string(s.buf)
-	if !strings.HasPrefix(cmd, "*5\r\n$3\r\nSET\r\n$37\r\nsess:") || !strings.HasSuffix(cmd, "\r\n$2\r\nEX\r\n$5\r\n86400\r\n") {
-		t.Fatalf("session command %q", cmd)
-	}
-
-	seen := map[string]bool{}
-	for k := range uint64(10_000) {
-		s.setKey(OpSession, 0, k)
-		id := string(s.buf[s.keys[0] : s.keys[0]+sessionDigits])
-		if seen[id] {
-			t.Fatalf("session id %s repeats at %d", id, k)
-		}
-		seen[id] = true
-	}
-}
-
 func BenchmarkReaderRead(b *testing.B) {
 	// Sixteen replies to a pipelined GET of 512-byte values.
-	one := "$512\r\n" + strings.Repeat("v", 512) + "\r\n"
+	benchmarkRead(b, RESP, "$512\r\n"+strings.Repeat("v", 512)+"\r\n")
+}
+
+// benchmarkRead reads sixteen replies one in a row with a reader of
+// proto.
+func benchmarkRead(b *testing.B, proto Protocol, one string) {
 	in := strings.Repeat(one, 16)
 	sr := strings.NewReader(in)
 	br := bufio.NewReaderSize(sr, 64<<10)
-	rd := NewReader(br)
+	rd := newReplyReader(proto, br)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {

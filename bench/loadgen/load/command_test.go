@@ -1,0 +1,57 @@
+package load
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBatchKeys(t *testing.T) {
+	// The id of session number 7, and the 4-byte value newBatch makes.
+	id := make([]byte, sessionDigits)
+	putHex(id, 7)
+	sess, v := "sess:"+string(id), "ahov"
+	tests := []struct {
+		proto Protocol
+		op    Op
+		keys  []uint64
+		want  string
+	}{
+		{RESP, OpSet, []uint64{42, 99_999_999},
+			"*3\r\n$3\r\nSET\r\n$12\r\nkey:00000042\r\n$4\r\n" + v + "\r\n" +
+				"*3\r\n$3\r\nSET\r\n$12\r\nkey:99999999\r\n$4\r\n" + v + "\r\n"},
+		{RESP, OpGet, []uint64{7}, "*2\r\n$3\r\nGET\r\n$12\r\nkey:00000007\r\n"},
+		{RESP, OpSession, []uint64{7}, "*5\r\n$3\r\nSET\r\n$37\r\n" + sess + "\r\n$4\r\n" + v + "\r\n$2\r\nEX\r\n$5\r\n86400\r\n"},
+		{Memcache, OpSet, []uint64{42, 99_999_999},
+			"set key:00000042 0 0 4\r\n" + v + "\r\nset key:99999999 0 0 4\r\n" + v + "\r\n"},
+		{Memcache, OpGet, []uint64{0, 7}, "get key:00000000\r\nget key:00000007\r\n"},
+		{Memcache, OpSession, []uint64{7}, "set " + sess + " 0 86400 4\r\n" + v + "\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.proto)+" "+tt.op.String(), func(t *testing.T) {
+			b := newBatch(tt.proto, tt.op, len(tt.keys), len(v))
+			for i, k := range tt.keys {
+				b.setKey(tt.op, i, k)
+			}
+			if got := string(b.buf); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			// Every command of a batch has the same length.
+			if got, want := string(b.upTo(1)), tt.want[:len(tt.want)/len(tt.keys)]; got != want {
+				t.Fatalf("upTo(1) = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestSessionIDsUnique(t *testing.T) {
+	s := newBatch(RESP, OpSession, 1, 8)
+	seen := map[string]bool{}
+	for k := range uint64(10_000) {
+		s.setKey(OpSession, 0, k)
+		id := string(s.buf[s.keys[0] : s.keys[0]+sessionDigits])
+		if seen[id] || strings.Trim(id, hexDigits) != "" {
+			t.Fatalf("session id %s at %d repeats or is not hex", id, k)
+		}
+		seen[id] = true
+	}
+}
