@@ -1,6 +1,8 @@
 // Package server serves a sessiond store over the Redis protocol (RESP2 and
 // RESP3) on TCP and a Unix socket, so that the session stores people already
-// use (connect-redis, koa-redis, go-redis, scs, gorilla) work unchanged.
+// use (connect-redis, koa-redis, go-redis, scs, gorilla) work unchanged; and,
+// when configured, over the memcached text protocol on the same store, for
+// the stores built on memcached (connect-memcached, gomemcache).
 //
 // One goroutine serves each connection: it reads every command the client
 // has sent, executes them in order, and flushes the replies once, when it
@@ -31,6 +33,17 @@ type Config struct {
 	Unix string
 	// UnixPerm is the socket's permission bits. If zero, 0600.
 	UnixPerm os.FileMode
+
+	// MemcacheAddr is the TCP address to serve the memcached text
+	// protocol on, host:port. Empty: none.
+	MemcacheAddr string
+	// MemcacheUnix is the path of a Unix socket to serve the memcached
+	// text protocol on, created with UnixPerm. Empty: none.
+	MemcacheUnix string
+	// MemcacheInsecure lets MemcacheAddr be a non-loopback address while
+	// RequirePass is set. The memcached text protocol has no
+	// authentication: whoever reaches that port bypasses the password.
+	MemcacheInsecure bool
 
 	// RequirePass, if set, is the password clients must give with AUTH
 	// or HELLO before any other command.
@@ -74,7 +87,7 @@ type Server struct {
 	cmds map[string]*command
 
 	mu        sync.Mutex
-	listeners []net.Listener
+	listeners []listener
 	conns     map[*conn]struct{}
 	closing   bool
 	wg        sync.WaitGroup
@@ -85,6 +98,7 @@ type Server struct {
 	now       atomic.Int64 // coarse clock, unix ns; see coarseNow
 	stats     stats
 	storeOpts sessiond.Options
+	mc        mcState
 }
 
 // stats are the counters INFO reports.
@@ -219,41 +233,89 @@ var ErrServerClosed = errors.New("server: closed")
 // live socket is reported before anything is served. It logs a line per
 // listener with the address it got (an ephemeral port is resolved).
 func (s *Server) Listen() error {
-	if s.cfg.Addr == "" && s.cfg.Unix == "" {
+	c := s.cfg
+	if c.Addr == "" && c.Unix == "" && c.MemcacheAddr == "" && c.MemcacheUnix == "" {
 		return errors.New("server: no listener configured (set an address or a Unix socket)")
 	}
-	if s.cfg.Addr != "" {
-		l, err := net.Listen("tcp", s.cfg.Addr)
-		if err != nil {
-			return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
-		}
-		s.addListener(l)
+	if err := s.checkMemcacheAddr(); err != nil {
+		return err
 	}
-	if s.cfg.Unix != "" {
-		l, err := listenUnix(s.cfg.Unix, s.cfg.UnixPerm)
+	for _, l := range []struct {
+		network, addr string
+		proto         *protocol
+	}{
+		{"tcp", c.Addr, respProtocol},
+		{"unix", c.Unix, respProtocol},
+		{"tcp", c.MemcacheAddr, memcacheProtocol},
+		{"unix", c.MemcacheUnix, memcacheProtocol},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		nl, err := listen(l.network, l.addr, c.UnixPerm)
 		if err != nil {
 			s.closeListeners()
 			return err
 		}
-		s.addListener(l)
+		s.mu.Lock()
+		s.listeners = append(s.listeners, listener{nl, l.proto})
+		s.mu.Unlock()
+		s.log.Info("listening", "proto", l.proto.name, "network", nl.Addr().Network(), "addr", nl.Addr().String())
 	}
 	return nil
 }
 
-func (s *Server) addListener(l net.Listener) {
-	s.mu.Lock()
-	s.listeners = append(s.listeners, l)
-	s.mu.Unlock()
-	s.log.Info("listening", "proto", "resp", "network", l.Addr().Network(), "addr", l.Addr().String())
+func listen(network, addr string, perm os.FileMode) (net.Listener, error) {
+	if network == "unix" {
+		return listenUnix(addr, perm)
+	}
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
+	}
+	return l, nil
 }
 
-// Addrs returns the addresses the server listens on.
-func (s *Server) Addrs() []net.Addr {
+// A listener is a listening socket and the protocol it serves.
+type listener struct {
+	net.Listener
+	proto *protocol
+}
+
+// A protocol is what a listener serves.
+type protocol struct {
+	name    string // in logs: resp or memcache
+	tooMany string // the reply to a connection past MaxClients
+	// open makes the connection for nc and returns the loop that serves
+	// it.
+	open func(s *Server, nc net.Conn) (c *conn, serve func())
+}
+
+var respProtocol = &protocol{
+	name:    "resp",
+	tooMany: "-ERR max number of clients reached\r\n",
+	open: func(s *Server, nc net.Conn) (*conn, func()) {
+		c := newConn(s, nc)
+		return c, c.serve
+	},
+}
+
+// Addrs returns the addresses the server serves the Redis protocol on.
+func (s *Server) Addrs() []net.Addr { return s.addrs("resp") }
+
+// MemcacheAddrs returns the addresses the server serves the memcached text
+// protocol on.
+func (s *Server) MemcacheAddrs() []net.Addr { return s.addrs("memcache") }
+
+// addrs returns the addresses of the listeners of the protocol named proto.
+func (s *Server) addrs(proto string) []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var a []net.Addr
 	for _, l := range s.listeners {
-		a = append(a, l.Addr())
+		if l.proto.name == proto {
+			a = append(a, l.Addr())
+		}
 	}
 	return a
 }
@@ -262,7 +324,7 @@ func (s *Server) Addrs() []net.Addr {
 // and returns ErrServerClosed then.
 func (s *Server) Serve() error {
 	s.mu.Lock()
-	ls := append([]net.Listener(nil), s.listeners...)
+	ls := append([]listener(nil), s.listeners...)
 	s.mu.Unlock()
 	stop := make(chan struct{})
 	defer close(stop)
@@ -284,7 +346,7 @@ func (s *Server) Serve() error {
 	return ErrServerClosed
 }
 
-func (s *Server) accept(l net.Listener) error {
+func (s *Server) accept(l listener) error {
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
@@ -309,11 +371,11 @@ func (s *Server) accept(l net.Listener) error {
 			s.clients.Add(-1)
 			s.stats.rejected.Add(1)
 			nc.SetWriteDeadline(time.Now().Add(time.Second))
-			io.WriteString(nc, "-ERR max number of clients reached\r\n")
+			io.WriteString(nc, l.proto.tooMany)
 			nc.Close()
 			continue
 		}
-		c := newConn(s, nc)
+		c, serve := l.proto.open(s, nc)
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
@@ -326,7 +388,7 @@ func (s *Server) accept(l net.Listener) error {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			c.serve()
+			serve()
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.stats.closed.add(&c.stats)
@@ -368,6 +430,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.stop()
 	}
 	s.mu.Unlock()
+	s.stopFlush()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

@@ -55,6 +55,18 @@ type Config struct {
 	// UnixPerm is the Unix socket's permission bits. Default 0600.
 	UnixPerm os.FileMode
 
+	// MemcacheAddr is the TCP address of the memcached protocol
+	// listener. Default: none.
+	MemcacheAddr string
+
+	// MemcacheUnix is the path of a Unix socket for the memcached
+	// protocol. Default: none.
+	MemcacheUnix string
+
+	// MemcacheInsecure allows a non-loopback MemcacheAddr with a
+	// RequirePass. Default false.
+	MemcacheInsecure bool
+
 	// RequirePass is the password clients must give. Default: none.
 	RequirePass string
 
@@ -76,6 +88,11 @@ func (c *Config) storeOptions() *sessiond.Options {
 		MaxValueSize: c.MaxValueSize,
 		Shards:       c.Shards,
 	}
+}
+
+// listens reports whether c asks for any listener.
+func (c *Config) listens() bool {
+	return c.Addr != "" || c.Unix != "" || c.MemcacheAddr != "" || c.MemcacheUnix != ""
 }
 
 // Where a setting may come from. Flags are always allowed.
@@ -125,6 +142,18 @@ var settings = []setting{
 				return errors.New("want octal permission bits such as 0600 or 0660")
 			}
 			c.UnixPerm = os.FileMode(n)
+			return nil
+		}},
+	{name: "memcache-addr", usage: "serve the memcached text protocol on TCP `host:port` (empty: not at all)", from: fromAll,
+		set: func(c *Config, s string) error { c.MemcacheAddr = s; return nil }},
+	{name: "memcache-unix", usage: "serve the memcached text protocol on the Unix socket at `path`", from: fromAll,
+		set: func(c *Config, s string) error { c.MemcacheUnix = s; return nil }},
+	{name: "memcache-insecure", def: "false", isBool: true, from: fromAll,
+		usage: "serve the memcached protocol on a non-loopback address even with --requirepass (it has no authentication)",
+		set: func(c *Config, s string) (err error) {
+			if c.MemcacheInsecure, err = strconv.ParseBool(s); err != nil {
+				return errors.New("want true or false")
+			}
 			return nil
 		}},
 	{name: "requirepass", usage: "require clients to AUTH with `password`", from: fromAll,

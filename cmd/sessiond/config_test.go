@@ -160,6 +160,43 @@ func TestLoadConfig(t *testing.T) {
 			env:  map[string]string{"SESSIOND_VERSION": "1.2.3"},
 			want: defaults(nil),
 		},
+		{
+			name: "memcache flags",
+			args: []string{"--memcache-addr", "127.0.0.1:11211", "--memcache-unix=/run/m.sock", "--memcache-insecure"},
+			want: defaults(func(c *Config) {
+				c.MemcacheAddr, c.MemcacheUnix, c.MemcacheInsecure = "127.0.0.1:11211", "/run/m.sock", true
+			}),
+		},
+		{
+			name: "memcache env",
+			env: map[string]string{
+				"SESSIOND_MEMCACHE_ADDR":     "0.0.0.0:11211",
+				"SESSIOND_MEMCACHE_UNIX":     "/tmp/m.sock",
+				"SESSIOND_MEMCACHE_INSECURE": "true",
+			},
+			want: defaults(func(c *Config) {
+				c.MemcacheAddr, c.MemcacheUnix, c.MemcacheInsecure = "0.0.0.0:11211", "/tmp/m.sock", true
+			}),
+		},
+		{
+			name: "memcache file",
+			args: []string{"--config", "$FILE"},
+			file: "memcache-addr = \"localhost:11211\"\nmemcache-unix = \"/var/run/m.sock\"\nmemcache-insecure = true\n",
+			want: defaults(func(c *Config) {
+				c.File = "$FILE"
+				c.MemcacheAddr, c.MemcacheUnix, c.MemcacheInsecure = "localhost:11211", "/var/run/m.sock", true
+			}),
+		},
+		{
+			name: "memcache flag over env over file",
+			args: []string{"--config", "$FILE", "--memcache-addr", "127.0.0.1:3", "--memcache-insecure=false"},
+			env:  map[string]string{"SESSIOND_MEMCACHE_ADDR": "127.0.0.1:2", "SESSIOND_MEMCACHE_UNIX": "/env.sock"},
+			file: "memcache-addr = \"127.0.0.1:1\"\nmemcache-unix = \"/file.sock\"\nmemcache-insecure = true\n",
+			want: defaults(func(c *Config) {
+				c.File = "$FILE"
+				c.MemcacheAddr, c.MemcacheUnix = "127.0.0.1:3", "/env.sock"
+			}),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,6 +259,11 @@ func TestLoadConfigErrors(t *testing.T) {
 			file:    "maxmemory = -1\n",
 			wantErr: `config: maxmemory "-1" (from $FILE): ` + errNotSize.Error(),
 			is:      errNotSize,
+		},
+		{
+			name:    "bad boolean in env",
+			env:     map[string]string{"SESSIOND_MEMCACHE_INSECURE": "maybe"},
+			wantErr: `config: memcache-insecure "maybe" (from SESSIOND_MEMCACHE_INSECURE): want true or false`,
 		},
 		{
 			name:    "bad policy in flag",

@@ -1,12 +1,14 @@
 // Command sessiond runs a sessiond session store as its own process.
 //
 // It opens the store with the configured limits and serves it over the
-// Redis protocol (RESP2 and RESP3) on TCP and, if asked, a Unix socket,
-// logging a line per listener and one saying what it is. On SIGINT or
-// SIGTERM it stops accepting, lets connections finish the commands they
-// sent, closes the store, logs that it stopped and exits 0. An address in
-// use, or a Unix socket another server answers on, stops it at start with
-// exit status 1 and one line that names the problem.
+// Redis protocol (RESP2 and RESP3) on TCP and, if asked, a Unix socket, and
+// over the memcached text protocol where asked, logging a line per listener
+// and one saying what it is. On SIGINT or SIGTERM it stops accepting, lets
+// connections finish the commands they sent, closes the store, logs that it
+// stopped and exits 0. An address in use, or a Unix socket another server
+// answers on, stops it at start with exit status 1 and one line that names
+// the problem, as does a --memcache-addr others can reach while
+// --requirepass is set (see --memcache-insecure).
 //
 // Usage:
 //
@@ -17,7 +19,14 @@
 //	--addr HOST:PORT          serve the Redis protocol on TCP (default
 //	                          127.0.0.1:6379; empty: no TCP)
 //	--unix PATH               also serve it on a Unix socket
-//	--unix-perm BITS          the socket's permissions (default 0600)
+//	--unix-perm BITS          the sockets' permissions (default 0600)
+//	--memcache-addr HOST:PORT serve the memcached text protocol on TCP
+//	                          (default: not at all)
+//	--memcache-unix PATH      serve it on a Unix socket
+//	--memcache-insecure       serve it on a non-loopback --memcache-addr
+//	                          even with --requirepass (memcached's protocol
+//	                          has no authentication: whoever reaches the
+//	                          port bypasses the password)
 //	--requirepass PASSWORD    require AUTH (prefer SESSIOND_REQUIREPASS:
 //	                          a flag shows in the process list)
 //	--maxclients N            connections at once (default 10000)

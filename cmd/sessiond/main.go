@@ -69,8 +69,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		Timeout:     c.Timeout,
 		Logger:      log,
 		Version:     version(),
+
+		MemcacheAddr:     c.MemcacheAddr,
+		MemcacheUnix:     c.MemcacheUnix,
+		MemcacheInsecure: c.MemcacheInsecure,
 	})
-	if c.Addr != "" || c.Unix != "" {
+	if c.listens() {
 		if err := srv.Listen(); err != nil {
 			fmt.Fprintf(stderr, "sessiond: %v\n", err)
 			store.Close()
@@ -88,7 +92,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	)
 
 	serveErr := make(chan error, 1)
-	if c.Addr != "" || c.Unix != "" {
+	if c.listens() {
 		go func() { serveErr <- srv.Serve() }()
 	}
 	select {

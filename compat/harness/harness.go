@@ -30,6 +30,12 @@ type Server struct {
 	Unix string
 	// MemcacheAddr is the TCP address of the memcached listener, if any.
 	MemcacheAddr string
+	// MemcacheUnix is the path of the memcached protocol Unix socket, if
+	// any.
+	MemcacheUnix string
+	// Gossip and Data are a cluster node's gossip and data stream
+	// addresses, if it is one (--cluster-addr).
+	Gossip, Data string
 	// Cmd is the process.
 	Cmd *exec.Cmd
 
@@ -115,6 +121,8 @@ func Start(t testing.TB, args ...string) *Server {
 		switch strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-") {
 		case "addr", "unix", "memcache-addr", "memcache-unix":
 			want++
+		case "cluster-addr":
+			want += 2 // gossip and data
 		}
 	}
 	ready := make(chan struct{})
@@ -135,6 +143,12 @@ func Start(t testing.TB, args ...string) *Server {
 					s.Unix = m[3]
 				case m[1] == "memcache" && m[2] == "tcp":
 					s.MemcacheAddr = m[3]
+				case m[1] == "memcache" && m[2] == "unix":
+					s.MemcacheUnix = m[3]
+				case m[1] == "gossip":
+					s.Gossip = m[3]
+				case m[1] == "data":
+					s.Data = m[3]
 				}
 				seen++
 				if seen == want {
@@ -187,8 +201,16 @@ func StartRedis(t testing.TB, args ...string) *Server {
 	sock := filepath.Join(t.TempDir(), "redis.sock")
 	all := append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--unixsocket", sock,
 		"--save", "", "--appendonly", "no", "--daemonize", "no"}, args...)
-	cmd := exec.Command(bin, all...)
-	s := &Server{Cmd: cmd, Addr: fmt.Sprintf("127.0.0.1:%d", port), Unix: sock}
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Unix: sock}
+	runReference(t, s, exec.Command(bin, all...), "tcp", s.Addr)
+	return s
+}
+
+// runReference starts a reference server's cmd as s, waits until it
+// accepts on network addr, and stops it when the test ends.
+func runReference(t testing.TB, s *Server, cmd *exec.Cmd, network, addr string) {
+	t.Helper()
+	s.Cmd = cmd
 	cmd.Stdout = &lockedWriter{s: s}
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
@@ -196,8 +218,45 @@ func StartRedis(t testing.TB, args ...string) *Server {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	WaitDial(t, "tcp", s.Addr, exited, s)
-	stopAtCleanup(t, "redis-server", s, exited)
+	WaitDial(t, network, addr, exited, s)
+	stopAtCleanup(t, filepath.Base(cmd.Path), s, exited)
+}
+
+// StartMemcached runs the system's memcached on an ephemeral loopback port,
+// or, with unix set, on a Unix socket in a temporary directory instead
+// (memcached serves one or the other). It skips or fails the test without
+// memcached as StartRedis does without redis-server.
+func StartMemcached(t testing.TB, unix bool) *Server {
+	t.Helper()
+	bin := Need(t, "memcached")
+	s := &Server{}
+	args := []string{"-U", "0", "-m", "64"}
+	var network, addr string
+	if unix {
+		// memcached drops root for nobody before it creates the socket,
+		// so the directory is one nobody can reach (t.TempDir's parent
+		// is private to root).
+		dir, err := os.MkdirTemp("", "memcached-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		s.MemcacheUnix = filepath.Join(dir, "memcached.sock")
+		args = append(args, "-s", s.MemcacheUnix)
+		network, addr = "unix", s.MemcacheUnix
+	} else {
+		s.MemcacheAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+		host, port, _ := net.SplitHostPort(s.MemcacheAddr)
+		args = append(args, "-l", host, "-p", port)
+		network, addr = "tcp", s.MemcacheAddr
+	}
+	if os.Getuid() == 0 {
+		args = append(args, "-u", "nobody") // memcached refuses to run as root without -u
+	}
+	runReference(t, s, exec.Command(bin, args...), network, addr)
 	return s
 }
 
@@ -276,20 +335,37 @@ func cleanEnv() []string {
 	return env
 }
 
+// Reference returns the reference server the tests run against instead of
+// sessiond, from COMPAT_TARGET: "redis", "memcached", or "" for sessiond.
+func Reference() string { return os.Getenv("COMPAT_TARGET") }
+
 // Target says which server StartTarget starts.
 type Target struct {
 	// Unix also opens a Unix socket (Server.Unix).
 	Unix bool
 	// Password requires AUTH.
 	Password string
+	// Memcache serves the memcached text protocol (Server.MemcacheAddr,
+	// or Server.MemcacheUnix with Unix) besides the Redis protocol.
+	Memcache bool
 }
 
 // StartTarget starts the server the compatibility tests run against:
-// sessiond, or the system's redis-server when COMPAT_TARGET=redis, which
-// checks the tests themselves against the reference implementation.
+// sessiond, or a reference that checks the tests themselves: the system's
+// redis-server when COMPAT_TARGET=redis, its memcached when
+// COMPAT_TARGET=memcached. A test the reference cannot serve (a memcached
+// test against Redis, a Redis one against memcached) is skipped.
 func StartTarget(t testing.TB, tg Target) *Server {
 	t.Helper()
-	if os.Getenv("COMPAT_TARGET") == "redis" {
+	switch ref := Reference(); {
+	case ref == "memcached" && tg.Memcache:
+		if tg.Password != "" {
+			t.Skip("COMPAT_TARGET=memcached: memcached's text protocol has no password")
+		}
+		return StartMemcached(t, tg.Unix)
+	case ref == "memcached" || ref == "redis" && tg.Memcache:
+		t.Skipf("COMPAT_TARGET=%s does not serve this test's protocol", ref)
+	case ref == "redis":
 		var args []string
 		if tg.Password != "" {
 			args = append(args, "--requirepass", tg.Password)
@@ -297,7 +373,12 @@ func StartTarget(t testing.TB, tg Target) *Server {
 		return StartRedis(t, args...)
 	}
 	var args []string
-	if tg.Unix {
+	switch {
+	case tg.Memcache && tg.Unix:
+		args = append(args, "--memcache-unix", filepath.Join(t.TempDir(), "memcache.sock"))
+	case tg.Memcache:
+		args = append(args, "--memcache-addr", "127.0.0.1:0")
+	case tg.Unix:
 		args = append(args, "--unix", filepath.Join(t.TempDir(), "sessiond.sock"))
 	}
 	if tg.Password != "" {

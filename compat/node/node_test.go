@@ -1,13 +1,16 @@
 // Package node runs the Node.js session stores that people use with Redis
-// against the target server, unchanged: express-session with connect-redis
-// 9 (node-redis 5) and connect-redis 7 (ioredis 5), and koa with
-// koa-generic-session and koa-redis 4 (ioredis 4). Each stack runs as two
-// app processes (the apps in this directory) sharing one server, driven
-// over HTTP, with the server's keys checked over raw RESP.
+// and memcached against the target server, unchanged: express-session with
+// connect-redis 9 (node-redis 5), connect-redis 7 (ioredis 5) and
+// connect-memcached 3 (the `memcached` client), and koa with
+// koa-generic-session on koa-redis 4 (ioredis 4) or on a store built on the
+// `memcached` client. Each stack runs as two app processes (the apps in
+// this directory) sharing one server, driven over HTTP, with the server's
+// keys checked over raw RESP (and, against memcached itself, its meta
+// commands).
 //
 // The apps' packages are pinned in package-lock.json and installed by
-// scripts/setup-node.sh. Run against redis-server, the reference, with
-// COMPAT_TARGET=redis.
+// scripts/setup-node.sh. Run against the references with
+// COMPAT_TARGET=redis or COMPAT_TARGET=memcached.
 package node
 
 import (
@@ -42,9 +45,13 @@ type stack struct {
 	prefix string
 	// unix connects the app over the server's Unix socket, not TCP.
 	unix bool
+	// memcache says the app speaks the memcached protocol, not Redis's.
+	memcache bool
 	// password is required by the server and passed to the app.
 	password string
-	// storeAPI says the store has all, length, ids and clear.
+	// storeAPI says the store has all, length, ids and clear (with
+	// memcache: length and clear, which are memcached's `stats items` and
+	// `flush_all`).
 	storeAPI bool
 	// env is more of the app's environment.
 	env []string
@@ -60,6 +67,13 @@ var stacks = []stack{
 	{name: "connect-redis7-ioredis", app: "express-connect-redis7-ioredis.js", prefix: "sess:", storeAPI: true},
 	{name: "connect-redis7-ioredis-unix-password", app: "express-connect-redis7-ioredis.js", prefix: "sess:", unix: true, password: "compat secret", storeAPI: true},
 	{name: "koa-redis-password", app: "koa-redis.js", prefix: "koa:sess:", password: "compat secret"},
+	// The node memcached client cannot reach a Unix socket (it appends a
+	// port to the path), so the memcached stacks run over TCP; gomemcache
+	// covers the memcached protocol's Unix socket.
+	{name: "connect-memcached", app: "express-connect-memcached.js", prefix: "sess:", memcache: true, storeAPI: true},
+	{name: "connect-memcached-noprefix", app: "express-connect-memcached.js", prefix: "", memcache: true, storeAPI: true},
+	{name: "koa-memcached", app: "koa-memcached.js", prefix: "koa:sess:", memcache: true},
+	{name: "koa-memcached-password", app: "koa-memcached.js", prefix: "koa:sess:", memcache: true, password: "compat secret"},
 }
 
 func TestStores(t *testing.T) {
@@ -68,8 +82,8 @@ func TestStores(t *testing.T) {
 	for _, st := range stacks {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
-			srv := harness.StartTarget(t, harness.Target{Unix: st.unix, Password: st.password})
-			if st.unix && srv.Unix == "" {
+			srv := harness.StartTarget(t, harness.Target{Unix: st.unix, Password: st.password, Memcache: st.memcache})
+			if st.unix && srv.Unix == "" && srv.MemcacheUnix == "" {
 				t.Fatal("the server opened no Unix socket")
 			}
 			a, b := startApp(t, node, st, srv), startApp(t, node, st, srv)
@@ -78,7 +92,10 @@ func TestStores(t *testing.T) {
 			t.Run("touch", env.testTouch)
 			t.Run("destroy", env.testDestroy)
 			t.Run("expiry", env.testExpiry)
-			if st.storeAPI {
+			switch {
+			case st.storeAPI && st.memcache:
+				t.Run("store", env.testMemcacheStore)
+			case st.storeAPI:
 				t.Run("store", env.testStore)
 			}
 		})
@@ -104,6 +121,14 @@ func (f *fixture) testShared(t *testing.T) {
 	got := br.session(t, "GET", f.b+"/get")
 	if got.ID != s.ID || got.Data["user"] != "alice" {
 		t.Fatalf("app B read %+v, want id %s with user=alice", got, s.ID)
+	}
+	if f.st.memcache && f.srv.Addr != "" {
+		// sessiond: the session a memcached client stored is the same
+		// bytes over the Redis protocol.
+		var stored map[string]any
+		if v, ok := f.do(t, "GET", key).(string); !ok || json.Unmarshal([]byte(v), &stored) != nil || stored["user"] != "alice" {
+			t.Fatalf("GET %s over RESP = %v, want the session's JSON with user=alice", key, v)
+		}
 	}
 	br.session(t, "POST", f.b+"/set?k=n&v=2")
 	got = br.session(t, "GET", f.a+"/get")
@@ -320,9 +345,14 @@ func startApp(t *testing.T, node string, st stack, srv *harness.Server) *app {
 	cmd := exec.Command(node, st.app)
 	cmd.Env = append(appEnv(), "PORT=0", "PREFIX="+st.prefix, "REDIS_PASSWORD="+st.password)
 	cmd.Env = append(cmd.Env, st.env...)
-	if st.unix {
+	switch {
+	case st.memcache && st.unix:
+		cmd.Env = append(cmd.Env, "MEMCACHED="+srv.MemcacheUnix)
+	case st.memcache:
+		cmd.Env = append(cmd.Env, "MEMCACHED="+srv.MemcacheAddr)
+	case st.unix:
 		cmd.Env = append(cmd.Env, "REDIS_SOCKET="+srv.Unix)
-	} else {
+	default:
 		cmd.Env = append(cmd.Env, "REDIS_URL=redis://"+srv.Addr)
 	}
 	a := &app{file: st.app, cmd: cmd, out: &output{port: make(chan string, 1)}, exited: make(chan struct{})}
@@ -365,7 +395,7 @@ func appEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "REDIS_") && !slices.Contains([]string{"PORT", "PREFIX", "SESSION_SECRET"}, name) {
+		if !strings.HasPrefix(name, "REDIS_") && !slices.Contains([]string{"MEMCACHED", "PORT", "PREFIX", "SESSION_SECRET"}, name) {
 			env = append(env, kv)
 		}
 	}
@@ -470,8 +500,13 @@ func (b *browser) call(t *testing.T, method, url string) []byte {
 // RESP.
 
 // pttl returns PTTL key: milliseconds left, -1 for no expiry, -2 for no key.
+// Against memcached, which has no Redis protocol, it asks with the meta
+// command `mg`, to the second.
 func (f *fixture) pttl(t *testing.T, key string) int64 {
 	t.Helper()
+	if f.srv.Addr == "" {
+		return f.metaTTL(t, key)
+	}
 	n, ok := f.do(t, "PTTL", key).(int64)
 	if !ok {
 		t.Fatalf("PTTL %s did not answer an integer", key)

@@ -124,7 +124,7 @@ func FuzzReader(f *testing.F) {
 		maxCmds := len(data)/2 + 2
 		whole := fuzzRead(t, bytes.NewReader(data), flags, flags&fuzzWholeTiny != 0, maxCmds)
 		i := 0
-		cr := &chunkReader{data: data, next: func() int {
+		cr := &chunkReader{Data: data, Next: func() int {
 			if len(chunks) == 0 {
 				return 0
 			}
@@ -134,8 +134,8 @@ func FuzzReader(f *testing.F) {
 		chunked := fuzzRead(t, cr, flags, flags&fuzzTinyBuf != 0, maxCmds)
 		// One read per byte at most, one that finds the end, and one
 		// more for the call fuzzRead makes after the error.
-		if cr.reads > len(data)+2 {
-			t.Fatalf("%d reads of %d bytes", cr.reads, len(data))
+		if cr.Reads > len(data)+2 {
+			t.Fatalf("%d reads of %d bytes", cr.Reads, len(data))
 		}
 		if !slices.EqualFunc(whole.cmds, chunked.cmds, slices.Equal) || !sameErr(whole.err, chunked.err) {
 			t.Fatalf("in one piece: %s\nin chunks %v: %s", whole, chunks, chunked)

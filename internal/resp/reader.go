@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/sessiond/sessiond/internal/inbuf"
 )
 
 // Limits bound what one command may make the reader hold. Every limit a
@@ -169,41 +171,15 @@ func (r *Reader) fill() error {
 			return err
 		}
 	}
-	if r.r > 0 {
-		n := copy(r.buf, r.buf[r.r:r.w])
-		r.r, r.w = 0, n
+	var err error
+	r.buf, r.r, r.w, err = inbuf.Fill(r.rd, r.buf, r.r, r.w, r.maxBuf)
+	if errors.Is(err, inbuf.ErrFull) {
+		// parse decides before a command gets this big; this is a
+		// backstop.
+		return protoErr("command of more than %d bytes", r.lim.MaxCommand)
 	}
-	if r.w == len(r.buf) {
-		if len(r.buf) >= r.maxBuf {
-			// parse decides before a command gets this big; this
-			// is a backstop.
-			return protoErr("command of more than %d bytes", r.lim.MaxCommand)
-		}
-		nb := make([]byte, min(2*len(r.buf), r.maxBuf))
-		copy(nb, r.buf[:r.w])
-		r.buf = nb
-	}
-	// An io.Reader may return 0, nil now and then; as bufio does, give
-	// up only when it keeps on doing so.
-	for range maxEmptyReads {
-		n, err := r.rd.Read(r.buf[r.w:])
-		if n < 0 || n > len(r.buf)-r.w {
-			return errors.New("resp: reader returned an invalid count")
-		}
-		r.w += n
-		if n > 0 {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return io.ErrNoProgress
+	return err
 }
-
-// maxEmptyReads is how many reads in a row may return no data and no error
-// before fill gives up, as in bufio.
-const maxEmptyReads = 100
 
 // Shrink gives back a buffer that grew for a large command, once it is no
 // longer needed, so that an idle connection holds only a small one. The
@@ -212,12 +188,7 @@ func (r *Reader) Shrink() {
 	if r.inCmd {
 		return
 	}
-	if len(r.buf) > r.initial && r.w-r.r <= r.initial {
-		nb := make([]byte, r.initial)
-		r.w = copy(nb, r.buf[r.r:r.w])
-		r.r = 0
-		r.buf = nb
-	}
+	r.buf, r.r, r.w = inbuf.Shrink(r.buf, r.r, r.w, r.initial)
 	// A command of a million arguments leaves 40 MB of these.
 	if cap(r.spans) > maxKeptArgs {
 		r.spans = nil

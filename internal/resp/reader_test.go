@@ -12,37 +12,19 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/sessiond/sessiond/internal/inbuf"
 )
 
-// chunkReader returns its data in reads of the sizes next chooses, as a
-// connection returns whatever has arrived. A size of 0, or more than is
-// left, means all that is left.
-type chunkReader struct {
-	data  []byte
-	next  func() int
-	reads int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	c.reads++
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := c.next()
-	if n <= 0 || n > len(c.data) {
-		n = len(c.data)
-	}
-	n = copy(p, c.data[:n])
-	c.data = c.data[n:]
-	return n, nil
-}
+// chunkReader is the readers' shared test input.
+type chunkReader = inbuf.ChunkReader
 
 // randomChunks returns a reader of data in chunks of random sizes, from
 // one byte to all of it.
 func randomChunks(data []byte, seed uint64) *chunkReader {
 	rng := rand.New(rand.NewPCG(seed, seed))
-	c := &chunkReader{data: data}
-	c.next = func() int { return 1 + rng.IntN(len(c.data)) }
+	c := &chunkReader{Data: data}
+	c.Next = func() int { return 1 + rng.IntN(len(c.Data)) }
 	return c
 }
 

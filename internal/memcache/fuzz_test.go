@@ -1,0 +1,154 @@
+package memcache
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Fuzz flags, the third argument of FuzzReader. The top bits choose one of
+// fuzzLimits.
+const (
+	fuzzTinyBuf    = 1 << iota // start with an 8-byte buffer, to make it grow
+	fuzzShrink                 // Shrink after every command and before every read
+	fuzzWholeTiny              // give the one-piece reader a tiny buffer too
+	fuzzLimitShift = iota
+)
+
+// fuzzLimits are small, so that random input reaches them.
+var fuzzLimits = [...]Limits{
+	{MaxLine: 32, MaxValue: 16, MaxKeys: 3},
+	{MaxLine: 8, MaxValue: 1, MaxKeys: 1},
+	{MaxLine: 1, MaxValue: 1, MaxKeys: 1},
+	{MaxLine: 300, MaxValue: 300, MaxKeys: 100},
+	{MaxLine: 64, MaxValue: 0, MaxKeys: 2},
+	{}, // the defaults
+	{MaxLine: 20, MaxValue: 4, MaxKeys: 8},
+	{MaxLine: 32, MaxValue: 16, MaxKeys: 3},
+}
+
+// fuzzRead reads commands from rd as flags say, checking what must hold of
+// every command and error, until an error that ends the stream.
+func fuzzRead(t *testing.T, rd io.Reader, flags uint8, tiny bool, maxCmds int) []string {
+	lim := fuzzLimits[int(flags>>fuzzLimitShift)%len(fuzzLimits)]
+	r := NewReader(rd, lim)
+	if tiny {
+		r.buf = make([]byte, 8)
+	}
+	if flags&fuzzShrink != 0 {
+		r.BeforeRead = func() error { r.Shrink(); return nil }
+	}
+	bufLimit := max(len(r.buf), r.lim.MaxLine+2+r.lim.MaxValue+2)
+	var out []string
+	for range maxCmds {
+		c, err := r.Read()
+		if r.Buffered() < 0 || r.r > r.w || r.w > len(r.buf) || len(r.buf) > bufLimit {
+			t.Fatalf("bad buffer state r=%d w=%d len=%d (limit %d)", r.r, r.w, len(r.buf), bufLimit)
+		}
+		out = append(out, describe(c, err))
+		var ce *CommandError
+		switch {
+		case errors.As(err, &ce):
+			if c != nil {
+				t.Fatalf("a command with error %v", err)
+			}
+			if !strings.HasPrefix(ce.Reply, "ERROR") && !strings.HasPrefix(ce.Reply, "CLIENT_ERROR ") {
+				t.Fatalf("reply %q", ce.Reply)
+			}
+			if ce.Fatal {
+				if again, err2 := r.Read(); err2 != err || again != nil {
+					t.Fatalf("after %v: %v, %v", err, again, err2)
+				}
+				return out
+			}
+			continue
+		case err != nil:
+			if err != io.EOF && err != io.ErrUnexpectedEOF {
+				t.Fatalf("unexpected error %T: %v", err, err)
+			}
+			return out
+		}
+		checkCommand(t, c, r.lim)
+		if flags&fuzzShrink != 0 {
+			r.Shrink()
+		}
+	}
+	t.Fatalf("more than %d commands from the input", maxCmds)
+	return nil
+}
+
+// checkCommand checks what the reader promises of a command.
+func checkCommand(t *testing.T, c *Command, lim Limits) {
+	if c.Op == 0 || c.Op.String() == "unknown" {
+		t.Fatalf("command with op %d", c.Op)
+	}
+	if len(c.Keys) > lim.MaxKeys {
+		t.Fatalf("%d keys, limit %d", len(c.Keys), lim.MaxKeys)
+	}
+	for _, k := range append(slices.Clip(c.Keys), c.Key) {
+		if k != nil && !validKey(k) {
+			t.Fatalf("invalid key %q returned", k)
+		}
+	}
+	if len(c.Data) > lim.MaxValue {
+		t.Fatalf("a block of %d bytes, limit %d", len(c.Data), lim.MaxValue)
+	}
+	if c.Op.IsStorage() != (c.Data != nil || c.TooLarge) || c.Op.IsStorage() && c.Key == nil {
+		t.Fatalf("%s with data %q, key %q, too large %v", c.Op, c.Data, c.Key, c.TooLarge)
+	}
+}
+
+// FuzzReader feeds random input in random pieces: the chunks argument gives
+// the size of each read in turn (0 for all that is left). The reader must
+// not panic or loop, must fail only with refusals or I/O errors, must hold
+// its limits, and must make the same commands and errors of the input
+// however it is split.
+func FuzzReader(f *testing.F) {
+	seeds := []string{
+		"set a 0 0 1\r\nx\r\nget a\r\ngets a b\r\n",
+		"cas a 1 2 3 4 noreply\r\nxyz\r\ngat 10 a\r\ngats 0 a b\r\n",
+		"incr a 1\r\ndecr a 2 noreply\r\ntouch a 10\r\ndelete a 0 noreply\r\n",
+		"flush_all 10 noreply\r\nversion\r\nverbosity 1\r\nstats items\r\nquit\r\n",
+		"set a 0 0 20\r\n" + strings.Repeat("x", 20) + "\r\nget a\r\n",
+		"set a 0 0 1099511627776\r\n", "set a 0 0 3\r\nabcd\r\n", "set a 0 0 3\r\nab\r\n",
+		"set " + strings.Repeat("k", 251) + " 0 0 1\r\nx\r\n",
+		"\x80\x01\x00\x00garbage\xff\r\n", strings.Repeat("A", 40), "get " + strings.Repeat("k ", 20) + "\r\n",
+		"append a x 0 2\r\nxy\r\n", "set a 0 0 2\r\nx\n", "\n\r\n  \r\n",
+	}
+	for _, tt := range readerTests {
+		if len(tt.in) < 1024 {
+			seeds = append(seeds, tt.in)
+		}
+	}
+	for i, s := range seeds {
+		f.Add([]byte(s), []byte{1}, uint8(i))
+		f.Add([]byte(s), []byte{3, 0}, uint8(i<<fuzzLimitShift))
+		f.Add([]byte(s), []byte{7, 2, 30, 1}, uint8(fuzzTinyBuf|fuzzShrink|i<<fuzzLimitShift))
+	}
+	f.Fuzz(func(t *testing.T, data, chunks []byte, flags uint8) {
+		// Every command takes at least a byte (an empty line's LF),
+		// and the end takes one more outcome.
+		maxCmds := len(data) + 2
+		whole := fuzzRead(t, bytes.NewReader(data), flags, flags&fuzzWholeTiny != 0, maxCmds)
+		i := 0
+		cr := &chunkReader{Data: data, Next: func() int {
+			if len(chunks) == 0 {
+				return 0
+			}
+			i++
+			return int(chunks[(i-1)%len(chunks)])
+		}}
+		chunked := fuzzRead(t, cr, flags, flags&fuzzTinyBuf != 0, maxCmds)
+		// One read per byte at most, one that finds the end, and one
+		// more after a fatal error.
+		if cr.Reads > len(data)+2 {
+			t.Fatalf("%d reads of %d bytes", cr.Reads, len(data))
+		}
+		if !slices.Equal(whole, chunked) {
+			t.Fatalf("in one piece:\n%q\nin chunks %v:\n%q", whole, chunks, chunked)
+		}
+	})
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The memcached text protocol, served on the same store as RESP: a session
+// written by one protocol is read by the other, with the same bytes and the
+// same expiry (memcached's flags are stored with the record; a key written
+// over RESP has flags 0).
+
+// memcachedVersion is the memcached version whose protocol sessiond follows.
+// Clients parse it: the node memcached client reads three numbers.
+const memcachedVersion = "1.6.18"
+
+var memcacheProtocol = &protocol{
+	name:    "memcache",
+	tooMany: "ERROR Too many open connections\r\n",
+	open: func(s *Server, nc net.Conn) (*conn, func()) {
+		m := newMCConn(s, nc)
+		return m.c, m.serve
+	},
+}
+
+// mcState is the server's memcached protocol state.
+type mcState struct {
+	mu     sync.Mutex
+	conns  map[*mcConn]struct{}
+	closed mcCounters // the counts of connections that have closed
+	total  atomic.Int64
+
+	flushMu sync.Mutex
+	flush   *time.Timer // a flush_all with a delay, pending
+}
+
+// errMemcacheAuth explains why a memcache listener on the network is refused
+// while a password is set.
+var errMemcacheAuth = errors.New("the memcached text protocol has no authentication, so anyone who can reach the port would bypass requirepass; " +
+	"listen on a loopback address (127.0.0.1, ::1, localhost) or a Unix socket, or set MemcacheInsecure (--memcache-insecure) to accept that")
+
+// checkMemcacheAddr refuses a memcache TCP listener that others can reach
+// while a password protects the Redis protocol, unless MemcacheInsecure says
+// to serve it anyway (then it warns).
+func (s *Server) checkMemcacheAddr() error {
+	addr := s.cfg.MemcacheAddr
+	if addr == "" || s.cfg.RequirePass == "" || isLoopback(addr) {
+		return nil
+	}
+	if !s.cfg.MemcacheInsecure {
+		return fmt.Errorf("server: memcache address %s is not a loopback address and a password is set: %w", addr, errMemcacheAuth)
+	}
+	s.log.Warn("serving the memcached protocol without authentication on a non-loopback address: anyone who can reach it bypasses requirepass",
+		"addr", addr)
+	return nil
+}
+
+// isLoopback reports whether the host of addr (host:port) is a loopback
+// address or localhost. An empty host is every interface.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// flushAfter clears the store after d, replacing any flush pending; d <= 0
+// clears it now. As in memcached, everything stored until then is gone then.
+func (s *Server) flushAfter(d time.Duration) {
+	s.mc.flushMu.Lock()
+	defer s.mc.flushMu.Unlock()
+	if s.mc.flush != nil {
+		s.mc.flush.Stop()
+		s.mc.flush = nil
+	}
+	if d <= 0 {
+		s.st.Clear()
+		return
+	}
+	s.mc.flush = time.AfterFunc(d, func() { s.st.Clear() })
+}
+
+// stopFlush cancels a pending flush, at shutdown.
+func (s *Server) stopFlush() {
+	s.mc.flushMu.Lock()
+	defer s.mc.flushMu.Unlock()
+	if s.mc.flush != nil {
+		s.mc.flush.Stop()
+	}
+}
+
+// addMCConn and removeMCConn keep the registry that stats adds up.
+func (s *Server) addMCConn(m *mcConn) {
+	s.mc.total.Add(1)
+	s.mc.mu.Lock()
+	if s.mc.conns == nil {
+		s.mc.conns = map[*mcConn]struct{}{}
+	}
+	s.mc.conns[m] = struct{}{}
+	s.mc.mu.Unlock()
+}
+
+func (s *Server) removeMCConn(m *mcConn) {
+	s.mc.mu.Lock()
+	delete(s.mc.conns, m)
+	s.mc.closed.add(m.counters())
+	s.mc.mu.Unlock()
+}
+
+// mcTotals returns the counters of every memcache connection, open or
+// closed.
+func (s *Server) mcTotals() *mcCounters {
+	var t mcCounters
+	s.mc.mu.Lock()
+	defer s.mc.mu.Unlock()
+	t.add(&s.mc.closed)
+	for m := range s.mc.conns {
+		t.add(m.counters())
+	}
+	return &t
+}
+
+// mcResetStats zeroes the counters (stats reset).
+func (s *Server) mcResetStats() {
+	s.mc.mu.Lock()
+	defer s.mc.mu.Unlock()
+	s.mc.closed.reset()
+	for m := range s.mc.conns {
+		m.counts.reset()
+		m.inBase.Store(m.c.stats.netIn.Load())
+		m.outBase.Store(m.c.stats.netOut.Load())
+	}
+	s.mc.total.Store(0)
+}
