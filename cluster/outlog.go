@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/binary"
 	"sync"
 
 	"github.com/sessiond/sessiond"
@@ -59,9 +58,7 @@ func (l *outLog) appendClear(v sessiond.Version) uint64 {
 	l.mu.Lock()
 	c := l.open()
 	n := len(c.buf)
-	c.buf = append(c.buf, entryClear)
-	c.buf = binary.BigEndian.AppendUint64(c.buf, v.Time)
-	c.buf = binary.AppendUvarint(c.buf, uint64(v.Node))
+	c.buf = appendVersion(append(c.buf, entryClear), v)
 	return l.added(c, len(c.buf)-n)
 }
 
@@ -111,6 +108,13 @@ func (l *outLog) trim() {
 		l.size -= len(c.buf)
 		l.chunks = l.chunks[1:]
 	}
+}
+
+// last returns the sequence number of the latest entry, 0 if none.
+func (l *outLog) last() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next - 1
 }
 
 // logReader is one sender's place in the log.

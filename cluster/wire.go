@@ -11,23 +11,34 @@ import (
 // The data stream between two nodes is a sequence of messages (see
 // channel.go for how they are framed, authenticated and encrypted). Each
 // message starts with its kind.
+//
+// The first message on a connection, from the side that dialed, says what
+// it is for: msgStream (our log, for good), msgSyncRequest (your whole set,
+// a join) or msgDigest (a repair round).
 const (
-	// msgRecords carries changes of the sender's own log: the sequence
-	// number of the first, then records back to back.
-	msgRecords byte = 1 + iota
-	// msgClear carries a Clear of the sender's log: sequence number and
-	// version.
-	msgClear
-	// msgAck acknowledges that the receiver applied the sender's log up
-	// to and including a sequence number.
+	// msgStream opens a log stream; the acceptor answers msgResume.
+	msgStream byte = 1 + iota
+	// msgResume is the sequence number of the dialer's log the acceptor
+	// applied last (0: none; stream from the oldest entry held).
+	msgResume
+	// msgLog carries log entries: sequence number of the first, count,
+	// entries (outlog.go).
+	msgLog
+	// msgAck says the acceptor applied the log through a sequence number.
 	msgAck
-	// msgSyncRequest asks the receiver for its whole set (a join).
+	// msgSyncRequest asks the acceptor for its whole set.
 	msgSyncRequest
-	// msgSyncChunk carries records of the whole set, without sequence
-	// numbers.
+	// msgSyncStart gives the records and bytes a sync will send, for the
+	// joiner's progress log.
+	msgSyncStart
+	// msgSyncChunk carries records of a sync or a repair, back to back.
 	msgSyncChunk
-	// msgSyncDone ends a sync: the donor's floor, the records sent.
+	// msgSyncDone ends a sync or one side of a repair: the sender's floor
+	// (its last Clear's version) and the records sent.
 	msgSyncDone
+	// msgDigest carries the sender's floor and a digest per key-range
+	// bucket (repair.go).
+	msgDigest
 )
 
 // Record encoding flags.
