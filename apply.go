@@ -48,7 +48,9 @@ func (st *Store) Apply(rec Record) (applied bool, err error) {
 			}
 			return true, nil
 		}
-		exp := min(max(rec.Expires, now+st.opts.TombstoneTTL.Milliseconds()), maxExpires)
+		// Counted from the delete's own time, not from when it arrived,
+		// so that every node drops the tombstone at the same time.
+		exp := min(max(rec.Expires, rec.Version.wallMS()+st.opts.TombstoneTTL.Milliseconds()), maxExpires)
 		if i >= 0 {
 			exp = max(exp, sh.at(entryLoc(sh.idx.slots[i])).expires())
 		}

@@ -326,7 +326,7 @@ func (sh *shard) delete(tag uint32, key string, i int, ver Version, now int64) (
 		sh.remove(i)
 		return 0
 	}
-	exp := min(now+sh.st.opts.TombstoneTTL.Milliseconds(), maxExpires)
+	exp := min(ver.wallMS()+sh.st.opts.TombstoneTTL.Milliseconds(), maxExpires)
 	if e := sh.at(entryLoc(sh.idx.slots[i])).expires(); e > exp {
 		exp = e
 	}

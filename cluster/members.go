@@ -67,8 +67,9 @@ func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 		}
 		local := self.LocalNode()
 		if !p.Addr.Equal(local.Addr) || p.Port != local.Port {
-			d.n.log.Error("refusing to merge: another node has our name", "node", p.Name, "its_address", p.Address())
-			return fmt.Errorf("node name %q is taken by the node at %s", p.Name, p.Address())
+			err := fmt.Errorf("node name %q is taken by the node at %s: --node-name must be unique", p.Name, p.Address())
+			d.n.conflict.Store(&err)
+			return err
 		}
 	}
 	return nil
@@ -129,8 +130,8 @@ func (n *Node) join(ctx context.Context) error {
 		if err == nil {
 			err = fmt.Errorf("no address to try")
 		}
-		if e := err.Error(); bytes.Contains([]byte(e), []byte("taken by")) {
-			return fmt.Errorf("cluster: %v: --node-name must be unique", err)
+		if conflict := n.conflict.Load(); conflict != nil {
+			return fmt.Errorf("cluster: %w", *conflict)
 		}
 		if time.Now().Add(wait).After(deadline) {
 			return fmt.Errorf("cluster: could not join %v within %v: %w", n.cfg.Join, n.cfg.JoinTimeout, err)

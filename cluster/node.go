@@ -45,6 +45,8 @@ type Node struct {
 	data  net.Listener
 	ready atomic.Bool // the join sync is done
 
+	conflict atomic.Pointer[error] // another node has our name
+
 	mu      sync.Mutex
 	peers   map[string]*peer  // by name: the live members but us
 	applied map[string]uint64 // name/incarnation -> last entry applied of its log

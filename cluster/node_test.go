@@ -177,3 +177,66 @@ func TestRepair(t *testing.T) {
 		return na == 300 && nb == 300
 	})
 }
+
+func TestStatus(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	b := startNode(t, "b", a.GossipAddr(), nil)
+	eventually(t, "b ready", b.Ready)
+	a.st.Set("k", []byte("v"), 0)
+	eventually(t, "b applied k", func() bool { return value(b.st, "k") == "v" })
+	eventually(t, "a sees b connected and caught up", func() bool {
+		s := a.Status()
+		return len(s.Members) == 2 && s.Members[1].Name == "b" && s.Members[1].Connected && s.Members[1].LagRecords == 0 && s.Members[1].SentBytes > 0
+	})
+	s := a.Status()
+	if !s.Ready || s.Name != "a" || s.ClusterName != "test" || !s.Members[0].Self || s.Members[0].State != "alive" {
+		t.Errorf("status %+v", s)
+	}
+	if bs := b.Status(); bs.Applied < 1 || bs.StreamedIn == 0 {
+		t.Errorf("b applied %d records from %d bytes, want at least 1", bs.Applied, bs.StreamedIn)
+	}
+}
+
+// TestRefused: a node with another cluster key, or another cluster name,
+// cannot join and learns nothing; a second node of an existing name is
+// refused with an error that says so.
+func TestRefused(t *testing.T) {
+	key := func(b byte) func(*Config) {
+		return func(c *Config) { c.Key = make([]byte, 32); c.Key[0] = b; c.JoinTimeout = 2 * time.Second }
+	}
+	a := startNode(t, "a", "", key(1))
+	a.st.Set("secret", []byte("v"), 0)
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"other key", key(2)},
+		{"no key", func(c *Config) { c.JoinTimeout = 2 * time.Second }},
+		{"other cluster name", func(c *Config) { key(1)(c); c.ClusterName = "other" }},
+	} {
+		cfg := Config{NodeName: "intruder", BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{a.GossipAddr()},
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+		tc.mod(&cfg)
+		st, n, err := Open(context.Background(), cfg, nil)
+		if err == nil {
+			got := value(st, "secret")
+			n.Close()
+			st.Close()
+			t.Fatalf("%s: joined (and reads secret = %s)", tc.name, got)
+		}
+		if got := len(a.Status().Members); got != 1 {
+			t.Errorf("%s: a lists %d members after the refused join", tc.name, got)
+		}
+	}
+	cfg := Config{NodeName: "a", BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{a.GossipAddr()}, JoinTimeout: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+	key(1)(&cfg)
+	cfg.JoinTimeout = 2 * time.Second
+	if st, n, err := Open(context.Background(), cfg, nil); err == nil {
+		n.Close()
+		st.Close()
+		t.Fatal("a second node named a joined")
+	} else {
+		t.Logf("duplicate name: %v", err)
+	}
+}
