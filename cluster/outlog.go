@@ -123,13 +123,16 @@ type logReader struct {
 	wake chan struct{}
 }
 
-// reader returns a reader that starts at entry from (clamped to what the
-// log holds: from 0 means the oldest entry held).
+// reader returns a reader that starts at entry from; 0 means the oldest
+// entry held. If entry from is no longer held, the first read reports the
+// loss.
 func (l *outLog) reader(from uint64) *logReader {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := &logReader{seq: max(from, l.oldest()), wake: make(chan struct{}, 1)}
-	r.seq = min(r.seq, l.next)
+	if from == 0 {
+		from = l.oldest()
+	}
+	r := &logReader{seq: min(from, l.next), wake: make(chan struct{}, 1)}
 	l.readers[r] = struct{}{}
 	return r
 }

@@ -97,6 +97,10 @@ func TestOutLogBound(t *testing.T) {
 	if !lost {
 		t.Error("a reader that fell behind the bound was not told it lost entries")
 	}
+	// A reader resuming at an entry no longer held learns it at once.
+	if _, _, lost := readAll(t, l, l.reader(2), 2); !lost {
+		t.Error("a reader resuming at a dropped entry was not told it lost entries")
+	}
 	if len(keys) == 0 || keys[len(keys)-1] != "1999" {
 		t.Errorf("after losing its place the reader read %d entries, want the newest", len(keys))
 	}

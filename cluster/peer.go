@@ -170,10 +170,15 @@ func (p *peer) stream() error {
 	if d.err != nil {
 		return d.err
 	}
-	r := p.n.out.reader(resume + 1)
+	// A peer that applied nothing of this incarnation's log gets what
+	// the log holds (its join sync or repair brings the rest); one that
+	// resumes gets the rest, or learns on the first read that entries
+	// were dropped meanwhile.
+	from := resume + 1
 	if resume == 0 {
-		r = p.n.out.reader(0)
+		from = 0
 	}
+	r := p.n.out.reader(from)
 	defer p.n.out.close(r)
 	p.n.acks.set(p.name, resume)
 	p.connected.Store(true)
