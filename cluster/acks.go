@@ -81,6 +81,12 @@ func (a *acks) count(ticket uint64) int {
 	return n
 }
 
+// waitCount waits as wait does and returns how many peers applied ticket.
+func (a *acks) waitCount(ticket uint64, k int, timeout time.Duration) int {
+	a.wait(ticket, k, timeout)
+	return a.reached(ticket)
+}
+
 // wait returns nil once k peers applied ticket, or an error after timeout.
 func (a *acks) wait(ticket uint64, k int, timeout time.Duration) error {
 	a.mu.Lock()

@@ -165,13 +165,23 @@ func (n *Node) Start(ctx context.Context, st *sessiond.Store) error {
 // join sync (or started the cluster).
 func (n *Node) Ready() bool { return n.ready.Load() }
 
-// Leave tells the peers the node is leaving, so that they drop it at once
-// instead of waiting for failure detection, and stops replicating. The
-// store stays open.
+// Leave gives the peers the changes they have not acknowledged yet (for
+// up to half of timeout), tells them the node is leaving, so that they drop
+// it at once instead of waiting for failure detection, and stops
+// replicating. The store stays open.
 func (n *Node) Leave(timeout time.Duration) error {
 	var err error
 	if n.ml != nil {
-		err = n.ml.Leave(timeout)
+		n.mu.Lock()
+		peers := len(n.peers)
+		n.mu.Unlock()
+		if last := n.out.last(); last > 0 && peers > 0 {
+			if got := n.acks.waitCount(last, peers, timeout/2); got < peers {
+				n.log.Warn("leaving before every peer acknowledged our last changes", "acknowledged_by", got, "peers", peers)
+			}
+		}
+		err = n.ml.Leave(timeout / 2)
+		n.log.Info("left the cluster", "node", n.cfg.NodeName)
 	}
 	n.Close()
 	return err
@@ -244,16 +254,16 @@ func (n *Node) Wait(ticket uint64) error {
 // how many did: Redis's WAIT.
 func (n *Node) WaitReplicas(numReplicas int, timeout time.Duration) int {
 	ticket := n.out.last()
-	if numReplicas > 0 && ticket > 0 {
-		if timeout <= 0 {
-			timeout = 24 * time.Hour
-		}
-		n.acks.wait(ticket, numReplicas, timeout)
-	}
 	if ticket == 0 {
 		return n.acks.connected()
 	}
-	return n.acks.reached(ticket)
+	if timeout <= 0 {
+		timeout = 24 * time.Hour
+	}
+	if numReplicas <= 0 {
+		return n.acks.reached(ticket)
+	}
+	return n.acks.waitCount(ticket, numReplicas, timeout)
 }
 
 var errClosed = errors.New("cluster: node closed")
