@@ -148,7 +148,9 @@ func (n *Node) Start(ctx context.Context, st *sessiond.Store) error {
 		data.Close()
 		return err
 	}
-	n.log.Info("cluster listening", "node", n.cfg.NodeName, "gossip", n.ml.LocalNode().Address(), "data", data.Addr().String(), "cluster_name", n.cfg.ClusterName, "encrypted", n.cfg.Key != nil)
+	// The same shape as the server's listening lines, for scripts.
+	n.cfg.Logger.Info("listening", "proto", "gossip", "network", "tcp", "addr", n.ml.LocalNode().Address(), "node", n.cfg.NodeName, "cluster_name", n.cfg.ClusterName, "encrypted", n.cfg.Key != nil)
+	n.cfg.Logger.Info("listening", "proto", "data", "network", "tcp", "addr", data.Addr().String(), "node", n.cfg.NodeName)
 	if len(n.cfg.Join) == 0 {
 		n.ready.Store(true)
 		n.log.Info("cluster started: no peers to join, ready")
