@@ -11,6 +11,7 @@ import "fmt"
 // as a delete too. Without Options.Tombstones a delete just removes the key;
 // with it, a tombstone at rec.Version keeps lower versions out.
 //
+// A record older than the store's Floor (its last Clear) is refused too.
 // The store's clock moves past rec.Version, so later local writes of the key
 // win over it.
 func (st *Store) Apply(rec Record) (applied bool, err error) {
@@ -32,6 +33,9 @@ func (st *Store) Apply(rec Record) (applied bool, err error) {
 	defer sh.mu.Unlock()
 	st.clock.Update(rec.Version.Time)
 	now := st.nowMS()
+	if rec.Version.Compare(st.floor.load()) < 0 {
+		return false, nil // written before a Clear this store has applied
+	}
 	i := sh.find(tag, rec.Key)
 	if i >= 0 && rec.Version.Compare(sh.at(entryLoc(sh.idx.slots[i])).version()) <= 0 {
 		return false, nil
@@ -44,7 +48,9 @@ func (st *Store) Apply(rec Record) (applied bool, err error) {
 			}
 			return true, nil
 		}
-		exp := min(max(rec.Expires, now+st.opts.TombstoneTTL.Milliseconds()), maxExpires)
+		// Counted from the delete's own time, not from when it arrived,
+		// so that every node drops the tombstone at the same time.
+		exp := min(max(rec.Expires, rec.Version.wallMS()+st.opts.TombstoneTTL.Milliseconds()), maxExpires)
 		if i >= 0 {
 			exp = max(exp, sh.at(entryLoc(sh.idx.slots[i])).expires())
 		}

@@ -10,6 +10,8 @@ func (st *Store) Take(dst []byte, key string) (value []byte, found bool, err err
 	if err != nil {
 		return dst, false, err
 	}
+	var ticket uint64
+	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	now := st.nowMS()
 	i := sh.find(tag, key)
@@ -18,7 +20,7 @@ func (st *Store) Take(dst []byte, key string) (value []byte, found bool, err err
 		return dst, false, nil
 	}
 	dst = append(dst, v.value()...)
-	sh.delete(tag, key, i, st.version(now), now)
+	ticket = sh.delete(tag, key, i, st.version(now), now)
 	sh.settle(now)
 	return dst, true, nil
 }
@@ -62,6 +64,8 @@ func (st *Store) expireIf(key string, expires int64, cond ExpireCond, now int64)
 	if err != nil {
 		return false, false, err
 	}
+	var ticket uint64
+	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	i := sh.find(tag, key)
 	v := sh.live(i, now)
@@ -73,7 +77,7 @@ func (st *Store) expireIf(key string, expires int64, cond ExpireCond, now int64)
 	if !expireCondHolds(cond, v.expires(), min(expires, maxExpires)) {
 		return true, false, nil
 	}
-	sh.setExpiry(tag, key, i, expires, now)
+	ticket = sh.setExpiry(tag, key, i, expires, now)
 	return true, true, nil
 }
 
@@ -102,12 +106,12 @@ func expireCondHolds(cond ExpireCond, cur, next int64) bool {
 }
 
 // setExpiry gives the live record in slot i a new expiry, deleting it if
-// the expiry has passed.
-func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) {
+// the expiry has passed, and passes the change to the replicator.
+func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) (ticket uint64) {
 	if expires < 0 || (expires != 0 && expires <= now) {
-		sh.delete(tag, key, i, sh.st.version(now), now)
+		ticket = sh.delete(tag, key, i, sh.st.version(now), now)
 		sh.settle(now)
-		return
+		return ticket
 	}
 	loc := entryLoc(sh.idx.slots[i])
 	v := sh.at(loc)
@@ -117,6 +121,7 @@ func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) {
 	v.setVersion(sh.st.version(now))
 	sh.count(v, 1)
 	sh.seg(loc).noteExpiry(v.expires())
+	return sh.emit(key, v.value(), v.item(), false)
 }
 
 // GetExpire appends key's value to dst and, if change is set, gives the
@@ -126,6 +131,8 @@ func (st *Store) GetExpire(dst []byte, key string, expires int64, change bool) (
 	if err != nil {
 		return dst, false, err
 	}
+	var ticket uint64
+	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	now := st.nowMS()
 	i := sh.find(tag, key)
@@ -136,7 +143,7 @@ func (st *Store) GetExpire(dst []byte, key string, expires int64, change bool) (
 	v[0] |= recRef
 	dst = append(dst, v.value()...)
 	if change {
-		sh.setExpiry(tag, key, i, expires, now)
+		ticket = sh.setExpiry(tag, key, i, expires, now)
 	}
 	return dst, true, nil
 }

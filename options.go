@@ -91,6 +91,10 @@ type Options struct {
 	// Now returns the current time. If nil, it is time.Now. Tests set it to
 	// drive expiry without sleeping.
 	Now func() time.Time
+
+	// Replicator, if set, receives every local change to copy it to other
+	// stores (package cluster installs one). It turns Tombstones on.
+	Replicator Replicator
 }
 
 func (o *Options) withDefaults() Options {
@@ -120,6 +124,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if v.Now == nil {
 		v.Now = time.Now
+	}
+	if v.Replicator != nil {
+		v.Tombstones = true
 	}
 	return v
 }

@@ -26,6 +26,9 @@ func (v Version) Compare(w Version) int {
 	return 0
 }
 
+// wallMS returns the wall clock time of the version, unix milliseconds.
+func (v Version) wallMS() int64 { return int64(v.Time >> 16) }
+
 // IsZero reports whether v is the zero version, which every real write
 // exceeds.
 func (v Version) IsZero() bool { return v == Version{} }

@@ -25,6 +25,8 @@ type Store struct {
 	evictions   atomic.Int64
 	expirations atomic.Int64
 
+	floor floor // nothing under this version is kept (see ClearBefore)
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -250,6 +252,8 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 	if err != nil {
 		return Item{}, false, err
 	}
+	var ticket uint64
+	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	i := sh.find(tag, key)
 	cur := sh.live(i, now)
@@ -272,7 +276,7 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 	}
 	if exp < 0 || (exp != 0 && exp <= now) {
 		if cur != nil {
-			sh.delete(tag, key, i, st.version(now), now)
+			ticket = sh.delete(tag, key, i, st.version(now), now)
 		}
 		sh.settle(now)
 		return Item{}, found, nil
@@ -283,6 +287,7 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 	if err != nil {
 		return Item{}, found, err
 	}
+	ticket = sh.emit(key, value, it, false)
 	return it, found, nil
 }
 
@@ -312,20 +317,23 @@ func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, sta
 	return nil
 }
 
-// delete removes the record in slot i, leaving a tombstone at version ver
-// if the store keeps them. A tombstone lives as long as the record could
-// have, and at least TombstoneTTL.
-func (sh *shard) delete(tag uint32, key string, i int, ver Version, now int64) {
+// delete removes the record in slot i by a local delete, leaving a
+// tombstone at version ver if the store keeps them, and passes the delete to
+// the replicator. A tombstone lives as long as the record could have, and
+// at least TombstoneTTL.
+func (sh *shard) delete(tag uint32, key string, i int, ver Version, now int64) (ticket uint64) {
 	if !sh.st.opts.Tombstones {
 		sh.remove(i)
-		return
+		return 0
 	}
-	exp := now + sh.st.opts.TombstoneTTL.Milliseconds()
+	exp := min(ver.wallMS()+sh.st.opts.TombstoneTTL.Milliseconds(), maxExpires)
 	if e := sh.at(entryLoc(sh.idx.slots[i])).expires(); e > exp {
 		exp = e
 	}
+	it := Item{Expires: exp, Version: ver}
 	// Forced: a delete must not fail for want of memory.
-	_ = sh.write(tag, key, i, nil, Item{Expires: exp, Version: ver}, recTomb, true)
+	_ = sh.write(tag, key, i, nil, it, recTomb, true)
+	return sh.emit(key, nil, it, true)
 }
 
 // Delete removes key and reports whether it existed.
@@ -334,6 +342,8 @@ func (st *Store) Delete(key string) (found bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	var ticket uint64
+	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	now := st.nowMS()
 	i := sh.find(tag, key)
@@ -348,7 +358,7 @@ func (st *Store) Delete(key string) (found bool, err error) {
 		sh.remove(i)
 		st.expirations.Add(1)
 	default:
-		sh.delete(tag, key, i, st.version(now), now)
+		ticket = sh.delete(tag, key, i, st.version(now), now)
 		found = true
 	}
 	sh.settle(now)
@@ -438,7 +448,14 @@ func (st *Store) Len() (int, error) {
 }
 
 // Clear deletes every key, tombstones included, and frees their memory.
-func (st *Store) Clear() error {
+// With a replicator, replicas clear what was written before it too
+// (ClearBefore), and nothing older comes back from them.
+func (st *Store) Clear() (err error) {
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	v := st.version(st.nowMS())
+	st.floor.raise(v)
 	for i := range st.shards {
 		sh := &st.shards[i]
 		sh.mu.Lock()
@@ -449,8 +466,48 @@ func (st *Store) Clear() error {
 		sh.reset()
 		sh.mu.Unlock()
 	}
+	if r := st.opts.Replicator; r != nil {
+		ticket := r.ReplicateClear(v)
+		st.await(&ticket, &err)
+	}
+	return err
+}
+
+// ClearBefore deletes every key, tombstones included, whose version is
+// lower than v, and keeps out any record under v that arrives later (by
+// Apply): it is how a replica applies another store's Clear. Keys written
+// after v stay.
+func (st *Store) ClearBefore(v Version) error {
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	st.clock.Update(v.Time)
+	st.floor.raise(v)
+	now := st.nowMS()
+	for s := range st.shards {
+		sh := &st.shards[s]
+		sh.mu.Lock()
+		if st.closed.Load() {
+			sh.mu.Unlock()
+			return ErrClosed
+		}
+		for i := 0; i < len(sh.idx.slots); {
+			e := sh.idx.slots[i]
+			if e != 0 && sh.at(entryLoc(e)).version().Compare(v) < 0 {
+				sh.remove(i) // the next entry may shift into slot i
+				continue
+			}
+			i++
+		}
+		sh.settle(now)
+		sh.mu.Unlock()
+	}
 	return nil
 }
+
+// Floor returns the version of the latest Clear or ClearBefore: the store
+// keeps no record with a lower version. Zero if there was none.
+func (st *Store) Floor() Version { return st.floor.load() }
 
 // reset frees everything the shard holds.
 func (sh *shard) reset() {

@@ -49,6 +49,7 @@ func commandTable() map[string]*command {
 		{name: "flushdb", arity: -1, flags: write, fn: cmdFlush},
 		{name: "flushall", arity: -1, flags: write, fn: cmdFlush},
 		{name: "wait", arity: 3, fn: cmdWait},
+		{name: "debug", arity: -2, fn: cmdDebug},
 		// Strings.
 		{name: "get", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdGet},
 		{name: "set", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdSet},
@@ -120,6 +121,8 @@ func (c *conn) storeError(err error) {
 		c.w.Error(fmt.Sprintf("ERR key too large: keys are at most %d bytes", sessiond.MaxKeySize))
 	case errors.Is(err, sessiond.ErrClosed):
 		c.w.Error("ERR server is shutting down")
+	case errors.Is(err, sessiond.ErrNotReplicated):
+		c.w.Error(noReplicasError(err))
 	default:
 		c.w.Error("ERR " + err.Error())
 	}

@@ -19,7 +19,7 @@ func cmdInfo(c *conn, args [][]byte) {
 	c.w.Verbatim("txt", c.s.info(args[1:]))
 }
 
-var defaultSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"}
+var defaultSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"}
 
 // info renders INFO's text for the sections asked for, as Redis lays it
 // out: "# Section" headers, "field:value" lines, CRLF line ends.
@@ -132,10 +132,23 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"keyspace_misses", itoa(t.misses.Load())},
 		}
 	case "replication":
+		if s.cfg.Cluster != nil {
+			repl, _ := s.cfg.Cluster.Info()
+			return repl
+		}
 		return [][2]string{
 			{"role", "master"},
 			{"connected_slaves", "0"},
 		}
+	case "cluster":
+		// Not Redis Cluster (clients that see cluster_enabled:1 ask
+		// for CLUSTER SLOTS): every node holds every key.
+		fields := [][2]string{{"cluster_enabled", "0"}}
+		if s.cfg.Cluster != nil {
+			_, cl := s.cfg.Cluster.Info()
+			fields = append(fields, cl...)
+		}
+		return fields
 	case "cpu":
 		var ru syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -341,11 +354,15 @@ func cmdTime(c *conn, args [][]byte) {
 	c.w.BulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
 }
 
-// WAIT numreplicas timeout. A single server has no replicas: it answers 0
-// at once rather than holding the client for the timeout, since no
-// replica can appear to acknowledge.
+// WAIT numreplicas timeout: in a cluster, waits until numreplicas peers
+// applied every write made so far (by any client: a superset of this
+// connection's), or timeout milliseconds pass (0: no limit), and answers
+// how many did. A single server has no replicas: it answers 0 at once
+// rather than holding the client for the timeout, since no replica can
+// appear to acknowledge.
 func cmdWait(c *conn, args [][]byte) {
-	if _, ok := c.intArg(args[1]); !ok {
+	n, ok := c.intArg(args[1])
+	if !ok {
 		return
 	}
 	t, ok := parseInt(args[2])
@@ -357,7 +374,11 @@ func cmdWait(c *conn, args [][]byte) {
 		c.w.Error("ERR timeout is negative")
 		return
 	}
-	c.w.Int(0)
+	if c.s.cfg.Cluster == nil {
+		c.w.Int(0)
+		return
+	}
+	c.w.Int(int64(c.s.cfg.Cluster.WaitReplicas(int(min(n, 1<<20)), time.Duration(min(t, 1<<40))*time.Millisecond)))
 }
 
 // MULTI

@@ -77,6 +77,10 @@ type Config struct {
 	// Settings are extra values CONFIG GET reports (name to value), such
 	// as the binary's flags. The server adds its own.
 	Settings map[string]string
+
+	// Cluster is the cluster the store is a member of, if any: for WAIT,
+	// DEBUG DIGEST and INFO.
+	Cluster Cluster
 }
 
 // Server serves one store.

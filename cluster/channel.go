@@ -1,0 +1,233 @@
+package cluster
+
+import (
+	"bufio"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// A channel is one data stream between two nodes: messages framed by their
+// length, and, with a cluster key, authenticated and encrypted with
+// AES-GCM under keys derived from the cluster key and both sides' nonces,
+// one key per direction. Without a key, messages travel in the clear and
+// only the cluster name is checked.
+//
+// The handshake, initiator first:
+//
+//	both:  "SDD1" nonce[32]                   (in the clear)
+//	both:  hello{cluster name, node name, id} (sealed with a key)
+//
+// A peer without the key cannot produce a hello that opens, so it learns
+// nothing but the nonces, and the connection is closed.
+type channel struct {
+	nc   net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+	seal cipher.AEAD // nil without a key
+	open cipher.AEAD
+	sent uint64 // messages sealed: the nonce of the next
+	recv uint64 // messages opened
+	max  int    // longest message accepted
+	in   []byte // reused buffer for incoming messages
+	out  []byte // reused buffer for sealing
+}
+
+const (
+	channelMagic = "SDD1"
+	nonceSize    = 32
+	// handshakeTimeout bounds the handshake: a connection that does
+	// not complete it in time is dropped.
+	handshakeTimeout = 5 * time.Second
+)
+
+// errAuth is returned when the peer's messages do not open with our key,
+// or it belongs to another cluster.
+var errAuth = errors.New("cluster: peer failed authentication")
+
+// hello is what each side tells the other once the channel is secure.
+type hello struct {
+	Cluster string
+	Node    string
+	// ID is the node's id, the Node of its versions.
+	ID uint32
+	// Incarnation is random per start of the node, so that a restarted
+	// node's log sequence numbers are not taken for the old ones.
+	Incarnation uint64
+}
+
+func (h *hello) append(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(h.Cluster)))
+	b = append(b, h.Cluster...)
+	b = binary.AppendUvarint(b, uint64(len(h.Node)))
+	b = append(b, h.Node...)
+	b = binary.BigEndian.AppendUint32(b, h.ID)
+	return binary.BigEndian.AppendUint64(b, h.Incarnation)
+}
+
+func (h *hello) decode(b []byte) error {
+	d := decoder{b: b}
+	h.Cluster = string(d.bytes(d.uvarint("cluster name length"), 255, "cluster name"))
+	h.Node = string(d.bytes(d.uvarint("node name length"), 255, "node name"))
+	h.ID = d.uint32("node id")
+	h.Incarnation = d.uint64("incarnation")
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("hello: trailing bytes")
+	}
+	return d.err
+}
+
+// handshake secures nc as initiator or acceptor and exchanges hellos. key
+// is the cluster key (nil: none). It returns the peer's hello; a peer of
+// another cluster, or one without our key, is refused with errAuth.
+func handshake(nc net.Conn, key []byte, me hello, initiator bool, maxMsg int) (*channel, hello, error) {
+	c := &channel{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10), max: maxMsg}
+	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	defer nc.SetDeadline(time.Time{})
+
+	var mine [nonceSize]byte
+	rand.Read(mine[:])
+	c.w.WriteString(channelMagic)
+	c.w.Write(mine[:])
+	if err := c.w.Flush(); err != nil {
+		return nil, hello{}, err
+	}
+	var theirs [len(channelMagic) + nonceSize]byte
+	if _, err := io.ReadFull(c.r, theirs[:]); err != nil {
+		return nil, hello{}, err
+	}
+	if string(theirs[:len(channelMagic)]) != channelMagic {
+		return nil, hello{}, fmt.Errorf("%w: not a sessiond data stream", errAuth)
+	}
+	if key != nil {
+		// Salt: the initiator's nonce, then the acceptor's.
+		var salt []byte
+		if initiator {
+			salt = append(append(salt, mine[:]...), theirs[len(channelMagic):]...)
+		} else {
+			salt = append(append(salt, theirs[len(channelMagic):]...), mine[:]...)
+		}
+		keys, err := hkdf.Key(sha256.New, key, salt, "sessiond data stream v1", 64)
+		if err != nil {
+			return nil, hello{}, err
+		}
+		toAcceptor, toInitiator := newGCM(keys[:32]), newGCM(keys[32:])
+		c.seal, c.open = toAcceptor, toInitiator
+		if !initiator {
+			c.seal, c.open = toInitiator, toAcceptor
+		}
+	}
+	if err := c.writeMsg(me.append(nil)); err != nil {
+		return nil, hello{}, err
+	}
+	if err := c.w.Flush(); err != nil {
+		return nil, hello{}, err
+	}
+	msg, err := c.readMsg()
+	if err != nil {
+		if errors.Is(err, errAuth) {
+			return nil, hello{}, fmt.Errorf("%w: its messages do not open with our cluster key (a different --cluster-key, or none)", errAuth)
+		}
+		return nil, hello{}, err
+	}
+	var peer hello
+	if err := peer.decode(msg); err != nil {
+		return nil, hello{}, err
+	}
+	if peer.Cluster != me.Cluster {
+		return nil, hello{}, fmt.Errorf("%w: it is in cluster %q, we are in %q", errAuth, peer.Cluster, me.Cluster)
+	}
+	return c, peer, nil
+}
+
+func newGCM(key []byte) cipher.AEAD {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic(err) // 32-byte keys only
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return aead
+}
+
+// writeMsg buffers one message made of parts; Flush sends what is
+// buffered.
+func (c *channel) writeMsg(parts ...[]byte) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if c.seal == nil {
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(n))
+		c.w.Write(hdr[:])
+		for _, p := range parts {
+			c.w.Write(p)
+		}
+		return nil
+	}
+	c.out = c.out[:0]
+	for _, p := range parts {
+		c.out = append(c.out, p...)
+	}
+	var nonce [12]byte
+	binary.BigEndian.PutUint64(nonce[4:], c.sent)
+	c.sent++
+	sealed := c.seal.Seal(c.out[:0], nonce[:], c.out, nil) // in place
+	c.out = sealed
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(sealed)))
+	c.w.Write(hdr[:])
+	_, err := c.w.Write(sealed)
+	return err
+}
+
+// Flush sends the buffered messages.
+func (c *channel) Flush() error { return c.w.Flush() }
+
+// readMsg reads the next message. The slice is valid until the next call.
+func (c *channel) readMsg() ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint32(hdr[:]))
+	limit := c.max
+	if c.open != nil {
+		limit += c.open.Overhead()
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%w: message of %d bytes (at most %d)", errMalformed, n, limit)
+	}
+	if cap(c.in) < n {
+		c.in = make([]byte, n)
+	}
+	buf := c.in[:n]
+	if _, err := io.ReadFull(c.r, buf); err != nil {
+		return nil, err
+	}
+	if c.open == nil {
+		return buf, nil
+	}
+	var nonce [12]byte
+	binary.BigEndian.PutUint64(nonce[4:], c.recv)
+	c.recv++
+	msg, err := c.open.Open(buf[:0], nonce[:], buf, nil)
+	if err != nil {
+		return nil, errAuth
+	}
+	return msg, nil
+}
+
+// Close closes the connection.
+func (c *channel) Close() error { return c.nc.Close() }

@@ -1,0 +1,156 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config configures a Node. Zero fields take the defaults given.
+type Config struct {
+	// NodeName names the node in the cluster; it must be unique. If
+	// empty, the host name.
+	NodeName string
+	// BindAddr is where the node gossips (memberlist, UDP and TCP),
+	// host:port. Required.
+	BindAddr string
+	// AdvertiseAddr is the gossip address peers should use, if not
+	// BindAddr (behind NAT, or when binding 0.0.0.0).
+	AdvertiseAddr string
+	// DataAddr is where the node accepts the data streams of its peers,
+	// host:port. If empty, BindAddr's host and its port plus one. It is
+	// advertised to peers in the node's gossip metadata.
+	DataAddr string
+	// Join lists peers to join: host:port or DNS names (every address a
+	// name resolves to is tried). Empty: start a new cluster.
+	Join []string
+	// JoinTimeout bounds how long Start retries Join, with backoff, before
+	// it gives up. If zero, one minute.
+	JoinTimeout time.Duration
+	// ClusterName keeps clusters apart: nodes with another name are
+	// refused. If empty, "sessiond".
+	ClusterName string
+	// Key, 16, 24 or 32 bytes, encrypts and authenticates gossip (the
+	// memberlist keyring) and the data streams. Without it, the node
+	// binds only loopback addresses unless Insecure is set.
+	Key []byte
+	// Insecure allows binding non-loopback addresses without a Key.
+	Insecure bool
+	// SyncReplicas is the number of peers that must apply a write before
+	// the store acknowledges it. Zero: asynchronous replication.
+	SyncReplicas int
+	// SyncTimeout bounds the wait for SyncReplicas. If zero, 2 seconds.
+	SyncTimeout time.Duration
+	// RepairInterval is how often the node compares digests with a peer
+	// and exchanges what differs. If zero, 5 seconds.
+	RepairInterval time.Duration
+	// MaxLogBytes bounds the changes held for peers that are behind;
+	// a peer that falls further behind is brought up to date by repair.
+	// If zero, 64 MiB.
+	MaxLogBytes int
+	// Logger receives the node's logs and memberlist's. If nil,
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.BindAddr == "" {
+		return c, errors.New("cluster: no bind address (--cluster-addr)")
+	}
+	host, port, err := splitHostPort(c.BindAddr)
+	if err != nil {
+		return c, fmt.Errorf("cluster: bind address %q: %w", c.BindAddr, err)
+	}
+	if c.NodeName == "" {
+		if c.NodeName, err = os.Hostname(); err != nil {
+			return c, fmt.Errorf("cluster: no node name and no host name: %w", err)
+		}
+	}
+	if len(c.NodeName) > 128 {
+		return c, fmt.Errorf("cluster: node name of %d bytes (at most 128)", len(c.NodeName))
+	}
+	if c.DataAddr == "" {
+		if port == 0 {
+			c.DataAddr = net.JoinHostPort(host, "0")
+		} else {
+			c.DataAddr = net.JoinHostPort(host, strconv.Itoa(port+1))
+		}
+	}
+	if c.ClusterName == "" {
+		c.ClusterName = "sessiond"
+	}
+	if len(c.ClusterName) > 128 {
+		return c, fmt.Errorf("cluster: cluster name of %d bytes (at most 128)", len(c.ClusterName))
+	}
+	switch len(c.Key) {
+	case 0, 16, 24, 32:
+	default:
+		return c, fmt.Errorf("cluster: key of %d bytes: want 16, 24 or 32 (AES-128, -192 or -256)", len(c.Key))
+	}
+	if c.Key == nil && !c.Insecure {
+		for _, a := range []string{c.BindAddr, c.AdvertiseAddr, c.DataAddr} {
+			if a != "" && !isLoopback(a) {
+				return c, fmt.Errorf("cluster: %s is not a loopback address and there is no cluster key: anyone who reaches it could read and write every session; set --cluster-key, or --cluster-insecure on a network you trust", a)
+			}
+		}
+	}
+	if c.SyncReplicas < 0 {
+		return c, fmt.Errorf("cluster: sync replicas %d: must not be negative", c.SyncReplicas)
+	}
+	if c.SyncTimeout <= 0 {
+		c.SyncTimeout = 2 * time.Second
+	}
+	if c.RepairInterval <= 0 {
+		c.RepairInterval = 5 * time.Second
+	}
+	if c.JoinTimeout <= 0 {
+		c.JoinTimeout = time.Minute
+	}
+	if c.MaxLogBytes <= 0 {
+		c.MaxLogBytes = 64 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return host, port, nil
+}
+
+// isLoopback reports whether addr's host is a loopback address or
+// localhost.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NodeID derives the id a node stamps on its versions from its name. Ids
+// only break ties between equal clock stamps, so a rare collision costs
+// nothing but the tie-break.
+func NodeID(name string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return h.Sum32() | 1 // never zero
+}

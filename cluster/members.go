@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// meta is what a node advertises in its gossip metadata.
+type meta struct {
+	DataPort uint16
+	ID       uint32
+}
+
+const metaVersion = 1
+
+func (m meta) encode() []byte {
+	b := []byte{metaVersion}
+	b = binary.BigEndian.AppendUint16(b, m.DataPort)
+	return binary.BigEndian.AppendUint32(b, m.ID)
+}
+
+func decodeMeta(b []byte) (meta, error) {
+	if len(b) != 7 || b[0] != metaVersion {
+		return meta{}, fmt.Errorf("cluster: node metadata of %d bytes is not a sessiond node's", len(b))
+	}
+	return meta{DataPort: binary.BigEndian.Uint16(b[1:]), ID: binary.BigEndian.Uint32(b[3:])}, nil
+}
+
+// delegate answers memberlist for the node.
+type delegate struct{ n *Node }
+
+func (d delegate) NodeMeta(limit int) []byte {
+	port := d.n.data.Addr().(*net.TCPAddr).Port
+	return meta{DataPort: uint16(port), ID: d.n.id}.encode()
+}
+func (d delegate) NotifyMsg([]byte)                           {}
+func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d delegate) LocalState(join bool) []byte                { return nil }
+func (d delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// NotifyAlive refuses nodes that are not sessiond nodes of this cluster
+// (the cluster name is also memberlist's label, so those rarely get here).
+func (d delegate) NotifyAlive(peer *memberlist.Node) error {
+	if peer.Name == d.n.cfg.NodeName {
+		return nil
+	}
+	_, err := decodeMeta(peer.Meta)
+	return err
+}
+
+// NotifyMerge refuses to merge with a cluster that has another node of
+// our name: node names must be unique.
+func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
+	self := d.n.ml
+	for _, p := range peers {
+		if p.Name != d.n.cfg.NodeName || self == nil {
+			continue
+		}
+		local := self.LocalNode()
+		if !p.Addr.Equal(local.Addr) || p.Port != local.Port {
+			err := fmt.Errorf("node name %q is taken by the node at %s: --node-name must be unique", p.Name, p.Address())
+			d.n.conflict.Store(&err)
+			return err
+		}
+	}
+	return nil
+}
+
+// NotifyConflict logs a node name claimed by two addresses.
+func (d delegate) NotifyConflict(existing, other *memberlist.Node) {
+	d.n.log.Error("two nodes claim one name; node names must be unique (--node-name)", "node", existing.Name, "address", existing.Address(), "other_address", other.Address())
+}
+
+// NotifyJoin starts streaming to a new peer.
+func (d delegate) NotifyJoin(node *memberlist.Node)   { d.n.memberUp(node) }
+func (d delegate) NotifyUpdate(node *memberlist.Node) { d.n.memberUp(node) }
+
+// NotifyLeave stops streaming to a peer that left or failed.
+func (d delegate) NotifyLeave(node *memberlist.Node) { d.n.memberDown(node) }
+
+func (n *Node) createMemberlist() error {
+	c := memberlist.DefaultLANConfig()
+	if isLoopback(n.cfg.BindAddr) {
+		c = memberlist.DefaultLocalConfig()
+	}
+	c.Name = n.cfg.NodeName
+	host, port, _ := splitHostPort(n.cfg.BindAddr)
+	c.BindAddr, c.BindPort = host, port
+	if n.cfg.AdvertiseAddr != "" {
+		ah, ap, err := splitHostPort(n.cfg.AdvertiseAddr)
+		if err != nil {
+			return fmt.Errorf("cluster: advertise address %q: %w", n.cfg.AdvertiseAddr, err)
+		}
+		c.AdvertiseAddr, c.AdvertisePort = ah, ap
+	}
+	c.Label = "sessiond/" + n.cfg.ClusterName
+	c.SecretKey = n.cfg.Key
+	d := delegate{n}
+	c.Delegate, c.Events, c.Alive, c.Merge, c.Conflict = d, d, d, d, d
+	c.Logger = log.New(&logWriter{log: n.log.With("source", "memberlist")}, "", 0)
+	ml, err := memberlist.Create(c)
+	if err != nil {
+		return fmt.Errorf("cluster: gossip on %s: %w", n.cfg.BindAddr, err)
+	}
+	n.ml = ml
+	return nil
+}
+
+// join joins the cluster through cfg.Join, retrying with backoff, then
+// syncs the store from a peer in the background.
+func (n *Node) join(ctx context.Context) error {
+	deadline := time.Now().Add(n.cfg.JoinTimeout)
+	wait := 100 * time.Millisecond
+	for {
+		addrs := n.resolve(ctx)
+		joined, err := n.ml.Join(addrs)
+		if joined > 0 {
+			n.log.Info("joined the cluster", "through", joined, "members", n.ml.NumMembers())
+			break
+		}
+		if err == nil {
+			err = fmt.Errorf("no address to try")
+		}
+		if conflict := n.conflict.Load(); conflict != nil {
+			return fmt.Errorf("cluster: %w", *conflict)
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("cluster: could not join %v within %v: %w", n.cfg.Join, n.cfg.JoinTimeout, err)
+		}
+		n.log.Warn("join failed; retrying", "join", n.cfg.Join, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+	n.wg.Add(1)
+	go n.syncFromPeer()
+	return nil
+}
+
+// resolve turns the join list into addresses: every address a DNS name
+// resolves to is a peer.
+func (n *Node) resolve(ctx context.Context) []string {
+	var out []string
+	for _, a := range n.cfg.Join {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			host, port = a, strconv.Itoa(7946)
+		}
+		if net.ParseIP(host) != nil {
+			out = append(out, net.JoinHostPort(host, port))
+			continue
+		}
+		ips, err := net.DefaultResolver.LookupHost(ctx, host)
+		if err != nil {
+			n.log.Warn("cannot resolve a join address", "addr", a, "err", err)
+			continue
+		}
+		for _, ip := range ips {
+			out = append(out, net.JoinHostPort(ip, port))
+		}
+	}
+	return out
+}
+
+// logWriter turns memberlist's log lines ("[LEVEL] memberlist: text")
+// into slog records.
+type logWriter struct{ log *slog.Logger }
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	line := string(bytes.TrimSpace(p))
+	level := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{"[DEBUG] ": slog.LevelDebug, "[INFO] ": slog.LevelInfo, "[WARN] ": slog.LevelWarn, "[ERR] ": slog.LevelError} {
+		if len(line) >= len(prefix) && line[:len(prefix)] == prefix {
+			level, line = l, line[len(prefix):]
+			break
+		}
+	}
+	if len(line) > 11 && line[:11] == "memberlist:" {
+		line = line[12:]
+	}
+	w.log.Log(context.Background(), level, line)
+	return len(p), nil
+}

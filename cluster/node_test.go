@@ -1,0 +1,242 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+type testNode struct {
+	*Node
+	st *sessiond.Store
+}
+
+// startNode starts a node on loopback with ephemeral ports, joining join
+// (a gossip address) if not empty.
+func startNode(t *testing.T, name string, join string, mod func(*Config)) *testNode {
+	t.Helper()
+	cfg := Config{
+		NodeName:       name,
+		BindAddr:       "127.0.0.1:0",
+		ClusterName:    "test",
+		RepairInterval: 500 * time.Millisecond,
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", name),
+	}
+	if join != "" {
+		cfg.Join = []string{join}
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	st, n, err := Open(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		n.Close()
+		st.Close()
+	})
+	return &testNode{n, st}
+}
+
+// eventually polls cond for up to 10s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func value(st *sessiond.Store, key string) string {
+	v, found, _ := st.Get(key)
+	if !found {
+		return "<missing>"
+	}
+	return string(v)
+}
+
+func TestReplication(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	b := startNode(t, "b", a.GossipAddr(), nil)
+	c := startNode(t, "c", a.GossipAddr(), nil)
+	nodes := []*testNode{a, b, c}
+	for _, n := range nodes {
+		eventually(t, n.Name()+" ready", n.Ready)
+	}
+
+	// A write through any node is read through every other.
+	for i, n := range nodes {
+		key := fmt.Sprintf("sess:%d", i)
+		if err := n.st.Set(key, []byte("v"+n.Name()), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range nodes {
+			eventually(t, key+" on "+m.Name(), func() bool { return value(m.st, key) == "v"+n.Name() })
+		}
+	}
+	// Touch replicates.
+	if found, err := b.st.Touch("sess:0", 10*time.Minute); !found || err != nil {
+		t.Fatal(found, err)
+	}
+	for _, m := range nodes {
+		eventually(t, "touch on "+m.Name(), func() bool {
+			ttl, _, _ := m.st.TTL("sess:0")
+			return ttl > 9*time.Minute && ttl <= 10*time.Minute
+		})
+	}
+	// Delete replicates, and a stale write arriving later does not
+	// bring the key back.
+	rec, _, _ := c.st.Load("sess:1")
+	if _, err := c.st.Delete("sess:1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range nodes {
+		eventually(t, "delete on "+m.Name(), func() bool { return value(m.st, "sess:1") == "<missing>" })
+	}
+	if applied, _ := a.st.Apply(rec); applied {
+		t.Error("a stale write of a deleted key was applied")
+	}
+	// Clear replicates.
+	if err := a.st.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range nodes {
+		eventually(t, "clear on "+m.Name(), func() bool { n, _ := m.st.Len(); return n == 0 })
+	}
+}
+
+func TestJoinSync(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	b := startNode(t, "b", a.GossipAddr(), nil)
+	eventually(t, "b ready", b.Ready)
+	for i := range 5000 {
+		if err := a.st.Set(fmt.Sprintf("k%d", i), []byte(fmt.Sprint(i)), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.st.Delete("k7")
+	c := startNode(t, "c", b.GossipAddr(), nil)
+	eventually(t, "c ready", c.Ready)
+	eventually(t, "c holds the set", func() bool { n, _ := c.st.Len(); return n == 4999 }) // k7 was deleted
+	for i := range 5000 {
+		want := fmt.Sprint(i)
+		if i == 7 {
+			want = "<missing>"
+		}
+		if got := value(c.st, fmt.Sprintf("k%d", i)); got != want {
+			t.Fatalf("k%d on the joiner = %s, want %s", i, got, want)
+		}
+	}
+}
+
+func TestSyncReplicas(t *testing.T) {
+	a := startNode(t, "a", "", func(c *Config) { c.SyncReplicas = 1; c.SyncTimeout = 300 * time.Millisecond })
+	if err := a.st.Set("k", []byte("v"), 0); err == nil {
+		t.Fatal("a write with sync replicas 1 and no peer succeeded")
+	}
+	b := startNode(t, "b", a.GossipAddr(), nil)
+	eventually(t, "b ready", b.Ready)
+	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, 10*time.Millisecond) == 1 })
+	for i := range 100 {
+		key := fmt.Sprintf("k%d", i)
+		if err := a.st.Set(key, []byte("v"), 0); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		// Acknowledged means applied by b: no waiting.
+		if got := value(b.st, key); got != "v" {
+			t.Fatalf("%s acknowledged but b holds %s", key, got)
+		}
+	}
+}
+
+func TestRepair(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	b := startNode(t, "b", a.GossipAddr(), nil)
+	eventually(t, "b ready", b.Ready)
+	// Writes that bypass replication (as if their stream was lost).
+	for i := range 300 {
+		rec := sessiond.Record{Key: fmt.Sprintf("r%d", i), Value: []byte("x"), Version: sessiond.Version{Time: uint64(time.Now().UnixMilli()) << 16, Node: 99}}
+		if i%2 == 0 {
+			a.st.Apply(rec)
+		} else {
+			b.st.Apply(rec)
+		}
+	}
+	eventually(t, "repair converges", func() bool {
+		na, _ := a.st.Len()
+		nb, _ := b.st.Len()
+		return na == 300 && nb == 300
+	})
+}
+
+func TestStatus(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	b := startNode(t, "b", a.GossipAddr(), nil)
+	eventually(t, "b ready", b.Ready)
+	a.st.Set("k", []byte("v"), 0)
+	eventually(t, "b applied k", func() bool { return value(b.st, "k") == "v" })
+	eventually(t, "a sees b connected and caught up", func() bool {
+		s := a.Status()
+		return len(s.Members) == 2 && s.Members[1].Name == "b" && s.Members[1].Connected && s.Members[1].LagRecords == 0 && s.Members[1].SentBytes > 0
+	})
+	s := a.Status()
+	if !s.Ready || s.Name != "a" || s.ClusterName != "test" || !s.Members[0].Self || s.Members[0].State != "alive" {
+		t.Errorf("status %+v", s)
+	}
+	if bs := b.Status(); bs.Applied < 1 || bs.StreamedIn == 0 {
+		t.Errorf("b applied %d records from %d bytes, want at least 1", bs.Applied, bs.StreamedIn)
+	}
+}
+
+// TestRefused: a node with another cluster key, or another cluster name,
+// cannot join and learns nothing; a second node of an existing name is
+// refused with an error that says so.
+func TestRefused(t *testing.T) {
+	key := func(b byte) func(*Config) {
+		return func(c *Config) { c.Key = make([]byte, 32); c.Key[0] = b; c.JoinTimeout = 2 * time.Second }
+	}
+	a := startNode(t, "a", "", key(1))
+	a.st.Set("secret", []byte("v"), 0)
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"other key", key(2)},
+		{"no key", func(c *Config) { c.JoinTimeout = 2 * time.Second }},
+		{"other cluster name", func(c *Config) { key(1)(c); c.ClusterName = "other" }},
+	} {
+		cfg := Config{NodeName: "intruder", BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{a.GossipAddr()},
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+		tc.mod(&cfg)
+		st, n, err := Open(context.Background(), cfg, nil)
+		if err == nil {
+			got := value(st, "secret")
+			n.Close()
+			st.Close()
+			t.Fatalf("%s: joined (and reads secret = %s)", tc.name, got)
+		}
+		if got := len(a.Status().Members); got != 1 {
+			t.Errorf("%s: a lists %d members after the refused join", tc.name, got)
+		}
+	}
+	cfg := Config{NodeName: "a", BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{a.GossipAddr()}, JoinTimeout: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+	key(1)(&cfg)
+	cfg.JoinTimeout = 2 * time.Second
+	if st, n, err := Open(context.Background(), cfg, nil); err == nil {
+		n.Close()
+		st.Close()
+		t.Fatal("a second node named a joined")
+	} else {
+		t.Logf("duplicate name: %v", err)
+	}
+}

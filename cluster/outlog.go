@@ -1,0 +1,200 @@
+package cluster
+
+import (
+	"sync"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Kinds of log entries.
+const (
+	entryRecord byte = 1 + iota // a record (wire.go's encoding)
+	entryClear                  // a Clear: the version everything older goes
+)
+
+// outLog is the node's outbound log: every local change, encoded once in the
+// order the store passed them, numbered from 1 (a sequence number is the
+// ticket the store waits on). Each peer's sender reads it from its own
+// place; entries are dropped once every sender has passed them, or when the
+// log outgrows its bound, and a sender that loses its place then starts
+// again at the end (repair brings that peer up to date).
+type outLog struct {
+	mu      sync.Mutex
+	chunks  []*chunk // the last one is open
+	next    uint64   // sequence number of the next entry
+	size    int      // bytes held
+	max     int      // bound on size
+	readers map[*logReader]struct{}
+}
+
+// chunk is a run of entries. Bytes before len(buf) never change, so a
+// sender can write them out without the lock.
+type chunk struct {
+	first uint64 // sequence number of the first entry
+	n     int    // entries
+	buf   []byte
+}
+
+// chunkSize is the size at which a chunk is closed and a new one begun: the
+// granularity of dropping, and the most one message carries.
+const chunkSize = 64 << 10
+
+func newOutLog(max int) *outLog {
+	return &outLog{next: 1, max: max, readers: map[*logReader]struct{}{}}
+}
+
+// appendRecord logs a record and returns its sequence number.
+func (l *outLog) appendRecord(rec *sessiond.Record) uint64 {
+	l.mu.Lock()
+	c := l.open()
+	n := len(c.buf)
+	c.buf = append(c.buf, entryRecord)
+	c.buf = appendRecord(c.buf, rec)
+	return l.added(c, len(c.buf)-n)
+}
+
+// appendClear logs a Clear at version v and returns its sequence number.
+func (l *outLog) appendClear(v sessiond.Version) uint64 {
+	l.mu.Lock()
+	c := l.open()
+	n := len(c.buf)
+	c.buf = appendVersion(append(c.buf, entryClear), v)
+	return l.added(c, len(c.buf)-n)
+}
+
+// open returns the chunk to append to. Called with mu held.
+func (l *outLog) open() *chunk {
+	if n := len(l.chunks); n > 0 && len(l.chunks[n-1].buf) < chunkSize {
+		return l.chunks[n-1]
+	}
+	c := &chunk{first: l.next, buf: make([]byte, 0, chunkSize+4<<10)}
+	l.chunks = append(l.chunks, c)
+	return c
+}
+
+// added finishes an append of size bytes to c: counts it, trims the log,
+// wakes the readers, unlocks, and returns the entry's sequence number.
+func (l *outLog) added(c *chunk, size int) uint64 {
+	seq := l.next
+	l.next++
+	c.n++
+	l.size += size
+	l.trim()
+	for r := range l.readers {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+	l.mu.Unlock()
+	return seq
+}
+
+// trim drops the chunks every reader has passed, and the oldest ones
+// while the log is over its bound. Called with mu held.
+func (l *outLog) trim() {
+	for len(l.chunks) > 1 {
+		c := l.chunks[0]
+		passed := true
+		for r := range l.readers {
+			if r.seq < c.first+uint64(c.n) {
+				passed = false
+				break
+			}
+		}
+		if !passed && l.size <= l.max {
+			return
+		}
+		l.size -= len(c.buf)
+		l.chunks = l.chunks[1:]
+	}
+}
+
+// last returns the sequence number of the latest entry, 0 if none.
+func (l *outLog) last() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next - 1
+}
+
+// logReader is one sender's place in the log.
+type logReader struct {
+	seq  uint64 // next entry to read
+	wake chan struct{}
+}
+
+// reader returns a reader that starts at entry from; 0 means the oldest
+// entry held. If entry from is no longer held, the first read reports the
+// loss.
+func (l *outLog) reader(from uint64) *logReader {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if from == 0 {
+		from = l.oldest()
+	}
+	r := &logReader{seq: min(from, l.next), wake: make(chan struct{}, 1)}
+	l.readers[r] = struct{}{}
+	return r
+}
+
+// oldest returns the first sequence number the log holds. Called with mu
+// held.
+func (l *outLog) oldest() uint64 {
+	if len(l.chunks) == 0 {
+		return l.next
+	}
+	return l.chunks[0].first
+}
+
+// close forgets the reader.
+func (l *outLog) close(r *logReader) {
+	l.mu.Lock()
+	delete(l.readers, r)
+	l.mu.Unlock()
+}
+
+// read returns the entries from the reader's place on, as far as the end
+// of one chunk: their bytes (not to be modified), the sequence number of
+// the first, and their count, and moves the reader past them. lost reports
+// that entries the reader had not read were dropped (it skipped to the
+// oldest held). Zero count: nothing new; wait on r.wake.
+func (l *outLog) read(r *logReader) (b []byte, first uint64, n int, lost bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old := l.oldest(); r.seq < old {
+		r.seq, lost = old, true
+	}
+	for _, c := range l.chunks {
+		if r.seq >= c.first+uint64(c.n) {
+			continue
+		}
+		// Entries are not indexed: skip to the reader's by decoding
+		// their lengths. A reader is at a chunk's start unless it read
+		// the open chunk before it grew, so this is short.
+		off := 0
+		for s := c.first; s < r.seq; s++ {
+			off += entryLen(c.buf[off:])
+		}
+		first, n = r.seq, c.n-int(r.seq-c.first)
+		r.seq += uint64(n)
+		return c.buf[off:len(c.buf)], first, n, lost
+	}
+	return nil, r.seq, 0, lost
+}
+
+// entryLen returns the length of the entry at the start of b, which the log
+// wrote itself.
+func entryLen(b []byte) int {
+	d := decoder{b: b[1:]}
+	switch b[0] {
+	case entryRecord:
+		var rec sessiond.Record
+		d.record(&rec, 1<<31-1)
+	case entryClear:
+		d.version()
+	}
+	if d.err != nil {
+		panic("cluster: corrupt outbound log: " + d.err.Error())
+	}
+	return len(b) - len(d.b)
+}

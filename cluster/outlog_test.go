@@ -1,0 +1,107 @@
+package cluster
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+)
+
+// readAll reads everything r has left, decoding the entries, and checks
+// that sequence numbers follow on from want.
+func readAll(t *testing.T, l *outLog, r *logReader, want uint64) (keys []string, next uint64, lost bool) {
+	t.Helper()
+	next = want
+	for {
+		b, first, n, l2 := l.read(r)
+		lost = lost || l2
+		if n == 0 {
+			return keys, next, lost
+		}
+		if first != next && !l2 {
+			t.Fatalf("read entries from %d, want %d", first, next)
+		}
+		d := decoder{b: b}
+		for range n {
+			switch kind := d.byte("kind"); kind {
+			case entryRecord:
+				var rec sessiond.Record
+				d.record(&rec, 1<<20)
+				keys = append(keys, rec.Key)
+			case entryClear:
+				v := d.version()
+				keys = append(keys, fmt.Sprintf("clear@%d", v.Time))
+			default:
+				t.Fatalf("entry kind %d", kind)
+			}
+		}
+		if d.err != nil || len(d.b) != 0 {
+			t.Fatalf("decoding %d entries: %v, %d bytes left", n, d.err, len(d.b))
+		}
+		next = first + uint64(n)
+	}
+}
+
+func rec(key string, size int) *sessiond.Record {
+	return &sessiond.Record{Key: key, Value: make([]byte, size), Version: sessiond.Version{Time: 1, Node: 1}}
+}
+
+func TestOutLog(t *testing.T) {
+	l := newOutLog(1 << 30)
+	a := l.reader(0)
+	for i := range 1000 {
+		if seq := l.appendRecord(rec(fmt.Sprint(i), 300)); seq != uint64(i+1) {
+			t.Fatalf("entry %d got sequence number %d", i, seq)
+		}
+	}
+	if seq := l.appendClear(sessiond.Version{Time: 7, Node: 1}); seq != 1001 {
+		t.Fatalf("clear got %d, want 1001", seq)
+	}
+	// b joins late: it starts at the oldest entry held, and a read wakes.
+	b := l.reader(0)
+	select {
+	case <-a.wake:
+	default:
+		t.Error("appends did not wake the reader")
+	}
+	keys, next, lost := readAll(t, l, a, 1)
+	if len(keys) != 1001 || keys[0] != "0" || keys[1000] != "clear@7" || next != 1002 || lost {
+		t.Fatalf("a read %d entries up to %d (lost %v), want 1001 ending in the clear", len(keys), next, lost)
+	}
+	// Every chunk b has not read is still held; a's progress alone
+	// frees nothing.
+	if got, _, _ := readAll(t, l, b, 1); len(got) != 1001 {
+		t.Fatalf("b read %d entries, want 1001", len(got))
+	}
+	l.appendRecord(rec("x", 10)) // trims what both have passed
+	if len(l.chunks) != 1 {
+		t.Errorf("%d chunks held after every reader passed them, want 1 (the open one)", len(l.chunks))
+	}
+	// A reader that starts mid-chunk gets exactly the rest.
+	c := l.reader(1002)
+	if keys, _, _ := readAll(t, l, c, 1002); len(keys) != 1 || keys[0] != "x" {
+		t.Fatalf("reader from 1002 read %v, want [x]", keys)
+	}
+}
+
+func TestOutLogBound(t *testing.T) {
+	l := newOutLog(4 * chunkSize)
+	slow := l.reader(0)
+	for i := range 2000 {
+		l.appendRecord(rec(fmt.Sprint(i), 500))
+	}
+	if l.size > 5*chunkSize {
+		t.Errorf("log holds %d bytes, bound %d", l.size, 4*chunkSize)
+	}
+	keys, _, lost := readAll(t, l, slow, 1)
+	if !lost {
+		t.Error("a reader that fell behind the bound was not told it lost entries")
+	}
+	// A reader resuming at an entry no longer held learns it at once.
+	if _, _, lost := readAll(t, l, l.reader(2), 2); !lost {
+		t.Error("a reader resuming at a dropped entry was not told it lost entries")
+	}
+	if len(keys) == 0 || keys[len(keys)-1] != "1999" {
+		t.Errorf("after losing its place the reader read %d entries, want the newest", len(keys))
+	}
+}

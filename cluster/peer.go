@@ -1,0 +1,256 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// peer is another live member, and the sender streaming our log to it.
+type peer struct {
+	n    *Node
+	name string
+	addr string // its data address
+
+	stop chan struct{}
+	once sync.Once
+
+	mu sync.Mutex
+	nc net.Conn // the current stream, closed to stop a blocked write
+
+	connected atomic.Bool
+	sentBytes atomic.Int64
+	lagMicros atomic.Int64 // latest ack's round trip
+	lost      atomic.Bool  // entries it never got were dropped: repair it
+}
+
+// memberUp starts a sender to a member that joined or changed address.
+func (n *Node) memberUp(node *memberlist.Node) {
+	if node.Name == n.cfg.NodeName {
+		return
+	}
+	m, err := decodeMeta(node.Meta)
+	if err != nil {
+		n.log.Warn("ignoring a member", "node", node.Name, "err", err)
+		return
+	}
+	addr := net.JoinHostPort(node.Addr.String(), strconv.Itoa(int(m.DataPort)))
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	if p := n.peers[node.Name]; p != nil {
+		if p.addr == addr {
+			return
+		}
+		p.close()
+	}
+	p := &peer{n: n, name: node.Name, addr: addr, stop: make(chan struct{})}
+	n.peers[node.Name] = p
+	n.log.Info("peer up", "node", node.Name, "data", addr)
+	n.wg.Add(1)
+	go p.run()
+}
+
+// memberDown stops the sender to a member that left or failed.
+func (n *Node) memberDown(node *memberlist.Node) {
+	n.mu.Lock()
+	p := n.peers[node.Name]
+	if p != nil {
+		delete(n.peers, node.Name)
+		p.close()
+	}
+	n.mu.Unlock()
+	if p != nil {
+		n.acks.remove(node.Name)
+		n.log.Info("peer down", "node", node.Name, "state", stateName(node.State))
+	}
+}
+
+func stateName(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "failed"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "unknown"
+}
+
+func (p *peer) close() {
+	p.once.Do(func() {
+		close(p.stop)
+		p.mu.Lock()
+		if p.nc != nil {
+			p.nc.Close()
+		}
+		p.mu.Unlock()
+	})
+}
+
+func (p *peer) stopped() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// run streams to the peer until it is stopped, reconnecting with backoff.
+func (p *peer) run() {
+	defer p.n.wg.Done()
+	wait := 50 * time.Millisecond
+	for !p.stopped() {
+		start := time.Now()
+		err := p.stream()
+		p.connected.Store(false)
+		if p.stopped() {
+			return
+		}
+		if time.Since(start) > 5*time.Second {
+			wait = 50 * time.Millisecond
+		}
+		p.n.log.Debug("stream to peer ended; reconnecting", "node", p.name, "in", wait, "err", err)
+		select {
+		case <-p.stop:
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// stream runs one connection: handshake, resume point, then the log.
+func (p *peer) stream() error {
+	nc, err := net.DialTimeout("tcp", p.addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.nc = nc
+	p.mu.Unlock()
+	if !p.n.track(nc) || p.stopped() {
+		nc.Close()
+		return errClosed
+	}
+	defer p.n.untrack(nc)
+	ch, them, err := handshake(nc, p.n.cfg.Key, p.n.me, true, maxMessage)
+	if err != nil {
+		p.n.log.Warn("peer refused", "node", p.name, "err", err)
+		return err
+	}
+	if them.Node != p.name {
+		return fmt.Errorf("cluster: %s answers as %q, not %q", p.addr, them.Node, p.name)
+	}
+	ch.writeMsg([]byte{msgStream})
+	if err := ch.Flush(); err != nil {
+		return err
+	}
+	msg, err := ch.readMsg()
+	if err != nil {
+		return err
+	}
+	d := decoder{b: msg}
+	if d.byte("kind") != msgResume {
+		return fmt.Errorf("%w: expected a resume point", errMalformed)
+	}
+	resume := d.uint64("resume point")
+	if d.err != nil {
+		return d.err
+	}
+	// A peer that applied nothing of this incarnation's log gets what
+	// the log holds (its join sync or repair brings the rest); one that
+	// resumes gets the rest, or learns on the first read that entries
+	// were dropped meanwhile.
+	from := resume + 1
+	if resume == 0 {
+		from = 0
+	}
+	r := p.n.out.reader(from)
+	defer p.n.out.close(r)
+	p.n.acks.set(p.name, resume)
+	p.connected.Store(true)
+
+	// Acks come back on the same connection. sent keeps when each
+	// message went out, for the lag.
+	var sentMu sync.Mutex
+	var sent []sentMark
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			msg, err := ch.readMsg()
+			if err != nil {
+				errc <- err
+				return
+			}
+			d := decoder{b: msg}
+			if d.byte("kind") != msgAck {
+				errc <- fmt.Errorf("%w: expected an ack", errMalformed)
+				return
+			}
+			seq := d.uint64("ack")
+			if d.err != nil {
+				errc <- d.err
+				return
+			}
+			p.n.acks.set(p.name, seq)
+			sentMu.Lock()
+			for len(sent) > 0 && sent[0].last <= seq {
+				p.lagMicros.Store(time.Since(sent[0].at).Microseconds())
+				sent = sent[1:]
+			}
+			sentMu.Unlock()
+		}
+	}()
+
+	var hdr [13]byte
+	for {
+		b, first, count, lost := p.n.out.read(r)
+		if lost {
+			p.lost.Store(true)
+			p.n.log.Warn("peer fell behind the log bound; repair will bring it up to date", "node", p.name)
+		}
+		if count == 0 {
+			if err := ch.Flush(); err != nil {
+				return err
+			}
+			select {
+			case <-r.wake:
+			case err := <-errc:
+				return err
+			case <-p.stop:
+				return nil
+			}
+			continue
+		}
+		hdr[0] = msgLog
+		binary.BigEndian.PutUint64(hdr[1:], first)
+		binary.BigEndian.PutUint32(hdr[9:], uint32(count))
+		if err := ch.writeMsg(hdr[:], b); err != nil {
+			return err
+		}
+		p.sentBytes.Add(int64(len(b)))
+		sentMu.Lock()
+		if len(sent) < 1024 {
+			sent = append(sent, sentMark{last: first + uint64(count) - 1, at: time.Now()})
+		}
+		sentMu.Unlock()
+	}
+}
+
+type sentMark struct {
+	last uint64
+	at   time.Time
+}

@@ -1,0 +1,269 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Repair compares the sets of two nodes by digests of key-range buckets:
+// the XOR of a hash of (key, version, deleted) over the bucket's records.
+// Buckets that differ are exchanged whole in both directions and applied by
+// version, so both sides end with the higher version of every key in them.
+//
+// A round, dialer first:
+//
+//	dialer:   msgDigest{floor, digests}
+//	acceptor: msgDigest{floor, digests}
+//	dialer:   msgSyncChunk... msgSyncDone   (its records in differing buckets)
+//	acceptor: msgSyncChunk... msgSyncDone   (its records in differing buckets)
+
+// repairBits sets the number of buckets: 1,024, so that a digest is 8 KiB
+// and a difference costs about a thousandth of the set.
+const repairBits = 10
+
+// bucketOf returns the repair bucket of key and its hash.
+func bucketOf(key string) (int, uint64) {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	k := h.Sum64()
+	return int(k >> (64 - repairBits)), k
+}
+
+// recordHash mixes a record's key hash, version and tombstone bit.
+func recordHash(keyHash uint64, rec *sessiond.Record) uint64 {
+	z := keyHash ^ rec.Version.Time*0x9e3779b97f4a7c15 ^ uint64(rec.Version.Node)<<1
+	if rec.Deleted {
+		z ^= 1
+	}
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// digests computes the store's floor and bucket digests.
+func (n *Node) digests() (sessiond.Version, []uint64, error) {
+	floor := n.st.Floor()
+	d := make([]uint64, 1<<repairBits)
+	for cursor := uint64(0); ; {
+		var err error
+		cursor, err = n.st.Records(cursor, 1024, func(rec *sessiond.Record) {
+			b, h := bucketOf(rec.Key)
+			d[b] ^= recordHash(h, rec)
+		})
+		if err != nil {
+			return floor, nil, err
+		}
+		if cursor == 0 {
+			return floor, d, nil
+		}
+	}
+}
+
+func appendDigest(floor sessiond.Version, d []uint64) []byte {
+	b := appendVersion([]byte{msgDigest}, floor)
+	for _, x := range d {
+		b = binary.BigEndian.AppendUint64(b, x)
+	}
+	return b
+}
+
+func decodeDigest(msg []byte) (sessiond.Version, []uint64, error) {
+	d := decoder{b: msg}
+	if d.byte("kind") != msgDigest {
+		return sessiond.Version{}, nil, fmt.Errorf("%w: expected a digest", errMalformed)
+	}
+	floor := d.version()
+	if d.err == nil && len(d.b) != 8<<repairBits {
+		d.fail("digest size")
+	}
+	if d.err != nil {
+		return floor, nil, d.err
+	}
+	ds := make([]uint64, 1<<repairBits)
+	for i := range ds {
+		ds[i] = binary.BigEndian.Uint64(d.b[8*i:])
+	}
+	return floor, ds, nil
+}
+
+// differing returns the set of buckets whose digests differ.
+func differing(a, b []uint64) (map[int]bool, int) {
+	diff := map[int]bool{}
+	for i := range a {
+		if a[i] != b[i] {
+			diff[i] = true
+		}
+	}
+	return diff, len(diff)
+}
+
+// repairLoop runs a repair round with a random peer every RepairInterval,
+// and at once with a peer that fell behind the log.
+func (n *Node) repairLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.RepairInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if !n.Ready() {
+			continue // the join sync brings everything
+		}
+		n.mu.Lock()
+		var peers []*peer
+		for _, p := range n.peers {
+			peers = append(peers, p)
+		}
+		n.mu.Unlock()
+		if len(peers) == 0 {
+			continue
+		}
+		p := peers[rand.IntN(len(peers))]
+		for _, q := range peers {
+			if q.lost.Swap(false) {
+				p = q
+				break
+			}
+		}
+		if err := n.repairWith(p); err != nil && !n.isClosed() {
+			n.log.Warn("repair round failed", "node", p.name, "err", err)
+		}
+	}
+}
+
+// repairWith runs one repair round with p, as the dialer.
+func (n *Node) repairWith(p *peer) error {
+	floor, mine, err := n.digests()
+	if err != nil {
+		return err
+	}
+	ch, err := n.dialData(p, msgDigest, appendDigest(floor, mine)[1:])
+	if err != nil {
+		return err
+	}
+	defer n.untrack(ch.nc)
+	ch.nc.SetDeadline(time.Now().Add(readTimeout))
+	msg, err := ch.readMsg()
+	if err != nil {
+		return err
+	}
+	theirFloor, theirs, err := decodeDigest(msg)
+	if err != nil {
+		return err
+	}
+	if err := n.raiseFloor(theirFloor); err != nil {
+		return err
+	}
+	diff, k := differing(mine, theirs)
+	if k == 0 {
+		return nil
+	}
+	sent, got, err := n.exchange(ch, diff, true)
+	n.noteRepair(p.name, k, sent, got)
+	return err
+}
+
+// answerRepair serves a repair round a peer opened with its digest.
+func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
+	theirFloor, theirs, err := decodeDigest(first)
+	if err != nil {
+		return err
+	}
+	floor, mine, err := n.digests()
+	if err != nil {
+		return err
+	}
+	ch.nc.SetDeadline(time.Now().Add(readTimeout))
+	ch.writeMsg(appendDigest(floor, mine))
+	if err := ch.Flush(); err != nil {
+		return err
+	}
+	if err := n.raiseFloor(theirFloor); err != nil {
+		return err
+	}
+	diff, k := differing(mine, theirs)
+	if k == 0 {
+		return nil
+	}
+	sent, got, err := n.exchange(ch, diff, false)
+	n.noteRepair(them.Node, k, sent, got)
+	return err
+}
+
+// exchange sends our records in the differing buckets and applies the
+// peer's, the dialer sending first.
+func (n *Node) exchange(ch *channel, diff map[int]bool, dialer bool) (sent, got uint64, err error) {
+	send := func() error {
+		var err error
+		sent, err = n.sendRecords(ch, func(rec *sessiond.Record) bool {
+			b, _ := bucketOf(rec.Key)
+			return diff[b]
+		})
+		if err != nil {
+			return err
+		}
+		ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, sent))
+		return ch.Flush()
+	}
+	receive := func() error {
+		for {
+			msg, err := ch.readMsg()
+			if err != nil {
+				return err
+			}
+			d := decoder{b: msg}
+			switch d.byte("kind") {
+			case msgSyncChunk:
+				k, err := n.applyChunk(&d)
+				got += uint64(k)
+				if err != nil {
+					return err
+				}
+			case msgSyncDone:
+				return d.err
+			default:
+				return fmt.Errorf("%w: unexpected message in a repair", errMalformed)
+			}
+		}
+	}
+	if dialer {
+		if err := send(); err != nil {
+			return sent, got, err
+		}
+		return sent, got, receive()
+	}
+	if err := receive(); err != nil {
+		return sent, got, err
+	}
+	return sent, got, send()
+}
+
+func (n *Node) noteRepair(peer string, buckets int, sent, got uint64) {
+	n.stats.repairs.Add(1)
+	n.stats.repaired.Add(int64(sent + got))
+	n.log.Info("repair exchanged differing buckets", "node", peer, "buckets", buckets, "records_sent", sent, "records_received", got)
+}
+
+// Digest returns a digest of the store's whole set, 16 hex digits: nodes
+// that hold the same records (keys, versions, deletes) return the same one.
+// It visits every record.
+func (n *Node) Digest() (string, error) {
+	floor, d, err := n.digests()
+	if err != nil {
+		return "", err
+	}
+	var x uint64
+	for _, b := range d {
+		x ^= b
+	}
+	x ^= floor.Time*0x9e3779b97f4a7c15 ^ uint64(floor.Node)
+	return fmt.Sprintf("%016x", x), nil
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/sessiond/sessiond/cluster"
+)
+
+// clusterInfo serves the server's questions about the cluster from a node.
+type clusterInfo struct{ n *cluster.Node }
+
+func (c clusterInfo) WaitReplicas(num int, timeout time.Duration) int {
+	return c.n.WaitReplicas(num, timeout)
+}
+
+func (c clusterInfo) Digest() (string, error) { return c.n.Digest() }
+
+// Info renders the node's status as INFO's replication section (every node
+// is a master that the others replicate, in Redis's slaveN shape) and
+// cluster section.
+func (c clusterInfo) Info() (replication, clusterSection [][2]string) {
+	s := c.n.Status()
+	state := "syncing"
+	if s.Ready {
+		state = "ok"
+	}
+	connected := 0
+	var peers [][2]string
+	for _, m := range s.Members {
+		if m.Self {
+			continue
+		}
+		if m.Connected {
+			connected++
+		}
+		online := "offline"
+		if m.Connected {
+			online = "online"
+		}
+		host, port := m.Data, ""
+		if i := lastColon(m.Data); i >= 0 {
+			host, port = m.Data[:i], m.Data[i+1:]
+		}
+		peers = append(peers, [2]string{"slave" + strconv.Itoa(len(peers)),
+			fmt.Sprintf("ip=%s,port=%s,state=%s,offset=%d,lag=%d", host, port, online, s.Logged-min(s.Logged, m.LagRecords), int64(m.Lag/time.Second))})
+	}
+	replication = append([][2]string{
+		{"role", "master"},
+		{"connected_slaves", strconv.Itoa(connected)},
+	}, peers...)
+	replication = append(replication, [2]string{"master_repl_offset", strconv.FormatUint(s.Logged, 10)})
+
+	clusterSection = [][2]string{
+		{"cluster_state", state},
+		{"cluster_name", s.ClusterName},
+		{"cluster_node", s.Name},
+		{"cluster_members", strconv.Itoa(len(s.Members))},
+		{"cluster_sync_replicas", strconv.Itoa(s.SyncReplicas)},
+		{"cluster_logged", strconv.FormatUint(s.Logged, 10)},
+		{"cluster_applied", strconv.FormatInt(s.Applied, 10)},
+		{"cluster_streamed_in_bytes", strconv.FormatInt(s.StreamedIn, 10)},
+		{"cluster_repairs", strconv.FormatInt(s.Repairs, 10)},
+		{"cluster_repaired_records", strconv.FormatInt(s.Repaired, 10)},
+	}
+	for i, m := range s.Members {
+		clusterSection = append(clusterSection, [2]string{"member" + strconv.Itoa(i),
+			fmt.Sprintf("name=%s,gossip=%s,data=%s,state=%s,self=%d,connected=%d,lag_records=%d,lag_ms=%.3f,sent_bytes=%d",
+				m.Name, m.Gossip, m.Data, m.State, b2i(m.Self), b2i(m.Connected), m.LagRecords, float64(m.Lag)/1e6, m.SentBytes)})
+	}
+	return replication, clusterSection
+}
+
+func lastColon(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ':' {
+			return i
+		}
+	}
+	return -1
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,84 @@
+package sessiond
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// Replicator copies a store's local changes to other stores: package
+// cluster provides one, installed with Options.Replicator. Changes applied
+// with Apply or ClearBefore came from elsewhere and are not passed on.
+type Replicator interface {
+	// Replicate is called for every local change of a key: a write, a
+	// new expiry (with the value, so that a replica missing the key gets
+	// it whole), a delete (rec.Deleted). It runs with the key's partition
+	// locked, so the changes of one key arrive in version order. rec.Value
+	// is valid only during the call: Replicate copies what it keeps, and
+	// must neither block nor call the store. It returns a ticket for Wait.
+	Replicate(rec *Record) (ticket uint64)
+
+	// ReplicateClear is called when Clear removed every key written
+	// before version v: replicas do the same with ClearBefore.
+	ReplicateClear(v Version) (ticket uint64)
+
+	// Wait returns when the change with the ticket has been applied as
+	// the replicator promises (for example, by k peers), or an error that
+	// says why not; the store calls it after unlocking, before the
+	// operation that made the change returns. The change stays applied
+	// locally either way.
+	Wait(ticket uint64) error
+}
+
+// ErrNotReplicated wraps Wait's errors: the change was made here but not
+// acknowledged by as many replicas as configured.
+var ErrNotReplicated = errors.New("sessiond: not replicated")
+
+// emit passes the local change of key, as the record v now holds it, to the
+// replicator. It is called with the shard locked; value is the record's
+// value (in v, or the caller's slice it was written from).
+func (sh *shard) emit(key string, value []byte, it Item, deleted bool) uint64 {
+	r := sh.st.opts.Replicator
+	if r == nil {
+		return 0
+	}
+	rec := Record{Key: key, Value: value, Expires: it.Expires, Flags: it.Flags, Version: it.Version, Deleted: deleted}
+	return r.Replicate(&rec)
+}
+
+// await waits for the replication of the change with ticket t, when there
+// is one, and sets *err to the reason it failed. Callers defer it before
+// deferring their unlock, so that it runs after the unlock.
+func (st *Store) await(t *uint64, err *error) {
+	if *t == 0 || *err != nil {
+		return
+	}
+	if werr := st.opts.Replicator.Wait(*t); werr != nil {
+		*err = fmt.Errorf("%w: %w", ErrNotReplicated, werr)
+	}
+}
+
+// floor is the version below which nothing is kept: the version of the
+// last Clear or ClearBefore. Apply refuses records under it, so a replica
+// that missed a clear cannot bring the cleared keys back.
+type floor struct{ v atomic.Pointer[Version] }
+
+func (f *floor) load() Version {
+	if p := f.v.Load(); p != nil {
+		return *p
+	}
+	return Version{}
+}
+
+// raise moves the floor up to v, never down.
+func (f *floor) raise(v Version) {
+	for {
+		p := f.v.Load()
+		if p != nil && p.Compare(v) >= 0 {
+			return
+		}
+		if f.v.CompareAndSwap(p, &v) {
+			return
+		}
+	}
+}
