@@ -40,7 +40,7 @@ type Status struct {
 	// Repairs counts repair rounds that found differences, Repaired the
 	// records they exchanged.
 	Repairs, Repaired int64
-	Members []Member
+	Members           []Member
 }
 
 // Status returns the node's view of the cluster.

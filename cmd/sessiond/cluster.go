@@ -2,11 +2,24 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/cluster"
 )
+
+// clusterConfig returns the node's configuration.
+func (c *Config) clusterConfig(log *slog.Logger) cluster.Config {
+	cc := c.Cluster
+	return cluster.Config{
+		NodeName: cc.NodeName, BindAddr: cc.Addr, AdvertiseAddr: cc.Advertise, DataAddr: cc.DataAddr,
+		Join: cc.Join, JoinTimeout: cc.JoinTimeout, ClusterName: cc.Name, Key: cc.Key, Insecure: cc.Insecure,
+		SyncReplicas: cc.SyncReplicas, SyncTimeout: cc.SyncTimeout, RepairInterval: cc.RepairInterval,
+		Logger: log,
+	}
+}
 
 // clusterInfo serves the server's questions about the cluster from a node.
 type clusterInfo struct{ n *cluster.Node }
@@ -40,7 +53,7 @@ func (c clusterInfo) Info() (replication, clusterSection [][2]string) {
 			online = "online"
 		}
 		host, port := m.Data, ""
-		if i := lastColon(m.Data); i >= 0 {
+		if i := strings.LastIndexByte(m.Data, ':'); i >= 0 {
 			host, port = m.Data[:i], m.Data[i+1:]
 		}
 		peers = append(peers, [2]string{"slave" + strconv.Itoa(len(peers)),
@@ -70,15 +83,6 @@ func (c clusterInfo) Info() (replication, clusterSection [][2]string) {
 				m.Name, m.Gossip, m.Data, m.State, b2i(m.Self), b2i(m.Connected), m.LagRecords, float64(m.Lag)/1e6, m.SentBytes)})
 	}
 	return replication, clusterSection
-}
-
-func lastColon(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == ':' {
-			return i
-		}
-	}
-	return -1
 }
 
 func b2i(b bool) int {

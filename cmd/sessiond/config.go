@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -78,6 +79,23 @@ type Config struct {
 
 	// Version asks for the version to be printed instead of running.
 	Version bool
+
+	// Cluster configures clustering; ClusterAddr empty means none.
+	Cluster ClusterConfig
+}
+
+// ClusterConfig is the cluster part of Config (package cluster's Config,
+// as the flags give it).
+type ClusterConfig struct {
+	Addr, Advertise, DataAddr string
+	Join                      []string
+	JoinTimeout               time.Duration
+	NodeName, Name            string
+	Key                       []byte
+	Insecure                  bool
+	SyncReplicas              int
+	SyncTimeout               time.Duration
+	RepairInterval            time.Duration
 }
 
 // storeOptions returns the store's options for c.
@@ -170,6 +188,50 @@ var settings = []setting{
 		set: func(c *Config, s string) (err error) { c.LogFormat, err = parseChoice(s, "text", "json"); return err }},
 	{name: "log-level", def: "info", usage: "log from `level` up: debug, info, warn or error", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.LogLevel, err = parseLevel(s); return err }},
+	{name: "cluster-addr", usage: "join a cluster: gossip on `host:port` (empty: a single server)", from: fromAll,
+		set: func(c *Config, s string) error { c.Cluster.Addr = s; return nil }},
+	{name: "cluster-advertise", usage: "gossip `host:port` peers should use, if not --cluster-addr (NAT, 0.0.0.0)", from: fromAll,
+		set: func(c *Config, s string) error { c.Cluster.Advertise = s; return nil }},
+	{name: "cluster-data-addr", usage: "accept peers' data streams on `host:port` (default: --cluster-addr's host, port + 1)", from: fromAll,
+		set: func(c *Config, s string) error { c.Cluster.DataAddr = s; return nil }},
+	{name: "join", usage: "join the cluster through these comma-separated `peers` (host:port or DNS names; every address of a name)", from: fromAll,
+		set: func(c *Config, s string) error { c.Cluster.Join = splitList(s); return nil }},
+	{name: "join-timeout", def: "1m", usage: "give up joining after `duration`, retrying with backoff until then", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.Cluster.JoinTimeout, err = parseDuration(s); return err }},
+	{name: "node-name", usage: "this node's unique `name` in the cluster (default: the host name)", from: fromAll,
+		set: func(c *Config, s string) error { c.Cluster.NodeName = s; return nil }},
+	{name: "cluster-name", def: "sessiond", usage: "the cluster's `name`: nodes of another cluster are refused", from: fromAll,
+		set: func(c *Config, s string) error { c.Cluster.Name = s; return nil }},
+	{name: "cluster-key", usage: "base64 `key` of 16, 24 or 32 bytes that encrypts and authenticates gossip and data streams", from: fromAll,
+		set: func(c *Config, s string) error {
+			if s == "" {
+				c.Cluster.Key = nil
+				return nil
+			}
+			k, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return errors.New("want base64 (openssl rand -base64 32)")
+			}
+			if n := len(k); n != 16 && n != 24 && n != 32 {
+				return fmt.Errorf("%d bytes: want 16, 24 or 32", n)
+			}
+			c.Cluster.Key = k
+			return nil
+		}},
+	{name: "cluster-insecure", def: "false", isBool: true, from: fromAll,
+		usage: "allow non-loopback cluster addresses without --cluster-key (anyone who reaches them reads every session)",
+		set: func(c *Config, s string) (err error) {
+			if c.Cluster.Insecure, err = strconv.ParseBool(s); err != nil {
+				return errors.New("want true or false")
+			}
+			return nil
+		}},
+	{name: "sync-replicas", def: "0", usage: "acknowledge a write only after `k` peers applied it (0: asynchronous)", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.Cluster.SyncReplicas, err = parseInt(s, 0, 1000); return err }},
+	{name: "sync-timeout", def: "2s", usage: "fail a write whose --sync-replicas did not apply it within `duration`", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.Cluster.SyncTimeout, err = parseDuration(s); return err }},
+	{name: "cluster-repair-interval", def: "5s", usage: "compare digests with a peer and exchange what differs every `duration`", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.Cluster.RepairInterval, err = parseDuration(s); return err }},
 	// --version is an action, not a setting: an environment variable or a
 	// file key left behind must not turn the server into a version printer.
 	{name: "version", def: "false", usage: "print the version and exit", isBool: true,

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -23,6 +25,10 @@ func defaults(change func(c *Config)) Config {
 		Addr:         "127.0.0.1:6379",
 		UnixPerm:     0o600,
 		MaxClients:   10000,
+		Cluster: ClusterConfig{
+			Name: "sessiond", JoinTimeout: time.Minute,
+			SyncTimeout: 2 * time.Second, RepairInterval: 5 * time.Second,
+		},
 	}
 	if change != nil {
 		change(&c)
@@ -161,6 +167,30 @@ func TestLoadConfig(t *testing.T) {
 			want: defaults(nil),
 		},
 		{
+			name: "cluster flags",
+			args: []string{"--cluster-addr", "10.0.0.1:7946", "--cluster-advertise", "1.2.3.4:7946", "--cluster-data-addr", "10.0.0.1:7000",
+				"--join", "10.0.0.2:7946, sessiond.internal", "--join-timeout", "30s", "--node-name", "web-1", "--cluster-name", "prod",
+				"--cluster-key", "MDEyMzQ1Njc4OWFiY2RlZg==", "--sync-replicas", "1", "--sync-timeout", "500ms", "--cluster-repair-interval", "10s"},
+			want: defaults(func(c *Config) {
+				c.Cluster = ClusterConfig{
+					Addr: "10.0.0.1:7946", Advertise: "1.2.3.4:7946", DataAddr: "10.0.0.1:7000",
+					Join: []string{"10.0.0.2:7946", "sessiond.internal"}, JoinTimeout: 30 * time.Second,
+					NodeName: "web-1", Name: "prod", Key: []byte("0123456789abcdef"),
+					SyncReplicas: 1, SyncTimeout: 500 * time.Millisecond, RepairInterval: 10 * time.Second,
+				}
+			}),
+		},
+		{
+			name: "cluster env and file",
+			args: []string{"--config", "$FILE"},
+			env:  map[string]string{"SESSIOND_JOIN": "a:1,b:2", "SESSIOND_CLUSTER_INSECURE": "true"},
+			file: "cluster-addr = \"0.0.0.0:7946\"\njoin = \"c:3\"\nnode-name = \"n1\"\n",
+			want: defaults(func(c *Config) {
+				c.File = "$FILE"
+				c.Cluster.Addr, c.Cluster.Join, c.Cluster.NodeName, c.Cluster.Insecure = "0.0.0.0:7946", []string{"a:1", "b:2"}, "n1", true
+			}),
+		},
+		{
 			name: "memcache flags",
 			args: []string{"--memcache-addr", "127.0.0.1:11211", "--memcache-unix=/run/m.sock", "--memcache-insecure"},
 			want: defaults(func(c *Config) {
@@ -205,7 +235,7 @@ func TestLoadConfig(t *testing.T) {
 				t.Fatalf("loadConfig: %v", err)
 			}
 			tt.want.File = strings.ReplaceAll(tt.want.File, "$FILE", path)
-			if *got != tt.want {
+			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("loadConfig =\n%+v, want\n%+v", *got, tt.want)
 			}
 		})
@@ -227,6 +257,21 @@ func TestLoadConfigErrors(t *testing.T) {
 			env:     map[string]string{"SESSIOND_MAXMEMORY": "12XB"},
 			wantErr: `config: maxmemory "12XB" (from SESSIOND_MAXMEMORY): unknown unit`,
 			is:      errUnknownUnit,
+		},
+		{
+			name:    "cluster key not base64",
+			args:    []string{"--cluster-key", "not base64!"},
+			wantErr: `config: cluster-key "not base64!" (from --cluster-key): want base64 (openssl rand -base64 32)`,
+		},
+		{
+			name:    "cluster key of the wrong size",
+			env:     map[string]string{"SESSIOND_CLUSTER_KEY": "c2hvcnQ="},
+			wantErr: `config: cluster-key "c2hvcnQ=" (from SESSIOND_CLUSTER_KEY): 5 bytes: want 16, 24 or 32`,
+		},
+		{
+			name:    "bad sync timeout",
+			args:    []string{"--sync-timeout", "0"},
+			wantErr: `config: sync-timeout "0" (from --sync-timeout): want a positive duration such as 500ms, 2s or 1m`,
 		},
 		{
 			name:    "bad size in flag",

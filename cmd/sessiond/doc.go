@@ -38,6 +38,31 @@
 //	--max-value-size SIZE     refuse longer values (default 1mb)
 //	--shards N                locked partitions (default 0: the store's own
 //	                          default)
+//	--cluster-addr HOST:PORT  be a node of a cluster: gossip there (default:
+//	                          a single server); see "Clusters" below
+//	--cluster-advertise HOST:PORT
+//	                          the gossip address peers should use, if not
+//	                          --cluster-addr (NAT, or binding 0.0.0.0)
+//	--cluster-data-addr HOST:PORT
+//	                          accept peers' data streams there (default:
+//	                          --cluster-addr's host, its port + 1)
+//	--join PEERS              comma-separated host:port or DNS names of
+//	                          nodes to join (every address a name has)
+//	--join-timeout DURATION   retry joining with backoff until then
+//	                          (default 1m), then exit 1
+//	--node-name NAME          unique in the cluster (default: host name)
+//	--cluster-name NAME       nodes of another cluster are refused
+//	                          (default sessiond)
+//	--cluster-key BASE64      16, 24 or 32 bytes: encrypt and authenticate
+//	                          gossip and data streams
+//	--cluster-insecure        allow non-loopback cluster addresses without
+//	                          --cluster-key
+//	--sync-replicas K         acknowledge a write only once K peers applied
+//	                          it (default 0: asynchronous)
+//	--sync-timeout DURATION   fail such a write after it (default 2s)
+//	--cluster-repair-interval DURATION
+//	                          compare digests with a peer this often
+//	                          (default 5s)
 //	--log-format FORMAT       text (default) or json
 //	--log-level LEVEL         debug, info (default), warn or error
 //	--version                 print "sessiond VERSION GOVERSION" and exit
@@ -62,6 +87,18 @@
 // names the key and where the value came from:
 //
 //	sessiond: config: maxmemory "12XB" (from SESSIOND_MAXMEMORY): unknown unit
+//
+// Clusters: with --cluster-addr, the node gossips there (memberlist, UDP
+// and TCP) and takes its peers' streams of changes on --cluster-data-addr;
+// every node holds every session and answers every request. --join names
+// nodes already in the cluster; a node without it starts a new cluster. A
+// joining node streams the whole set from one peer and reports
+// cluster_state:ok in INFO once it holds it (syncing before). Without
+// --cluster-key the cluster addresses must be loopback ones unless
+// --cluster-insecure is given. On SIGINT or SIGTERM a node hands its peers
+// the changes they have not acknowledged and says goodbye, so that they
+// drop it at once. A node name that is taken, another cluster key or
+// cluster name: the node exits 1 with one line saying why.
 //
 // Unless GOGC is set, sessiond runs the Go collector at GOGC=100; see
 // gcPercent for why.

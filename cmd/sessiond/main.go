@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/cluster"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -55,10 +56,28 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	setGC(lookupEnv)
 
 	opts := c.storeOptions()
+	var node *cluster.Node
+	if c.Cluster.Addr != "" {
+		node, err = cluster.New(c.clusterConfig(log))
+		if err != nil {
+			fmt.Fprintf(stderr, "sessiond: %v\n", err)
+			return exitConfig
+		}
+		opts.NodeID, opts.Replicator = node.ID(), node
+	}
 	store, err := sessiond.Open(opts)
 	if err != nil {
 		log.Error("sessiond: cannot open the store", "err", err)
 		return exitFailed
+	}
+	var clusterSrv server.Cluster
+	if node != nil {
+		if err := node.Start(ctx, store); err != nil {
+			fmt.Fprintf(stderr, "sessiond: %v\n", err)
+			store.Close()
+			return exitFailed
+		}
+		clusterSrv = clusterInfo{node}
 	}
 	srv := server.New(store, opts, server.Config{
 		Addr:        c.Addr,
@@ -73,10 +92,15 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		MemcacheAddr:     c.MemcacheAddr,
 		MemcacheUnix:     c.MemcacheUnix,
 		MemcacheInsecure: c.MemcacheInsecure,
+
+		Cluster: clusterSrv,
 	})
 	if c.listens() {
 		if err := srv.Listen(); err != nil {
 			fmt.Fprintf(stderr, "sessiond: %v\n", err)
+			if node != nil {
+				node.Close()
+			}
 			store.Close()
 			return exitFailed
 		}
@@ -99,16 +123,25 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	case <-ctx.Done():
 	case err := <-serveErr:
 		log.Error("sessiond: serving failed", "err", err)
+		if node != nil {
+			node.Close()
+		}
 		store.Close()
 		return exitFailed
 	}
-	// Stop accepting, let connections finish what they have read, then
+	// Stop accepting, let connections finish what they have read, hand
+	// the peers what they have not acknowledged and say goodbye, then
 	// close the store.
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("connections still open at the shutdown timeout were closed", "timeout", shutdownTimeout)
 	}
 	cancel()
+	if node != nil {
+		if err := node.Leave(leaveTimeout); err != nil {
+			log.Warn("leaving the cluster", "err", err)
+		}
+	}
 	stats := store.Stats()
 	if err := store.Close(); err != nil {
 		log.Error("sessiond: cannot close the store", "err", err)
@@ -121,6 +154,10 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 // shutdownTimeout bounds how long a stop waits for connections to finish
 // the commands they have read.
 const shutdownTimeout = 10 * time.Second
+
+// leaveTimeout bounds how long a stop waits for peers to acknowledge the
+// last changes and to hear the goodbye.
+const leaveTimeout = 5 * time.Second
 
 // gcPercent is the GOGC sessiond runs with unless the user sets GOGC.
 //

@@ -1,0 +1,109 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestReplication: a write through any node is read through every other;
+// touch, delete, expiry and FLUSHALL replicate; WAIT counts the replicas.
+func TestReplication(t *testing.T) {
+	nodes := startCluster(t, 3)
+	c := ctx(t)
+	for i, src := range nodes {
+		key := fmt.Sprintf("sess:%d", i)
+		if err := src.rdb.Set(c, key, "from "+src.name, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, dst := range nodes {
+			eventually(t, 5*time.Second, key+" on "+dst.name, func() bool {
+				v, err := dst.rdb.Get(c, key).Result()
+				return err == nil && v == "from "+src.name
+			})
+		}
+	}
+	if n, err := nodes[0].rdb.Do(c, "WAIT", 2, 1000).Int(); err != nil || n != 2 {
+		t.Errorf("WAIT 2 1000 = %d, %v; want 2", n, err)
+	}
+
+	// Touch (EXPIRE) through one node renews the TTL everywhere.
+	if err := nodes[1].rdb.Expire(c, "sess:0", 10*time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range nodes {
+		eventually(t, 5*time.Second, "the touch on "+dst.name, func() bool {
+			ttl, err := dst.rdb.TTL(c, "sess:0").Result()
+			return err == nil && ttl > 9*time.Minute && ttl <= 10*time.Minute
+		})
+	}
+	// Delete.
+	if err := nodes[2].rdb.Del(c, "sess:1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range nodes {
+		eventually(t, 5*time.Second, "the delete on "+dst.name, func() bool {
+			n, err := dst.rdb.Exists(c, "sess:1").Result()
+			return err == nil && n == 0
+		})
+	}
+	// Expiry: every node forgets the key when it expires.
+	if err := nodes[0].rdb.Set(c, "short", "v", 1500*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range nodes {
+		eventually(t, 5*time.Second, "short on "+dst.name, func() bool { return dst.rdb.Get(c, "short").Val() == "v" })
+	}
+	time.Sleep(1600 * time.Millisecond)
+	for _, dst := range nodes {
+		if err := dst.rdb.Get(c, "short").Err(); !errors.Is(err, redis.Nil) {
+			t.Errorf("%s: GET of an expired key: %v, want nil", dst.name, err)
+		}
+	}
+	converged(t, 10*time.Second, nodes...)
+	// FLUSHALL.
+	if err := nodes[1].rdb.FlushAll(c).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range nodes {
+		eventually(t, 5*time.Second, "the flush on "+dst.name, func() bool { return dst.rdb.DBSize(c).Val() == 0 })
+	}
+}
+
+// TestDeleteWinsOverStaleWrite: a node frozen while a key is written on
+// one node and deleted on another receives both late, in whatever order
+// its streams deliver them, and the session stays deleted.
+func TestDeleteWinsOverStaleWrite(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b, frozen := nodes[0], nodes[1], nodes[2]
+	c := ctx(t)
+	frozen.Cmd.Process.Signal(syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			frozen.Cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	for i := range 50 {
+		key := fmt.Sprintf("sess:%d", i)
+		if err := a.rdb.Set(c, key, "logged in", time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, key+" on b", func() bool { return b.rdb.Exists(c, key).Val() == 1 })
+		if err := b.rdb.Del(c, key).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frozen.Cmd.Process.Signal(syscall.SIGCONT)
+	stopped = false
+	converged(t, 15*time.Second, nodes...)
+	for _, nd := range nodes {
+		if n := nd.rdb.DBSize(c).Val(); n != 0 {
+			t.Errorf("%s holds %d keys after every session was destroyed", nd.name, n)
+		}
+	}
+}
