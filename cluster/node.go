@@ -51,6 +51,7 @@ type Node struct {
 	peers   map[string]*peer  // by name: the live members but us
 	applied map[string]uint64 // name/incarnation -> last entry applied of its log
 	inbound map[string]int    // name -> log streams from it being received
+	failed  map[string]failedPeer
 	conns   map[net.Conn]struct{}
 	closed  bool
 
@@ -88,6 +89,7 @@ func New(cfg Config) (*Node, error) {
 		peers:   map[string]*peer{},
 		applied: map[string]uint64{},
 		inbound: map[string]int{},
+		failed:  map[string]failedPeer{},
 		conns:   map[net.Conn]struct{}{},
 		stop:    make(chan struct{}),
 	}
@@ -158,8 +160,9 @@ func (n *Node) Start(ctx context.Context, st *sessiond.Store) error {
 		n.Close()
 		return err
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.repairLoop()
+	go n.reconnectLoop()
 	return nil
 }
 

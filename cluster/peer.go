@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -72,7 +73,62 @@ func (n *Node) memberDown(node *memberlist.Node) {
 		n.acks.remove(node.Name)
 		n.log.Info("peer down", "node", node.Name, "state", stateName(node.State))
 	}
+	if node.State == memberlist.StateDead {
+		n.mu.Lock()
+		n.failed[node.Name] = failedPeer{addr: node.Address(), since: time.Now()}
+		n.mu.Unlock()
+	}
 }
+
+// failedPeer is a member that failed (rather than left): the node tries
+// to reach it again, so that the two sides of a healed partition find each
+// other (memberlist does not probe members it declared dead).
+type failedPeer struct {
+	addr  string
+	since time.Time
+}
+
+// reconnectFor is how long the node keeps trying to reach a failed peer.
+const reconnectFor = 72 * time.Hour
+
+// reconnectLoop tries to rejoin failed peers, and the --join addresses
+// when the node finds itself alone, every few seconds.
+func (n *Node) reconnectLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(reconnectInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		var addrs []string
+		n.mu.Lock()
+		for name, f := range n.failed {
+			if _, back := n.peers[name]; back || time.Since(f.since) > reconnectFor {
+				delete(n.failed, name)
+				continue
+			}
+			addrs = append(addrs, f.addr)
+		}
+		n.mu.Unlock()
+		if n.ml.NumMembers() <= 1 && len(n.cfg.Join) > 0 {
+			addrs = append(addrs, n.resolve(context.Background())...)
+		}
+		if len(addrs) == 0 {
+			continue
+		}
+		if joined, err := n.ml.Join(addrs); joined > 0 {
+			n.log.Info("reached failed peers again", "addresses", addrs, "answered", joined)
+		} else if err != nil {
+			n.log.Debug("failed peers still unreachable", "addresses", addrs, "err", err)
+		}
+	}
+}
+
+// reconnectInterval is how often reconnectLoop tries.
+const reconnectInterval = 2 * time.Second
 
 func stateName(s memberlist.NodeStateType) string {
 	switch s {

@@ -2,8 +2,9 @@
 # Installs the reference servers and tools the compatibility tests and
 # benchmarks run, from Debian's packages: redis-server (the reference the
 # tests are checked against with COMPAT_TARGET=redis), redis-cli and
-# redis-benchmark (redis-server, redis-tools), and memcached (the reference
-# for the memcached protocol, COMPAT_TARGET=memcached).
+# redis-benchmark (redis-server, redis-tools), memcached (the reference
+# for the memcached protocol, COMPAT_TARGET=memcached), and ip (iproute2,
+# for the network namespaces of the cluster's partition test).
 #
 # Idempotent: with every program present it installs nothing. Either way it
 # leaves the packages' own services stopped: the tests start their own
@@ -20,6 +21,7 @@ declare -A package=(
 	[redis-cli]=redis-tools
 	[redis-benchmark]=redis-tools
 	[memcached]=memcached
+	[ip]=iproute2 # network namespaces for the cluster's partition test
 )
 for program in "${!package[@]}"; do
 	command -v "$program" >/dev/null 2>&1 || missing+=("$program")
@@ -31,13 +33,13 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 if ((${#missing[@]} > 0)); then
-	echo "setup-servers: installing redis-server redis-tools memcached (missing: ${missing[*]})"
+	echo "setup-servers: installing redis-server redis-tools memcached iproute2 (missing: ${missing[*]})"
 	export DEBIAN_FRONTEND=noninteractive
 	# Another apt-get may hold the lock (a parallel setup step): wait for it
 	# rather than fail.
 	apt=("${sudo[@]}" apt-get -q -o DPkg::Lock::Timeout=300)
 	"${apt[@]}" update
-	"${apt[@]}" install -y --no-install-recommends redis-server redis-tools memcached
+	"${apt[@]}" install -y --no-install-recommends redis-server redis-tools memcached iproute2
 	for program in "${!package[@]}"; do
 		command -v "$program" >/dev/null 2>&1 || {
 			echo "setup-servers: $program is still missing after apt-get install" >&2

@@ -95,6 +95,13 @@ var listening = regexp.MustCompile(`msg=listening proto=(\w+) network=(\w+) addr
 // is printed if the test failed.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
+	return StartWrapped(t, nil, args...)
+}
+
+// StartWrapped is Start with the binary run by a wrapper command, such as
+// {"ip", "netns", "exec", "ns1"} to run it in a network namespace.
+func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
+	t.Helper()
 	bin := Binary(t)
 	hasAddr := false
 	for _, a := range args {
@@ -107,6 +114,9 @@ func Start(t testing.TB, args ...string) *Server {
 	}
 	args = append([]string{"--log-format", "text"}, args...)
 	cmd := exec.Command(bin, args...)
+	if len(wrapper) > 0 {
+		cmd = exec.Command(wrapper[0], append(append(wrapper[1:len(wrapper):len(wrapper)], bin), args...)...)
+	}
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
