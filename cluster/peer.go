@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -284,6 +285,10 @@ func (p *peer) stream() error {
 			}
 			select {
 			case <-r.wake:
+				// Let the writer that woke us, and the others
+				// running, log more before we read: one message
+				// and one system call then carry many changes.
+				runtime.Gosched()
 			case err := <-errc:
 				return err
 			case <-p.stop:

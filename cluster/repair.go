@@ -3,7 +3,6 @@ package cluster
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"time"
 
@@ -28,9 +27,11 @@ const repairBits = 10
 
 // bucketOf returns the repair bucket of key and its hash.
 func bucketOf(key string) (int, uint64) {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	k := h.Sum64()
+	k := uint64(14695981039346656037) // FNV-1a, 64 bits
+	for i := 0; i < len(key); i++ {
+		k ^= uint64(key[i])
+		k *= 1099511628211
+	}
 	return int(k >> (64 - repairBits)), k
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/sessiond/sessiond"
 )
@@ -172,7 +173,8 @@ func (d *decoder) version() sessiond.Version {
 }
 
 // record decodes one record into rec. Key and Value point into the
-// message: they are valid until the message's buffer is reused.
+// message, without a copy: they are valid until the message's buffer is
+// reused (the store copies what it keeps).
 func (d *decoder) record(rec *sessiond.Record, maxValue int) {
 	f := d.byte("record flags")
 	if f&^(recDeleted|recExpires|recFlags) != 0 {
@@ -180,7 +182,7 @@ func (d *decoder) record(rec *sessiond.Record, maxValue int) {
 	}
 	key := d.bytes(d.uvarint("key length"), sessiond.MaxKeySize, "key")
 	*rec = sessiond.Record{Deleted: f&recDeleted != 0}
-	rec.Key = string(key)
+	rec.Key = unsafe.String(unsafe.SliceData(key), len(key))
 	if !rec.Deleted {
 		rec.Value = d.bytes(d.uvarint("value length"), maxValue, "value")
 	}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/sessiond/sessiond/bench/compare/target"
+	"github.com/sessiond/sessiond/bench/loadgen/load"
+)
+
+// client is a minimal RESP2 client for the probes: one connection, one
+// command at a time.
+type client struct {
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func dial(addr string) (*client, error) {
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &client{nc: nc, r: bufio.NewReader(nc)}, nil
+}
+
+func (c *client) Close() error { return c.nc.Close() }
+
+// do sends a command and returns its reply: the text of a simple or bulk
+// string, the digits of an integer, ok false for a null.
+func (c *client) do(args ...string) (string, bool, error) {
+	c.nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.nc.Write(load.AppendCommand(nil, args...)); err != nil {
+		return "", false, err
+	}
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		return "", false, err
+	}
+	if len(line) < 3 {
+		return "", false, fmt.Errorf("short reply %q", line)
+	}
+	body := line[1 : len(line)-2]
+	switch line[0] {
+	case '+', ':':
+		return body, true, nil
+	case '-':
+		return "", false, errors.New(body)
+	case '$':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < -1 || n > 64<<20 {
+			return "", false, fmt.Errorf("bad bulk length %q", body)
+		}
+		if n < 0 {
+			return "", false, nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(c.r, buf); err != nil {
+			return "", false, err
+		}
+		return string(buf[:n]), true, nil
+	}
+	return "", false, fmt.Errorf("unexpected reply %q", line)
+}
+
+// infoText returns INFO section of s.
+func infoText(ctx context.Context, s *target.Server, section string) (string, error) {
+	c, err := dial(s.Addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	text, _, err := c.do("INFO", section)
+	return text, err
+}
