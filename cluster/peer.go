@@ -72,25 +72,28 @@ func (n *Node) memberDown(node *memberlist.Node) {
 	n.mu.Unlock()
 	if p != nil {
 		n.acks.remove(node.Name)
-		n.log.Info("peer down", "node", node.Name, "state", stateName(node.State))
+		n.log.Info("peer down: it left or failed", "node", node.Name)
 	}
-	if node.State == memberlist.StateDead {
-		n.mu.Lock()
-		n.failed[node.Name] = failedPeer{addr: node.Address(), since: time.Now()}
-		n.mu.Unlock()
-	}
+	// memberlist does not say here whether the member left or failed (the
+	// state it passes is the one before), so both are tried again: a
+	// failed one may be the other side of a partition, and one that left
+	// is just not there.
+	n.mu.Lock()
+	n.failed[node.Name] = failedPeer{addr: node.Address(), since: time.Now()}
+	n.mu.Unlock()
 }
 
-// failedPeer is a member that failed (rather than left): the node tries
-// to reach it again, so that the two sides of a healed partition find each
-// other (memberlist does not probe members it declared dead).
+// failedPeer is a member that went away: the node tries to reach it again,
+// so that the two sides of a healed partition find each other (memberlist
+// does not probe members it declared dead).
 type failedPeer struct {
 	addr  string
 	since time.Time
 }
 
-// reconnectFor is how long the node keeps trying to reach a failed peer.
-const reconnectFor = 72 * time.Hour
+// reconnectFor is how long the node keeps trying to reach a peer that
+// went away.
+const reconnectFor = 24 * time.Hour
 
 // reconnectLoop tries to rejoin failed peers, and the --join addresses
 // when the node finds itself alone, every few seconds.

@@ -269,3 +269,30 @@ func TestRefusedJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestGracefulLeave: SIGTERM makes a node hand its peers what they have
+// not acknowledged and say goodbye: the others drop it at once, well
+// before failure detection would, and hold every write it acknowledged.
+func TestGracefulLeave(t *testing.T) {
+	nodes := startCluster(t, 3)
+	leaving := nodes[2]
+	stop := make(chan struct{})
+	result := writeLoad(leaving, "leaving", stop)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	acks := <-result
+	sent := time.Now()
+	leaving.Cmd.Process.Signal(syscall.SIGTERM)
+	eventually(t, 3*time.Second, "n0 drops the node that left", func() bool {
+		return nodes[0].info(t, "cluster")["cluster_members"] == "2"
+	})
+	if d := time.Since(sent); d > 2*time.Second {
+		t.Errorf("the leave took %v to be noticed: as long as failure detection", d)
+	}
+	if !strings.Contains(leaving.Log(), "left the cluster") {
+		t.Errorf("the node's log does not say it left:\n%s", leaving.Log())
+	}
+	if missing := lost(t, acks, nodes[0], nodes[1]); len(missing) > 0 {
+		t.Fatalf("%d of %d writes the leaving node acknowledged are on no other node", len(missing), len(acks))
+	}
+}
