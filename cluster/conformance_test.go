@@ -22,10 +22,10 @@ func (s split) Set(key string, value []byte, ttl time.Duration) error {
 }
 func (s split) Touch(key string, ttl time.Duration) (bool, error) { return s.w.Touch(key, ttl) }
 func (s split) TTL(key string) (time.Duration, bool, error)       { return s.r.TTL(key) }
-func (s split) Delete(key string) (bool, error)                    { return s.w.Delete(key) }
-func (s split) Exists(key string) (bool, error)                    { return s.r.Exists(key) }
-func (s split) Len() (int, error)                                  { return s.r.Len() }
-func (s split) Clear() error                                       { return s.w.Clear() }
+func (s split) Delete(key string) (bool, error)                   { return s.w.Delete(key) }
+func (s split) Exists(key string) (bool, error)                   { return s.r.Exists(key) }
+func (s split) Len() (int, error)                                 { return s.r.Len() }
+func (s split) Clear() error                                      { return s.w.Clear() }
 func (s split) Scan(cursor uint64, match string, count int) ([]string, uint64, error) {
 	return s.r.Scan(cursor, match, count)
 }
