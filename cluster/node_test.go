@@ -20,6 +20,12 @@ type testNode struct {
 // (a gossip address) if not empty.
 func startNode(t *testing.T, name string, join string, mod func(*Config)) *testNode {
 	t.Helper()
+	return startNodeWith(t, name, join, mod, nil)
+}
+
+// startNodeWith is startNode with the store's options.
+func startNodeWith(t *testing.T, name string, join string, mod func(*Config), opts *sessiond.Options) *testNode {
+	t.Helper()
 	cfg := Config{
 		NodeName:       name,
 		BindAddr:       "127.0.0.1:0",
@@ -33,7 +39,7 @@ func startNode(t *testing.T, name string, join string, mod func(*Config)) *testN
 	if mod != nil {
 		mod(&cfg)
 	}
-	st, n, err := Open(context.Background(), cfg, nil)
+	st, n, err := Open(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
@@ -238,5 +244,31 @@ func TestRefused(t *testing.T) {
 		t.Fatal("a second node named a joined")
 	} else {
 		t.Logf("duplicate name: %v", err)
+	}
+}
+
+// TestClockSkew: with node a's clock 5s ahead of b's, a client that writes
+// a session through a, then reads it through b and writes it again there
+// (what a web app does on each request), ends with its second write on
+// every node: the hybrid clock orders b's write after the a write it saw.
+func TestClockSkew(t *testing.T) {
+	a := startNodeWith(t, "a", "", nil, &sessiond.Options{Now: func() time.Time { return time.Now().Add(5 * time.Second) }})
+	b := startNode(t, "b", a.GossipAddr(), nil)
+	eventually(t, "b ready", b.Ready)
+	for i := range 20 {
+		key := fmt.Sprintf("sess:%d", i)
+		if err := a.st.Set(key, []byte("first"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the first write on b", func() bool { return value(b.st, key) == "first" })
+		if err := b.st.Set(key, []byte("second"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		key := fmt.Sprintf("sess:%d", i)
+		for _, n := range []*testNode{a, b} {
+			eventually(t, key+" = second on "+n.Name(), func() bool { return value(n.st, key) == "second" })
+		}
 	}
 }

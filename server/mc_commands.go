@@ -95,6 +95,10 @@ func (m *mcConn) storeError(cmd *memcache.Command, err error) {
 		m.serverError(cmd, mcOutOfMemory)
 	case errors.Is(err, sessiond.ErrClosed):
 		m.serverError(cmd, "server is shutting down")
+	case errors.Is(err, sessiond.ErrNotReplicated):
+		// As RESP's NOREPLICAS: the write is made here, not on enough
+		// replicas.
+		m.serverError(cmd, noReplicasError(err))
 	default:
 		m.serverError(cmd, err.Error())
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -257,8 +258,9 @@ func TestRefusedJoin(t *testing.T) {
 			"--join-timeout", "3s", "--cluster-name", "compat"}, tc.args...)
 		// The later --cluster-name wins, as flags do.
 		out, err := exec.Command(bin, args...).CombinedOutput()
-		if err == nil {
-			t.Errorf("%s: sessiond joined and exited 0:\n%s", tc.name, out)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("%s: sessiond ended with %v, want exit status 1:\n%s", tc.name, err, out)
 			continue
 		}
 		if !strings.Contains(string(out), tc.want) {

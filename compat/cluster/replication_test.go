@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -105,5 +108,31 @@ func TestDeleteWinsOverStaleWrite(t *testing.T) {
 		if n := nd.rdb.DBSize(c).Val(); n != 0 {
 			t.Errorf("%s holds %d keys after every session was destroyed", nd.name, n)
 		}
+	}
+}
+
+// TestNoReplicas: a write that --sync-replicas cannot have applied in time
+// gets NOREPLICAS over RESP and SERVER_ERROR over memcached's protocol, and
+// is kept on the node that took it.
+func TestNoReplicas(t *testing.T) {
+	nd := startNode(t, "alone", "", "--sync-replicas", "1", "--sync-timeout", "200ms", "--memcache-addr", "127.0.0.1:0")
+	c := ctx(t)
+	err := nd.rdb.Set(c, "k", "v", time.Hour).Err()
+	if err == nil || !strings.HasPrefix(err.Error(), "NOREPLICAS ") {
+		t.Fatalf("SET with no peer to replicate to: %v, want NOREPLICAS", err)
+	}
+	if v := nd.rdb.Get(c, "k").Val(); v != "v" {
+		t.Errorf("GET after the NOREPLICAS write = %q, want v (kept locally)", v)
+	}
+	conn, err := net.DialTimeout("tcp", nd.MemcacheAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "set m 0 0 1\r\nx\r\n")
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "SERVER_ERROR NOREPLICAS ") {
+		t.Fatalf("memcached set with no peer: %q, %v; want SERVER_ERROR NOREPLICAS", line, err)
 	}
 }
