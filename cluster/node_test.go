@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,5 +271,17 @@ func TestClockSkew(t *testing.T) {
 		for _, n := range []*testNode{a, b} {
 			eventually(t, key+" = second on "+n.Name(), func() bool { return value(n.st, key) == "second" })
 		}
+	}
+}
+
+// TestJoinByName: a join address may be a DNS name; every address it
+// resolves to is tried.
+func TestJoinByName(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	_, port, _ := strings.Cut(a.GossipAddr(), ":")
+	b := startNode(t, "b", "localhost:"+port, nil)
+	eventually(t, "b ready", b.Ready)
+	if got := len(a.Status().Members); got != 2 {
+		t.Fatalf("a lists %d members after b joined by name, want 2", got)
 	}
 }

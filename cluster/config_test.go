@@ -1,0 +1,43 @@
+package cluster
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfigRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no address", Config{}, "no bind address"},
+		{"non-loopback without a key", Config{BindAddr: "10.0.0.1:7946"}, "not a loopback address and there is no cluster key"},
+		{"non-loopback data address without a key", Config{BindAddr: "127.0.0.1:7946", DataAddr: "0.0.0.0:7947"}, "0.0.0.0:7947 is not a loopback address"},
+		{"key of the wrong size", Config{BindAddr: "127.0.0.1:7946", Key: make([]byte, 20)}, "key of 20 bytes"},
+		{"bad port", Config{BindAddr: "127.0.0.1:x"}, "bad port"},
+		{"negative sync replicas", Config{BindAddr: "127.0.0.1:7946", SyncReplicas: -1}, "must not be negative"},
+	} {
+		if _, err := tc.cfg.withDefaults(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
+	for _, ok := range []Config{
+		{BindAddr: "10.0.0.1:7946", Key: make([]byte, 32)},
+		{BindAddr: "0.0.0.0:7946", Insecure: true},
+		{BindAddr: "localhost:7946"},
+		{BindAddr: "[::1]:7946"},
+	} {
+		c, err := ok.withDefaults()
+		if err != nil {
+			t.Errorf("%+v refused: %v", ok, err)
+			continue
+		}
+		if c.DataAddr == "" || c.NodeName == "" || c.ClusterName != "sessiond" {
+			t.Errorf("%+v: defaults not filled: %+v", ok, c)
+		}
+	}
+	if c, _ := (Config{BindAddr: "127.0.0.1:7946"}).withDefaults(); c.DataAddr != "127.0.0.1:7947" {
+		t.Errorf("data address %q, want the gossip port plus one", c.DataAddr)
+	}
+}
