@@ -49,6 +49,10 @@ type Config struct {
 	// RepairInterval is how often the node compares digests with a peer
 	// and exchanges what differs. If zero, 5 seconds.
 	RepairInterval time.Duration
+	// MaxValueSize is the longest value the cluster's stores take
+	// (sessiond.Options.MaxValueSize): data messages are bounded by it.
+	// If zero, 1 MiB, or the store's when Open opens it.
+	MaxValueSize int
 	// MaxLogBytes bounds the changes held for peers that are behind;
 	// a peer that falls further behind is brought up to date by repair.
 	// If zero, 64 MiB.

@@ -55,6 +55,8 @@ type Node struct {
 	conns   map[net.Conn]struct{}
 	closed  bool
 
+	maxMsg int // bound on a data message, from Config.MaxValueSize
+
 	stats nodeStats
 	wg    sync.WaitGroup
 	stop  chan struct{}
@@ -68,9 +70,10 @@ type nodeStats struct {
 	repaired   atomic.Int64 // records exchanged by repair
 }
 
-// maxMessage bounds one data message: a chunk of the log, or of a sync,
-// and a record of the largest value with room to spare.
-const maxMessage = 4 << 20
+// maxMessage returns the bound on one data message: a chunk of the log or
+// of a sync (closed past 64 KiB) ending with a record of the largest value
+// the stores take, with room to spare.
+func maxMessage(maxValue int) int { return max(4<<20, maxValue+256<<10) }
 
 // New returns a node for cfg, not yet started.
 func New(cfg Config) (*Node, error) {
@@ -92,6 +95,7 @@ func New(cfg Config) (*Node, error) {
 		failed:  map[string]failedPeer{},
 		conns:   map[net.Conn]struct{}{},
 		stop:    make(chan struct{}),
+		maxMsg:  maxMessage(cfg.MaxValueSize),
 	}
 	n.me = hello{Cluster: cfg.ClusterName, Node: cfg.NodeName, ID: n.id, Incarnation: binary.BigEndian.Uint64(inc[:])}
 	return n, nil
@@ -119,6 +123,9 @@ func Open(ctx context.Context, cfg Config, opts *sessiond.Options) (*sessiond.St
 	var o sessiond.Options
 	if opts != nil {
 		o = *opts
+	}
+	if cfg.MaxValueSize == 0 && o.MaxValueSize > 0 {
+		n.maxMsg = maxMessage(o.MaxValueSize)
 	}
 	o.NodeID, o.Replicator = n.ID(), n
 	st, err := sessiond.Open(&o)

@@ -285,3 +285,22 @@ func TestJoinByName(t *testing.T) {
 		t.Fatalf("a lists %d members after b joined by name, want 2", got)
 	}
 }
+
+// TestLargeValue: a value larger than the default message bound replicates
+// when the stores take it, by stream and by join.
+func TestLargeValue(t *testing.T) {
+	opts := func() *sessiond.Options { return &sessiond.Options{MaxValueSize: 8 << 20} }
+	a := startNodeWith(t, "a", "", nil, opts())
+	big := strings.Repeat("x", 6<<20)
+	if err := a.st.Set("before", []byte(big), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	b := startNodeWith(t, "b", a.GossipAddr(), nil, opts())
+	eventually(t, "b ready", b.Ready)
+	if err := a.st.Set("after", []byte(big), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"before", "after"} {
+		eventually(t, key+" on b", func() bool { return len(value(b.st, key)) == len(big) })
+	}
+}

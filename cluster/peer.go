@@ -206,7 +206,7 @@ func (p *peer) stream() error {
 		return errClosed
 	}
 	defer p.n.untrack(nc)
-	ch, them, err := handshake(nc, p.n.cfg.Key, p.n.me, true, maxMessage)
+	ch, them, err := handshake(nc, p.n.cfg.Key, p.n.me, true, p.n.maxMsg)
 	if err != nil {
 		p.n.log.Warn("peer refused", "node", p.name, "err", err)
 		return err

@@ -57,7 +57,7 @@ func (n *Node) isClosed() bool {
 // serveConn authenticates a connection and serves what its first message
 // asks for.
 func (n *Node) serveConn(nc net.Conn) error {
-	ch, them, err := handshake(nc, n.cfg.Key, n.me, false, maxMessage)
+	ch, them, err := handshake(nc, n.cfg.Key, n.me, false, n.maxMsg)
 	if err != nil {
 		if errors.Is(err, errAuth) {
 			n.log.Warn("refused a data connection", "remote", nc.RemoteAddr().String(), "err", err)
@@ -145,7 +145,7 @@ func (n *Node) applyEntries(d *decoder, count int) error {
 	for range count {
 		switch kind := d.byte("entry kind"); kind {
 		case entryRecord:
-			d.record(&rec, maxMessage)
+			d.record(&rec, n.maxMsg)
 			if d.err != nil {
 				return d.err
 			}

@@ -151,7 +151,7 @@ func (n *Node) applyChunk(d *decoder) (int, error) {
 	var rec sessiond.Record
 	count := 0
 	for len(d.b) > 0 {
-		d.record(&rec, maxMessage)
+		d.record(&rec, n.maxMsg)
 		if d.err != nil {
 			return count, d.err
 		}
@@ -182,7 +182,7 @@ func (n *Node) dialData(p *peer, kind byte, body []byte) (*channel, error) {
 		nc.Close()
 		return nil, errClosed
 	}
-	ch, them, err := handshake(nc, n.cfg.Key, n.me, true, maxMessage)
+	ch, them, err := handshake(nc, n.cfg.Key, n.me, true, n.maxMsg)
 	if err == nil && them.Node != p.name {
 		err = fmt.Errorf("cluster: %s answers as %q, not %q", p.addr, them.Node, p.name)
 	}
