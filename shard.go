@@ -41,7 +41,8 @@ type shard struct {
 	keys    int      // live records, tombstones excluded
 	vols    int      // live records with an expiry
 	tombs   int
-	bytes   int64 // stored size of live records and tombstones
+	bytes   int64   // stored size of live records and tombstones
+	newest  Version // highest version counted in since the last reset
 	_       [64]byte
 }
 
@@ -244,6 +245,11 @@ func (sh *shard) place(loc uint32, v view) {
 // change and added after it.
 func (sh *shard) count(v view, d int) {
 	sh.bytes += int64(d * v.size())
+	if d > 0 {
+		if ver := v.version(); ver.Compare(sh.newest) > 0 {
+			sh.newest = ver
+		}
+	}
 	switch {
 	case v.tomb():
 		sh.tombs += d

@@ -448,28 +448,34 @@ func (st *Store) Len() (int, error) {
 }
 
 // Clear deletes every key, tombstones included, and frees their memory.
-// With a replicator, replicas clear what was written before it too
-// (ClearBefore), and nothing older comes back from them.
+// With a replicator, it deletes what was written before it, and replicas do
+// the same (ClearBefore): a write that races with the Clear is kept or
+// dropped alike on every store, by its version, and nothing older comes
+// back from a replica.
 func (st *Store) Clear() (err error) {
 	if st.closed.Load() {
 		return ErrClosed
 	}
-	v := st.version(st.nowMS())
-	st.floor.raise(v)
-	for i := range st.shards {
-		sh := &st.shards[i]
-		sh.mu.Lock()
-		if st.closed.Load() {
+	r := st.opts.Replicator
+	if r == nil {
+		for i := range st.shards {
+			sh := &st.shards[i]
+			sh.mu.Lock()
+			if st.closed.Load() {
+				sh.mu.Unlock()
+				return ErrClosed
+			}
+			sh.reset()
 			sh.mu.Unlock()
-			return ErrClosed
 		}
-		sh.reset()
-		sh.mu.Unlock()
+		return nil
 	}
-	if r := st.opts.Replicator; r != nil {
-		ticket := r.ReplicateClear(v)
-		st.await(&ticket, &err)
+	v := st.version(st.nowMS())
+	if err := st.ClearBefore(v); err != nil {
+		return err
 	}
+	ticket := r.ReplicateClear(v)
+	st.await(&ticket, &err)
 	return err
 }
 
@@ -490,6 +496,11 @@ func (st *Store) ClearBefore(v Version) error {
 		if st.closed.Load() {
 			sh.mu.Unlock()
 			return ErrClosed
+		}
+		if sh.newest.Compare(v) < 0 {
+			sh.reset() // nothing to keep: free it all at once
+			sh.mu.Unlock()
+			continue
 		}
 		for i := 0; i < len(sh.idx.slots); {
 			e := sh.idx.slots[i]
@@ -522,4 +533,5 @@ func (sh *shard) reset() {
 	sh.idx = index{}
 	sh.segs, sh.freeIDs, sh.pending = nil, nil, nil
 	sh.head, sh.keys, sh.vols, sh.tombs, sh.bytes = 0, 0, 0, 0, 0
+	sh.newest = Version{}
 }

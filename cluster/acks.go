@@ -1,17 +1,48 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 )
 
-// acks tracks the highest sequence number of our log each peer has applied,
-// and holds the writes that wait for k peers to have applied them.
+// acks tracks which entries of our log each peer has applied, and holds the
+// writes that wait for k peers to have applied them.
+//
+// A peer acknowledges the highest entry it applied, but that does not mean
+// it applied every entry before it: entries it never got (dropped from the
+// log while it was behind its bound, or from before it first connected)
+// and entries its store refused are holes, and a write in a hole does not
+// count that peer.
 type acks struct {
 	mu      sync.Mutex
-	peers   map[string]uint64 // peer name -> applied through
+	peers   map[string]*peerAcks
 	waiters map[*waiter]struct{}
+	closed  bool
+}
+
+// peerAcks is what one peer applied: every entry from from to upTo but the
+// holes.
+type peerAcks struct {
+	from, upTo uint64
+	holes      [][2]uint64 // [lo, hi) ranges, the newest last
+}
+
+// maxHoles bounds the holes kept per peer; the oldest go first (their
+// writes waited out their timeout long ago).
+const maxHoles = 64
+
+func (p *peerAcks) has(ticket uint64) bool {
+	if ticket < p.from || ticket > p.upTo {
+		return false
+	}
+	for _, h := range p.holes {
+		if ticket >= h[0] && ticket < h[1] {
+			return false
+		}
+	}
+	return true
 }
 
 type waiter struct {
@@ -21,18 +52,50 @@ type waiter struct {
 }
 
 func newAcks() *acks {
-	return &acks{peers: map[string]uint64{}, waiters: map[*waiter]struct{}{}}
+	return &acks{peers: map[string]*peerAcks{}, waiters: map[*waiter]struct{}{}}
 }
 
-// set records that peer applied the log through seq, and releases the
-// waiters that now have enough peers.
+// errNodeClosed is a wait's answer when the node stops meanwhile.
+var errNodeClosed = errors.New("the node is shutting down")
+
+// start records that peer has applied nothing of the log before entry
+// from, and everything up to upTo (from-1: nothing yet).
+func (a *acks) start(peer string, from, upTo uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.peers[peer] = &peerAcks{from: from, upTo: upTo}
+	a.release()
+}
+
+// set records that peer applied the log through seq (but for its holes),
+// and releases the waiters that now have enough peers.
 func (a *acks) set(peer string, seq uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if cur, ok := a.peers[peer]; ok && seq <= cur {
+	p := a.peers[peer]
+	if p == nil || seq <= p.upTo {
 		return
 	}
-	a.peers[peer] = seq
+	p.upTo = seq
+	a.release()
+}
+
+// hole records that peer did not apply the entries [lo, hi).
+func (a *acks) hole(peer string, lo, hi uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := a.peers[peer]
+	if p == nil || lo >= hi {
+		return
+	}
+	if len(p.holes) == maxHoles {
+		p.holes = p.holes[1:]
+	}
+	p.holes = append(p.holes, [2]uint64{lo, hi})
+}
+
+// release frees the waiters that have enough peers. Called with mu held.
+func (a *acks) release() {
 	for w := range a.waiters {
 		if a.count(w.ticket) >= w.k {
 			close(w.done)
@@ -48,12 +111,26 @@ func (a *acks) remove(peer string) {
 	a.mu.Unlock()
 }
 
-// get returns what peer applied, and whether it is known.
+// close releases every waiter, which then fails, and every later wait.
+func (a *acks) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	for w := range a.waiters {
+		close(w.done)
+		delete(a.waiters, w)
+	}
+}
+
+// get returns the highest entry peer acknowledged, and whether it is known.
 func (a *acks) get(peer string) (uint64, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	seq, ok := a.peers[peer]
-	return seq, ok
+	p := a.peers[peer]
+	if p == nil {
+		return 0, false
+	}
+	return p.upTo, true
 }
 
 // reached returns how many peers applied ticket.
@@ -63,18 +140,11 @@ func (a *acks) reached(ticket uint64) int {
 	return a.count(ticket)
 }
 
-// connected returns how many peers are known.
-func (a *acks) connected() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.peers)
-}
-
 // count returns how many peers applied ticket. Called with mu held.
 func (a *acks) count(ticket uint64) int {
 	n := 0
-	for _, seq := range a.peers {
-		if seq >= ticket {
+	for _, p := range a.peers {
+		if p.has(ticket) {
 			n++
 		}
 	}
@@ -87,12 +157,17 @@ func (a *acks) waitCount(ticket uint64, k int, timeout time.Duration) int {
 	return a.reached(ticket)
 }
 
-// wait returns nil once k peers applied ticket, or an error after timeout.
+// wait returns nil once k peers applied ticket, or an error after timeout
+// or when the node closes.
 func (a *acks) wait(ticket uint64, k int, timeout time.Duration) error {
 	a.mu.Lock()
 	if a.count(ticket) >= k {
 		a.mu.Unlock()
 		return nil
+	}
+	if a.closed {
+		a.mu.Unlock()
+		return errNodeClosed
 	}
 	w := &waiter{ticket: ticket, k: k, done: make(chan struct{})}
 	a.waiters[w] = struct{}{}
@@ -101,14 +176,17 @@ func (a *acks) wait(ticket uint64, k int, timeout time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-w.done:
-		return nil
 	case <-t.C:
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, waiting := a.waiters[w]; !waiting {
-		return nil // released as the timer fired
-	}
 	delete(a.waiters, w)
-	return fmt.Errorf("%d of %d replicas applied the write within %v (%d peers connected)", a.count(ticket), k, timeout, len(a.peers))
+	switch got := a.count(ticket); {
+	case got >= k:
+		return nil
+	case a.closed:
+		return errNodeClosed
+	default:
+		return fmt.Errorf("%d of %d replicas applied the write within %v (%d peers connected)", got, k, timeout, len(a.peers))
+	}
 }

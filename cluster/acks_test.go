@@ -13,6 +13,8 @@ func TestAcks(t *testing.T) {
 	if err := a.wait(1, 1, 20*time.Millisecond); err == nil {
 		t.Fatal("k=1 with no peer returned nil")
 	}
+	a.start("p1", 1, 0)
+	a.start("p2", 1, 0)
 	done := make(chan error, 1)
 	go func() { done <- a.wait(5, 2, 5*time.Second) }()
 	a.set("p1", 5)
@@ -35,8 +37,34 @@ func TestAcks(t *testing.T) {
 	if seq, _ := a.get("p1"); seq != 5 {
 		t.Errorf("p1 at %d after a lower ack, want 5", seq)
 	}
+	// A hole: p1 never got 7 and 8 (dropped, or refused); acking 10
+	// covers the rest only.
+	a.hole("p1", 7, 9)
+	a.set("p1", 10)
+	for ticket, want := range map[uint64]bool{6: true, 7: false, 8: false, 9: true, 10: true, 11: false} {
+		if got := a.reached(ticket) >= 1 && a.peers["p1"].has(ticket); got != want {
+			t.Errorf("p1 has %d: %v, want %v", ticket, got, want)
+		}
+	}
+	// A peer that started late counts for nothing before.
+	a.start("p3", 20, 30)
+	if a.peers["p3"].has(19) || !a.peers["p3"].has(20) {
+		t.Error("a late peer counted for an entry before its start, or not for its first")
+	}
 	a.remove("p2")
 	if err := a.wait(5, 2, 10*time.Millisecond); err == nil {
 		t.Error("k=2 with one peer left returned nil")
+	}
+	// Close releases waiters, which fail.
+	go func() { done <- a.wait(100, 1, time.Hour) }()
+	time.Sleep(10 * time.Millisecond)
+	a.close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a wait released by close succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("close did not release a waiter")
 	}
 }

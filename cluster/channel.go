@@ -39,9 +39,18 @@ type channel struct {
 	max  int    // longest message accepted
 	in   []byte // reused buffer for incoming messages
 	out  []byte // reused buffer for sealing
+
+	// timeout, if set, bounds each read of a message and each write:
+	// for the sync and repair connections, which must not hang on a
+	// peer that stopped, however long the whole transfer takes.
+	timeout time.Duration
 }
 
 const (
+	// maxHello bounds the hello, the one message read before the peer
+	// is authenticated.
+	maxHello = 1 << 10
+
 	channelMagic = "SDD1"
 	nonceSize    = 32
 	// handshakeTimeout bounds the handshake: a connection that does
@@ -89,7 +98,9 @@ func (h *hello) decode(b []byte) error {
 // is the cluster key (nil: none). It returns the peer's hello; a peer of
 // another cluster, or one without our key, is refused with errAuth.
 func handshake(nc net.Conn, key []byte, me hello, initiator bool, maxMsg int) (*channel, hello, error) {
-	c := &channel{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10), max: maxMsg}
+	// Until the peer has proved it holds the key, it gets no more than a
+	// hello's worth of our memory.
+	c := &channel{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10), max: maxHello}
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	defer nc.SetDeadline(time.Time{})
 
@@ -145,6 +156,7 @@ func handshake(nc net.Conn, key []byte, me hello, initiator bool, maxMsg int) (*
 	if peer.Cluster != me.Cluster {
 		return nil, hello{}, fmt.Errorf("%w: it is in cluster %q, we are in %q", errAuth, peer.Cluster, me.Cluster)
 	}
+	c.max = maxMsg
 	return c, peer, nil
 }
 
@@ -163,6 +175,9 @@ func newGCM(key []byte) cipher.AEAD {
 // writeMsg buffers one message made of parts; Flush sends what is
 // buffered.
 func (c *channel) writeMsg(parts ...[]byte) error {
+	if c.timeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
 	n := 0
 	for _, p := range parts {
 		n += len(p)
@@ -197,6 +212,9 @@ func (c *channel) Flush() error { return c.w.Flush() }
 
 // readMsg reads the next message. The slice is valid until the next call.
 func (c *channel) readMsg() ([]byte, error) {
+	if c.timeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.timeout))
+	}
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
 		return nil, err

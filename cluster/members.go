@@ -60,7 +60,7 @@ func (d delegate) NotifyAlive(peer *memberlist.Node) error {
 // NotifyMerge refuses to merge with a cluster that has another node of
 // our name: node names must be unique.
 func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
-	self := d.n.ml
+	self := d.n.mlReady.Load() // memberlist may call before Create returns
 	for _, p := range peers {
 		if p.Name != d.n.cfg.NodeName || self == nil {
 			continue
@@ -112,6 +112,7 @@ func (n *Node) createMemberlist() error {
 		return fmt.Errorf("cluster: gossip on %s: %w", n.cfg.BindAddr, err)
 	}
 	n.ml = ml
+	n.mlReady.Store(ml)
 	return nil
 }
 

@@ -46,6 +46,7 @@ type Node struct {
 	ready atomic.Bool // the join sync is done
 
 	conflict atomic.Pointer[error] // another node has our name
+	mlReady  atomic.Pointer[memberlist.Memberlist]
 
 	mu      sync.Mutex
 	peers   map[string]*peer  // by name: the live members but us
@@ -56,6 +57,8 @@ type Node struct {
 	closed  bool
 
 	maxMsg int // bound on a data message, from Config.MaxValueSize
+
+	handshakes chan struct{} // a slot per data connection authenticating
 
 	stats nodeStats
 	wg    sync.WaitGroup
@@ -96,6 +99,8 @@ func New(cfg Config) (*Node, error) {
 		conns:   map[net.Conn]struct{}{},
 		stop:    make(chan struct{}),
 		maxMsg:  maxMessage(cfg.MaxValueSize),
+
+		handshakes: make(chan struct{}, 64),
 	}
 	n.me = hello{Cluster: cfg.ClusterName, Node: cfg.NodeName, ID: n.id, Incarnation: binary.BigEndian.Uint64(inc[:])}
 	return n, nil
@@ -209,6 +214,7 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	close(n.stop)
+	n.acks.close()
 	for _, p := range n.peers {
 		p.close()
 	}
@@ -266,8 +272,16 @@ func (n *Node) Wait(ticket uint64) error {
 // how many did: Redis's WAIT.
 func (n *Node) WaitReplicas(numReplicas int, timeout time.Duration) int {
 	ticket := n.out.last()
-	if ticket == 0 {
-		return n.acks.connected()
+	if ticket == 0 { // nothing to wait for: the peers streaming now
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		connected := 0
+		for _, p := range n.peers {
+			if p.connected.Load() {
+				connected++
+			}
+		}
+		return connected
 	}
 	if timeout <= 0 {
 		timeout = 24 * time.Hour

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -303,4 +304,37 @@ func TestLargeValue(t *testing.T) {
 	for _, key := range []string{"before", "after"} {
 		eventually(t, key+" on b", func() bool { return len(value(b.st, key)) == len(big) })
 	}
+}
+
+// TestSimultaneousStart: two nodes started at once, each joining the
+// other, are both syncing; the first by name starts the cluster and the
+// other syncs from it.
+func TestSimultaneousStart(t *testing.T) {
+	ports := make([]string, 2)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().String()
+		l.Close()
+	}
+	nodes := make([]*testNode, 2)
+	done := make(chan struct{}, 2)
+	for i, name := range []string{"x", "y"} {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			nodes[i] = startNode(t, name, ports[1-i], func(c *Config) { c.BindAddr = ports[i]; c.DataAddr = "127.0.0.1:0" })
+		}()
+	}
+	<-done
+	<-done
+	if nodes[0] == nil || nodes[1] == nil {
+		t.Fatal("a node did not start")
+	}
+	for _, n := range nodes {
+		eventually(t, n.Name()+" ready", n.Ready)
+	}
+	nodes[1].st.Set("k", []byte("v"), 0)
+	eventually(t, "k on x", func() bool { return value(nodes[0].st, "k") == "v" })
 }

@@ -90,14 +90,15 @@ func (l *outLog) added(c *chunk, size int) uint64 {
 	return seq
 }
 
-// trim drops the chunks every reader has passed, and the oldest ones
-// while the log is over its bound. Called with mu held.
+// trim drops the chunks whose every entry each reader's peer has
+// acknowledged, and the oldest ones while the log is over its bound. Called
+// with mu held.
 func (l *outLog) trim() {
 	for len(l.chunks) > 1 {
 		c := l.chunks[0]
 		passed := true
 		for r := range l.readers {
-			if r.seq < c.first+uint64(c.n) {
+			if r.keep < c.first+uint64(c.n) {
 				passed = false
 				break
 			}
@@ -117,24 +118,43 @@ func (l *outLog) last() uint64 {
 	return l.next - 1
 }
 
-// logReader is one sender's place in the log.
+// logReader is one peer's place in the log. It lives as long as the peer
+// is a member, across reconnections of its stream, so that what the peer has
+// not acknowledged stays in the log (within its bound) to be sent again.
 type logReader struct {
-	seq  uint64 // next entry to read
+	seq  uint64 // next entry to send
+	keep uint64 // oldest entry the peer has not acknowledged
 	wake chan struct{}
 }
 
-// reader returns a reader that starts at entry from; 0 means the oldest
-// entry held. If entry from is no longer held, the first read reports the
-// loss.
-func (l *outLog) reader(from uint64) *logReader {
+// reader returns a reader that starts at the oldest entry held.
+func (l *outLog) reader() *logReader {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if from == 0 {
-		from = l.oldest()
-	}
-	r := &logReader{seq: min(from, l.next), wake: make(chan struct{}, 1)}
+	r := &logReader{seq: l.oldest(), wake: make(chan struct{}, 1)}
+	r.keep = r.seq
 	l.readers[r] = struct{}{}
 	return r
+}
+
+// rewind moves the reader back (or on) to entry seq, 0 meaning the oldest
+// held: where a reconnected peer resumes. If seq is no longer held, the
+// next read reports the entries lost.
+func (l *outLog) rewind(r *logReader, seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq == 0 {
+		seq = l.oldest()
+	}
+	r.seq = min(seq, l.next)
+	r.keep = min(r.keep, r.seq)
+}
+
+// acked records that the reader's peer applied the log through seq.
+func (l *outLog) acked(r *logReader, seq uint64) {
+	l.mu.Lock()
+	r.keep = max(r.keep, min(seq+1, r.seq))
+	l.mu.Unlock()
 }
 
 // oldest returns the first sequence number the log holds. Called with mu
@@ -155,14 +175,17 @@ func (l *outLog) close(r *logReader) {
 
 // read returns the entries from the reader's place on, as far as the end
 // of one chunk: their bytes (not to be modified), the sequence number of
-// the first, and their count, and moves the reader past them. lost reports
-// that entries the reader had not read were dropped (it skipped to the
-// oldest held). Zero count: nothing new; wait on r.wake.
-func (l *outLog) read(r *logReader) (b []byte, first uint64, n int, lost bool) {
+// the first, and their count, and moves the reader past them. If entries
+// the reader had not sent were dropped, it skips to the oldest held and
+// lost is the range skipped, [lost[0], lost[1]). Zero count: nothing new;
+// wait on r.wake.
+func (l *outLog) read(r *logReader) (b []byte, first uint64, n int, lost [2]uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if old := l.oldest(); r.seq < old {
-		r.seq, lost = old, true
+		lost = [2]uint64{r.seq, old}
+		r.seq = old
+		r.keep = max(r.keep, old)
 	}
 	for _, c := range l.chunks {
 		if r.seq >= c.first+uint64(c.n) {
@@ -170,7 +193,8 @@ func (l *outLog) read(r *logReader) (b []byte, first uint64, n int, lost bool) {
 		}
 		// Entries are not indexed: skip to the reader's by decoding
 		// their lengths. A reader is at a chunk's start unless it read
-		// the open chunk before it grew, so this is short.
+		// the open chunk before it grew, or was rewound, so this is
+		// short.
 		off := 0
 		for s := c.first; s < r.seq; s++ {
 			off += entryLen(c.buf[off:])

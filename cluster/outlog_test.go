@@ -13,7 +13,11 @@ func readAll(t *testing.T, l *outLog, r *logReader, want uint64) (keys []string,
 	t.Helper()
 	next = want
 	for {
-		b, first, n, l2 := l.read(r)
+		b, first, n, skipped := l.read(r)
+		l2 := skipped[1] > skipped[0]
+		if l2 && skipped[0] != next {
+			t.Fatalf("skipped entries from %d, want from %d", skipped[0], next)
+		}
 		lost = lost || l2
 		if n == 0 {
 			return keys, next, lost
@@ -48,7 +52,7 @@ func rec(key string, size int) *sessiond.Record {
 
 func TestOutLog(t *testing.T) {
 	l := newOutLog(1 << 30)
-	a := l.reader(0)
+	a := l.reader()
 	for i := range 1000 {
 		if seq := l.appendRecord(rec(fmt.Sprint(i), 300)); seq != uint64(i+1) {
 			t.Fatalf("entry %d got sequence number %d", i, seq)
@@ -58,7 +62,7 @@ func TestOutLog(t *testing.T) {
 		t.Fatalf("clear got %d, want 1001", seq)
 	}
 	// b joins late: it starts at the oldest entry held, and a read wakes.
-	b := l.reader(0)
+	b := l.reader()
 	select {
 	case <-a.wake:
 	default:
@@ -73,20 +77,33 @@ func TestOutLog(t *testing.T) {
 	if got, _, _ := readAll(t, l, b, 1); len(got) != 1001 {
 		t.Fatalf("b read %d entries, want 1001", len(got))
 	}
-	l.appendRecord(rec("x", 10)) // trims what both have passed
-	if len(l.chunks) != 1 {
-		t.Errorf("%d chunks held after every reader passed them, want 1 (the open one)", len(l.chunks))
+	// Read but not acknowledged: nothing is dropped, and a reader
+	// rewound resends it.
+	l.appendRecord(rec("x", 10))
+	if len(l.chunks) < 2 {
+		t.Errorf("%d chunks held before any acknowledgement, want them all", len(l.chunks))
 	}
-	// A reader that starts mid-chunk gets exactly the rest.
-	c := l.reader(1002)
-	if keys, _, _ := readAll(t, l, c, 1002); len(keys) != 1 || keys[0] != "x" {
-		t.Fatalf("reader from 1002 read %v, want [x]", keys)
+	l.rewind(a, 1000)
+	if keys, _, lost := readAll(t, l, a, 1000); len(keys) != 3 || keys[0] != "999" || lost {
+		t.Fatalf("rewound to 1000: read %v (lost %v), want 999, the clear and x", keys, lost)
+	}
+	readAll(t, l, b, 1002)
+	l.acked(a, 1002)
+	l.acked(b, 1002)
+	l.appendRecord(rec("y", 10)) // trims what both acknowledged
+	if len(l.chunks) != 1 {
+		t.Errorf("%d chunks held after every peer acknowledged them, want 1 (the open one)", len(l.chunks))
+	}
+	// A reader rewound into the open chunk gets exactly the rest.
+	l.rewind(b, 1003)
+	if keys, _, _ := readAll(t, l, b, 1003); len(keys) != 1 || keys[0] != "y" {
+		t.Fatalf("reader rewound to 1003 read %v, want [y]", keys)
 	}
 }
 
 func TestOutLogBound(t *testing.T) {
 	l := newOutLog(4 * chunkSize)
-	slow := l.reader(0)
+	slow := l.reader()
 	for i := range 2000 {
 		l.appendRecord(rec(fmt.Sprint(i), 500))
 	}
@@ -98,7 +115,8 @@ func TestOutLogBound(t *testing.T) {
 		t.Error("a reader that fell behind the bound was not told it lost entries")
 	}
 	// A reader resuming at an entry no longer held learns it at once.
-	if _, _, lost := readAll(t, l, l.reader(2), 2); !lost {
+	l.rewind(slow, 2)
+	if _, _, lost := readAll(t, l, slow, 2); !lost {
 		t.Error("a reader resuming at a dropped entry was not told it lost entries")
 	}
 	if len(keys) == 0 || keys[len(keys)-1] != "1999" {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -169,12 +170,15 @@ func (p *peer) stopped() bool {
 }
 
 // run streams to the peer until it is stopped, reconnecting with backoff.
+// Its place in the log lasts across reconnections.
 func (p *peer) run() {
 	defer p.n.wg.Done()
+	r := p.n.out.reader()
+	defer p.n.out.close(r)
 	wait := 50 * time.Millisecond
 	for !p.stopped() {
 		start := time.Now()
-		err := p.stream()
+		err := p.stream(r)
 		p.connected.Store(false)
 		if p.stopped() {
 			return
@@ -192,8 +196,9 @@ func (p *peer) run() {
 	}
 }
 
-// stream runs one connection: handshake, resume point, then the log.
-func (p *peer) stream() error {
+// stream runs one connection: handshake, resume point, then the log from
+// r.
+func (p *peer) stream(r *logReader) error {
 	nc, err := net.DialTimeout("tcp", p.addr, 2*time.Second)
 	if err != nil {
 		return err
@@ -208,7 +213,9 @@ func (p *peer) stream() error {
 	defer p.n.untrack(nc)
 	ch, them, err := handshake(nc, p.n.cfg.Key, p.n.me, true, p.n.maxMsg)
 	if err != nil {
-		p.n.log.Warn("peer refused", "node", p.name, "err", err)
+		if errors.Is(err, errAuth) {
+			p.n.log.Warn("peer refused our stream", "node", p.name, "err", err)
+		}
 		return err
 	}
 	if them.Node != p.name {
@@ -230,17 +237,21 @@ func (p *peer) stream() error {
 	if d.err != nil {
 		return d.err
 	}
-	// A peer that applied nothing of this incarnation's log gets what
-	// the log holds (its join sync or repair brings the rest); one that
-	// resumes gets the rest, or learns on the first read that entries
+	// A peer that applied nothing of this incarnation's log (new, or
+	// restarted) gets what the log holds, and counts for no write before
+	// it (its join sync or repair brings those); one that resumes gets
+	// what it has not applied, or learns on the first read that entries
 	// were dropped meanwhile.
-	from := resume + 1
 	if resume == 0 {
-		from = 0
+		p.n.out.rewind(r, 0)
+		p.n.acks.start(p.name, r.seq, r.seq-1)
+	} else {
+		p.n.out.rewind(r, resume+1)
+		if _, known := p.n.acks.get(p.name); !known {
+			p.n.acks.start(p.name, 1, resume)
+		}
+		p.n.acks.set(p.name, resume)
 	}
-	r := p.n.out.reader(from)
-	defer p.n.out.close(r)
-	p.n.acks.set(p.name, resume)
 	p.connected.Store(true)
 
 	// Acks come back on the same connection. sent keeps when each
@@ -255,17 +266,16 @@ func (p *peer) stream() error {
 				errc <- err
 				return
 			}
-			d := decoder{b: msg}
-			if d.byte("kind") != msgAck {
-				errc <- fmt.Errorf("%w: expected an ack", errMalformed)
+			seq, refused, err := decodeAck(msg)
+			if err != nil {
+				errc <- err
 				return
 			}
-			seq := d.uint64("ack")
-			if d.err != nil {
-				errc <- d.err
-				return
+			for _, s := range refused {
+				p.n.acks.hole(p.name, s, s+1)
 			}
 			p.n.acks.set(p.name, seq)
+			p.n.out.acked(r, seq)
 			sentMu.Lock()
 			for len(sent) > 0 && sent[0].last <= seq {
 				p.lagMicros.Store(time.Since(sent[0].at).Microseconds())
@@ -278,9 +288,10 @@ func (p *peer) stream() error {
 	var hdr [13]byte
 	for {
 		b, first, count, lost := p.n.out.read(r)
-		if lost {
+		if lost[1] > lost[0] {
+			p.n.acks.hole(p.name, lost[0], lost[1])
 			p.lost.Store(true)
-			p.n.log.Warn("peer fell behind the log bound; repair will bring it up to date", "node", p.name)
+			p.n.log.Warn("peer fell behind the log bound; repair will bring it up to date", "node", p.name, "entries_lost", lost[1]-lost[0])
 		}
 		if count == 0 {
 			if err := ch.Flush(); err != nil {

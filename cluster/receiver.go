@@ -57,7 +57,15 @@ func (n *Node) isClosed() bool {
 // serveConn authenticates a connection and serves what its first message
 // asks for.
 func (n *Node) serveConn(nc net.Conn) error {
+	// Connections that have not authenticated yet are few at a time:
+	// a flood of them is dropped, not buffered.
+	select {
+	case n.handshakes <- struct{}{}:
+	default:
+		return fmt.Errorf("cluster: %d data connections are already authenticating; dropped", cap(n.handshakes))
+	}
 	ch, them, err := handshake(nc, n.cfg.Key, n.me, false, n.maxMsg)
+	<-n.handshakes
 	if err != nil {
 		if errors.Is(err, errAuth) {
 			n.log.Warn("refused a data connection", "remote", nc.RemoteAddr().String(), "err", err)
@@ -75,8 +83,10 @@ func (n *Node) serveConn(nc net.Conn) error {
 	case msgStream:
 		return n.receive(ch, them)
 	case msgSyncRequest:
+		ch.timeout = ioTimeout
 		return n.donate(ch, them)
 	case msgDigest:
+		ch.timeout = ioTimeout
 		return n.answerRepair(ch, them, msg)
 	}
 	return fmt.Errorf("%w: first message of kind %d", errMalformed, msg[0])
@@ -100,6 +110,7 @@ func (n *Node) receive(ch *channel, them hello) error {
 	b[0] = msgResume
 	binary.BigEndian.PutUint64(b[1:], last)
 	ch.writeMsg(b[:])
+	var ack []byte
 	if err := ch.Flush(); err != nil {
 		return err
 	}
@@ -121,16 +132,15 @@ func (n *Node) receive(ch *channel, them hello) error {
 		if last != 0 && first > last+1 {
 			n.log.Warn("entries of a peer's log were skipped; repair will bring them", "node", them.Node, "from", last+1, "to", first-1)
 		}
-		if err := n.applyEntries(&d, int(count)); err != nil {
+		refused, err := n.applyEntries(&d, first, int(count))
+		if err != nil {
 			return fmt.Errorf("from %s: %w", them.Node, err)
 		}
 		last = max(last, first+uint64(count)-1)
 		n.mu.Lock()
 		n.applied[key] = last
 		n.mu.Unlock()
-		b[0] = msgAck
-		binary.BigEndian.PutUint64(b[1:], last)
-		ch.writeMsg(b[:])
+		ch.writeMsg(appendAck(ack[:0], last, refused))
 		if ch.r.Buffered() == 0 {
 			if err := ch.Flush(); err != nil {
 				return err
@@ -139,55 +149,85 @@ func (n *Node) receive(ch *channel, them hello) error {
 	}
 }
 
-// applyEntries applies count log entries from d to the store.
-func (n *Node) applyEntries(d *decoder, count int) error {
+// applyEntries applies count log entries from d, the first numbered first,
+// to the store, and returns the numbers of the records the store refused.
+func (n *Node) applyEntries(d *decoder, first uint64, count int) (refused []uint64, err error) {
 	var rec sessiond.Record
-	for range count {
+	for i := range count {
 		switch kind := d.byte("entry kind"); kind {
 		case entryRecord:
 			d.record(&rec, n.maxMsg)
 			if d.err != nil {
-				return d.err
+				return refused, d.err
 			}
-			if err := n.apply(&rec); err != nil {
-				return err
+			ok, err := n.apply(&rec)
+			if err != nil {
+				return refused, err
+			}
+			if !ok {
+				refused = append(refused, first+uint64(i))
 			}
 		case entryClear:
 			v := d.version()
 			if d.err != nil {
-				return d.err
+				return refused, d.err
 			}
 			if err := n.st.ClearBefore(v); err != nil {
-				return err
+				return refused, err
 			}
 		default:
-			return fmt.Errorf("%w: entry of kind %d", errMalformed, kind)
+			return refused, fmt.Errorf("%w: entry of kind %d", errMalformed, kind)
 		}
 	}
 	if len(d.b) != 0 {
-		return fmt.Errorf("%w: %d bytes after the entries", errMalformed, len(d.b))
+		return refused, fmt.Errorf("%w: %d bytes after the entries", errMalformed, len(d.b))
 	}
-	return nil
+	return refused, nil
 }
 
-// apply applies one record from a peer. A record the store refuses (too
-// large for our max value size) is logged and skipped, not fatal to the
-// stream.
-func (n *Node) apply(rec *sessiond.Record) error {
+// appendAck appends a msgAck: applied through last, but for the refused
+// entries.
+func appendAck(b []byte, last uint64, refused []uint64) []byte {
+	b = binary.BigEndian.AppendUint64(append(b, msgAck), last)
+	for _, s := range refused {
+		b = binary.BigEndian.AppendUint64(b, s)
+	}
+	return b
+}
+
+// decodeAck reads a msgAck.
+func decodeAck(msg []byte) (last uint64, refused []uint64, err error) {
+	d := decoder{b: msg}
+	if d.byte("kind") != msgAck {
+		return 0, nil, fmt.Errorf("%w: expected an ack", errMalformed)
+	}
+	last = d.uint64("ack")
+	for d.err == nil && len(d.b) > 0 {
+		refused = append(refused, d.uint64("refused entry"))
+	}
+	return last, refused, d.err
+}
+
+// apply applies one record from a peer and reports whether the store took
+// it (or already held a higher version). A record the store refuses (too
+// large for our max value size, or no memory left) is logged and reported
+// as not taken, not fatal to the stream: the sender learns that this node
+// does not count for it.
+func (n *Node) apply(rec *sessiond.Record) (bool, error) {
 	ok, err := n.st.Apply(*rec)
 	switch {
 	case errors.Is(err, sessiond.ErrClosed):
-		return err
+		return false, err
 	case errors.Is(err, sessiond.ErrValueTooLarge), errors.Is(err, sessiond.ErrKeyTooLarge), errors.Is(err, sessiond.ErrOutOfMemory):
 		n.log.Error("cannot apply a replicated record", "key", truncate(rec.Key), "err", err)
-		return nil
+		return false, nil
 	case err != nil:
-		return err
+		return false, err
 	}
 	if ok {
 		n.stats.applied.Add(1)
 	}
-	return nil
+	return true, nil
 }
 
 func truncate(s string) string {
@@ -197,5 +237,6 @@ func truncate(s string) string {
 	return s
 }
 
-// readTimeout bounds waits for a message on a sync or repair connection.
-const readTimeout = 30 * time.Second
+// ioTimeout bounds each read and write of a message on a sync or repair
+// connection.
+const ioTimeout = 30 * time.Second

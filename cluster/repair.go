@@ -151,7 +151,6 @@ func (n *Node) repairWith(p *peer) error {
 		return err
 	}
 	defer n.untrack(ch.nc)
-	ch.nc.SetDeadline(time.Now().Add(readTimeout))
 	msg, err := ch.readMsg()
 	if err != nil {
 		return err
@@ -182,7 +181,6 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if err != nil {
 		return err
 	}
-	ch.nc.SetDeadline(time.Now().Add(readTimeout))
 	ch.writeMsg(appendDigest(floor, mine))
 	if err := ch.Flush(); err != nil {
 		return err

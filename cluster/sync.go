@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -17,21 +18,35 @@ import (
 func (n *Node) syncFromPeer() {
 	defer n.wg.Done()
 	wait := 200 * time.Millisecond
+	unready := map[string]bool{} // peers that said they are syncing too
 	for !n.isClosed() {
-		p := n.pickDonor()
+		p := n.pickDonor(unready)
 		if p == nil {
 			if n.ml.NumMembers() <= 1 {
 				n.ready.Store(true)
 				n.log.Info("no peer to sync from: ready")
 				return
 			}
-			time.Sleep(50 * time.Millisecond)
+			if n.firstOfUnready(unready) {
+				// Every peer is joining too (a cluster started all at
+				// once): the first by name starts it, the others sync
+				// from it.
+				n.ready.Store(true)
+				n.log.Info("every peer is syncing too; first by name: ready")
+				return
+			}
+			clear(unready) // ask again: one of them may be ready by now
+			time.Sleep(100 * time.Millisecond)
 			continue
 		}
 		err := n.syncFrom(p)
 		if err == nil {
 			n.ready.Store(true)
 			return
+		}
+		if errors.Is(err, errNotReady) {
+			unready[p.name] = true
+			continue
 		}
 		if n.isClosed() {
 			return
@@ -46,26 +61,48 @@ func (n *Node) syncFromPeer() {
 	}
 }
 
-// pickDonor returns a random peer once every live member streams to us,
-// or after a second and a half of waiting for them; nil if no peer is
-// known yet.
-func (n *Node) pickDonor() *peer {
+// errNotReady is a donor's answer when it is still syncing itself.
+var errNotReady = errors.New("cluster: the peer is still syncing")
+
+// firstOfUnready reports whether every peer said it is syncing too and
+// this node's name comes first.
+func (n *Node) firstOfUnready(unready map[string]bool) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.peers) == 0 {
+		return false
+	}
+	for name := range n.peers {
+		if !unready[name] || name < n.cfg.NodeName {
+			return false
+		}
+	}
+	return true
+}
+
+// pickDonor returns a random peer, of those not known to be syncing too,
+// once every live member streams to us, or after a second and a half of
+// waiting for them; nil if there is none.
+func (n *Node) pickDonor(unready map[string]bool) *peer {
 	deadline := time.Now().Add(1500 * time.Millisecond)
 	for {
 		n.mu.Lock()
 		var peers []*peer
 		streaming := 0
+		all := len(n.peers)
 		for _, p := range n.peers {
-			peers = append(peers, p)
 			if n.inbound[p.name] > 0 {
 				streaming++
 			}
+			if !unready[p.name] {
+				peers = append(peers, p)
+			}
 		}
 		n.mu.Unlock()
-		if len(peers) > 0 && (streaming == len(peers) || time.Now().After(deadline)) {
+		if len(peers) > 0 && (streaming == all || time.Now().After(deadline)) {
 			return peers[rand.IntN(len(peers))]
 		}
-		if len(peers) == 0 && time.Now().After(deadline) {
+		if len(peers) == 0 && (all > 0 || time.Now().After(deadline)) {
 			return nil
 		}
 		select {
@@ -88,7 +125,11 @@ func (n *Node) syncFrom(p *peer) error {
 		return err
 	}
 	d := decoder{b: msg}
-	if d.byte("kind") != msgSyncStart {
+	switch d.byte("kind") {
+	case msgNotReady:
+		return errNotReady
+	case msgSyncStart:
+	default:
 		return fmt.Errorf("%w: expected the start of a sync", errMalformed)
 	}
 	floor := d.version()
@@ -104,7 +145,6 @@ func (n *Node) syncFrom(p *peer) error {
 	start, lastLog := time.Now(), time.Now()
 	var records, bytes uint64
 	for {
-		ch.nc.SetReadDeadline(time.Now().Add(readTimeout))
 		msg, err := ch.readMsg()
 		if err != nil {
 			return err
@@ -155,7 +195,7 @@ func (n *Node) applyChunk(d *decoder) (int, error) {
 		if d.err != nil {
 			return count, d.err
 		}
-		if err := n.apply(&rec); err != nil {
+		if _, err := n.apply(&rec); err != nil {
 			return count, err
 		}
 		count++
@@ -187,6 +227,7 @@ func (n *Node) dialData(p *peer, kind byte, body []byte) (*channel, error) {
 		err = fmt.Errorf("cluster: %s answers as %q, not %q", p.addr, them.Node, p.name)
 	}
 	if err == nil {
+		ch.timeout = ioTimeout
 		ch.writeMsg([]byte{kind}, body)
 		err = ch.Flush()
 	}
@@ -201,6 +242,11 @@ func (n *Node) dialData(p *peer, kind byte, body []byte) (*channel, error) {
 // so that it needs no copy of the set: what it holds at once is one
 // message.
 func (n *Node) donate(ch *channel, them hello) error {
+	if !n.Ready() {
+		// A partial set would make the joiner ready without the rest.
+		ch.writeMsg([]byte{msgNotReady})
+		return ch.Flush()
+	}
 	st := n.st.Stats()
 	b := []byte{msgSyncStart}
 	b = appendVersion(b, n.st.Floor())
@@ -217,28 +263,44 @@ func (n *Node) donate(ch *channel, them hello) error {
 	return ch.Flush()
 }
 
-// sendRecords sends every record keep accepts as msgSyncChunk messages and
-// returns how many it sent.
+// sendRecords sends every record keep accepts as msgSyncChunk messages of
+// about 64 KiB (a message ends after the record that takes it past that),
+// and returns how many it sent. It visits the store in steps of about
+// 256 KiB, so that large sessions neither make a message past the
+// receiver's bound nor a step hold much memory.
 func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool) (uint64, error) {
-	buf := make([]byte, 1, 96<<10)
-	buf[0] = msgSyncChunk
-	var sent uint64
+	const (
+		msgSize  = 64 << 10
+		stepSize = 256 << 10
+	)
+	buf := make([]byte, 0, stepSize+msgSize)
+	var cuts []int // where each record ends in buf
+	var sent, seen, bytes uint64
+	limit := 128
 	for cursor := uint64(0); ; {
 		var err error
-		cursor, err = n.st.Records(cursor, 128, func(rec *sessiond.Record) {
+		buf, cuts = buf[:0], cuts[:0]
+		cursor, err = n.st.Records(cursor, limit, func(rec *sessiond.Record) {
+			seen++
+			bytes += uint64(len(rec.Key) + len(rec.Value))
 			if keep(rec) {
 				buf = appendRecord(buf, rec)
+				cuts = append(cuts, len(buf))
 				sent++
 			}
 		})
 		if err != nil {
 			return sent, err
 		}
-		if len(buf) >= 64<<10 || (cursor == 0 && len(buf) > 1) {
-			if err := ch.writeMsg(buf); err != nil {
-				return sent, err
+		// Cut what this step found into messages.
+		from := 0
+		for i, end := range cuts {
+			if end-from >= msgSize || i == len(cuts)-1 {
+				if err := ch.writeMsg([]byte{msgSyncChunk}, buf[from:end]); err != nil {
+					return sent, err
+				}
+				from = end
 			}
-			buf = buf[:1]
 		}
 		if cursor == 0 {
 			return sent, nil
@@ -246,6 +308,8 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool) (uint6
 		if n.isClosed() {
 			return sent, errClosed
 		}
+		// The next step visits about stepSize bytes of records.
+		limit = int(max(1, min(1024, stepSize*seen/max(bytes, 1))))
 	}
 }
 

@@ -40,6 +40,9 @@ const (
 	// msgDigest carries the sender's floor and a digest per key-range
 	// bucket (repair.go).
 	msgDigest
+	// msgNotReady answers msgSyncRequest from a node still syncing
+	// itself.
+	msgNotReady
 )
 
 // Record encoding flags.
