@@ -159,16 +159,7 @@ func (n *Node) repairWith(p *peer) error {
 	if err != nil {
 		return err
 	}
-	if err := n.raiseFloor(theirFloor); err != nil {
-		return err
-	}
-	diff, k := differing(mine, theirs)
-	if k == 0 {
-		return nil
-	}
-	sent, got, err := n.exchange(ch, diff, true)
-	n.noteRepair(p.name, k, sent, got)
-	return err
+	return n.reconcile(ch, p.name, mine, theirFloor, theirs, true)
 }
 
 // answerRepair serves a repair round a peer opened with its digest.
@@ -185,6 +176,13 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if err := ch.Flush(); err != nil {
 		return err
 	}
+	return n.reconcile(ch, them.Node, mine, theirFloor, theirs, false)
+}
+
+// reconcile ends a repair round once both digests are known: it applies the
+// peer's floor, and exchanges the records of the buckets that differ, the
+// dialer sending first.
+func (n *Node) reconcile(ch *channel, peer string, mine []uint64, theirFloor sessiond.Version, theirs []uint64, dialer bool) error {
 	if err := n.raiseFloor(theirFloor); err != nil {
 		return err
 	}
@@ -192,57 +190,28 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if k == 0 {
 		return nil
 	}
-	sent, got, err := n.exchange(ch, diff, false)
-	n.noteRepair(them.Node, k, sent, got)
-	return err
-}
-
-// exchange sends our records in the differing buckets and applies the
-// peer's, the dialer sending first.
-func (n *Node) exchange(ch *channel, diff map[int]bool, dialer bool) (sent, got uint64, err error) {
-	send := func() error {
-		var err error
+	var sent, got uint64
+	var err error
+	send := func() (err error) {
 		sent, err = n.sendRecords(ch, func(rec *sessiond.Record) bool {
 			b, _ := bucketOf(rec.Key)
 			return diff[b]
 		})
-		if err != nil {
-			return err
-		}
-		ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, sent))
-		return ch.Flush()
+		return err
 	}
-	receive := func() error {
-		for {
-			msg, err := ch.readMsg()
-			if err != nil {
-				return err
-			}
-			d := decoder{b: msg}
-			switch d.byte("kind") {
-			case msgSyncChunk:
-				k, err := n.applyChunk(&d)
-				got += uint64(k)
-				if err != nil {
-					return err
-				}
-			case msgSyncDone:
-				return d.err
-			default:
-				return fmt.Errorf("%w: unexpected message in a repair", errMalformed)
-			}
-		}
+	receive := func() (err error) {
+		got, _, err = n.receiveRecords(ch, nil)
+		return err
 	}
 	if dialer {
-		if err := send(); err != nil {
-			return sent, got, err
+		if err = send(); err == nil {
+			err = receive()
 		}
-		return sent, got, receive()
+	} else if err = receive(); err == nil {
+		err = send()
 	}
-	if err := receive(); err != nil {
-		return sent, got, err
-	}
-	return sent, got, send()
+	n.noteRepair(peer, k, sent, got)
+	return err
 }
 
 func (n *Node) noteRepair(peer string, buckets int, sent, got uint64) {

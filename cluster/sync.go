@@ -143,44 +143,60 @@ func (n *Node) syncFrom(p *peer) error {
 	}
 	n.log.Info("join sync started", "donor", p.name, "records", total, "bytes", totalBytes)
 	start, lastLog := time.Now(), time.Now()
-	var records, bytes uint64
+	records, bytes, err := n.receiveRecords(ch, func(records, bytes uint64) {
+		if time.Since(lastLog) < time.Second {
+			return
+		}
+		lastLog = time.Now()
+		el := time.Since(start).Seconds()
+		rate := float64(records) / el
+		eta := "unknown"
+		if rate > 0 && total > records {
+			eta = (time.Duration(float64(total-records)/rate*1e9) * time.Nanosecond).Round(time.Second).String()
+		}
+		n.log.Info("join sync progress", "donor", p.name, "records", records, "of", total, "bytes", bytes, "rate_records_per_s", int(rate), "rate_mb_per_s", fmt.Sprintf("%.1f", float64(bytes)/el/1e6), "eta", eta)
+	})
+	if err != nil {
+		return err
+	}
+	el := time.Since(start)
+	n.log.Info("join sync done: ready", "donor", p.name, "records", records, "bytes", bytes, "took", el.Round(time.Millisecond), "rate_records_per_s", int(float64(records)/max(el.Seconds(), 1e-3)))
+	return nil
+}
+
+// receiveRecords applies the msgSyncChunk messages of a sync or one side
+// of a repair until its msgSyncDone, checks that as many records arrived as
+// were sent, and returns the records and bytes received. progress, if not
+// nil, is called after each chunk with the totals so far.
+func (n *Node) receiveRecords(ch *channel, progress func(records, bytes uint64)) (records, bytes uint64, err error) {
 	for {
 		msg, err := ch.readMsg()
 		if err != nil {
-			return err
+			return records, bytes, err
 		}
 		d := decoder{b: msg}
 		switch d.byte("kind") {
 		case msgSyncChunk:
 			k, err := n.applyChunk(&d)
-			if err != nil {
-				return err
-			}
 			records += uint64(k)
 			bytes += uint64(len(msg))
+			if err != nil {
+				return records, bytes, err
+			}
+			if progress != nil {
+				progress(records, bytes)
+			}
 		case msgSyncDone:
 			sent := d.uint64("records sent")
 			if d.err != nil {
-				return d.err
+				return records, bytes, d.err
 			}
 			if sent != records {
-				return fmt.Errorf("%w: sync sent %d records, %d arrived", errMalformed, sent, records)
+				return records, bytes, fmt.Errorf("%w: %d records sent, %d arrived", errMalformed, sent, records)
 			}
-			el := time.Since(start)
-			n.log.Info("join sync done: ready", "donor", p.name, "records", records, "bytes", bytes, "took", el.Round(time.Millisecond), "rate_records_per_s", int(float64(records)/max(el.Seconds(), 1e-3)))
-			return nil
+			return records, bytes, nil
 		default:
-			return fmt.Errorf("%w: unexpected message in a sync", errMalformed)
-		}
-		if time.Since(lastLog) >= time.Second {
-			lastLog = time.Now()
-			el := time.Since(start).Seconds()
-			rate := float64(records) / el
-			eta := "unknown"
-			if rate > 0 && total > records {
-				eta = (time.Duration(float64(total-records)/rate*1e9) * time.Nanosecond).Round(time.Second).String()
-			}
-			n.log.Info("join sync progress", "donor", p.name, "records", records, "of", total, "bytes", bytes, "rate_records_per_s", int(rate), "rate_mb_per_s", fmt.Sprintf("%.1f", float64(bytes)/el/1e6), "eta", eta)
+			return records, bytes, fmt.Errorf("%w: unexpected message in a sync or repair", errMalformed)
 		}
 	}
 }
@@ -254,18 +270,13 @@ func (n *Node) donate(ch *channel, them hello) error {
 	b = binary.BigEndian.AppendUint64(b, uint64(st.UsedMemory))
 	ch.writeMsg(b)
 	n.log.Info("streaming the whole set to a joining node", "node", them.Node, "records", st.Keys+st.Tombstones)
-	sent, err := n.sendRecords(ch, func(*sessiond.Record) bool { return true })
-	if err != nil {
-		return err
-	}
-	b = binary.BigEndian.AppendUint64(append(b[:0], msgSyncDone), sent)
-	ch.writeMsg(b)
-	return ch.Flush()
+	_, err := n.sendRecords(ch, func(*sessiond.Record) bool { return true })
+	return err
 }
 
 // sendRecords sends every record keep accepts as msgSyncChunk messages of
 // about 64 KiB (a message ends after the record that takes it past that),
-// and returns how many it sent. It visits the store in steps of about
+// then msgSyncDone with their count, flushes, and returns the count. It visits the store in steps of about
 // 256 KiB, so that large sessions neither make a message past the
 // receiver's bound nor a step hold much memory.
 func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool) (uint64, error) {
@@ -303,7 +314,8 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool) (uint6
 			}
 		}
 		if cursor == 0 {
-			return sent, nil
+			ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, sent))
+			return sent, ch.Flush()
 		}
 		if n.isClosed() {
 			return sent, errClosed

@@ -34,8 +34,8 @@ const (
 	msgSyncStart
 	// msgSyncChunk carries records of a sync or a repair, back to back.
 	msgSyncChunk
-	// msgSyncDone ends a sync or one side of a repair: the sender's floor
-	// (its last Clear's version) and the records sent.
+	// msgSyncDone ends a sync or one side of a repair: the number of
+	// records sent.
 	msgSyncDone
 	// msgDigest carries the sender's floor and a digest per key-range
 	// bucket (repair.go).
