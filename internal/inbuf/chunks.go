@@ -27,3 +27,17 @@ func (c *ChunkReader) Read(p []byte) (int, error) {
 	c.Data = c.Data[n:]
 	return n, nil
 }
+
+// Cycle returns a ChunkReader of data whose reads take the sizes in sizes
+// in turn, over and over (none: all of it at once), as a fuzz target
+// chooses them.
+func Cycle(data, sizes []byte) *ChunkReader {
+	i := 0
+	return &ChunkReader{Data: data, Next: func() int {
+		if len(sizes) == 0 {
+			return 0
+		}
+		i++
+		return int(sizes[(i-1)%len(sizes)])
+	}}
+}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/inbuf"
 )
 
 // Fuzz flags, the third argument of FuzzReader. The top bits choose one of
@@ -133,14 +135,7 @@ func FuzzReader(f *testing.F) {
 		// and the end takes one more outcome.
 		maxCmds := len(data) + 2
 		whole := fuzzRead(t, bytes.NewReader(data), flags, flags&fuzzWholeTiny != 0, maxCmds)
-		i := 0
-		cr := &chunkReader{Data: data, Next: func() int {
-			if len(chunks) == 0 {
-				return 0
-			}
-			i++
-			return int(chunks[(i-1)%len(chunks)])
-		}}
+		cr := inbuf.Cycle(data, chunks)
 		chunked := fuzzRead(t, cr, flags, flags&fuzzTinyBuf != 0, maxCmds)
 		// One read per byte at most, one that finds the end, and one
 		// more after a fatal error.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/inbuf"
 )
 
 // Fuzz flags, the third argument of FuzzReader. Its top three bits choose
@@ -123,14 +125,7 @@ func FuzzReader(f *testing.F) {
 		// Every command takes at least two bytes.
 		maxCmds := len(data)/2 + 2
 		whole := fuzzRead(t, bytes.NewReader(data), flags, flags&fuzzWholeTiny != 0, maxCmds)
-		i := 0
-		cr := &chunkReader{Data: data, Next: func() int {
-			if len(chunks) == 0 {
-				return 0
-			}
-			i++
-			return int(chunks[(i-1)%len(chunks)])
-		}}
+		cr := inbuf.Cycle(data, chunks)
 		chunked := fuzzRead(t, cr, flags, flags&fuzzTinyBuf != 0, maxCmds)
 		// One read per byte at most, one that finds the end, and one
 		// more for the call fuzzRead makes after the error.
