@@ -69,7 +69,7 @@ type Node struct {
 type nodeStats struct {
 	applied    atomic.Int64 // records applied from peers
 	streamedIn atomic.Int64 // bytes received on data streams
-	repairs    atomic.Int64 // repair rounds that found a difference
+	repairs    atomic.Int64 // repair rounds that exchanged records
 	repaired   atomic.Int64 // records exchanged by repair
 }
 

@@ -131,7 +131,12 @@ func TestJoinSync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b.st.Delete("k7")
+	// The delete must follow the set's arrival on b, or it deletes
+	// nothing and the set arrives after it.
+	eventually(t, "b holds the set", func() bool { n, _ := b.st.Len(); return n == 5000 })
+	if found, err := b.st.Delete("k7"); !found || err != nil {
+		t.Fatalf("delete k7 on b: %v %v", found, err)
+	}
 	c := startNode(t, "c", b.GossipAddr(), nil)
 	eventually(t, "c ready", c.Ready)
 	eventually(t, "c holds the set", func() bool { n, _ := c.st.Len(); return n == 4999 }) // k7 was deleted

@@ -37,7 +37,7 @@ type Status struct {
 	// Applied counts the peers' records applied here; StreamedIn the
 	// bytes received on their streams.
 	Applied, StreamedIn int64
-	// Repairs counts repair rounds that found differences, Repaired the
+	// Repairs counts repair rounds that exchanged records, Repaired the
 	// records they exchanged.
 	Repairs, Repaired int64
 	Members           []Member

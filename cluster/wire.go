@@ -43,6 +43,12 @@ const (
 	// msgNotReady answers msgSyncRequest from a node still syncing
 	// itself.
 	msgNotReady
+	// msgVersions carries key hashes and versions of a repair round,
+	// back to back, in the order of the hashes (repair.go).
+	msgVersions
+	// msgWant carries the key hashes whose records one side of a repair
+	// round asks the other for, in order.
+	msgWant
 )
 
 // Record encoding flags.

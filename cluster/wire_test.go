@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/sessiond/sessiond"
@@ -100,4 +102,87 @@ func decodeAll(b []byte) ([]sessiond.Record, error) {
 		recs = append(recs, rec)
 	}
 	return recs, nil
+}
+
+func TestVersionMerge(t *testing.T) {
+	v := func(time uint64, node uint32) sessiond.Version { return sessiond.Version{Time: time, Node: node} }
+	mine := []keyVersion{{10, v(5, 1)}, {20, v(5, 1)}, {30, v(5, 1)}, {35, v(7, 1)}}
+	var body []byte
+	for _, kv := range []keyVersion{{5, v(1, 0)}, {20, v(9, 2)}, {30, v(5, 1)}, {35, v(6, 3)}, {40, v(1, 0)}} {
+		body = appendVersion(binary.BigEndian.AppendUint64(body, kv.h), kv.v)
+	}
+	m := versionMerge{mine: mine}
+	// In two messages, cut between entries.
+	if err := m.add(&decoder{b: body[:2*17]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.add(&decoder{b: body[2*17:]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.finish(4); err == nil {
+		t.Error("a count that does not match was accepted")
+	}
+	if err := m.finish(5); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{10, 35}; !slices.Equal(m.send, want) {
+		t.Errorf("send = %v, want %v (mine alone, mine newer)", m.send, want)
+	}
+	if want := []uint64{5, 20, 40}; !slices.Equal(m.want, want) {
+		t.Errorf("want = %v, want %v (theirs alone, theirs newer)", m.want, want)
+	}
+	bad := versionMerge{}
+	out := binary.BigEndian.AppendUint64(appendVersion(binary.BigEndian.AppendUint64(nil, 9), v(1, 0)), 8)
+	if err := bad.add(&decoder{b: appendVersion(out, v(1, 0))}); !errors.Is(err, errMalformed) {
+		t.Errorf("a list out of order: %v", err)
+	}
+}
+
+// FuzzVersionList feeds a msgVersions body to the merge of a repair round
+// against a fixed list of this node's.
+func FuzzVersionList(f *testing.F) {
+	mine := []keyVersion{{h: 10, v: sessiond.Version{Time: 5, Node: 1}}, {h: 20, v: sessiond.Version{Time: 5, Node: 1}}, {h: 30, v: sessiond.Version{Time: 5, Node: 1}}}
+	var seed []byte
+	for _, kv := range []keyVersion{{5, sessiond.Version{Time: 1}}, {20, sessiond.Version{Time: 9, Node: 2}}, {30, sessiond.Version{Time: 5, Node: 1}}, {40, sessiond.Version{Time: 1}}} {
+		seed = appendVersion(binary.BigEndian.AppendUint64(seed, kv.h), kv.v)
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := versionMerge{mine: mine}
+		d := decoder{b: data}
+		if err := m.add(&d); err != nil {
+			if !errors.Is(err, errMalformed) {
+				t.Fatalf("error %v is not errMalformed", err)
+			}
+			return
+		}
+		if err := m.finish(m.count); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.IsSorted(m.send) || !slices.IsSorted(m.want) {
+			t.Fatalf("send %v or want %v out of order", m.send, m.want)
+		}
+		// Each of mine is sent, asked for or equal; each of theirs not
+		// among mine is asked for.
+		if len(m.send) > len(mine) || uint64(len(m.want)) > m.count {
+			t.Fatalf("send %v, want %v from %d entries", m.send, m.want, m.count)
+		}
+	})
+}
+
+// FuzzHashList feeds a msgWant body to the parser of hash lists.
+func FuzzHashList(f *testing.F) {
+	f.Add(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1), 2))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		hashes, err := appendHashes([]uint64{0}, data)
+		if err != nil {
+			if !errors.Is(err, errMalformed) {
+				t.Fatalf("error %v is not errMalformed", err)
+			}
+			return
+		}
+		if len(hashes) != 1+len(data)/8 || !slices.IsSorted(hashes) {
+			t.Fatalf("%d bytes parsed as %v", len(data), hashes)
+		}
+	})
 }

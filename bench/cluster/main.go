@@ -44,6 +44,8 @@ type options struct {
 	joinSessions int
 	phases       []string
 	sessiond     string
+	nodeArgs     []string
+	keep         bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -59,6 +61,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.joinSessions, "join-sessions", 1_000_000, "sessions (512-byte values) the joining node streams")
 	fs.StringVar(&phases, "phases", "lag,throughput,join", "phases to run")
 	fs.StringVar(&o.sessiond, "sessiond", "", "sessiond binary (default: go build ./cmd/sessiond)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the nodes' directories and logs, and print where")
+	fs.Func("node-args", "extra arguments for every cluster node, separated by spaces (e.g. \"--cluster-repair-interval 1m\")", func(v string) error {
+		o.nodeArgs = append(o.nodeArgs, strings.Fields(v)...)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -72,7 +79,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logf("%v", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	if o.keep {
+		defer logf("the nodes' logs are kept in %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	if o.sessiond == "" {
 		root, err := target.RepoRoot()
 		if err == nil {
@@ -137,6 +148,7 @@ func (b *bench) node(ctx context.Context, cluster bool, join string, extra ...st
 		if join != "" {
 			args = append(args, "--join", join)
 		}
+		args = append(args, b.o.nodeArgs...)
 	}
 	dir := fmt.Sprintf("%s/n%d", b.dir, b.seq)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -1,0 +1,225 @@
+package cluster
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/sessiond/sessiond"
+)
+
+// The version and hash lists of a repair round (see repair.go): how two
+// nodes find, key by key, the records of the differing buckets that one
+// holds newer.
+
+// keyVersion is a record in a repair round's version list.
+type keyVersion struct {
+	h uint64 // the key's hash (bucketOf)
+	v sessiond.Version
+}
+
+// versions returns the key hash and version of every record in the
+// buckets of diff, sorted by hash.
+func (n *Node) versions(diff []bool) ([]keyVersion, error) {
+	var list []keyVersion
+	for cursor := uint64(0); ; {
+		var err error
+		cursor, err = n.st.Records(cursor, 1024, func(rec *sessiond.Record) {
+			if b, h := bucketOf(rec.Key); diff[b] {
+				list = append(list, keyVersion{h, rec.Version})
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		if cursor == 0 {
+			break
+		}
+	}
+	slices.SortFunc(list, func(a, b keyVersion) int { return cmp.Compare(a.h, b.h) })
+	return list, nil
+}
+
+// repairMsgSize is the size at which version and hash lists are cut into
+// messages.
+const repairMsgSize = 64 << 10
+
+// maxRepairList bounds the entries of a version or hash list a peer sends
+// in one round: far more records than a store holds, so that a broken peer
+// cannot make the round hold unbounded memory.
+const maxRepairList = 1 << 28
+
+// sendVersions sends list as msgVersions messages and a msgSyncDone.
+func sendVersions(ch *channel, list []keyVersion) error {
+	b := make([]byte, 0, repairMsgSize+32)
+	for i, kv := range list {
+		if len(b) == 0 {
+			b = append(b, msgVersions)
+		}
+		b = appendVersion(binary.BigEndian.AppendUint64(b, kv.h), kv.v)
+		if len(b) >= repairMsgSize || i == len(list)-1 {
+			if err := ch.writeMsg(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	return ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, uint64(len(list))))
+}
+
+// compareVersions reads the peer's version list and merges it with mine
+// (both sorted by hash). It returns the hashes of the keys this node holds
+// newer or alone (to send) and of those the peer holds newer or alone (to
+// ask for), each in order.
+func compareVersions(ch *channel, mine []keyVersion) (send, want []uint64, err error) {
+	m := versionMerge{mine: mine}
+	for {
+		msg, err := ch.readMsg()
+		if err != nil {
+			return nil, nil, err
+		}
+		d := decoder{b: msg}
+		switch d.byte("kind") {
+		case msgVersions:
+			if err := m.add(&d); err != nil {
+				return nil, nil, err
+			}
+		case msgSyncDone:
+			sent := d.uint64("entries sent")
+			if d.err != nil {
+				return nil, nil, d.err
+			}
+			if err := m.finish(sent); err != nil {
+				return nil, nil, err
+			}
+			return m.send, m.want, nil
+		default:
+			return nil, nil, fmt.Errorf("%w: expected a version list", errMalformed)
+		}
+	}
+}
+
+// versionMerge merges a peer's version list, message by message, with
+// this node's.
+type versionMerge struct {
+	mine        []keyVersion
+	i           int    // mine[:i] are merged
+	count, prev uint64 // the peer's entries so far, and the last hash
+	send, want  []uint64
+}
+
+// add merges the entries of a msgVersions body.
+func (m *versionMerge) add(d *decoder) error {
+	for len(d.b) > 0 {
+		h := d.uint64("key hash")
+		v := d.version()
+		if d.err == nil && (m.count > 0 && h < m.prev || m.count >= maxRepairList) {
+			d.fail("version list out of order or too long")
+		}
+		if d.err != nil {
+			return d.err
+		}
+		m.count, m.prev = m.count+1, h
+		for ; m.i < len(m.mine) && m.mine[m.i].h < h; m.i++ {
+			m.send = append(m.send, m.mine[m.i].h)
+		}
+		if m.i < len(m.mine) && m.mine[m.i].h == h {
+			switch m.mine[m.i].v.Compare(v) {
+			case 1:
+				m.send = append(m.send, h)
+			case -1:
+				m.want = append(m.want, h)
+			}
+			m.i++
+		} else {
+			m.want = append(m.want, h)
+		}
+	}
+	return nil
+}
+
+// finish ends the merge once the peer says it sent sent entries.
+func (m *versionMerge) finish(sent uint64) error {
+	if sent != m.count {
+		return fmt.Errorf("%w: %d versions sent, %d arrived", errMalformed, sent, m.count)
+	}
+	for _, kv := range m.mine[m.i:] {
+		m.send = append(m.send, kv.h)
+	}
+	m.i = len(m.mine)
+	return nil
+}
+
+// sendHashes sends hashes as msgWant messages and a msgSyncDone.
+func sendHashes(ch *channel, hashes []uint64) error {
+	b := make([]byte, 0, repairMsgSize+8)
+	for i, h := range hashes {
+		if len(b) == 0 {
+			b = append(b, msgWant)
+		}
+		b = binary.BigEndian.AppendUint64(b, h)
+		if len(b) >= repairMsgSize || i == len(hashes)-1 {
+			if err := ch.writeMsg(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	return ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, uint64(len(hashes))))
+}
+
+// receiveHashes reads what sendHashes sent.
+func receiveHashes(ch *channel) ([]uint64, error) {
+	var hashes []uint64
+	for {
+		msg, err := ch.readMsg()
+		if err != nil {
+			return nil, err
+		}
+		d := decoder{b: msg}
+		switch d.byte("kind") {
+		case msgWant:
+			if hashes, err = appendHashes(hashes, d.b); err != nil {
+				return nil, err
+			}
+		case msgSyncDone:
+			sent := d.uint64("hashes sent")
+			if d.err == nil && sent != uint64(len(hashes)) {
+				d.fail(fmt.Sprintf("%d hashes sent, %d arrived", sent, len(hashes)))
+			}
+			return hashes, d.err
+		default:
+			return nil, fmt.Errorf("%w: expected a hash list", errMalformed)
+		}
+	}
+}
+
+// appendHashes appends the hashes of a msgWant body to hashes, which they
+// must continue in order.
+func appendHashes(hashes []uint64, body []byte) ([]uint64, error) {
+	if len(body)%8 != 0 || len(hashes)+len(body)/8 > maxRepairList {
+		return hashes, fmt.Errorf("%w: hash list of %d bytes", errMalformed, len(body))
+	}
+	for ; len(body) > 0; body = body[8:] {
+		h := binary.BigEndian.Uint64(body)
+		if len(hashes) > 0 && h < hashes[len(hashes)-1] {
+			return hashes, fmt.Errorf("%w: hash list out of order", errMalformed)
+		}
+		hashes = append(hashes, h)
+	}
+	return hashes, nil
+}
+
+// inBuckets selects the records of the buckets of diff whose key hashes
+// are in hashes (sorted), written at or before since.
+func inBuckets(diff []bool, hashes []uint64, since uint64) func(*sessiond.Record) bool {
+	return func(rec *sessiond.Record) bool {
+		b, h := bucketOf(rec.Key)
+		if !diff[b] || rec.Version.Time > since {
+			return false
+		}
+		_, found := slices.BinarySearch(hashes, h)
+		return found
+	}
+}
