@@ -3,7 +3,7 @@
 // three nodes against one, and the time a node takes to join a cluster
 // holding a million sessions.
 //
-//	go run ./bench/cluster [-lag-rate 20000] [-lag-probes 2000] [-duration 5s] [-join-sessions 1000000]
+//	go run ./bench/cluster [-lag-rate 20000] [-lag-probes 2000] [-duration 5s] [-rounds 3] [-join-sessions 1000000]
 //
 // Lag is what an application sees: a probe writes a key through one node
 // and reads it through another until it is there, while a paced load writes
@@ -40,6 +40,7 @@ type options struct {
 	lagProbes    int
 	duration     time.Duration
 	conns        int
+	rounds       int
 	pipeline     int
 	joinSessions int
 	phases       []string
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.lagProbes, "lag-probes", 2000, "probes (write on one node, read on another) in the lag phase")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured time of each throughput run")
 	fs.IntVar(&o.conns, "conns", 48, "connections of the throughput load, split evenly over the nodes")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of the throughput phase, each one node then three")
 	fs.IntVar(&o.pipeline, "pipeline", 16, "pipeline depth of the throughput load")
 	fs.IntVar(&o.joinSessions, "join-sessions", 1_000_000, "sessions (512-byte values) the joining node streams")
 	fs.StringVar(&phases, "phases", "lag,throughput,join", "phases to run")
