@@ -124,8 +124,11 @@ func (n *Node) reconnectLoop() {
 		if len(addrs) == 0 {
 			continue
 		}
-		if joined, err := n.ml.Join(addrs); joined > 0 {
-			n.log.Info("reached failed peers again", "addresses", addrs, "answered", joined)
+		// A --join list may hold this node's own address: it answers,
+		// but only new members are news.
+		before := n.ml.NumMembers()
+		if joined, err := n.ml.Join(addrs); n.ml.NumMembers() > before {
+			n.log.Info("reached failed peers again", "addresses", addrs, "answered", joined, "members", n.ml.NumMembers())
 		} else if err != nil {
 			n.log.Debug("failed peers still unreachable", "addresses", addrs, "err", err)
 		}
