@@ -7,6 +7,7 @@
 //	go run ./bench/compare -phases memory -sessions 100000
 //	go run ./bench/compare -duration 2s -rounds 1 -transports tcp -ops set
 //	go run ./bench/compare -protocol memcache    # against memcached, about 2 minutes
+//	taskset -c 1 go run ./bench/compare -server-cpus 0   # servers and load on cores of their own
 //
 // It builds cmd/sessiond, starts sessiond and redis-server on loopback
 // ports and Unix sockets, and runs the load generator of
@@ -86,6 +87,7 @@ type options struct {
 	sdArgs     []string
 	redisArgs  []string
 	mcArgs     []string
+	serverCPUs string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -113,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.sessiond, "sessiond", "", "sessiond binary to run (default: go build ./cmd/sessiond)")
 	fs.StringVar(&o.redis, "redis-server", "", "redis-server binary (default: from PATH, installed with apt-get if missing and root)")
 	fs.StringVar(&o.memcached, "memcached", "", "memcached binary (default: from PATH, installed with apt-get if missing and root)")
+	fs.StringVar(&o.serverCPUs, "server-cpus", "", "run every server on these CPUs only (taskset -c form, e.g. 0); run this program under taskset on the others")
 	fs.StringVar(&sdArgs, "sessiond-args", "", "extra sessiond arguments, space-separated")
 	fs.StringVar(&redisArgs, "redis-args", "", "extra redis-server arguments, space-separated")
 	fs.StringVar(&mcArgs, "memcached-args", "", "extra memcached arguments, space-separated")
@@ -236,6 +239,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	fmt.Fprintf(stdout, "`go run ./bench/compare %s` — %s\n\n", strings.Join(args, " "), start.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(stdout, "%s Load average at start: %s.\n\n", b.machine(), target.LoadAvg())
+	if b.o.serverCPUs != "" {
+		fmt.Fprintf(stdout, "Every server runs on CPUs %s only (taskset), and this program on those its own affinity allows: %s.\n\n", b.o.serverCPUs, target.Affinity())
+	}
 
 	valid := true
 	for _, phase := range o.phases {
@@ -312,7 +318,7 @@ func (b *bench) setup(ctx context.Context) error {
 
 // start starts a fresh server by name.
 func (b *bench) start(ctx context.Context, name string) (*target.Server, error) {
-	cfg := target.Config{Name: name, Dir: b.dir}
+	cfg := target.Config{Name: name, Dir: b.dir, CPUs: b.o.serverCPUs}
 	switch name {
 	case target.Sessiond:
 		cfg.Binary, cfg.Args = b.sdBin, b.o.sdArgs

@@ -68,6 +68,11 @@ type Config struct {
 	Dir string
 	// Args are added to the command line.
 	Args []string
+	// CPUs, if set, is the list of CPUs the server may run on, in
+	// taskset's form ("0", "0-1"): with the load generator kept to the
+	// others, the two do not take turns on the same cores. sessiond's
+	// GOMAXPROCS follows (Go counts the CPUs it may use).
+	CPUs string
 }
 
 // Start starts a server on a free loopback port and a socket in cfg.Dir,
@@ -138,6 +143,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Cmd = exec.Command(cfg.Binary, args...)
+	if cfg.CPUs != "" {
+		// taskset sets the affinity and execs the server: the process
+		// and its PID are the server's.
+		s.Cmd = exec.Command("taskset", append([]string{"-c", cfg.CPUs, cfg.Binary}, args...)...)
+	}
 	s.Cmd.Env = cleanEnv()
 	s.Cmd.Stdout, s.Cmd.Stderr = logf, logf
 	// Its own process group, so a Ctrl-C in the terminal reaches us
@@ -479,4 +489,19 @@ func cleanEnv() []string {
 		}
 	}
 	return env
+}
+
+// Affinity returns the CPUs this process may run on, as the kernel lists
+// them (Cpus_allowed_list in /proc/self/status).
+func Affinity() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
 }
