@@ -150,11 +150,9 @@ func expiresAt(now int64, ttl time.Duration) int64 {
 	return now + ms
 }
 
-// Clock reads the store's hybrid logical clock: the result is higher than
-// the time of every version the store has given a write or seen in an
-// applied record, and writes made after the call get higher versions
-// still.
-func (st *Store) Clock() uint64 { return st.clock.Now() }
+// Now returns the store's current time: Options.Now, which is time.Now
+// unless a test set it.
+func (st *Store) Now() time.Time { return st.opts.Now() }
 
 // version stamps a local write made at now (unix ms).
 func (st *Store) version(now int64) Version {

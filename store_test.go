@@ -389,29 +389,14 @@ func TestClosed(t *testing.T) {
 	}
 }
 
-func TestClock(t *testing.T) {
-	st, err := Open(nil)
+func TestNow(t *testing.T) {
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	st, err := Open(&Options{Now: func() time.Time { return at }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	it, err := st.Write("k", []byte("v"), WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := st.Clock()
-	if c <= it.Version.Time {
-		t.Errorf("Clock() = %d, not above the version before it, %d", c, it.Version.Time)
-	}
-	ahead := Version{Time: c + 1<<30, Node: 7}
-	if ok, err := st.Apply(Record{Key: "a", Value: []byte("v"), Version: ahead}); !ok || err != nil {
-		t.Fatalf("apply: %v %v", ok, err)
-	}
-	if c2 := st.Clock(); c2 <= ahead.Time {
-		t.Errorf("Clock() = %d, not above an applied version, %d", c2, ahead.Time)
-	}
-	it, _ = st.Write("k", []byte("w"), WriteOptions{})
-	if it.Version.Time <= ahead.Time {
-		t.Errorf("a write after Clock() got version %d, not above %d", it.Version.Time, ahead.Time)
+	if got := st.Now(); !got.Equal(at) {
+		t.Errorf("Now() = %v, want Options.Now's %v", got, at)
 	}
 }

@@ -29,12 +29,15 @@ import (
 // Under a steady write load nearly every bucket differs for a moment, by
 // the few writes still in flight on the streams. Comparing versions (about
 // 20 bytes a record) finds those few, so a round sends the records that
-// differ rather than whole buckets. The lists are held in memory while a
-// round runs: 24 bytes per record of the differing buckets.
+// differ rather than whole buckets; writes stamped within settleTime of
+// the wall clock are left to the streams. The lists are held in memory
+// while a round runs: 24 bytes per record of the differing buckets, and 8
+// per record to send or ask for.
 //
 // Keys are compared by a 64-bit hash: two keys of one store with the same
-// hash would be compared as one (with ten million keys, a chance of about
-// one in 370,000 that any two collide).
+// hash are compared as one, and a difference between them can go
+// unrepaired (with ten million random keys, a chance of about one in
+// 370,000 that any two collide; FNV-1a is not keyed, so chosen keys can).
 
 // repairBits sets the number of buckets: 1,024, so that a digest is 8 KiB
 // and a difference costs about a thousandth of the set.
@@ -160,7 +163,7 @@ func (n *Node) repairLoop() {
 
 // repairWith runs one repair round with p, as the dialer.
 func (n *Node) repairWith(p *peer) error {
-	since := n.settled()
+	fresh := n.inFlight()
 	floor, mine, err := n.digests()
 	if err != nil {
 		return err
@@ -178,7 +181,7 @@ func (n *Node) repairWith(p *peer) error {
 	if err != nil {
 		return err
 	}
-	return n.reconcile(ch, p.name, since, mine, theirFloor, theirs, true)
+	return n.reconcile(ch, p.name, fresh, mine, theirFloor, theirs, true)
 }
 
 // answerRepair serves a repair round a peer opened with its digest.
@@ -187,7 +190,7 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if err != nil {
 		return err
 	}
-	since := n.settled()
+	fresh := n.inFlight()
 	floor, mine, err := n.digests()
 	if err != nil {
 		return err
@@ -196,7 +199,7 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if err := ch.Flush(); err != nil {
 		return err
 	}
-	return n.reconcile(ch, them.Node, since, mine, theirFloor, theirs, false)
+	return n.reconcile(ch, them.Node, fresh, mine, theirFloor, theirs, false)
 }
 
 // settleTime is how old a write must be before repair sends it: younger
@@ -204,18 +207,29 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 // lag is milliseconds), and a later round sends them if they are not.
 const settleTime = time.Second
 
-// settled returns the version time before which writes are settled: the
-// store's clock less settleTime.
-func (n *Node) settled() uint64 {
-	c := n.st.Clock()
-	return c - min(c, hlc.Make(settleTime.Milliseconds(), 0))
+// window is a range of version times (lo, hi].
+type window struct{ lo, hi uint64 }
+
+func (w window) holds(t uint64) bool { return t > w.lo && t <= w.hi }
+
+// inFlight returns the version times of writes repair leaves to the
+// streams: those stamped within settleTime of the store's clock, before or
+// after it. The age is read off the wall clock, not the hybrid logical
+// clock: a record from a node whose clock ran ahead moves the logical
+// clock past the wall, and every write after it would look young for as
+// long as the skew lasts. Those writes, stamped more than settleTime ahead
+// of the wall clock, are sent at once instead.
+func (n *Node) inFlight() window {
+	ms := n.st.Now().UnixMilli()
+	d := settleTime.Milliseconds()
+	return window{lo: hlc.Make(max(ms-d, 0), 0), hi: hlc.Make(ms+d, 0xffff)}
 }
 
 // reconcile ends a repair round once both digests are known: it applies the
 // peer's floor, compares versions in the buckets that differ and exchanges
 // the records that differ, the dialer sending its list first. Records
-// written after since (settled, when the round began) are not sent.
-func (n *Node) reconcile(ch *channel, peer string, since uint64, mine []uint64, theirFloor sessiond.Version, theirs []uint64, dialer bool) error {
+// stamped within fresh (see inFlight) are not sent.
+func (n *Node) reconcile(ch *channel, peer string, fresh window, mine []uint64, theirFloor sessiond.Version, theirs []uint64, dialer bool) error {
 	if err := n.raiseFloor(theirFloor); err != nil {
 		return err
 	}
@@ -229,15 +243,18 @@ func (n *Node) reconcile(ch *channel, peer string, since uint64, mine []uint64, 
 	}
 	var sent, got uint64
 	if dialer {
-		err = n.reconcileDialer(ch, diff, since, list, &sent, &got)
+		err = n.reconcileDialer(ch, diff, fresh, list, &sent, &got)
 	} else {
-		err = n.reconcileAcceptor(ch, diff, since, list, &sent, &got)
+		err = n.reconcileAcceptor(ch, diff, fresh, list, &sent, &got)
+	}
+	if err != nil {
+		return fmt.Errorf("after %d records sent and %d received: %w", sent, got, err)
 	}
 	n.noteRepair(peer, k, sent, got)
-	return err
+	return nil
 }
 
-func (n *Node) reconcileDialer(ch *channel, diff []bool, since uint64, list []keyVersion, sent, got *uint64) error {
+func (n *Node) reconcileDialer(ch *channel, diff []bool, fresh window, list []keyVersion, sent, got *uint64) error {
 	if err := sendVersions(ch, list); err != nil {
 		return err
 	}
@@ -248,20 +265,20 @@ func (n *Node) reconcileDialer(ch *channel, diff []bool, since uint64, list []ke
 	if *got, _, err = n.receiveRecords(ch, nil); err != nil {
 		return err
 	}
-	want, err := receiveHashes(ch)
+	want, err := receiveHashes(ch, len(list))
 	if err != nil {
 		return err
 	}
-	*sent, err = n.sendRecords(ch, inBuckets(diff, want, since))
+	*sent, err = n.sendRecords(ch, inBuckets(diff, want, fresh))
 	return err
 }
 
-func (n *Node) reconcileAcceptor(ch *channel, diff []bool, since uint64, list []keyVersion, sent, got *uint64) error {
+func (n *Node) reconcileAcceptor(ch *channel, diff []bool, fresh window, list []keyVersion, sent, got *uint64) error {
 	send, want, err := compareVersions(ch, list)
 	if err != nil {
 		return err
 	}
-	if *sent, err = n.sendRecords(ch, inBuckets(diff, send, since)); err != nil {
+	if *sent, err = n.sendRecords(ch, inBuckets(diff, send, fresh)); err != nil {
 		return err
 	}
 	if err := sendHashes(ch, want); err != nil {

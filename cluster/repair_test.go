@@ -42,8 +42,9 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 	apply(b, sessiond.Record{Key: "k4", Value: []byte("b"), Version: newer})
 	apply(b, sessiond.Record{Key: "only-b", Value: []byte("b"), Version: newer})
 	// A write younger than settleTime is taken for one still in its
-	// stream: not sent yet.
+	// stream: not sent yet, by either side.
 	apply(a, sessiond.Record{Key: "young", Value: []byte("a"), Version: ago(0)})
+	apply(b, sessiond.Record{Key: "young-b", Value: []byte("b"), Version: ago(0)})
 
 	a.mu.Lock()
 	p := a.peers["b"]
@@ -71,17 +72,63 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 	if got := value(b.st, "young"); got != "<missing>" {
 		t.Errorf("young = %q on b after the first round, want it not sent yet", got)
 	}
+	if got := value(a.st, "young-b"); got != "<missing>" {
+		t.Errorf("young-b = %q on a after the first round, want it not sent yet", got)
+	}
 
 	time.Sleep(settleTime)
 	if err := a.repairWith(p); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the young write, settled, is sent by the next round", func() bool {
+	eventually(t, "the young writes, settled, are sent by the next round", func() bool {
 		da, _ := a.Digest()
 		db, _ := b.Digest()
-		return value(b.st, "young") == "a" && da == db
+		return value(b.st, "young") == "a" && value(a.st, "young-b") == "b" && da == db
 	})
-	if got := a.stats.repaired.Load(); got != 6 {
-		t.Errorf("records exchanged after two rounds = %d, want 6", got)
+	if got := a.stats.repaired.Load(); got != 7 {
+		t.Errorf("records exchanged after two rounds = %d, want 7", got)
 	}
+}
+
+// Was: a record from a node whose clock ran a minute ahead moved the
+// receiver's logical clock a minute past its wall clock, and repair,
+// judging age by the logical clock, held back every write made after it
+// for that minute. Age is now judged by the wall clock: a write stamped
+// far ahead of it is sent at once.
+func TestRepairAfterClockSkew(t *testing.T) {
+	noRepair := func(c *Config) { c.RepairInterval = time.Hour }
+	a := startNode(t, "a", "", noRepair)
+	b := startNode(t, "b", a.GossipAddr(), noRepair)
+	eventually(t, "b ready", b.Ready)
+	ahead := sessiond.Version{Time: uint64(time.Now().Add(time.Minute).UnixMilli()) << 16, Node: 99}
+	// A record from the fast node moves a's clock; a's next write, stamped
+	// after it, moves b's through the stream.
+	if _, err := a.st.Apply(sessiond.Record{Key: "from-a-fast-node", Value: []byte("x"), Version: ahead}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.st.Set("seen", []byte("x"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b has a's write", func() bool { return value(b.st, "seen") == "x" })
+	// A write on b whose stream was lost, stamped by b's clock: a minute
+	// ahead of the wall.
+	seen, _, err := b.st.Load("seen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen.Version.Time <= ahead.Time {
+		t.Fatalf("a's write is stamped %d, not after the fast node's %d", seen.Version.Time, ahead.Time)
+	}
+	lost := sessiond.Record{Key: "lost", Value: []byte("b"), Version: sessiond.Version{Time: seen.Version.Time + 1, Node: 7}}
+	if ok, err := b.st.Apply(lost); !ok || err != nil {
+		t.Fatalf("apply: %v %v", ok, err)
+	}
+
+	b.mu.Lock()
+	p := b.peers["a"]
+	b.mu.Unlock()
+	if err := b.repairWith(p); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first round brings the lost write to a", func() bool { return value(a.st, "lost") == "b" })
 }

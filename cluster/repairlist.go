@@ -45,10 +45,12 @@ func (n *Node) versions(diff []bool) ([]keyVersion, error) {
 // messages.
 const repairMsgSize = 64 << 10
 
-// maxRepairList bounds the entries of a version or hash list a peer sends
-// in one round: far more records than a store holds, so that a broken peer
-// cannot make the round hold unbounded memory.
-const maxRepairList = 1 << 28
+// maxRepairList bounds the entries of a version list a peer sends in one
+// round, and so what the round holds for it (8 bytes an entry): 64 million,
+// more records than a store of sessions holds (38 GB of them), so that a
+// broken peer cannot make the round hold unbounded memory. The hashes a
+// peer asks for are bounded by the list it was sent.
+const maxRepairList = 1 << 26
 
 // sendVersions sends list as msgVersions messages and a msgSyncDone.
 func sendVersions(ch *channel, list []keyVersion) error {
@@ -169,8 +171,9 @@ func sendHashes(ch *channel, hashes []uint64) error {
 	return ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, uint64(len(hashes))))
 }
 
-// receiveHashes reads what sendHashes sent.
-func receiveHashes(ch *channel) ([]uint64, error) {
+// receiveHashes reads what sendHashes sent: at most limit hashes (a peer
+// asks only for records of the list it was sent).
+func receiveHashes(ch *channel, limit int) ([]uint64, error) {
 	var hashes []uint64
 	for {
 		msg, err := ch.readMsg()
@@ -182,6 +185,9 @@ func receiveHashes(ch *channel) ([]uint64, error) {
 		case msgWant:
 			if hashes, err = appendHashes(hashes, d.b); err != nil {
 				return nil, err
+			}
+			if len(hashes) > limit {
+				return nil, fmt.Errorf("%w: asked for %d records of a list of %d", errMalformed, len(hashes), limit)
 			}
 		case msgSyncDone:
 			sent := d.uint64("hashes sent")
@@ -212,11 +218,11 @@ func appendHashes(hashes []uint64, body []byte) ([]uint64, error) {
 }
 
 // inBuckets selects the records of the buckets of diff whose key hashes
-// are in hashes (sorted), written at or before since.
-func inBuckets(diff []bool, hashes []uint64, since uint64) func(*sessiond.Record) bool {
+// are in hashes (sorted), but for those stamped within fresh.
+func inBuckets(diff []bool, hashes []uint64, fresh window) func(*sessiond.Record) bool {
 	return func(rec *sessiond.Record) bool {
 		b, h := bucketOf(rec.Key)
-		if !diff[b] || rec.Version.Time > since {
+		if !diff[b] || fresh.holds(rec.Version.Time) {
 			return false
 		}
 		_, found := slices.BinarySearch(hashes, h)
