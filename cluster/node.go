@@ -59,6 +59,7 @@ type Node struct {
 	maxMsg int // bound on a data message, from Config.MaxValueSize
 
 	handshakes chan struct{} // a slot per data connection authenticating
+	repairNow  chan struct{} // wakes the repair loop: a peer fell behind the log
 
 	stats nodeStats
 	wg    sync.WaitGroup
@@ -101,6 +102,7 @@ func New(cfg Config) (*Node, error) {
 		maxMsg:  maxMessage(cfg.MaxValueSize),
 
 		handshakes: make(chan struct{}, 64),
+		repairNow:  make(chan struct{}, 1),
 	}
 	n.me = hello{Cluster: cfg.ClusterName, Node: cfg.NodeName, ID: n.id, Incarnation: binary.BigEndian.Uint64(inc[:])}
 	return n, nil

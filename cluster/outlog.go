@@ -150,6 +150,13 @@ func (l *outLog) rewind(r *logReader, seq uint64) {
 	r.keep = min(r.keep, r.seq)
 }
 
+// kept returns the oldest entry the reader's peer has not acknowledged.
+func (l *outLog) kept(r *logReader) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return r.keep
+}
+
 // acked records that the reader's peer applied the log through seq.
 func (l *outLog) acked(r *logReader, seq uint64) {
 	l.mu.Lock()

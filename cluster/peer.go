@@ -31,6 +31,11 @@ type peer struct {
 	sentBytes atomic.Int64
 	lagMicros atomic.Int64 // latest ack's round trip
 	lost      atomic.Bool  // entries it never got were dropped: repair it
+
+	// Of the last stream, used by the sender alone: whether there was
+	// one, and the peer's incarnation.
+	streamed    bool
+	incarnation uint64
 }
 
 // memberUp starts a sender to a member that joined or changed address.
@@ -245,16 +250,23 @@ func (p *peer) stream(r *logReader) error {
 	// it (its join sync or repair brings those); one that resumes gets
 	// what it has not applied, or learns on the first read that entries
 	// were dropped meanwhile.
-	if resume == 0 {
+	switch {
+	case resume == 0 && p.streamed && them.Incarnation == p.incarnation:
+		// The peer of the last connection, which had applied nothing of
+		// the log yet: it resumes where it was, and learns on the first
+		// read what the log dropped meanwhile.
+		p.n.out.rewind(r, p.n.out.kept(r))
+	case resume == 0:
 		p.n.out.rewind(r, 0)
 		p.n.acks.start(p.name, r.seq, r.seq-1)
-	} else {
+	default:
 		p.n.out.rewind(r, resume+1)
 		if _, known := p.n.acks.get(p.name); !known {
 			p.n.acks.start(p.name, 1, resume)
 		}
 		p.n.acks.set(p.name, resume)
 	}
+	p.streamed, p.incarnation = true, them.Incarnation
 	p.connected.Store(true)
 
 	// Acks come back on the same connection. sent keeps when each
@@ -294,6 +306,10 @@ func (p *peer) stream(r *logReader) error {
 		if lost[1] > lost[0] {
 			p.n.acks.hole(p.name, lost[0], lost[1])
 			p.lost.Store(true)
+			select {
+			case p.n.repairNow <- struct{}{}:
+			default:
+			}
 			p.n.log.Warn("peer fell behind the log bound; repair will bring it up to date", "node", p.name, "entries_lost", lost[1]-lost[0])
 		}
 		if count == 0 {

@@ -125,61 +125,88 @@ func differing(a, b []uint64) ([]bool, int) {
 }
 
 // repairLoop runs a repair round with a random peer every RepairInterval,
-// and at once with a peer that fell behind the log.
+// and at once with a peer that fell behind the log. While rounds find
+// differences that are all writes in flight (a steady write load), the
+// interval doubles, up to 8 times RepairInterval: such a round visits
+// every record two or three times and finds nothing to send.
 func (n *Node) repairLoop() {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.RepairInterval)
+	idle := 0 // rounds in a row that found only writes in flight
+	t := time.NewTimer(n.cfg.RepairInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
+		case <-n.repairNow:
 		}
-		if !n.Ready() {
-			continue // the join sync brings everything
+		buckets, records := n.repairRound()
+		if buckets > 0 && records == 0 {
+			idle = min(idle+1, maxRepairBackoff)
+		} else {
+			idle = 0
 		}
-		n.mu.Lock()
-		var peers []*peer
-		for _, p := range n.peers {
-			peers = append(peers, p)
-		}
-		n.mu.Unlock()
-		if len(peers) == 0 {
-			continue
-		}
-		p := peers[rand.IntN(len(peers))]
-		for _, q := range peers {
-			if q.lost.Swap(false) {
-				p = q
-				break
-			}
-		}
-		if err := n.repairWith(p); err != nil && !n.isClosed() {
-			n.log.Warn("repair round failed", "node", p.name, "err", err)
-		}
+		t.Reset(n.cfg.RepairInterval << idle)
 	}
 }
 
-// repairWith runs one repair round with p, as the dialer.
-func (n *Node) repairWith(p *peer) error {
+// maxRepairBackoff bounds the doublings of the repair interval.
+const maxRepairBackoff = 3
+
+// repairRound runs one round with a random peer, or with a peer that fell
+// behind the log, and returns how many buckets differed and how many
+// records it exchanged.
+func (n *Node) repairRound() (buckets int, records uint64) {
+	if !n.Ready() {
+		return 0, 0 // the join sync brings everything
+	}
+	n.mu.Lock()
+	var peers []*peer
+	for _, p := range n.peers {
+		peers = append(peers, p)
+	}
+	n.mu.Unlock()
+	if len(peers) == 0 {
+		return 0, 0
+	}
+	p := peers[rand.IntN(len(peers))]
 	fresh := n.inFlight()
+	for _, q := range peers {
+		if q.lost.Swap(false) {
+			// The entries it lost are the latest writes, not ones in
+			// flight: send them however young.
+			p, fresh = q, window{}
+			break
+		}
+	}
+	buckets, records, err := n.repairWith(p, fresh)
+	if err != nil && !n.isClosed() {
+		n.log.Warn("repair round failed", "node", p.name, "err", err)
+	}
+	return buckets, records
+}
+
+// repairWith runs one repair round with p, as the dialer, not sending
+// records stamped within fresh, and returns how many buckets differed and
+// how many records it exchanged.
+func (n *Node) repairWith(p *peer, fresh window) (buckets int, records uint64, err error) {
 	floor, mine, err := n.digests()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	ch, err := n.dialData(p, msgDigest, appendDigest(floor, mine)[1:])
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	defer n.untrack(ch.nc)
 	msg, err := ch.readMsg()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	theirFloor, theirs, err := decodeDigest(msg)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	return n.reconcile(ch, p.name, fresh, mine, theirFloor, theirs, true)
 }
@@ -199,7 +226,8 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if err := ch.Flush(); err != nil {
 		return err
 	}
-	return n.reconcile(ch, them.Node, fresh, mine, theirFloor, theirs, false)
+	_, _, err = n.reconcile(ch, them.Node, fresh, mine, theirFloor, theirs, false)
+	return err
 }
 
 // settleTime is how old a write must be before repair sends it: younger
@@ -229,17 +257,17 @@ func (n *Node) inFlight() window {
 // peer's floor, compares versions in the buckets that differ and exchanges
 // the records that differ, the dialer sending its list first. Records
 // stamped within fresh (see inFlight) are not sent.
-func (n *Node) reconcile(ch *channel, peer string, fresh window, mine []uint64, theirFloor sessiond.Version, theirs []uint64, dialer bool) error {
+func (n *Node) reconcile(ch *channel, peer string, fresh window, mine []uint64, theirFloor sessiond.Version, theirs []uint64, dialer bool) (buckets int, records uint64, err error) {
 	if err := n.raiseFloor(theirFloor); err != nil {
-		return err
+		return 0, 0, err
 	}
 	diff, k := differing(mine, theirs)
 	if k == 0 {
-		return nil
+		return 0, 0, nil
 	}
 	list, err := n.versions(diff)
 	if err != nil {
-		return err
+		return k, 0, err
 	}
 	var sent, got uint64
 	if dialer {
@@ -248,10 +276,10 @@ func (n *Node) reconcile(ch *channel, peer string, fresh window, mine []uint64, 
 		err = n.reconcileAcceptor(ch, diff, fresh, list, &sent, &got)
 	}
 	if err != nil {
-		return fmt.Errorf("after %d records sent and %d received: %w", sent, got, err)
+		return k, sent + got, fmt.Errorf("after %d records sent and %d received: %w", sent, got, err)
 	}
 	n.noteRepair(peer, k, sent, got)
-	return nil
+	return k, sent + got, nil
 }
 
 func (n *Node) reconcileDialer(ch *channel, diff []bool, fresh window, list []keyVersion, sent, got *uint64) error {

@@ -52,7 +52,7 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 	if p == nil {
 		t.Fatal("a has no peer b")
 	}
-	if err := a.repairWith(p); err != nil {
+	if _, _, err := a.repairWith(p, a.inFlight()); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.stats.repaired.Load(); got != 5 {
@@ -77,7 +77,7 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 	}
 
 	time.Sleep(settleTime)
-	if err := a.repairWith(p); err != nil {
+	if _, _, err := a.repairWith(p, a.inFlight()); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the young writes, settled, are sent by the next round", func() bool {
@@ -127,8 +127,51 @@ func TestRepairAfterClockSkew(t *testing.T) {
 	b.mu.Lock()
 	p := b.peers["a"]
 	b.mu.Unlock()
-	if err := b.repairWith(p); err != nil {
+	if _, _, err := b.repairWith(p, b.inFlight()); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the first round brings the lost write to a", func() bool { return value(a.st, "lost") == "b" })
+}
+
+// A peer that falls behind the log's bound is repaired at once, not at the
+// next repair interval.
+func TestRepairPeerBehindLog(t *testing.T) {
+	mod := func(c *Config) { c.RepairInterval = time.Hour; c.MaxLogBytes = 64 << 10 }
+	a := startNode(t, "a", "", mod)
+	b := startNode(t, "b", a.GossipAddr(), mod)
+	eventually(t, "b ready", b.Ready)
+	a.mu.Lock()
+	p := a.peers["b"]
+	a.mu.Unlock()
+	eventually(t, "a streams to b", p.connected.Load)
+
+	// Break the stream; while a reconnects, write more than the log holds.
+	p.mu.Lock()
+	p.nc.Close()
+	p.mu.Unlock()
+	value := make([]byte, 1000)
+	const keys = 1000 // a megabyte: sixteen times the log's bound
+	for i := range keys {
+		if err := a.st.Set(fmt.Sprintf("k%d", i), value, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n, _ := b.st.Len(); n != keys; n, _ = b.st.Len() {
+		if time.Now().After(deadline) {
+			st := a.Status()
+			a.out.mu.Lock()
+			oldest, next, size := a.out.oldest(), a.out.next, a.out.size
+			var rs []logReader
+			for r := range a.out.readers {
+				rs = append(rs, *r)
+			}
+			a.out.mu.Unlock()
+			t.Fatalf("b holds %d keys of %d; a's log %d..%d (%d bytes), readers %+v; a: %+v", n, keys, oldest, next, size, rs, st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a.stats.repairs.Load()+b.stats.repairs.Load() == 0 {
+		t.Error("b caught up without a repair round: the log did not overflow, and the test shows nothing")
+	}
 }
