@@ -137,17 +137,25 @@ func (l *outLog) reader() *logReader {
 	return r
 }
 
-// rewind moves the reader back (or on) to entry seq, 0 meaning the oldest
-// held: where a reconnected peer resumes. If seq is no longer held, the
-// next read reports the entries lost.
+// rewind moves the reader back (or on) to entry seq: where a reconnected
+// peer resumes. If seq is no longer held, the next read reports the
+// entries lost.
 func (l *outLog) rewind(r *logReader, seq uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if seq == 0 {
-		seq = l.oldest()
-	}
 	r.seq = min(seq, l.next)
 	r.keep = min(r.keep, r.seq)
+}
+
+// restart moves the reader to the oldest entry held, for a peer that
+// counts for nothing before it (new, or restarted: its join sync or repair
+// brings what is older), so that what was dropped before is not reported
+// lost to it later.
+func (l *outLog) restart(r *logReader) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r.seq = l.oldest()
+	r.keep = r.seq
 }
 
 // kept returns the oldest entry the reader's peer has not acknowledged.

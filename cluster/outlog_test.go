@@ -123,3 +123,21 @@ func TestOutLogBound(t *testing.T) {
 		t.Errorf("after losing its place the reader read %d entries, want the newest", len(keys))
 	}
 }
+
+// A reader restarted for a new peer is not told of entries dropped before
+// it: that peer counts for nothing older.
+func TestOutLogRestart(t *testing.T) {
+	l := newOutLog(64 << 10)
+	r := l.reader()
+	v := make([]byte, 1000)
+	for i := range 1000 {
+		l.appendRecord(&sessiond.Record{Key: fmt.Sprint(i), Value: v, Version: sessiond.Version{Time: uint64(i + 1), Node: 1}})
+	}
+	l.restart(r)
+	if _, _, lost := readAll(t, l, r, l.oldest()); lost {
+		t.Error("a restarted reader was told of entries dropped before it")
+	}
+	if got, want := l.kept(r), l.oldest(); got < want {
+		t.Errorf("kept = %d, before the oldest entry held, %d", got, want)
+	}
+}

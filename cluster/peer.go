@@ -257,7 +257,7 @@ func (p *peer) stream(r *logReader) error {
 		// read what the log dropped meanwhile.
 		p.n.out.rewind(r, p.n.out.kept(r))
 	case resume == 0:
-		p.n.out.rewind(r, 0)
+		p.n.out.restart(r)
 		p.n.acks.start(p.name, r.seq, r.seq-1)
 	default:
 		p.n.out.rewind(r, resume+1)
@@ -306,10 +306,7 @@ func (p *peer) stream(r *logReader) error {
 		if lost[1] > lost[0] {
 			p.n.acks.hole(p.name, lost[0], lost[1])
 			p.lost.Store(true)
-			select {
-			case p.n.repairNow <- struct{}{}:
-			default:
-			}
+			p.n.wakeRepair()
 			p.n.log.Warn("peer fell behind the log bound; repair will bring it up to date", "node", p.name, "entries_lost", lost[1]-lost[0])
 		}
 		if count == 0 {

@@ -141,8 +141,8 @@ func (n *Node) repairLoop() {
 		case <-t.C:
 		case <-n.repairNow:
 		}
-		buckets, records := n.repairRound()
-		if buckets > 0 && records == 0 {
+		buckets, records, ok := n.repairRound()
+		if ok && buckets > 0 && records == 0 {
 			idle = min(idle+1, maxRepairBackoff)
 		} else {
 			idle = 0
@@ -155,11 +155,11 @@ func (n *Node) repairLoop() {
 const maxRepairBackoff = 3
 
 // repairRound runs one round with a random peer, or with a peer that fell
-// behind the log, and returns how many buckets differed and how many
-// records it exchanged.
-func (n *Node) repairRound() (buckets int, records uint64) {
+// behind the log, and returns how many buckets differed, how many records
+// it exchanged, and whether it ran to the end.
+func (n *Node) repairRound() (buckets int, records uint64, ok bool) {
 	if !n.Ready() {
-		return 0, 0 // the join sync brings everything
+		return 0, 0, true // the join sync brings everything
 	}
 	n.mu.Lock()
 	var peers []*peer
@@ -168,23 +168,42 @@ func (n *Node) repairRound() (buckets int, records uint64) {
 	}
 	n.mu.Unlock()
 	if len(peers) == 0 {
-		return 0, 0
+		return 0, 0, true
 	}
 	p := peers[rand.IntN(len(peers))]
 	fresh := n.inFlight()
+	lost := false
 	for _, q := range peers {
 		if q.lost.Swap(false) {
 			// The entries it lost are the latest writes, not ones in
 			// flight: send them however young.
-			p, fresh = q, window{}
+			p, fresh, lost = q, window{}, true
 			break
 		}
 	}
 	buckets, records, err := n.repairWith(p, fresh)
 	if err != nil && !n.isClosed() {
 		n.log.Warn("repair round failed", "node", p.name, "err", err)
+		if lost {
+			p.lost.Store(true) // first again next time
+		}
 	}
-	return buckets, records
+	// Another peer that lost entries meanwhile goes next, at once.
+	for _, q := range peers {
+		if q != p && q.lost.Load() {
+			n.wakeRepair()
+			break
+		}
+	}
+	return buckets, records, err == nil
+}
+
+// wakeRepair asks the repair loop for a round at once.
+func (n *Node) wakeRepair() {
+	select {
+	case n.repairNow <- struct{}{}:
+	default:
+	}
 }
 
 // repairWith runs one repair round with p, as the dialer, not sending
