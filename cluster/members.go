@@ -57,12 +57,14 @@ func (d delegate) NotifyAlive(peer *memberlist.Node) error {
 	return err
 }
 
-// NotifyMerge refuses to merge with a cluster that has another node of
-// our name: node names must be unique.
+// NotifyMerge refuses to merge with a cluster that has another live node
+// of our name: node names must be unique. A node of our name that left or
+// failed is this node's earlier life (restarted, maybe at another address,
+// as containers are): it does not count.
 func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 	self := d.n.mlReady.Load() // memberlist may call before Create returns
 	for _, p := range peers {
-		if p.Name != d.n.cfg.NodeName || self == nil {
+		if p.Name != d.n.cfg.NodeName || self == nil || p.State == memberlist.StateLeft || p.State == memberlist.StateDead {
 			continue
 		}
 		local := self.LocalNode()
@@ -102,6 +104,9 @@ func (n *Node) createMemberlist() error {
 		}
 		c.AdvertiseAddr, c.AdvertisePort = ah, ap
 	}
+	// A member that left or failed may come back at another address at
+	// once (memberlist otherwise keeps a failed one's address).
+	c.DeadNodeReclaimTime = time.Nanosecond
 	c.Label = "sessiond/" + n.cfg.ClusterName
 	c.SecretKey = n.cfg.Key
 	d := delegate{n}

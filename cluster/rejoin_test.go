@@ -1,0 +1,61 @@
+package cluster
+
+import (
+	"testing"
+	"time"
+)
+
+// A node that left comes back under its name at another address (a
+// container restarted with a new IP) and joins: the name is taken only by
+// a member that is alive.
+func TestRejoinAtNewAddress(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	b := startNode(t, "b", a.GossipAddr(), nil)
+	eventually(t, "b ready", b.Ready)
+	if err := a.st.Set("k", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b has k", func() bool { return value(b.st, "k") == "v" })
+	if err := b.Leave(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a sees b leave", func() bool { return len(a.Status().Members) == 1 || a.Status().Members[1].State != "alive" })
+
+	back := startNode(t, "b", a.GossipAddr(), func(c *Config) { c.JoinTimeout = 5 * time.Second })
+	eventually(t, "the new b ready", back.Ready)
+	if got := value(back.st, "k"); got != "v" {
+		t.Errorf("k on the new b = %q, want v", got)
+	}
+}
+
+// The same after a crash: once the others declare it failed, a node of
+// the failed one's name comes back at another address.
+func TestRejoinAfterCrashAtNewAddress(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	b := startNode(t, "b", a.GossipAddr(), nil)
+	eventually(t, "b ready", b.Ready)
+	if err := a.st.Set("k", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b has k", func() bool { return value(b.st, "k") == "v" })
+	b.Close() // no goodbye
+	eventually(t, "a declares b failed", func() bool { return len(a.Status().Members) == 1 || a.Status().Members[1].State == "failed" })
+
+	back := startNode(t, "b", a.GossipAddr(), func(c *Config) { c.JoinTimeout = 5 * time.Second })
+	eventually(t, "the new b ready", back.Ready)
+	eventually(t, "a streams to the new b", func() bool {
+		for _, m := range a.Status().Members {
+			if m.Name == "b" && m.State == "alive" && m.Connected {
+				return true
+			}
+		}
+		return false
+	})
+	if got := value(back.st, "k"); got != "v" {
+		t.Errorf("k on the new b = %q, want v", got)
+	}
+	if err := a.st.Set("k2", []byte("v2"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a write through a reaches the new b", func() bool { return value(back.st, "k2") == "v2" })
+}
