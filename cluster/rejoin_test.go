@@ -9,13 +9,7 @@ import (
 // container restarted with a new IP) and joins: the name is taken only by
 // a member that is alive.
 func TestRejoinAtNewAddress(t *testing.T) {
-	a := startNode(t, "a", "", nil)
-	b := startNode(t, "b", a.GossipAddr(), nil)
-	eventually(t, "b ready", b.Ready)
-	if err := a.st.Set("k", []byte("v"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "b has k", func() bool { return value(b.st, "k") == "v" })
+	a, b := pairWithKey(t)
 	if err := b.Leave(2 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -31,13 +25,7 @@ func TestRejoinAtNewAddress(t *testing.T) {
 // The same after a crash: once the others declare it failed, a node of
 // the failed one's name comes back at another address.
 func TestRejoinAfterCrashAtNewAddress(t *testing.T) {
-	a := startNode(t, "a", "", nil)
-	b := startNode(t, "b", a.GossipAddr(), nil)
-	eventually(t, "b ready", b.Ready)
-	if err := a.st.Set("k", []byte("v"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "b has k", func() bool { return value(b.st, "k") == "v" })
+	a, b := pairWithKey(t)
 	b.Close() // no goodbye
 	eventually(t, "a declares b failed", func() bool { return len(a.Status().Members) == 1 || a.Status().Members[1].State == "failed" })
 
@@ -58,4 +46,17 @@ func TestRejoinAfterCrashAtNewAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "a write through a reaches the new b", func() bool { return value(back.st, "k2") == "v2" })
+}
+
+// pairWithKey starts nodes a and b and has both hold k = v.
+func pairWithKey(t *testing.T) (a, b *testNode) {
+	t.Helper()
+	a = startNode(t, "a", "", nil)
+	b = startNode(t, "b", a.GossipAddr(), nil)
+	eventually(t, "b ready", b.Ready)
+	if err := a.st.Set("k", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b has k", func() bool { return value(b.st, "k") == "v" })
+	return a, b
 }
