@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"time"
@@ -18,21 +19,38 @@ import (
 type meta struct {
 	DataPort uint16
 	ID       uint32
+	MaxMsg   uint32 // the largest data message the node takes
 }
 
-const metaVersion = 1
+const metaVersion = 2
 
 func (m meta) encode() []byte {
 	b := []byte{metaVersion}
 	b = binary.BigEndian.AppendUint16(b, m.DataPort)
-	return binary.BigEndian.AppendUint32(b, m.ID)
+	b = binary.BigEndian.AppendUint32(b, m.ID)
+	return binary.BigEndian.AppendUint32(b, m.MaxMsg)
 }
 
 func decodeMeta(b []byte) (meta, error) {
-	if len(b) != 7 || b[0] != metaVersion {
-		return meta{}, fmt.Errorf("cluster: node metadata of %d bytes is not a sessiond node's", len(b))
+	if len(b) != 11 || b[0] != metaVersion {
+		return meta{}, fmt.Errorf("cluster: node metadata of %d bytes is not a sessiond node's of this version", len(b))
 	}
-	return meta{DataPort: binary.BigEndian.Uint16(b[1:]), ID: binary.BigEndian.Uint32(b[3:])}, nil
+	return meta{DataPort: binary.BigEndian.Uint16(b[1:]), ID: binary.BigEndian.Uint32(b[3:]), MaxMsg: binary.BigEndian.Uint32(b[7:])}, nil
+}
+
+// maxMsg32 is maxMsg as gossip carries it.
+func (n *Node) maxMsg32() uint32 { return uint32(min(n.maxMsg, math.MaxUint32)) }
+
+// agrees reports whether a node of metadata m can stream to this one and
+// back: both take the same largest message. A record the other would
+// send in a larger message than this node takes would stop the stream
+// for good.
+func (n *Node) agrees(name string, m meta) error {
+	if m.MaxMsg != n.maxMsg32() {
+		return fmt.Errorf("node %q takes data messages up to %d bytes and this one %d: give every node the same --max-value-size (they may differ only while all are at most %d bytes)",
+			name, m.MaxMsg, n.maxMsg, maxMessage(0)-256<<10)
+	}
+	return nil
 }
 
 // delegate answers memberlist for the node.
@@ -40,7 +58,7 @@ type delegate struct{ n *Node }
 
 func (d delegate) NodeMeta(limit int) []byte {
 	port := d.n.data.Addr().(*net.TCPAddr).Port
-	return meta{DataPort: uint16(port), ID: d.n.id}.encode()
+	return meta{DataPort: uint16(port), ID: d.n.id, MaxMsg: d.n.maxMsg32()}.encode()
 }
 func (d delegate) NotifyMsg([]byte)                           {}
 func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
@@ -53,18 +71,36 @@ func (d delegate) NotifyAlive(peer *memberlist.Node) error {
 	if peer.Name == d.n.cfg.NodeName {
 		return nil
 	}
-	_, err := decodeMeta(peer.Meta)
-	return err
+	m, err := decodeMeta(peer.Meta)
+	if err != nil {
+		return err
+	}
+	return d.n.agrees(peer.Name, m)
 }
 
 // NotifyMerge refuses to merge with a cluster that has another live node
-// of our name: node names must be unique. A node of our name that left or
+// of our name (node names must be unique), or a node this one cannot
+// stream with (see agrees). A node of our name that left or
 // failed is this node's earlier life (restarted, maybe at another address,
 // as containers are): it does not count.
 func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 	self := d.n.mlReady.Load() // memberlist may call before Create returns
 	for _, p := range peers {
-		if p.Name != d.n.cfg.NodeName || self == nil || p.State == memberlist.StateLeft || p.State == memberlist.StateDead {
+		if p.State == memberlist.StateLeft || p.State == memberlist.StateDead {
+			continue
+		}
+		if p.Name != d.n.cfg.NodeName {
+			m, err := decodeMeta(p.Meta)
+			if err == nil {
+				err = d.n.agrees(p.Name, m)
+			}
+			if err != nil {
+				d.n.conflict.Store(&err)
+				return err
+			}
+			continue
+		}
+		if self == nil {
 			continue
 		}
 		local := self.LocalNode()

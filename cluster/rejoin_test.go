@@ -1,8 +1,14 @@
 package cluster
 
 import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond"
 )
 
 // A node that left comes back under its name at another address (a
@@ -59,4 +65,32 @@ func pairWithKey(t *testing.T) (a, b *testNode) {
 	}
 	eventually(t, "b has k", func() bool { return value(b.st, "k") == "v" })
 	return a, b
+}
+
+// Was: a node taking larger values than a peer sent it a record in a
+// message larger than the peer takes, and the stream to that peer stopped
+// for good. Nodes that cannot stream with each other now refuse to join.
+func TestMaxValueSizeMismatch(t *testing.T) {
+	big := func(c *Config) { c.MaxValueSize = 8 << 20; c.JoinTimeout = 2 * time.Second }
+	a := startNodeWith(t, "a", "", big, &sessiond.Options{MaxValueSize: 8 << 20})
+	cfg := Config{NodeName: "b", BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{a.GossipAddr()}, JoinTimeout: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+	st, n, err := Open(context.Background(), cfg, nil)
+	if err == nil {
+		n.Close()
+		st.Close()
+		t.Fatal("a node taking 1 MiB values joined one taking 8 MiB")
+	}
+	t.Logf("refused: %v", err)
+	if !strings.Contains(err.Error(), "--max-value-size") {
+		t.Errorf("the error does not name --max-value-size: %v", err)
+	}
+	if got := len(a.Status().Members); got != 1 {
+		t.Errorf("a lists %d members after the refused join", got)
+	}
+
+	// Below the message bound the sizes may differ (a rolling change).
+	c := startNodeWith(t, "c", "", nil, &sessiond.Options{MaxValueSize: 1 << 20})
+	d := startNodeWith(t, "d", c.GossipAddr(), func(c *Config) { c.MaxValueSize = 2 << 20 }, &sessiond.Options{MaxValueSize: 2 << 20})
+	eventually(t, "d ready", d.Ready)
 }
