@@ -41,11 +41,16 @@ func decodeMeta(b []byte) (meta, error) {
 // maxMsg32 is maxMsg as gossip carries it.
 func (n *Node) maxMsg32() uint32 { return uint32(min(n.maxMsg, math.MaxUint32)) }
 
-// agrees reports whether a node of metadata m can stream to this one and
-// back: both take the same largest message. A record the other would
-// send in a larger message than this node takes would stop the stream
-// for good.
+// agrees reports whether a node of metadata m can be this one's peer: its
+// id differs (unless it is this node), and both take the same largest
+// message (a record the other would send in a larger message than this
+// node takes would stop the stream for good).
 func (n *Node) agrees(name string, m meta) error {
+	if m.ID == n.id && name != n.cfg.NodeName {
+		// Versions are told apart by the id: two nodes with one id could
+		// stamp two different writes with the same version.
+		return fmt.Errorf("node %q has the id of this node %q (ids are a hash of the name, %d): give one of them another --node-name", name, n.cfg.NodeName, m.ID)
+	}
 	if m.MaxMsg != n.maxMsg32() {
 		return fmt.Errorf("node %q takes data messages up to %d bytes and this one %d: give every node the same --max-value-size (they may differ only while all are at most %d bytes)",
 			name, m.MaxMsg, n.maxMsg, maxMessage(0)-256<<10)

@@ -73,15 +73,7 @@ func pairWithKey(t *testing.T) (a, b *testNode) {
 func TestMaxValueSizeMismatch(t *testing.T) {
 	big := func(c *Config) { c.MaxValueSize = 8 << 20; c.JoinTimeout = 2 * time.Second }
 	a := startNodeWith(t, "a", "", big, &sessiond.Options{MaxValueSize: 8 << 20})
-	cfg := Config{NodeName: "b", BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{a.GossipAddr()}, JoinTimeout: 2 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
-	st, n, err := Open(context.Background(), cfg, nil)
-	if err == nil {
-		n.Close()
-		st.Close()
-		t.Fatal("a node taking 1 MiB values joined one taking 8 MiB")
-	}
-	t.Logf("refused: %v", err)
+	err := refusedJoin(t, "b", a.GossipAddr())
 	if !strings.Contains(err.Error(), "--max-value-size") {
 		t.Errorf("the error does not name --max-value-size: %v", err)
 	}
@@ -93,4 +85,33 @@ func TestMaxValueSizeMismatch(t *testing.T) {
 	c := startNodeWith(t, "c", "", nil, &sessiond.Options{MaxValueSize: 1 << 20})
 	d := startNodeWith(t, "d", c.GossipAddr(), func(c *Config) { c.MaxValueSize = 2 << 20 }, &sessiond.Options{MaxValueSize: 2 << 20})
 	eventually(t, "d ready", d.Ready)
+}
+
+// Two names whose ids (a hash of the name) are the same cannot be in one
+// cluster: they could stamp two different writes with one version.
+func TestNodeIDCollision(t *testing.T) {
+	if NodeID("node-259787") != NodeID("node-317598") {
+		t.Fatal("the test's names no longer collide")
+	}
+	a := startNode(t, "node-259787", "", nil)
+	err := refusedJoin(t, "node-317598", a.GossipAddr())
+	if !strings.Contains(err.Error(), "--node-name") {
+		t.Errorf("the error does not name --node-name: %v", err)
+	}
+}
+
+// refusedJoin opens a node named name joining join with the defaults, and
+// returns the error that refused it; it fails the test if the node joined.
+func refusedJoin(t *testing.T, name, join string) error {
+	t.Helper()
+	cfg := Config{NodeName: name, BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{join}, JoinTimeout: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+	st, n, err := Open(context.Background(), cfg, nil)
+	if err == nil {
+		n.Close()
+		st.Close()
+		t.Fatalf("%s joined", name)
+	}
+	t.Logf("%s refused: %v", name, err)
+	return err
 }
