@@ -239,3 +239,27 @@ func TestReplicasConverge(t *testing.T) {
 		t.Error("no key is live at the end: the test compared only tombstones")
 	}
 }
+
+// discard is a Replicator that keeps nothing.
+type discard struct{}
+
+func (discard) Replicate(*Record) uint64      { return 0 }
+func (discard) ReplicateClear(Version) uint64 { return 0 }
+func (discard) Wait(uint64) error             { return nil }
+
+// Was: every replicated write allocated its record, which escaped to the
+// heap through the Replicator interface.
+func TestReplicateAllocates(t *testing.T) {
+	st, err := Open(&Options{Replicator: discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	value := make([]byte, 512)
+	if err := st.Set("k", value, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() { st.Set("k", value, time.Hour) }); n != 0 {
+		t.Errorf("a replicated Set allocates %v times", n)
+	}
+}
