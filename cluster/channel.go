@@ -39,6 +39,10 @@ type channel struct {
 	max  int    // longest message accepted
 	in   []byte // reused buffer for incoming messages
 	out  []byte // reused buffer for sealing
+	// Length headers, here rather than on the stack, where passing them
+	// to the buffered reader and writer would move them to the heap on
+	// every message. Reads and writes may run at once: one for each.
+	hdrIn, hdrOut [4]byte
 
 	// timeout, if set, bounds each read of a message and each write:
 	// for the sync and repair connections, which must not hang on a
@@ -183,9 +187,8 @@ func (c *channel) writeMsg(parts ...[]byte) error {
 		n += len(p)
 	}
 	if c.seal == nil {
-		var hdr [4]byte
-		binary.BigEndian.PutUint32(hdr[:], uint32(n))
-		c.w.Write(hdr[:])
+		binary.BigEndian.PutUint32(c.hdrOut[:], uint32(n))
+		c.w.Write(c.hdrOut[:])
 		for _, p := range parts {
 			c.w.Write(p)
 		}
@@ -200,9 +203,8 @@ func (c *channel) writeMsg(parts ...[]byte) error {
 	c.sent++
 	sealed := c.seal.Seal(c.out[:0], nonce[:], c.out, nil) // in place
 	c.out = sealed
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(sealed)))
-	c.w.Write(hdr[:])
+	binary.BigEndian.PutUint32(c.hdrOut[:], uint32(len(sealed)))
+	c.w.Write(c.hdrOut[:])
 	_, err := c.w.Write(sealed)
 	return err
 }
@@ -215,11 +217,10 @@ func (c *channel) readMsg() ([]byte, error) {
 	if c.timeout > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(c.timeout))
 	}
-	var hdr [4]byte
-	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+	if _, err := io.ReadFull(c.r, c.hdrIn[:]); err != nil {
 		return nil, err
 	}
-	n := int(binary.BigEndian.Uint32(hdr[:]))
+	n := int(binary.BigEndian.Uint32(c.hdrIn[:]))
 	limit := c.max
 	if c.open != nil {
 		limit += c.open.Overhead()

@@ -25,7 +25,12 @@ type outLog struct {
 	size    int      // bytes held
 	max     int      // bound on size
 	readers map[*logReader]struct{}
+	spare   []*chunk // dropped chunks no sender is writing out, for reuse
 }
+
+// spareChunks bounds the chunks kept for reuse: a log that stays about
+// this size allocates nothing once it is warm.
+const spareChunks = 4
 
 // chunk is a run of entries. Bytes before len(buf) never change, so a
 // sender can write them out without the lock.
@@ -67,7 +72,13 @@ func (l *outLog) open() *chunk {
 	if n := len(l.chunks); n > 0 && len(l.chunks[n-1].buf) < chunkSize {
 		return l.chunks[n-1]
 	}
-	c := &chunk{first: l.next, buf: make([]byte, 0, chunkSize+4<<10)}
+	var c *chunk
+	if n := len(l.spare); n > 0 {
+		c, l.spare = l.spare[n-1], l.spare[:n-1]
+		*c = chunk{first: l.next, buf: c.buf[:0]}
+	} else {
+		c = &chunk{first: l.next, buf: make([]byte, 0, chunkSize+4<<10)}
+	}
 	l.chunks = append(l.chunks, c)
 	return c
 }
@@ -108,7 +119,23 @@ func (l *outLog) trim() {
 		}
 		l.size -= len(c.buf)
 		l.chunks = l.chunks[1:]
+		l.recycle(c)
 	}
+}
+
+// recycle keeps a dropped chunk for reuse unless a sender is still writing
+// its bytes out (a chunk dropped for the bound may be). Called with mu
+// held.
+func (l *outLog) recycle(c *chunk) {
+	if len(l.spare) >= spareChunks {
+		return
+	}
+	for r := range l.readers {
+		if r.out == c {
+			return
+		}
+	}
+	l.spare = append(l.spare, c)
 }
 
 // last returns the sequence number of the latest entry, 0 if none.
@@ -124,6 +151,7 @@ func (l *outLog) last() uint64 {
 type logReader struct {
 	seq  uint64 // next entry to send
 	keep uint64 // oldest entry the peer has not acknowledged
+	out  *chunk // whose bytes the sender may be writing out (see sent)
 	wake chan struct{}
 }
 
@@ -189,8 +217,9 @@ func (l *outLog) close(r *logReader) {
 }
 
 // read returns the entries from the reader's place on, as far as the end
-// of one chunk: their bytes (not to be modified), the sequence number of
-// the first, and their count, and moves the reader past them. If entries
+// of one chunk: their bytes (not to be modified, and valid until the
+// caller says sent), the sequence number of the first, and their count,
+// and moves the reader past them. If entries
 // the reader had not sent were dropped, it skips to the oldest held and
 // lost is the range skipped, [lost[0], lost[1]). Zero count: nothing new;
 // wait on r.wake.
@@ -216,9 +245,18 @@ func (l *outLog) read(r *logReader) (b []byte, first uint64, n int, lost [2]uint
 		}
 		first, n = r.seq, c.n-int(r.seq-c.first)
 		r.seq += uint64(n)
+		r.out = c
 		return c.buf[off:len(c.buf)], first, n, lost
 	}
 	return nil, r.seq, 0, lost
+}
+
+// sent says the reader's sender is done with the bytes read last: their
+// chunk may be reused once dropped.
+func (l *outLog) sent(r *logReader) {
+	l.mu.Lock()
+	r.out = nil
+	l.mu.Unlock()
 }
 
 // entryLen returns the length of the entry at the start of b, which the log

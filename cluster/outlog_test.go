@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 
@@ -139,5 +140,57 @@ func TestOutLogRestart(t *testing.T) {
 	}
 	if got, want := l.kept(r), l.oldest(); got < want {
 		t.Errorf("kept = %d, before the oldest entry held, %d", got, want)
+	}
+}
+
+// Chunks every peer acknowledged are reused: a log in steady use makes
+// no new ones.
+func TestOutLogReusesChunks(t *testing.T) {
+	l := newOutLog(1 << 20)
+	r := l.reader()
+	rec := sessiond.Record{Key: "k", Value: make([]byte, 500), Version: sessiond.Version{Time: 1, Node: 1}}
+	made := map[*chunk]bool{}
+	for range 20000 { // about 150 chunks' worth
+		seq := l.appendRecord(&rec)
+		for _, c := range l.chunks {
+			made[c] = true
+		}
+		if _, _, n, _ := l.read(r); n > 0 {
+			l.sent(r)
+		}
+		l.acked(r, seq)
+	}
+	if len(made) > spareChunks+2 {
+		t.Errorf("the log made %d chunks for a steady load, want at most %d", len(made), spareChunks+2)
+	}
+}
+
+// A chunk dropped for the bound while a sender is writing it out is not
+// reused under it.
+func TestOutLogKeepsChunkBeingSent(t *testing.T) {
+	l := newOutLog(64 << 10)
+	slow := l.reader()
+	v := make([]byte, 1000)
+	for i := range 60 {
+		l.appendRecord(&sessiond.Record{Key: fmt.Sprint(i), Value: v, Version: sessiond.Version{Time: uint64(i + 1), Node: 1}})
+	}
+	b, _, n, _ := l.read(slow) // the sender holds these bytes
+	if n == 0 {
+		t.Fatal("nothing to read")
+	}
+	held := bytes.Clone(b)
+	fast := l.reader()
+	for i := range 1000 { // far past the bound: the held chunk is dropped
+		seq := l.appendRecord(&sessiond.Record{Key: "x", Value: bytes.Repeat([]byte{byte(i)}, 1000), Version: sessiond.Version{Time: uint64(1000 + i), Node: 1}})
+		for {
+			if _, _, k, _ := l.read(fast); k == 0 {
+				break
+			}
+			l.sent(fast)
+		}
+		l.acked(fast, seq)
+	}
+	if !bytes.Equal(b, held) {
+		t.Fatal("the bytes a sender was writing out were overwritten")
 	}
 }

@@ -292,10 +292,12 @@ func (p *peer) stream(r *logReader) error {
 			p.n.acks.set(p.name, seq)
 			p.n.out.acked(r, seq)
 			sentMu.Lock()
-			for len(sent) > 0 && sent[0].last <= seq {
-				p.lagMicros.Store(time.Since(sent[0].at).Microseconds())
-				sent = sent[1:]
+			i := 0
+			for ; i < len(sent) && sent[i].last <= seq; i++ {
+				p.lagMicros.Store(time.Since(sent[i].at).Microseconds())
 			}
+			// Shift, keeping the array: appends then do not allocate.
+			sent = sent[:copy(sent, sent[i:])]
 			sentMu.Unlock()
 		}
 	}()
@@ -329,7 +331,9 @@ func (p *peer) stream(r *logReader) error {
 		hdr[0] = msgLog
 		binary.BigEndian.PutUint64(hdr[1:], first)
 		binary.BigEndian.PutUint32(hdr[9:], uint32(count))
-		if err := ch.writeMsg(hdr[:], b); err != nil {
+		err := ch.writeMsg(hdr[:], b)
+		p.n.out.sent(r)
+		if err != nil {
 			return err
 		}
 		p.sentBytes.Add(int64(len(b)))

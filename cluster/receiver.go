@@ -140,7 +140,8 @@ func (n *Node) receive(ch *channel, them hello) error {
 		n.mu.Lock()
 		n.applied[key] = last
 		n.mu.Unlock()
-		ch.writeMsg(appendAck(ack[:0], last, refused))
+		ack = appendAck(ack[:0], last, refused)
+		ch.writeMsg(ack)
 		if ch.r.Buffered() == 0 {
 			if err := ch.Flush(); err != nil {
 				return err
