@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/sessiond/sessiond"
@@ -24,13 +25,14 @@ type outLog struct {
 	next    uint64   // sequence number of the next entry
 	size    int      // bytes held
 	max     int      // bound on size
-	readers map[*logReader]struct{}
+	readers []*logReader // a few: one per peer
 	spare   []*chunk // dropped chunks no sender is writing out, for reuse
 }
 
-// spareChunks bounds the chunks kept for reuse: a log that stays about
-// this size allocates nothing once it is warm.
-const spareChunks = 4
+// spareChunks bounds the chunks kept for reuse (2 MiB): the log of a node
+// under a steady write load grows and shrinks by about this many between
+// acknowledgements, and then allocates nothing once it is warm.
+const spareChunks = 32
 
 // chunk is a run of entries. Bytes before len(buf) never change, so a
 // sender can write them out without the lock.
@@ -45,7 +47,7 @@ type chunk struct {
 const chunkSize = 64 << 10
 
 func newOutLog(max int) *outLog {
-	return &outLog{next: 1, max: max, readers: map[*logReader]struct{}{}}
+	return &outLog{next: 1, max: max}
 }
 
 // appendRecord logs a record and returns its sequence number.
@@ -91,7 +93,7 @@ func (l *outLog) added(c *chunk, size int) uint64 {
 	c.n++
 	l.size += size
 	l.trim()
-	for r := range l.readers {
+	for _, r := range l.readers {
 		select {
 		case r.wake <- struct{}{}:
 		default:
@@ -105,21 +107,27 @@ func (l *outLog) added(c *chunk, size int) uint64 {
 // acknowledged, and the oldest ones while the log is over its bound. Called
 // with mu held.
 func (l *outLog) trim() {
-	for len(l.chunks) > 1 {
-		c := l.chunks[0]
+	k := 0 // chunks dropped
+	for ; k < len(l.chunks)-1; k++ {
+		c := l.chunks[k]
 		passed := true
-		for r := range l.readers {
+		for _, r := range l.readers {
 			if r.keep < c.first+uint64(c.n) {
 				passed = false
 				break
 			}
 		}
 		if !passed && l.size <= l.max {
-			return
+			break
 		}
 		l.size -= len(c.buf)
-		l.chunks = l.chunks[1:]
 		l.recycle(c)
+	}
+	if k > 0 {
+		// Shift, keeping the array: appends then do not allocate.
+		n := copy(l.chunks, l.chunks[k:])
+		clear(l.chunks[n:])
+		l.chunks = l.chunks[:n]
 	}
 }
 
@@ -130,7 +138,7 @@ func (l *outLog) recycle(c *chunk) {
 	if len(l.spare) >= spareChunks {
 		return
 	}
-	for r := range l.readers {
+	for _, r := range l.readers {
 		if r.out == c {
 			return
 		}
@@ -161,7 +169,7 @@ func (l *outLog) reader() *logReader {
 	defer l.mu.Unlock()
 	r := &logReader{seq: l.oldest(), wake: make(chan struct{}, 1)}
 	r.keep = r.seq
-	l.readers[r] = struct{}{}
+	l.readers = append(l.readers, r)
 	return r
 }
 
@@ -212,7 +220,9 @@ func (l *outLog) oldest() uint64 {
 // close forgets the reader.
 func (l *outLog) close(r *logReader) {
 	l.mu.Lock()
-	delete(l.readers, r)
+	if i := slices.Index(l.readers, r); i >= 0 {
+		l.readers = slices.Delete(l.readers, i, i+1)
+	}
 	l.mu.Unlock()
 }
 

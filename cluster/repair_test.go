@@ -163,7 +163,7 @@ func TestRepairPeerBehindLog(t *testing.T) {
 			a.out.mu.Lock()
 			oldest, next, size := a.out.oldest(), a.out.next, a.out.size
 			var rs []logReader
-			for r := range a.out.readers {
+			for _, r := range a.out.readers {
 				rs = append(rs, *r)
 			}
 			a.out.mu.Unlock()
