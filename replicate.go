@@ -13,11 +13,12 @@ type Replicator interface {
 	// Replicate is called for every local change of a key: a write, a
 	// new expiry (with the value, so that a replica missing the key gets
 	// it whole), a delete (rec.Deleted). It runs with the key's partition
-	// locked, so the changes of one key arrive in version order. rec and
-	// rec.Value are valid only during the call: Replicate copies what it
-	// keeps, and must neither block nor call the store. It returns a
-	// ticket for Wait.
-	Replicate(rec *Record) (ticket uint64)
+	// locked, so the changes of one key arrive in version order. rec.Key
+	// and rec.Value are valid only during the call: Replicate copies what
+	// it keeps, and must neither block nor call the store. It returns a
+	// ticket for Wait. (rec is passed by value: a pointer would move it to
+	// the heap, through the interface, on every write.)
+	Replicate(rec Record) (ticket uint64)
 
 	// ReplicateClear is called when Clear removed every key written
 	// before version v: replicas do the same with ClearBefore.
@@ -43,13 +44,7 @@ func (sh *shard) emit(key string, value []byte, it Item, deleted bool) uint64 {
 	if r == nil {
 		return 0
 	}
-	// The shard's own record, reused under its lock: a local one would
-	// escape to the heap through the interface, an allocation per write.
-	rec := &sh.emitted
-	*rec = Record{Key: key, Value: value, Expires: it.Expires, Flags: it.Flags, Version: it.Version, Deleted: deleted}
-	t := r.Replicate(rec)
-	*rec = Record{} // keep no reference to the value or key
-	return t
+	return r.Replicate(Record{Key: key, Value: value, Expires: it.Expires, Flags: it.Flags, Version: it.Version, Deleted: deleted})
 }
 
 // await waits for the replication of the change with ticket t, when there

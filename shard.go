@@ -43,7 +43,6 @@ type shard struct {
 	tombs   int
 	bytes   int64   // stored size of live records and tombstones
 	newest  Version // highest version counted in since the last reset
-	emitted Record  // passed to the replicator by emit
 	_       [64]byte
 }
 

@@ -255,7 +255,7 @@ func (n *Node) untrack(c net.Conn) {
 }
 
 // Replicate logs a local change for the peers (sessiond.Replicator).
-func (n *Node) Replicate(rec *sessiond.Record) uint64 { return n.out.appendRecord(rec) }
+func (n *Node) Replicate(rec sessiond.Record) uint64 { return n.out.appendRecord(&rec) }
 
 // ReplicateClear logs a local Clear (sessiond.Replicator).
 func (n *Node) ReplicateClear(v sessiond.Version) uint64 { return n.out.appendClear(v) }
