@@ -15,6 +15,22 @@ import "fmt"
 // The store's clock moves past rec.Version, so later local writes of the key
 // win over it.
 func (st *Store) Apply(rec Record) (applied bool, err error) {
+	return st.apply(rec, st.nowMS())
+}
+
+// ApplyBatch applies recs in order, each as Apply does, reading the clock
+// once for them all, and passes each result to fn: how a replica applies
+// a message of records from a peer.
+func (st *Store) ApplyBatch(recs []Record, fn func(i int, applied bool, err error)) {
+	now := st.nowMS()
+	for i := range recs {
+		ok, err := st.apply(recs[i], now)
+		fn(i, ok, err)
+	}
+}
+
+// apply is Apply with the time (unix ms) it judges expiry by.
+func (st *Store) apply(rec Record, now int64) (applied bool, err error) {
 	if rec.Deleted {
 		err = st.checkKey(rec.Key)
 	} else {
@@ -32,7 +48,6 @@ func (st *Store) Apply(rec Record) (applied bool, err error) {
 	}
 	defer sh.mu.Unlock()
 	st.clock.Update(rec.Version.Time)
-	now := st.nowMS()
 	if rec.Version.Compare(st.floor.load()) < 0 {
 		return false, nil // written before a Clear this store has applied
 	}

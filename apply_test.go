@@ -2,7 +2,9 @@ package sessiond
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -109,5 +111,41 @@ func TestLocalWriteBeatsApplied(t *testing.T) {
 	}
 	if _, found, _ := st.Get("k"); found {
 		t.Fatal("destroyed session came back")
+	}
+}
+
+func TestApplyBatch(t *testing.T) {
+	st, err := Open(&Options{MaxValueSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	v := func(n uint64) Version { return Version{Time: n << 16, Node: 2} }
+	recs := []Record{
+		{Key: "a", Value: []byte("1"), Version: v(10)},
+		{Key: "a", Value: []byte("old"), Version: v(5)}, // lower: not applied
+		{Key: "b", Value: make([]byte, 17), Version: v(10)},
+		{Key: "a", Value: []byte("2"), Version: v(11)}, // in order: after the first
+	}
+	type result struct {
+		ok  bool
+		err bool
+	}
+	var got []result
+	st.ApplyBatch(recs, func(i int, ok bool, err error) {
+		if i != len(got) {
+			t.Fatalf("result %d came as the %dth", i, len(got))
+		}
+		got = append(got, result{ok, err != nil})
+		if err != nil && !errors.Is(err, ErrValueTooLarge) {
+			t.Errorf("record %d: %v, want ErrValueTooLarge", i, err)
+		}
+	})
+	want := []result{{true, false}, {false, false}, {false, true}, {true, false}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("results %v, want %v", got, want)
+	}
+	if val, _, _ := st.Get("a"); string(val) != "2" {
+		t.Errorf("a = %q, want 2", val)
 	}
 }

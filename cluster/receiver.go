@@ -111,6 +111,7 @@ func (n *Node) receive(ch *channel, them hello) error {
 	binary.BigEndian.PutUint64(b[1:], last)
 	ch.writeMsg(b[:])
 	var ack []byte
+	a := applier{n: n}
 	if err := ch.Flush(); err != nil {
 		return err
 	}
@@ -132,7 +133,7 @@ func (n *Node) receive(ch *channel, them hello) error {
 		if last != 0 && first > last+1 {
 			n.log.Warn("entries of a peer's log were skipped; repair will bring them", "node", them.Node, "from", last+1, "to", first-1)
 		}
-		refused, err := n.applyEntries(&d, first, int(count))
+		refused, err := n.applyEntries(&a, &d, first, int(count))
 		if err != nil {
 			return fmt.Errorf("from %s: %w", them.Node, err)
 		}
@@ -152,38 +153,37 @@ func (n *Node) receive(ch *channel, them hello) error {
 
 // applyEntries applies count log entries from d, the first numbered first,
 // to the store, and returns the numbers of the records the store refused.
-func (n *Node) applyEntries(d *decoder, first uint64, count int) (refused []uint64, err error) {
+func (n *Node) applyEntries(a *applier, d *decoder, first uint64, count int) (refused []uint64, err error) {
+	a.refused = a.refused[:0]
 	var rec sessiond.Record
 	for i := range count {
 		switch kind := d.byte("entry kind"); kind {
 		case entryRecord:
 			d.record(&rec, n.maxMsg)
 			if d.err != nil {
-				return refused, d.err
+				return a.refused, d.err
 			}
-			ok, err := n.apply(&rec)
-			if err != nil {
-				return refused, err
-			}
-			if !ok {
-				refused = append(refused, first+uint64(i))
-			}
+			a.add(&rec, first+uint64(i))
 		case entryClear:
 			v := d.version()
 			if d.err != nil {
-				return refused, d.err
+				return a.refused, d.err
+			}
+			// In order: the records before the clear first.
+			if err := a.flush(); err != nil {
+				return a.refused, err
 			}
 			if err := n.st.ClearBefore(v); err != nil {
-				return refused, err
+				return a.refused, err
 			}
 		default:
-			return refused, fmt.Errorf("%w: entry of kind %d", errMalformed, kind)
+			return a.refused, fmt.Errorf("%w: entry of kind %d", errMalformed, kind)
 		}
 	}
 	if len(d.b) != 0 {
-		return refused, fmt.Errorf("%w: %d bytes after the entries", errMalformed, len(d.b))
+		return a.refused, fmt.Errorf("%w: %d bytes after the entries", errMalformed, len(d.b))
 	}
-	return refused, nil
+	return a.refused, a.flush()
 }
 
 // appendAck appends a msgAck: applied through last, but for the refused
@@ -207,35 +207,6 @@ func decodeAck(msg []byte) (last uint64, refused []uint64, err error) {
 		refused = append(refused, d.uint64("refused entry"))
 	}
 	return last, refused, d.err
-}
-
-// apply applies one record from a peer and reports whether the store took
-// it (or already held a higher version). A record the store refuses (too
-// large for our max value size, or no memory left) is logged and reported
-// as not taken, not fatal to the stream: the sender learns that this node
-// does not count for it.
-func (n *Node) apply(rec *sessiond.Record) (bool, error) {
-	ok, err := n.st.Apply(*rec)
-	switch {
-	case errors.Is(err, sessiond.ErrClosed):
-		return false, err
-	case errors.Is(err, sessiond.ErrValueTooLarge), errors.Is(err, sessiond.ErrKeyTooLarge), errors.Is(err, sessiond.ErrOutOfMemory):
-		n.log.Error("cannot apply a replicated record", "key", truncate(rec.Key), "err", err)
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	if ok {
-		n.stats.applied.Add(1)
-	}
-	return true, nil
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 // ioTimeout bounds each read and write of a message on a sync or repair

@@ -169,6 +169,7 @@ func (n *Node) syncFrom(p *peer) error {
 // were sent, and returns the records and bytes received. progress, if not
 // nil, is called after each chunk with the totals so far.
 func (n *Node) receiveRecords(ch *channel, progress func(records, bytes uint64)) (records, bytes uint64, err error) {
+	a := applier{n: n}
 	for {
 		msg, err := ch.readMsg()
 		if err != nil {
@@ -177,7 +178,7 @@ func (n *Node) receiveRecords(ch *channel, progress func(records, bytes uint64))
 		d := decoder{b: msg}
 		switch d.byte("kind") {
 		case msgSyncChunk:
-			k, err := n.applyChunk(&d)
+			k, err := n.applyChunk(&a, &d)
 			records += uint64(k)
 			bytes += uint64(len(msg))
 			if err != nil {
@@ -203,7 +204,7 @@ func (n *Node) receiveRecords(ch *channel, progress func(records, bytes uint64))
 
 // applyChunk applies the records of a msgSyncChunk and returns how many
 // there were.
-func (n *Node) applyChunk(d *decoder) (int, error) {
+func (n *Node) applyChunk(a *applier, d *decoder) (int, error) {
 	var rec sessiond.Record
 	count := 0
 	for len(d.b) > 0 {
@@ -211,12 +212,10 @@ func (n *Node) applyChunk(d *decoder) (int, error) {
 		if d.err != nil {
 			return count, d.err
 		}
-		if _, err := n.apply(&rec); err != nil {
-			return count, err
-		}
+		a.add(&rec, 0)
 		count++
 	}
-	return count, nil
+	return count, a.flush()
 }
 
 // raiseFloor applies a peer's floor (its last Clear) if it is above ours.
