@@ -21,12 +21,12 @@ const (
 // again at the end (repair brings that peer up to date).
 type outLog struct {
 	mu      sync.Mutex
-	chunks  []*chunk // the last one is open
-	next    uint64   // sequence number of the next entry
-	size    int      // bytes held
-	max     int      // bound on size
+	chunks  []*chunk     // the last one is open
+	next    uint64       // sequence number of the next entry
+	size    int          // bytes held
+	max     int          // bound on size
 	readers []*logReader // a few: one per peer
-	spare   []*chunk // dropped chunks no sender is writing out, for reuse
+	spare   []*chunk     // dropped chunks no sender is writing out, for reuse
 }
 
 // spareChunks bounds the chunks kept for reuse (2 MiB): the log of a node
