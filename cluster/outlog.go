@@ -46,6 +46,10 @@ type chunk struct {
 // granularity of dropping, and the most one message carries.
 const chunkSize = 64 << 10
 
+// chunkCap is the capacity a chunk is made with: room for the entry that
+// crosses chunkSize, unless it is large.
+const chunkCap = chunkSize + 4<<10
+
 func newOutLog(max int) *outLog {
 	return &outLog{next: 1, max: max}
 }
@@ -79,7 +83,7 @@ func (l *outLog) open() *chunk {
 		c, l.spare = l.spare[n-1], l.spare[:n-1]
 		*c = chunk{first: l.next, buf: c.buf[:0]}
 	} else {
-		c = &chunk{first: l.next, buf: make([]byte, 0, chunkSize+4<<10)}
+		c = &chunk{first: l.next, buf: make([]byte, 0, chunkCap)}
 	}
 	l.chunks = append(l.chunks, c)
 	return c
@@ -132,10 +136,11 @@ func (l *outLog) trim() {
 }
 
 // recycle keeps a dropped chunk for reuse unless a sender is still writing
-// its bytes out (a chunk dropped for the bound may be). Called with mu
-// held.
+// its bytes out (a chunk dropped for the bound may be), or a large entry
+// grew it: spares are not counted against the bound, so they keep only
+// the usual size. Called with mu held.
 func (l *outLog) recycle(c *chunk) {
-	if len(l.spare) >= spareChunks {
+	if len(l.spare) >= spareChunks || cap(c.buf) > chunkCap {
 		return
 	}
 	for _, r := range l.readers {

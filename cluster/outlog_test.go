@@ -194,3 +194,31 @@ func TestOutLogKeepsChunkBeingSent(t *testing.T) {
 		t.Fatal("the bytes a sender was writing out were overwritten")
 	}
 }
+
+// Was: a chunk a large entry had grown was kept as a spare, outside the
+// log's bound: 32 of them after a run of 1 MiB sessions held 32 MiB for
+// good. Spares keep only the usual size.
+func TestOutLogSparesStaySmall(t *testing.T) {
+	l := newOutLog(64 << 20)
+	r := l.reader()
+	big := make([]byte, 1<<20)
+	var seq uint64
+	for i := range 40 {
+		seq = l.appendRecord(&sessiond.Record{Key: "k", Value: big, Version: sessiond.Version{Time: uint64(i + 1), Node: 1}})
+	}
+	for {
+		if _, _, n, _ := l.read(r); n == 0 {
+			break
+		}
+		l.sent(r)
+	}
+	l.acked(r, seq)
+	l.appendRecord(&sessiond.Record{Key: "s", Value: []byte("x"), Version: sessiond.Version{Time: 100, Node: 1}}) // trims
+	held := 0
+	for _, c := range l.spare {
+		held += cap(c.buf)
+	}
+	if held > spareChunks*chunkCap {
+		t.Errorf("spare chunks hold %d bytes, more than %d of the usual size", held, spareChunks)
+	}
+}
