@@ -85,9 +85,9 @@ func (d delegate) NotifyAlive(peer *memberlist.Node) error {
 
 // NotifyMerge refuses to merge with a cluster that has another live node
 // of our name (node names must be unique), or a node this one cannot
-// stream with (see agrees). A node of our name that left or
-// failed is this node's earlier life (restarted, maybe at another address,
-// as containers are): it does not count.
+// stream with (see agrees). A node of our name that left or failed is
+// this node's earlier life (restarted, maybe at another address, as
+// containers are): it does not count.
 func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 	self := d.n.mlReady.Load() // memberlist may call before Create returns
 	for _, p := range peers {
