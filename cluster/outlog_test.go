@@ -51,6 +51,17 @@ func rec(key string, size int) *sessiond.Record {
 	return &sessiond.Record{Key: key, Value: make([]byte, size), Version: sessiond.Version{Time: 1, Node: 1}}
 }
 
+// sendAll reads what r has left as a sender does, saying sent after each
+// read.
+func sendAll(l *outLog, r *logReader) {
+	for {
+		if _, _, n, _ := l.read(r); n == 0 {
+			return
+		}
+		l.sent(r)
+	}
+}
+
 func TestOutLog(t *testing.T) {
 	l := newOutLog(1 << 30)
 	a := l.reader()
@@ -130,9 +141,8 @@ func TestOutLogBound(t *testing.T) {
 func TestOutLogRestart(t *testing.T) {
 	l := newOutLog(64 << 10)
 	r := l.reader()
-	v := make([]byte, 1000)
 	for i := range 1000 {
-		l.appendRecord(&sessiond.Record{Key: fmt.Sprint(i), Value: v, Version: sessiond.Version{Time: uint64(i + 1), Node: 1}})
+		l.appendRecord(rec(fmt.Sprint(i), 1000))
 	}
 	l.restart(r)
 	if _, _, lost := readAll(t, l, r, l.oldest()); lost {
@@ -148,16 +158,14 @@ func TestOutLogRestart(t *testing.T) {
 func TestOutLogReusesChunks(t *testing.T) {
 	l := newOutLog(1 << 20)
 	r := l.reader()
-	rec := sessiond.Record{Key: "k", Value: make([]byte, 500), Version: sessiond.Version{Time: 1, Node: 1}}
+	entry := rec("k", 500)
 	made := map[*chunk]bool{}
 	for range 20000 { // about 150 chunks' worth
-		seq := l.appendRecord(&rec)
+		seq := l.appendRecord(entry)
 		for _, c := range l.chunks {
 			made[c] = true
 		}
-		if _, _, n, _ := l.read(r); n > 0 {
-			l.sent(r)
-		}
+		sendAll(l, r)
 		l.acked(r, seq)
 	}
 	if len(made) > spareChunks+2 {
@@ -170,9 +178,8 @@ func TestOutLogReusesChunks(t *testing.T) {
 func TestOutLogKeepsChunkBeingSent(t *testing.T) {
 	l := newOutLog(64 << 10)
 	slow := l.reader()
-	v := make([]byte, 1000)
 	for i := range 60 {
-		l.appendRecord(&sessiond.Record{Key: fmt.Sprint(i), Value: v, Version: sessiond.Version{Time: uint64(i + 1), Node: 1}})
+		l.appendRecord(rec(fmt.Sprint(i), 1000))
 	}
 	b, _, n, _ := l.read(slow) // the sender holds these bytes
 	if n == 0 {
@@ -182,12 +189,7 @@ func TestOutLogKeepsChunkBeingSent(t *testing.T) {
 	fast := l.reader()
 	for i := range 1000 { // far past the bound: the held chunk is dropped
 		seq := l.appendRecord(&sessiond.Record{Key: "x", Value: bytes.Repeat([]byte{byte(i)}, 1000), Version: sessiond.Version{Time: uint64(1000 + i), Node: 1}})
-		for {
-			if _, _, k, _ := l.read(fast); k == 0 {
-				break
-			}
-			l.sent(fast)
-		}
+		sendAll(l, fast)
 		l.acked(fast, seq)
 	}
 	if !bytes.Equal(b, held) {
@@ -201,19 +203,14 @@ func TestOutLogKeepsChunkBeingSent(t *testing.T) {
 func TestOutLogSparesStaySmall(t *testing.T) {
 	l := newOutLog(64 << 20)
 	r := l.reader()
-	big := make([]byte, 1<<20)
+	big := rec("k", 1<<20)
 	var seq uint64
-	for i := range 40 {
-		seq = l.appendRecord(&sessiond.Record{Key: "k", Value: big, Version: sessiond.Version{Time: uint64(i + 1), Node: 1}})
+	for range 40 {
+		seq = l.appendRecord(big)
 	}
-	for {
-		if _, _, n, _ := l.read(r); n == 0 {
-			break
-		}
-		l.sent(r)
-	}
+	sendAll(l, r)
 	l.acked(r, seq)
-	l.appendRecord(&sessiond.Record{Key: "s", Value: []byte("x"), Version: sessiond.Version{Time: 100, Node: 1}}) // trims
+	l.appendRecord(rec("s", 1)) // trims
 	held := 0
 	for _, c := range l.spare {
 		held += cap(c.buf)

@@ -54,20 +54,9 @@ const maxRepairList = 1 << 26
 
 // sendVersions sends list as msgVersions messages and a msgSyncDone.
 func sendVersions(ch *channel, list []keyVersion) error {
-	b := make([]byte, 0, repairMsgSize+32)
-	for i, kv := range list {
-		if len(b) == 0 {
-			b = append(b, msgVersions)
-		}
-		b = appendVersion(binary.BigEndian.AppendUint64(b, kv.h), kv.v)
-		if len(b) >= repairMsgSize || i == len(list)-1 {
-			if err := ch.writeMsg(b); err != nil {
-				return err
-			}
-			b = b[:0]
-		}
-	}
-	return ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, uint64(len(list))))
+	return sendList(ch, msgVersions, len(list), repairMsgSize, func(b []byte, i int) []byte {
+		return appendVersion(binary.BigEndian.AppendUint64(b, list[i].h), list[i].v)
+	})
 }
 
 // compareVersions reads the peer's version list and merges it with mine
@@ -76,30 +65,14 @@ func sendVersions(ch *channel, list []keyVersion) error {
 // ask for), each in order.
 func compareVersions(ch *channel, mine []keyVersion) (send, want []uint64, err error) {
 	m := versionMerge{mine: mine}
-	for {
-		msg, err := ch.readMsg()
-		if err != nil {
-			return nil, nil, err
-		}
-		d := decoder{b: msg}
-		switch d.byte("kind") {
-		case msgVersions:
-			if err := m.add(&d); err != nil {
-				return nil, nil, err
-			}
-		case msgSyncDone:
-			sent := d.uint64("entries sent")
-			if d.err != nil {
-				return nil, nil, d.err
-			}
-			if err := m.finish(sent); err != nil {
-				return nil, nil, err
-			}
-			return m.send, m.want, nil
-		default:
-			return nil, nil, fmt.Errorf("%w: expected a version list", errMalformed)
-		}
+	sent, err := readList(ch, msgVersions, "a version list", func(d *decoder, _ []byte) error { return m.add(d) })
+	if err == nil {
+		err = m.finish(sent)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.send, m.want, nil
 }
 
 // versionMerge merges a peer's version list, message by message, with
@@ -155,50 +128,31 @@ func (m *versionMerge) finish(sent uint64) error {
 
 // sendHashes sends hashes as msgWant messages and a msgSyncDone.
 func sendHashes(ch *channel, hashes []uint64) error {
-	b := make([]byte, 0, repairMsgSize+8)
-	for i, h := range hashes {
-		if len(b) == 0 {
-			b = append(b, msgWant)
-		}
-		b = binary.BigEndian.AppendUint64(b, h)
-		if len(b) >= repairMsgSize || i == len(hashes)-1 {
-			if err := ch.writeMsg(b); err != nil {
-				return err
-			}
-			b = b[:0]
-		}
-	}
-	return ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, uint64(len(hashes))))
+	return sendList(ch, msgWant, len(hashes), repairMsgSize, func(b []byte, i int) []byte {
+		return binary.BigEndian.AppendUint64(b, hashes[i])
+	})
 }
 
 // receiveHashes reads what sendHashes sent: at most limit hashes (a peer
 // asks only for records of the list it was sent).
 func receiveHashes(ch *channel, limit int) ([]uint64, error) {
 	var hashes []uint64
-	for {
-		msg, err := ch.readMsg()
-		if err != nil {
-			return nil, err
+	sent, err := readList(ch, msgWant, "a hash list", func(d *decoder, _ []byte) (err error) {
+		if hashes, err = appendHashes(hashes, d.b); err != nil {
+			return err
 		}
-		d := decoder{b: msg}
-		switch d.byte("kind") {
-		case msgWant:
-			if hashes, err = appendHashes(hashes, d.b); err != nil {
-				return nil, err
-			}
-			if len(hashes) > limit {
-				return nil, fmt.Errorf("%w: asked for %d records of a list of %d", errMalformed, len(hashes), limit)
-			}
-		case msgSyncDone:
-			sent := d.uint64("hashes sent")
-			if d.err == nil && sent != uint64(len(hashes)) {
-				d.fail(fmt.Sprintf("%d hashes sent, %d arrived", sent, len(hashes)))
-			}
-			return hashes, d.err
-		default:
-			return nil, fmt.Errorf("%w: expected a hash list", errMalformed)
+		if len(hashes) > limit {
+			return fmt.Errorf("%w: asked for %d records of a list of %d", errMalformed, len(hashes), limit)
 		}
+		return nil
+	})
+	if err == nil && sent != uint64(len(hashes)) {
+		err = fmt.Errorf("%w: %d hashes sent, %d arrived", errMalformed, sent, len(hashes))
 	}
+	if err != nil {
+		return nil, err
+	}
+	return hashes, nil
 }
 
 // appendHashes appends the hashes of a msgWant body to hashes, which they

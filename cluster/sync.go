@@ -170,36 +170,19 @@ func (n *Node) syncFrom(p *peer) error {
 // nil, is called after each chunk with the totals so far.
 func (n *Node) receiveRecords(ch *channel, progress func(records, bytes uint64)) (records, bytes uint64, err error) {
 	a := applier{n: n}
-	for {
-		msg, err := ch.readMsg()
-		if err != nil {
-			return records, bytes, err
+	sent, err := readList(ch, msgSyncChunk, "records of a sync or repair", func(d *decoder, msg []byte) error {
+		k, err := n.applyChunk(&a, d)
+		records += uint64(k)
+		bytes += uint64(len(msg))
+		if err == nil && progress != nil {
+			progress(records, bytes)
 		}
-		d := decoder{b: msg}
-		switch d.byte("kind") {
-		case msgSyncChunk:
-			k, err := n.applyChunk(&a, &d)
-			records += uint64(k)
-			bytes += uint64(len(msg))
-			if err != nil {
-				return records, bytes, err
-			}
-			if progress != nil {
-				progress(records, bytes)
-			}
-		case msgSyncDone:
-			sent := d.uint64("records sent")
-			if d.err != nil {
-				return records, bytes, d.err
-			}
-			if sent != records {
-				return records, bytes, fmt.Errorf("%w: %d records sent, %d arrived", errMalformed, sent, records)
-			}
-			return records, bytes, nil
-		default:
-			return records, bytes, fmt.Errorf("%w: unexpected message in a sync or repair", errMalformed)
-		}
+		return err
+	})
+	if err == nil && sent != records {
+		err = fmt.Errorf("%w: %d records sent, %d arrived", errMalformed, sent, records)
 	}
+	return records, bytes, err
 }
 
 // applyChunk applies the records of a msgSyncChunk and returns how many
