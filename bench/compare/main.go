@@ -8,6 +8,7 @@
 //	go run ./bench/compare -duration 2s -rounds 1 -transports tcp -ops set
 //	go run ./bench/compare -protocol memcache    # against memcached, about 2 minutes
 //	taskset -c 1 go run ./bench/compare -server-cpus 0   # servers and load on cores of their own
+//	go run ./bench/compare -phases throughput -pipelines 1 -rate 60000   # both at one offered load
 //
 // It builds cmd/sessiond, starts sessiond and redis-server on loopback
 // ports and Unix sockets, and runs the load generator of
@@ -27,7 +28,10 @@
 // /proc/PID/stat over the measured phase, divided by the operations; the
 // table also gives utime and stime apart): on a two-core machine the load
 // generator competes with the server for the cores, so ops/s alone says
-// more about the client than the server.
+// more about the client than the server. With -rate, every run offers the
+// same load instead of as much as the generator can drive: the servers'
+// CPU and latency are then compared at one load, below saturation, as
+// servers mostly run.
 //
 // Memory: on a fresh server, -sessions sessions are set as connect-redis
 // does (SET sess:<32 hex> <512 bytes> EX 86400, pipelined), and the
@@ -88,6 +92,7 @@ type options struct {
 	redisArgs  []string
 	mcArgs     []string
 	serverCPUs string
+	rate       float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -116,6 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.redis, "redis-server", "", "redis-server binary (default: from PATH, installed with apt-get if missing and root)")
 	fs.StringVar(&o.memcached, "memcached", "", "memcached binary (default: from PATH, installed with apt-get if missing and root)")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "run every server on these CPUs only (taskset -c form, e.g. 0); run this program under taskset on the others")
+	fs.Float64Var(&o.rate, "rate", 0, "offered load of the throughput runs in commands/s over all connections, each on a fixed schedule (0: flat out); compares the servers at one load")
 	fs.StringVar(&sdArgs, "sessiond-args", "", "extra sessiond arguments, space-separated")
 	fs.StringVar(&redisArgs, "redis-args", "", "extra redis-server arguments, space-separated")
 	fs.StringVar(&mcArgs, "memcached-args", "", "extra memcached arguments, space-separated")
@@ -173,6 +179,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-duration %v: want up to 10m", o.duration)
 	case o.warmup < 0:
 		return nil, fmt.Errorf("-warmup %v: negative", o.warmup)
+	case o.rate < 0 || o.rate > 100_000_000:
+		return nil, fmt.Errorf("-rate %g: want 0 (flat out) to 100000000 commands/s", o.rate)
 	case o.rounds < 1:
 		return nil, fmt.Errorf("-rounds %d: want at least 1", o.rounds)
 	case o.sessions < 1 || o.sessions > 100_000_000:

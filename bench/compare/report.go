@@ -17,6 +17,9 @@ func (b *bench) printThroughput(w io.Writer, configs []config, results map[strin
 	fmt.Fprintf(w, "### Throughput and server CPU per operation, %s\n\n", protocolName(b.o.protocol))
 	fmt.Fprintf(w, "Every command over the %s. %d connections, %d-byte values, %d keys (filled before the runs), %v measured after %v of warm-up, %d round(s) per server alternating which goes first; figures summed over rounds. Latency is per round trip (at pipeline 16, one round trip carries 16 commands). Server CPU is utime+stime of the server process over the measured phase, from /proc/PID/stat (clock tick %v); user and system are utime and stime apart.\n\n",
 		protocolName(b.o.protocol), b.o.conns, b.o.value, b.o.keyspace, b.o.duration, b.o.warmup, b.o.rounds, target.ClockTick())
+	if b.o.rate > 0 {
+		fmt.Fprintf(w, "Offered load: %s commands/s over all connections, each connection on a fixed schedule (-rate), so both servers serve the same load; a server below that rate could not keep up.\n\n", thousands(b.o.rate))
+	}
 	head := "| transport | pipeline | op | server | ops/s | p50 µs | p99 µs | server CPU µs/op | user µs/op | system µs/op |"
 	sep := "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	if both {

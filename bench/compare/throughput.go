@@ -156,6 +156,7 @@ func (b *bench) measure(ctx context.Context, s *target.Server, c config) (*sampl
 	g, err := load.Dial(ctx, load.Config{
 		Protocol: b.o.protocol, Network: c.transport, Addr: b.addr(s, c.transport), Conns: b.o.conns, Pipeline: c.pipeline,
 		Op: c.op, ValueSize: b.o.value, Keyspace: b.o.keyspace, Seed: uint64(time.Now().UnixNano()),
+		Rate: b.o.rate,
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@
 //	go run ./bench/loadgen -addr 127.0.0.1:6379 -op set -P 16 -d 5s
 //	go run ./bench/loadgen -unix /tmp/redis.sock -op get -c 50 -n 1000000
 //	go run ./bench/loadgen -protocol memcache -addr 127.0.0.1:11211 -op get
+//	go run ./bench/loadgen -op get -rate 50000     # at a fixed offered load
 //
 // GET runs first fill the keyspace with SET (turn off with -fill=false).
 // It exits with status 1 if the server answered any command with an error:
@@ -48,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		warmup   = fs.Duration("warmup", time.Second, "unmeasured warm-up before the measured phase")
 		fill     = fs.Bool("fill", true, "for get: set every key of the keyspace first")
 		seed     = fs.Uint64("seed", 1, "seed for key choice")
+		rate     = fs.Float64("rate", 0, "offered load in commands/s over all connections, each on a fixed schedule (0: flat out)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -96,6 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "filled %d keys in %v\n", res.Ops, res.Elapsed.Round(time.Millisecond))
 	}
 
+	cfg.Rate = *rate // the fill runs flat out
 	g, err := load.Dial(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -144,8 +147,12 @@ func Fill(ctx context.Context, cfg load.Config) (load.Result, error) {
 // Print writes a result as a few aligned lines.
 func Print(w io.Writer, cfg load.Config, r *load.Result) {
 	us := func(d time.Duration) string { return fmt.Sprintf("%.1fµs", float64(d)/1e3) }
-	fmt.Fprintf(w, "%s %s %s %v conns=%d pipeline=%d value=%dB\n",
-		cfg.Protocol, cfg.Network, cfg.Addr, r.Op, r.Conns, r.Pipeline, cfg.ValueSize)
+	rate := "flat out"
+	if cfg.Rate > 0 {
+		rate = fmt.Sprintf("%.0f/s", cfg.Rate)
+	}
+	fmt.Fprintf(w, "%s %s %s %v conns=%d pipeline=%d value=%dB rate=%s\n",
+		cfg.Protocol, cfg.Network, cfg.Addr, r.Op, r.Conns, r.Pipeline, cfg.ValueSize, rate)
 	fmt.Fprintf(w, "ops        %d in %v (%d round trips)\n", r.Ops, r.Elapsed.Round(time.Millisecond), r.Batches)
 	fmt.Fprintf(w, "ops/s      %.0f\n", r.OpsPerSec())
 	fmt.Fprintf(w, "latency    per round trip: p50 %s  p99 %s  p99.9 %s  max %s  mean %s\n",

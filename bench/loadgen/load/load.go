@@ -53,6 +53,14 @@ type Config struct {
 	// bounded only by a count stops when it elapses. If 0, it defaults
 	// to 10 minutes.
 	MaxDuration time.Duration
+	// Rate, if positive, is the load offered in commands per second over
+	// all connections: each connection sends its round trips on a fixed
+	// schedule, staggered from the others', instead of as soon as the
+	// last reply came. Two servers are so compared at the same load, not
+	// each at the most the generator can drive. A connection that falls
+	// behind its schedule sends at once; latency is still timed from
+	// the actual send. If 0, every connection runs flat out.
+	Rate float64
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -92,8 +100,23 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("load: keyspace %d: want 1 to %d", c.Keyspace, MaxKeyspace)
 	case c.Op < OpSet || c.Op > OpSession:
 		return c, fmt.Errorf("load: %v: unknown op", c.Op)
+	case c.Rate < 0 || c.Rate > maxRate:
+		return c, fmt.Errorf("load: rate %g: want 0 (flat out) to %g commands/s", c.Rate, float64(maxRate))
 	}
 	return c, checkLocal(c.Network, c.Addr)
+}
+
+// maxRate bounds Config.Rate: far beyond what one machine's loopback
+// carries.
+const maxRate = 100_000_000
+
+// interval returns the time between a connection's round trips at the
+// configured rate, or 0 for none.
+func (c Config) interval() time.Duration {
+	if c.Rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) * float64(c.Conns*c.Pipeline) / c.Rate)
 }
 
 // ErrNotLocal is returned for an address that is neither loopback nor a
@@ -274,7 +297,10 @@ func (g *Generator) Run(ctx context.Context, d time.Duration, n int64) (Result, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := g.drive(ctx, c, &parts[i], deadline, n, &reserved, &stop)
+			// The connections' schedules are staggered evenly over one
+			// interval, so that they do not send in bursts.
+			next := start.Add(cfg.interval() * time.Duration(i) / time.Duration(len(g.conns)))
+			err := g.drive(ctx, c, &parts[i], next, deadline, n, &reserved, &stop)
 			if err != nil {
 				stop.Store(true)
 				mu.Lock()
@@ -305,11 +331,32 @@ func (g *Generator) Run(ctx context.Context, d time.Duration, n int64) (Result, 
 }
 
 // drive runs one connection's loop until the deadline, the count bound,
-// the context or another connection's failure stops it.
-func (g *Generator) drive(ctx context.Context, c *conn, res *Result, deadline time.Time, n int64, reserved *atomic.Int64, stop *atomic.Bool) error {
+// the context or another connection's failure stops it. With a rate, its
+// first round trip starts at next.
+func (g *Generator) drive(ctx context.Context, c *conn, res *Result, next, deadline time.Time, n int64, reserved *atomic.Int64, stop *atomic.Bool) error {
 	cfg := g.cfg
 	p := cfg.Pipeline
+	interval := cfg.interval()
+	var pace *time.Timer
+	if interval > 0 {
+		pace = time.NewTimer(time.Hour)
+		defer pace.Stop()
+	}
 	for !stop.Load() && ctx.Err() == nil {
+		if interval > 0 {
+			if !next.Before(deadline) {
+				return nil
+			}
+			if wait := time.Until(next); wait > 0 {
+				pace.Reset(wait)
+				select {
+				case <-pace.C:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			next = next.Add(interval)
+		}
 		k := p
 		if n > 0 {
 			end := reserved.Add(int64(p))

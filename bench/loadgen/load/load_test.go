@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeServer serves each connection with serve on a loopback port and
@@ -164,6 +165,31 @@ func TestRunCounts(t *testing.T) {
 				t.Fatalf("batches %d, latency samples %d", res.Batches, res.Latency.Count())
 			}
 		})
+	}
+}
+
+// TestRunRate checks that a rate holds the generator to its schedule: a
+// flat-out run against the fake server sends thousands of commands in the
+// time this one may send 200.
+func TestRunRate(t *testing.T) {
+	addr := fakeServer(t, serveRESP)
+	ctx := context.Background()
+	// 4 connections of 2 commands per round trip at 400 commands/s:
+	// each sends every 20 ms, so in 500 ms at most 25 round trips.
+	g, err := Dial(ctx, Config{Addr: addr, Conns: 4, Pipeline: 2, Op: OpGet, Keyspace: 1000, Rate: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	res, err := g.Run(ctx, 500*time.Millisecond, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops == 0 || res.Ops > 200 {
+		t.Fatalf("ops %d in 500 ms at 400/s: want 1 to 200", res.Ops)
+	}
+	if _, err := Dial(ctx, Config{Addr: addr, Rate: -1}); err == nil {
+		t.Fatal("Dial accepted a negative rate")
 	}
 }
 
