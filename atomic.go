@@ -2,7 +2,8 @@ package sessiond
 
 // The operations here combine a read and a write of one key under its lock,
 // so that no other write can come between them. They serve the protocol
-// commands that need that (GETDEL, GETEX, SET ... GET, EXPIRE NX/XX/GT/LT).
+// commands that need that (GETDEL, GETEX, SET ... GET, EXPIRE NX/XX/GT/LT,
+// and memcached's gat, incr and append).
 
 // Take appends key's value to dst and deletes the key (Redis GETDEL).
 func (st *Store) Take(dst []byte, key string) (value []byte, found bool, err error) {
@@ -105,10 +106,14 @@ func expireCondHolds(cond ExpireCond, cur, next int64) bool {
 	return true
 }
 
+// expired reports whether an absolute expiry set at now deletes the key: a
+// negative one, or one past.
+func expired(expires, now int64) bool { return expires < 0 || (expires != 0 && expires <= now) }
+
 // setExpiry gives the live record in slot i a new expiry, deleting it if
 // the expiry has passed, and passes the change to the replicator.
 func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) (ticket uint64) {
-	if expires < 0 || (expires != 0 && expires <= now) {
+	if expired(expires, now) {
 		ticket = sh.delete(tag, key, i, sh.st.version(now), now)
 		sh.settle(now)
 		return ticket
@@ -125,11 +130,13 @@ func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) (t
 }
 
 // GetExpire appends key's value to dst and, if change is set, gives the
-// key a new absolute expiry as Expire does (Redis GETEX).
-func (st *Store) GetExpire(dst []byte, key string, expires int64, change bool) (value []byte, found bool, err error) {
+// key a new absolute expiry as Expire does (Redis GETEX, memcached gat).
+// The Item describes the record after the change; when the new expiry
+// deleted the key, it is the record's as it was read.
+func (st *Store) GetExpire(dst []byte, key string, expires int64, change bool) (value []byte, it Item, found bool, err error) {
 	sh, tag, err := st.lock(key)
 	if err != nil {
-		return dst, false, err
+		return dst, Item{}, false, err
 	}
 	var ticket uint64
 	defer st.await(&ticket, &err)
@@ -138,12 +145,55 @@ func (st *Store) GetExpire(dst []byte, key string, expires int64, change bool) (
 	i := sh.find(tag, key)
 	v := sh.live(i, now)
 	if v == nil {
-		return dst, false, nil
+		return dst, Item{}, false, nil
 	}
 	v[0] |= recRef
 	dst = append(dst, v.value()...)
+	it = v.item()
 	if change {
 		ticket = sh.setExpiry(tag, key, i, expires, now)
+		if !expired(expires, now) {
+			it = v.item() // changed in place
+		}
 	}
-	return dst, true, nil
+	return dst, it, true, nil
+}
+
+// Modify replaces key's value with fn's result under the key's lock, so
+// that no other write comes between the read and the write (memcached
+// incr, decr, append, prepend). fn gets the current value, valid only
+// during the call, and the record's Item; it returns the new value, which
+// must not alias cur, or an error, which Modify returns with nothing
+// written. The key keeps its expiry and flags. If the key does not exist,
+// fn is not called and found is false.
+func (st *Store) Modify(key string, fn func(cur []byte, it Item) ([]byte, error)) (it Item, found bool, err error) {
+	sh, tag, err := st.lock(key)
+	if err != nil {
+		return Item{}, false, err
+	}
+	var ticket uint64
+	defer st.await(&ticket, &err)
+	defer sh.mu.Unlock()
+	now := st.nowMS()
+	i := sh.find(tag, key)
+	v := sh.live(i, now)
+	if v == nil {
+		return Item{}, false, nil
+	}
+	old := v.item()
+	value, err := fn(v.value(), old)
+	if err == nil {
+		err = st.checkValue(key, value)
+	}
+	if err != nil {
+		return old, true, err
+	}
+	it = Item{Expires: old.Expires, Flags: old.Flags, Version: st.version(now)}
+	err = sh.write(tag, key, i, value, it, 0, false)
+	sh.settle(now)
+	if err != nil {
+		return old, true, err
+	}
+	ticket = sh.emit(key, value, it, false)
+	return it, true, nil
 }

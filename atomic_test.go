@@ -2,6 +2,7 @@ package sessiond
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -34,13 +35,14 @@ func TestAtomicOps(t *testing.T) {
 	}
 
 	st.Set("e", []byte("x"), time.Hour)
-	if v, found, _ := st.GetExpire(nil, "e", 0, true); !found || string(v) != "x" {
-		t.Fatalf("GetExpire persist = %q, %v", v, found)
+	_, before, _, _ := st.Lookup(nil, "e")
+	if v, it, found, _ := st.GetExpire(nil, "e", 0, true); !found || string(v) != "x" || it.Expires != 0 || it.Version == before.Version {
+		t.Fatalf("GetExpire persist = %q, %+v, %v (before: %+v)", v, it, found, before)
 	}
 	if ttl, _, _ := st.TTL("e"); ttl != 0 {
 		t.Fatalf("after GETEX PERSIST, TTL = %v", ttl)
 	}
-	if _, found, _ := st.GetExpire(nil, "e", -1, true); !found {
+	if _, _, found, _ := st.GetExpire(nil, "e", -1, true); !found {
 		t.Fatal("GetExpire with a past time did not find the key")
 	}
 	if ok, _ := st.Exists("e"); ok {
@@ -87,4 +89,74 @@ func TestAtomicOps(t *testing.T) {
 		})
 	}
 	mustCheck(t, st)
+}
+
+func TestModify(t *testing.T) {
+	clk := newFakeClock()
+	st := openTest(t, &Options{Now: clk.Now, MaxValueSize: 8})
+	now := clk.unixMilli()
+	if _, err := st.Write("k", []byte("1"), WriteOptions{Flags: 7, Expires: now + 60_000}); err != nil {
+		t.Fatal(err)
+	}
+	_, before, _, _ := st.Lookup(nil, "k")
+	it, found, err := st.Modify("k", func(cur []byte, it Item) ([]byte, error) {
+		if string(cur) != "1" || it != before {
+			t.Errorf("fn got %q, %+v; want \"1\", %+v", cur, it, before)
+		}
+		return []byte("22"), nil
+	})
+	if err != nil || !found || it.Flags != 7 || it.Expires != now+60_000 || it.Version == before.Version {
+		t.Fatalf("Modify = %+v, %v, %v", it, found, err)
+	}
+	if v, got, _, _ := st.Lookup(nil, "k"); string(v) != "22" || got != it {
+		t.Fatalf("after Modify: %q, %+v; want \"22\", %+v", v, got, it)
+	}
+
+	// fn's error, and a value over the limit, write nothing.
+	for name, fn := range map[string]func([]byte, Item) ([]byte, error){
+		"error":     func([]byte, Item) ([]byte, error) { return nil, ErrNotStored },
+		"too large": func([]byte, Item) ([]byte, error) { return []byte("123456789"), nil },
+	} {
+		if _, found, err := st.Modify("k", fn); err == nil || !found {
+			t.Errorf("%s: Modify = %v, %v; want an error", name, found, err)
+		}
+		if v, got, _, _ := st.Lookup(nil, "k"); string(v) != "22" || got != it {
+			t.Errorf("%s: the key changed to %q, %+v", name, v, got)
+		}
+	}
+
+	called := false
+	if _, found, err := st.Modify("missing", func([]byte, Item) ([]byte, error) { called = true; return nil, nil }); found || err != nil || called {
+		t.Fatalf("Modify of a missing key: found %v, err %v, fn called %v", found, err, called)
+	}
+}
+
+// TestModifyConcurrent checks that no increment is lost however the
+// goroutines interleave: each Modify reads and writes under the key's lock.
+func TestModifyConcurrent(t *testing.T) {
+	st := openTest(t, nil)
+	st.Set("n", []byte("0"), 0)
+	const workers, each = 8, 500
+	done := make(chan struct{})
+	for range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range each {
+				_, _, err := st.Modify("n", func(cur []byte, _ Item) ([]byte, error) {
+					n, err := strconv.Atoi(string(cur))
+					return strconv.AppendInt(nil, int64(n+1), 10), err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	if v, _, _ := st.Get("n"); string(v) != strconv.Itoa(workers*each) {
+		t.Fatalf("after %d increments: %q", workers*each, v)
+	}
 }

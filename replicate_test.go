@@ -112,7 +112,18 @@ func TestReplicatorSeesEveryChange(t *testing.T) {
 			}
 			return err
 		}, nil},
-		{"getex", func() error { _, _, err := st.GetExpire(nil, "b", now+5000, true); return err }, []Record{{Key: "b", Value: []byte("x"), Flags: 2, Expires: now + 5000}}},
+		{"getex", func() error { _, _, _, err := st.GetExpire(nil, "b", now+5000, true); return err }, []Record{{Key: "b", Value: []byte("x"), Flags: 2, Expires: now + 5000}}},
+		{"modify", func() error {
+			_, _, err := st.Modify("b", func(cur []byte, _ Item) ([]byte, error) { return append([]byte("<"), cur...), nil })
+			return err
+		}, []Record{{Key: "b", Value: []byte("<x"), Flags: 2, Expires: now + 5000}}},
+		{"modify-fails", func() error {
+			_, _, err := st.Modify("b", func([]byte, Item) ([]byte, error) { return nil, errors.New("no") })
+			if err == nil {
+				return errors.New("Modify did not return fn's error")
+			}
+			return nil
+		}, nil},
 		{"delete", func() error { _, err := st.Delete("b"); return err }, []Record{{Key: "b", Deleted: true, Expires: now + (24 * time.Hour).Milliseconds()}}},
 		{"delete-missing", func() error { _, err := st.Delete("b"); return err }, nil},
 		{"take", func() error { _, _, err := st.Take(nil, "a"); return err }, []Record{{Key: "a", Deleted: true, Expires: now + (24 * time.Hour).Milliseconds()}}},

@@ -278,7 +278,7 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 	if o.KeepTTL && cur != nil {
 		exp = cur.expires()
 	}
-	if exp < 0 || (exp != 0 && exp <= now) {
+	if expired(exp, now) {
 		if cur != nil {
 			ticket = sh.delete(tag, key, i, st.version(now), now)
 		}

@@ -151,15 +151,21 @@ func (a *acks) count(ticket uint64) int {
 	return n
 }
 
-// waitCount waits as wait does and returns how many peers applied ticket.
-func (a *acks) waitCount(ticket uint64, k int, timeout time.Duration) int {
-	a.wait(ticket, k, timeout)
+// waitCount waits as wait does, or until cancel is closed, and returns how
+// many peers applied ticket.
+func (a *acks) waitCount(ticket uint64, k int, timeout time.Duration, cancel <-chan struct{}) int {
+	a.waitOr(ticket, k, timeout, cancel)
 	return a.reached(ticket)
 }
 
 // wait returns nil once k peers applied ticket, or an error after timeout
 // or when the node closes.
 func (a *acks) wait(ticket uint64, k int, timeout time.Duration) error {
+	return a.waitOr(ticket, k, timeout, nil)
+}
+
+// waitOr is wait that also ends, with an error, when cancel is closed.
+func (a *acks) waitOr(ticket uint64, k int, timeout time.Duration, cancel <-chan struct{}) error {
 	a.mu.Lock()
 	if a.count(ticket) >= k {
 		a.mu.Unlock()
@@ -177,6 +183,7 @@ func (a *acks) wait(ticket uint64, k int, timeout time.Duration) error {
 	select {
 	case <-w.done:
 	case <-t.C:
+	case <-cancel:
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -186,7 +193,22 @@ func (a *acks) wait(ticket uint64, k int, timeout time.Duration) error {
 		return nil
 	case a.closed:
 		return errNodeClosed
+	case isClosed(cancel):
+		return errWaitCancelled
 	default:
 		return fmt.Errorf("%d of %d replicas applied the write within %v (%d peers connected)", got, k, timeout, len(a.peers))
+	}
+}
+
+// errWaitCancelled is waitOr's error when its caller gave up.
+var errWaitCancelled = errors.New("cluster: wait cancelled")
+
+// isClosed reports whether ch is closed; a nil channel never is.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }

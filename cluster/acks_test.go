@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -66,5 +67,28 @@ func TestAcks(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("close did not release a waiter")
+	}
+}
+
+// A wait whose caller gives up (WAIT on a connection Shutdown stops) ends
+// at once with what it has.
+func TestAcksWaitCancel(t *testing.T) {
+	a := newAcks()
+	a.start("p1", 0, 0)
+	cancel := make(chan struct{})
+	got := make(chan int, 1)
+	go func() { got <- a.waitCount(5, 1, time.Hour, cancel) }()
+	time.Sleep(10 * time.Millisecond)
+	close(cancel)
+	select {
+	case n := <-got:
+		if n != 0 {
+			t.Errorf("waitCount = %d; want 0", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing cancel did not end the wait")
+	}
+	if err := a.waitOr(5, 1, time.Hour, cancel); !errors.Is(err, errWaitCancelled) {
+		t.Errorf("waitOr with a closed cancel = %v", err)
 	}
 }

@@ -35,7 +35,7 @@ func nodePair(t *testing.T) (*testNode, *testNode) {
 	a := startNode(t, "a", "", func(c *Config) { c.SyncReplicas = 1 })
 	b := startNode(t, "b", a.GossipAddr(), nil)
 	eventually(t, "b ready", b.Ready)
-	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, 10*time.Millisecond) == 1 })
+	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, 10*time.Millisecond, nil) == 1 })
 	return a, b
 }
 

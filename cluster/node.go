@@ -195,7 +195,7 @@ func (n *Node) Leave(timeout time.Duration) error {
 		peers := len(n.peers)
 		n.mu.Unlock()
 		if last := n.out.last(); last > 0 && peers > 0 {
-			if got := n.acks.waitCount(last, peers, timeout/2); got < peers {
+			if got := n.acks.waitCount(last, peers, timeout/2, nil); got < peers {
 				n.log.Warn("leaving before every peer acknowledged our last changes", "acknowledged_by", got, "peers", peers)
 			}
 		}
@@ -270,9 +270,9 @@ func (n *Node) Wait(ticket uint64) error {
 }
 
 // WaitReplicas waits until numReplicas peers applied every change made so
-// far, or timeout passes (zero: no limit but the node's life), and returns
-// how many did: Redis's WAIT.
-func (n *Node) WaitReplicas(numReplicas int, timeout time.Duration) int {
+// far, or timeout passes (zero: no limit but the node's life), or cancel
+// is closed (nil: never), and returns how many did: Redis's WAIT.
+func (n *Node) WaitReplicas(numReplicas int, timeout time.Duration, cancel <-chan struct{}) int {
 	ticket := n.out.last()
 	if ticket == 0 { // nothing to wait for: the peers streaming now
 		n.mu.Lock()
@@ -291,7 +291,7 @@ func (n *Node) WaitReplicas(numReplicas int, timeout time.Duration) int {
 	if numReplicas <= 0 {
 		return n.acks.reached(ticket)
 	}
-	return n.acks.waitCount(ticket, numReplicas, timeout)
+	return n.acks.waitCount(ticket, numReplicas, timeout, cancel)
 }
 
 var errClosed = errors.New("cluster: node closed")

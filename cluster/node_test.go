@@ -158,7 +158,7 @@ func TestSyncReplicas(t *testing.T) {
 	}
 	b := startNode(t, "b", a.GossipAddr(), nil)
 	eventually(t, "b ready", b.Ready)
-	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, 10*time.Millisecond) == 1 })
+	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, 10*time.Millisecond, nil) == 1 })
 	for i := range 100 {
 		key := fmt.Sprintf("k%d", i)
 		if err := a.st.Set(key, []byte("v"), 0); err != nil {

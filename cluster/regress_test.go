@@ -90,7 +90,7 @@ func TestSyncAckOfRefusedRecord(t *testing.T) {
 	a := startNode(t, "a", "", sync1)
 	b := startNodeWith(t, "b", a.GossipAddr(), sync1, &sessiond.Options{MaxValueSize: 32 << 10})
 	eventually(t, "b ready", b.Ready)
-	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, time.Second) == 1 })
+	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, time.Second, nil) == 1 })
 	err := a.st.Set("big", make([]byte, 64<<10), 0)
 	if _, found, _ := b.st.Get("big"); err == nil && !found {
 		t.Errorf("write acknowledged with --sync-replicas 1, but the only peer refused it")

@@ -13,9 +13,10 @@ import (
 // server.
 type Cluster interface {
 	// WaitReplicas waits until numReplicas peers applied every change
-	// made so far, or timeout passes (zero: no limit), and returns how
-	// many did: Redis's WAIT.
-	WaitReplicas(numReplicas int, timeout time.Duration) int
+	// made so far, or timeout passes (zero: no limit), or cancel is
+	// closed (the connection is stopping), and returns how many did:
+	// Redis's WAIT.
+	WaitReplicas(numReplicas int, timeout time.Duration, cancel <-chan struct{}) int
 	// Info returns the fields of INFO's replication and cluster sections.
 	Info() (replication, cluster [][2]string)
 	// Digest returns a digest of the store's whole set: nodes that

@@ -35,8 +35,10 @@ func commandTable() map[string]*command {
 		{name: "ping", arity: -1, fn: cmdPing},
 		{name: "echo", arity: 2, fn: cmdEcho},
 		{name: "quit", arity: -1, flags: noAuth | noQueue, fn: cmdQuit},
-		{name: "hello", arity: -1, flags: noAuth | noQueue, fn: cmdHello},
-		{name: "auth", arity: -2, flags: noAuth | noQueue, fn: cmdAuth},
+		// Inside MULTI, AUTH and HELLO are queued like any command, as
+		// in Redis.
+		{name: "hello", arity: -1, flags: noAuth, fn: cmdHello},
+		{name: "auth", arity: -2, flags: noAuth, fn: cmdAuth},
 		{name: "select", arity: 2, fn: cmdSelect},
 		{name: "client", arity: -2, fn: cmdClient},
 		{name: "reset", arity: 1, flags: noAuth | noQueue, fn: cmdReset},

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/server"
 )
 
 // The replies below are Redis 7's, byte for byte, checked against
@@ -637,4 +639,53 @@ func TestUnknownCommandAndArity(t *testing.T) {
 		s(bulk("hi"), "PING", "hi"),
 		s(bulk("hi there"), "ECHO", "hi there"),
 	})
+}
+
+// Inside MULTI, AUTH and HELLO are queued like any other command (only
+// EXEC, DISCARD, MULTI, WATCH, QUIT and RESET run at once) and run at EXEC,
+// whose array has a reply for each. Checked with redis-server 7.0.15:
+// MULTI, AUTH x, HELLO -> +QUEUED, +QUEUED, then EXEC -> *2.
+func TestAuthAndHelloQueuedInMulti(t *testing.T) {
+	ts := startServer(t, server.Config{RequirePass: "secret"}, nil)
+	c := ts.dial(t)
+	c.expect(ok, "AUTH", "secret")
+	c.expect(ok, "MULTI")
+	c.expect("+QUEUED\r\n", "AUTH", "secret")
+	c.expect("+QUEUED\r\n", "HELLO", "2")
+	c.expect("+QUEUED\r\n", "PING")
+	r := c.do("EXEC")
+	if a, isArray := r.V.([]any); !isArray || len(a) != 3 {
+		t.Errorf("EXEC after 3 queued commands: got %q, want an array of 3 replies", clip([]byte(r.Raw)))
+	}
+}
+
+// GETEX takes the same option twice, the last one winning, as SET does
+// (Redis's parseExtendedStringArgumentsOrReply does not exclude a flag
+// already given), but not two different ones. Checked with redis-server
+// 7.0.15.
+func TestGetExRepeatedOption(t *testing.T) {
+	ts := start(t)
+	c := ts.dial(t)
+	c.expect(ok, "SET", "k", "v")
+	c.expect(bulk("v"), "GETEX", "k", "EX", "10", "EX", "20")
+	c.expect(":20\r\n", "TTL", "k")
+	c.expect(bulk("v"), "GETEX", "k", "PERSIST", "PERSIST")
+	c.expect(":-1\r\n", "TTL", "k")
+	c.expect("-ERR syntax error\r\n", "GETEX", "k", "EX", "10", "PX", "20")
+	c.expect("-ERR syntax error\r\n", "GETEX", "k", "PERSIST", "EX", "10")
+}
+
+// Redis checks every option's syntax before it reads an expiry's value,
+// and GETEX reads it only for a key it found (checked with redis-server
+// 7.0.15).
+func TestExpiryValueReadLast(t *testing.T) {
+	ts := start(t)
+	c := ts.dial(t)
+	c.expect(ok, "SET", "k", "v", "EX", "abc", "EX", "10")
+	c.expect(":10\r\n", "TTL", "k")
+	c.expect("-ERR syntax error\r\n", "SET", "k", "v", "EX", "abc", "BAD")
+	c.expect("-ERR value is not an integer or out of range\r\n", "SET", "k", "v", "EX", "abc")
+	c.expect("$-1\r\n", "GETEX", "nokey", "EX", "0")
+	c.expect("-ERR invalid expire time in 'getex' command\r\n", "GETEX", "k", "EX", "0")
+	c.expect(":10\r\n", "TTL", "k")
 }

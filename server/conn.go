@@ -110,6 +110,7 @@ func (c *conn) beforeRead() error {
 		return err
 	}
 	c.rd.Shrink()
+	c.w.Shrink()
 	// The deadline first, then the check: stop sets a deadline of now
 	// after closing stopped, so whichever runs second, a stopping
 	// connection does not wait out the idle timeout.
@@ -136,7 +137,7 @@ func (c *conn) stop() {
 }
 
 func (c *conn) serve() {
-	defer c.nc.Close()
+	defer c.close()
 	for !c.quit {
 		args, err := c.rd.ReadCommand()
 		if err != nil {

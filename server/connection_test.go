@@ -172,6 +172,11 @@ func TestCommandCommand(t *testing.T) {
 	if l := anyList(c.do("COMMAND").V); int64(len(l)) != n {
 		t.Errorf("COMMAND lists %d commands, COMMAND COUNT says %d", len(l), n)
 	}
+	// As in Redis 7: INFO with no names describes them all.
+	if l := anyList(c.do("COMMAND", "INFO").V); int64(len(l)) != n {
+		t.Errorf("COMMAND INFO lists %d commands, COMMAND COUNT says %d", len(l), n)
+	}
+	c.expect("-ERR wrong number of arguments for 'command|count' command\r\n", "COMMAND", "COUNT", "x")
 	c.expect("*0\r\n", "COMMAND", "DOCS") // an empty reply is what redis-cli handles
 	c.expect("*0\r\n", "COMMAND", "DOCS", "get")
 

@@ -287,7 +287,8 @@ func cmdCommand(c *conn, args [][]byte) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	if len(args) == 1 {
+	// COMMAND and COMMAND INFO with no names describe every command.
+	if len(args) == 1 || (len(args) == 2 && equalFold(args[1], "info")) {
 		c.w.Array(len(names))
 		for _, n := range names {
 			c.commandInfo(c.s.cmds[n])
@@ -296,6 +297,10 @@ func cmdCommand(c *conn, args [][]byte) {
 	}
 	switch sub := strings.ToLower(string(args[1])); sub {
 	case "count":
+		if len(args) != 2 {
+			c.w.Error("ERR wrong number of arguments for 'command|count' command")
+			return
+		}
 		c.w.Int(int64(len(names)))
 	case "list":
 		c.w.Array(len(names))
@@ -378,7 +383,7 @@ func cmdWait(c *conn, args [][]byte) {
 		c.w.Int(0)
 		return
 	}
-	c.w.Int(int64(c.s.cfg.Cluster.WaitReplicas(int(min(n, 1<<20)), time.Duration(min(t, 1<<40))*time.Millisecond)))
+	c.w.Int(int64(c.s.cfg.Cluster.WaitReplicas(int(min(n, 1<<20)), time.Duration(min(t, 1<<40))*time.Millisecond, c.stopped)))
 }
 
 // MULTI

@@ -13,19 +13,17 @@ import (
 // The memcached commands, with memcached 1.6's semantics on the shared
 // store. A record's cas unique is its Version.Time, which every write
 // changes; a touch is a write to the store (it replicates), so touch and gat
-// change the unique too, where memcached keeps it. Commands that read, change and write a key (cas, append, incr,
-// gat) write with IfVersion, so that a write another client made in between
-// is never lost: they retry, at most mcRetries times.
-
-// mcRetries bounds the read-modify-write attempts of one command.
-const mcRetries = 16
+// change the unique too, where memcached keeps it. Commands that read,
+// change and write a key do it in one step of the store, under the key's
+// lock (incr, decr, append, prepend: Store.Modify; gat: Store.GetExpire),
+// or, for cas, write with IfVersion: a write another client made in between
+// is never lost, and the command never fails for it.
 
 // Replies memcached gives to failures of the store.
 const (
 	mcTooLarge    = "object too large for cache"
 	mcOutOfMemory = "out of memory storing object"
 	mcNonNumeric  = "cannot increment or decrement non-numeric value"
-	mcContended   = "the key kept changing; try again"
 )
 
 // maxRelativeExptime is the longest exptime memcached reads as seconds from
@@ -105,25 +103,23 @@ func (m *mcConn) storeError(cmd *memcache.Command, err error) {
 }
 
 // lookup reads key into the scratch buffer, after prefix.
-func (m *mcConn) lookup(prefix []byte, key string) ([]byte, sessiond.Item, bool, error) {
-	v, it, found, err := m.s.st.Lookup(append(m.scratch[:0], prefix...), key)
+func (m *mcConn) lookup(key string) ([]byte, sessiond.Item, bool, error) {
+	v, it, found, err := m.s.st.Lookup(m.scratch[:0], key)
 	m.scratch = v
 	return v, it, found, err
 }
 
 // lookupFor reads key for a command that changes it. If the key is missing,
-// it replies with missReply and counts miss (unless noCounter); if the store
-// fails, with the error. It reports whether the command goes on.
-func (m *mcConn) lookupFor(cmd *memcache.Command, prefix []byte, key string, miss mcCounter, missReply string) ([]byte, sessiond.Item, bool) {
-	v, it, found, err := m.lookup(prefix, key)
+// it replies with missReply and counts miss; if the store fails, with the
+// error. It reports whether the command goes on.
+func (m *mcConn) lookupFor(cmd *memcache.Command, key string, miss mcCounter, missReply string) ([]byte, sessiond.Item, bool) {
+	v, it, found, err := m.lookup(key)
 	switch {
 	case err != nil:
 		m.storeError(cmd, err)
 		return nil, it, false
 	case !found:
-		if miss != noCounter {
-			m.counts[miss].Add(1)
-		}
+		m.counts[miss].Add(1)
 		m.reply(cmd, missReply)
 		return nil, it, false
 	}
@@ -138,7 +134,8 @@ func (m *mcConn) trimScratch() {
 }
 
 // get, gets key [key ...]; gat, gats exptime key [key ...]: a VALUE for
-// each key found, then END. gat and gats touch the keys they find too.
+// each key found, then END. gat and gats touch the keys they find too. A
+// line of many keys comes in batches (cmd.More): END follows the last.
 func (m *mcConn) retrieve(cmd *memcache.Command) {
 	touch := cmd.Op == memcache.Gat || cmd.Op == memcache.Gats
 	count, hits, misses := mcCmdGet, mcGetHits, mcGetMisses
@@ -156,11 +153,14 @@ func (m *mcConn) retrieve(cmd *memcache.Command) {
 		if touch {
 			v, it, found, err = m.getAndTouch(str(k), exp)
 		} else {
-			v, it, found, err = m.lookup(nil, str(k))
+			v, it, found, err = m.lookup(str(k))
 		}
 		switch {
 		case err != nil:
+			// The reply ends here, as memcached's does at an error:
+			// the keys of later batches go unanswered.
 			m.storeError(cmd, err)
+			m.rd.SkipKeys()
 			return
 		case !found:
 			m.counts[misses].Add(1)
@@ -175,31 +175,19 @@ func (m *mcConn) retrieve(cmd *memcache.Command) {
 			m.w.Value(k, it.Flags, v)
 		}
 	}
-	m.w.Line(memcache.End)
+	if !cmd.More {
+		m.w.Line(memcache.End)
+	}
 }
 
-// getAndTouch reads key and gives it a new expiry in one step: it writes
-// the value back, unchanged, with the new expiry if nothing wrote the key
-// in between. The Item returned is the record's after the touch, so gats
-// gives the cas unique a later cas needs.
+// getAndTouch reads key and gives it a new expiry in one step of the
+// store. The Item returned is the record's after the touch, so gats gives
+// the cas unique a later cas needs; when the new expiry deleted the key, it
+// is the record's as read, with the value.
 func (m *mcConn) getAndTouch(key string, expires int64) ([]byte, sessiond.Item, bool, error) {
-	for range mcRetries {
-		v, it, found, err := m.lookup(nil, key)
-		if err != nil || !found {
-			return nil, it, false, err
-		}
-		nit, err := m.s.st.Write(key, v, sessiond.WriteOptions{Expires: expires, Flags: it.Flags, Cond: sessiond.IfVersion, Version: it.Version})
-		switch {
-		case errors.Is(err, sessiond.ErrNotStored):
-			continue
-		case err != nil:
-			return nil, it, false, err
-		case !nit.Version.IsZero():
-			it = nit // zero when the new expiry deleted it: the value read is returned
-		}
-		return v, it, true, nil
-	}
-	return nil, sessiond.Item{}, false, nil
+	v, it, found, err := m.s.st.GetExpire(m.scratch[:0], key, expires, true)
+	m.scratch = v
+	return v, it, found, err
 }
 
 // set, add, replace key flags exptime bytes [noreply]
@@ -243,7 +231,7 @@ func (m *mcConn) failedSet(cmd *memcache.Command) {
 // cas key flags exptime bytes cas [noreply]
 func (m *mcConn) cas(cmd *memcache.Command) {
 	key := str(cmd.Key)
-	_, it, ok := m.lookupFor(cmd, nil, key, mcCasMisses, memcache.NotFound)
+	_, it, ok := m.lookupFor(cmd, key, mcCasMisses, memcache.NotFound)
 	if !ok {
 		return
 	}
@@ -276,36 +264,26 @@ func (m *mcConn) cas(cmd *memcache.Command) {
 // append, prepend key flags exptime bytes [noreply]: the flags and exptime
 // are ignored, as in memcached; the key keeps its own.
 func (m *mcConn) concat(cmd *memcache.Command) {
-	key := str(cmd.Key)
-	prefix := cmd.Data
-	if cmd.Op == memcache.Append {
-		prefix = nil
-	}
-	for range mcRetries {
-		v, it, ok := m.lookupFor(cmd, prefix, key, noCounter, memcache.NotStored)
-		if !ok {
-			return
-		}
+	_, found, err := m.s.st.Modify(str(cmd.Key), func(cur []byte, _ sessiond.Item) ([]byte, error) {
 		if cmd.Op == memcache.Append {
-			v = append(v, cmd.Data...)
-			m.scratch = v
+			m.scratch = append(append(m.scratch[:0], cur...), cmd.Data...)
+		} else {
+			m.scratch = append(append(m.scratch[:0], cmd.Data...), cur...)
 		}
-		_, err := m.s.st.Write(key, v, sessiond.WriteOptions{KeepTTL: true, Flags: it.Flags, Cond: sessiond.IfVersion, Version: it.Version})
-		switch {
-		case errors.Is(err, sessiond.ErrNotStored):
-			continue
-		case errors.Is(err, sessiond.ErrValueTooLarge), errors.Is(err, sessiond.ErrOutOfMemory):
-			// memcached cannot allocate the longer item either.
-			m.reply(cmd, memcache.NotStored)
-		case err != nil:
-			m.storeError(cmd, err)
-		default:
-			m.counts[mcTotalItems].Add(1)
-			m.reply(cmd, memcache.Stored)
-		}
-		return
+		return m.scratch, nil
+	})
+	switch {
+	case errors.Is(err, sessiond.ErrValueTooLarge), errors.Is(err, sessiond.ErrOutOfMemory):
+		// memcached cannot allocate the longer item either.
+		m.reply(cmd, memcache.NotStored)
+	case err != nil:
+		m.storeError(cmd, err)
+	case !found:
+		m.reply(cmd, memcache.NotStored)
+	default:
+		m.counts[mcTotalItems].Add(1)
+		m.reply(cmd, memcache.Stored)
 	}
-	m.serverError(cmd, mcContended)
 }
 
 // incr, decr key delta [noreply]: incr wraps at 2^64, decr stops at 0, as
@@ -315,19 +293,13 @@ func (m *mcConn) incr(cmd *memcache.Command) {
 	if cmd.Op == memcache.Decr {
 		hits, misses = mcDecrHits, mcDecrMisses
 	}
-	key := str(cmd.Key)
-	for range mcRetries {
-		v, it, ok := m.lookupFor(cmd, nil, key, misses, memcache.NotFound)
-		if !ok {
-			return
+	var n uint64
+	_, found, err := m.s.st.Modify(str(cmd.Key), func(cur []byte, _ sessiond.Item) ([]byte, error) {
+		var ok bool
+		if n, ok = memcache.ParseValue(cur); !ok {
+			return nil, errNonNumeric
 		}
-		n, ok := memcache.ParseValue(v)
 		switch {
-		case !ok:
-			if !cmd.NoReply {
-				m.w.ClientError(mcNonNumeric)
-			}
-			return
 		case cmd.Op == memcache.Incr:
 			n += cmd.Delta
 		case cmd.Delta > n:
@@ -336,22 +308,28 @@ func (m *mcConn) incr(cmd *memcache.Command) {
 			n -= cmd.Delta
 		}
 		m.scratch = strconv.AppendUint(m.scratch[:0], n, 10)
-		_, err := m.s.st.Write(key, m.scratch, sessiond.WriteOptions{KeepTTL: true, Flags: it.Flags, Cond: sessiond.IfVersion, Version: it.Version})
-		switch {
-		case errors.Is(err, sessiond.ErrNotStored):
-			continue
-		case err != nil:
-			m.storeError(cmd, err)
-		default:
-			m.counts[hits].Add(1)
-			if !cmd.NoReply {
-				m.w.Number(n)
-			}
+		return m.scratch, nil
+	})
+	switch {
+	case errors.Is(err, errNonNumeric):
+		if !cmd.NoReply {
+			m.w.ClientError(mcNonNumeric)
 		}
-		return
+	case err != nil:
+		m.storeError(cmd, err)
+	case !found:
+		m.counts[misses].Add(1)
+		m.reply(cmd, memcache.NotFound)
+	default:
+		m.counts[hits].Add(1)
+		if !cmd.NoReply {
+			m.w.Number(n)
+		}
 	}
-	m.serverError(cmd, mcContended)
 }
+
+// errNonNumeric stops an incr of a value that is not a number.
+var errNonNumeric = errors.New(mcNonNumeric)
 
 // touch key exptime [noreply]
 func (m *mcConn) touch(cmd *memcache.Command) {

@@ -80,7 +80,7 @@ func (m *mcConn) stopping() bool {
 func (m *mcConn) serve() {
 	m.s.addMCConn(m)
 	defer m.s.removeMCConn(m)
-	defer m.c.nc.Close()
+	defer m.c.close()
 	for !m.c.quit {
 		cmd, err := m.rd.Read()
 		if err != nil {
@@ -89,7 +89,9 @@ func (m *mcConn) serve() {
 			}
 			return
 		}
-		m.c.stats.commands.Add(1)
+		if !cmd.More { // a get of many keys comes in batches: one command
+			m.c.stats.commands.Add(1)
+		}
 		m.dispatch(cmd)
 		if m.w.Err() != nil {
 			return

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,26 @@ func startMemcached(t *testing.T) string {
 
 // Where sessiond knowingly answers otherwise than memcached 1.6.18, each
 // for a reason: the inputs here are malformed or out of range.
+// TestMemcacheTouchChangesCas pins a documented difference (README): touch
+// and gat are writes to the store, which replicate, so they give the item a
+// new cas unique; memcached 1.6.18 keeps it ("gets c" gives 3 before and
+// after "touch c 100" and "gat 100 c"). A cas with the unique read before
+// the touch gets EXISTS.
+func TestMemcacheTouchChangesCas(t *testing.T) {
+	t.Parallel()
+	ts := startMC(t, server.Config{}, nil)
+	for touch, reply := range map[string]string{
+		"touch c 100\r\n": "TOUCHED\r\n",
+		"gat 100 c\r\n":   "VALUE c 0 1\r\nx\r\nEND\r\n",
+	} {
+		c := ts.mc(t)
+		c.do("set c 0 0 1\r\nx\r\n", "STORED\r\n")
+		cas := strconv.FormatUint(c.gets("c"), 10)
+		c.do(touch, reply)
+		c.do("cas c 0 0 1 "+cas+"\r\ny\r\n", "EXISTS\r\n")
+	}
+}
+
 func TestMemcacheDiffersFromMemcached(t *testing.T) {
 	t.Parallel()
 	ts := startMC(t, server.Config{}, nil)

@@ -41,8 +41,6 @@ const (
 	mcBytesRead    // filled in from the connection's traffic
 	mcBytesWritten // likewise
 	numMCCounters
-
-	noCounter mcCounter = -1 // for what memcached does not count
 )
 
 // mcCounterNames are the counters' names in stats, in memcached's order.

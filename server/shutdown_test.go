@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,4 +166,123 @@ func TestListenWithoutAddress(t *testing.T) {
 	if err := srv.Listen(); err == nil {
 		t.Errorf("Listen with neither Addr nor Unix succeeded")
 	}
+}
+
+// A client that pipelined more than the server read in one go is stopped
+// by Shutdown after the batch the server did read, and every command the
+// server executed gets its reply, then a clean close. Closed with the rest
+// of the pipeline unread, the socket would be reset, and the reset drops
+// the replies still queued for the client.
+func TestShutdownUnreadInputKeepsReplies(t *testing.T) {
+	ts := start(t)
+	c := ts.dial(t)
+	value := strings.Repeat("v", 8<<10)
+	c.expect(ok, "SET", "big", value)
+
+	// 3000 pairs of SET marker / GET big: about 150 KB of commands (the
+	// server reads 16 KB at a time) and 24 MB of replies (more than the
+	// socket buffers hold).
+	const n = 3000
+	var batch bytes.Buffer
+	for i := range n {
+		batch.Write(encode("SET", fmt.Sprintf("m%d", i), "1"))
+		batch.Write(encode("GET", "big"))
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		c.nc.Write(batch.Bytes()) // may fail once the server closes
+	}()
+	// Let the server fill the socket buffers and block writing.
+	time.Sleep(300 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- ts.shutdown(t, 10*time.Second) }()
+	time.Sleep(100 * time.Millisecond)
+
+	// Read every reply until the server closes.
+	oks, gets := 0, 0
+	var readErr error
+	for {
+		r, err := c.readErr()
+		if err != nil {
+			readErr = err
+			break
+		}
+		switch r.Raw {
+		case ok:
+			oks++
+		case bulk(value):
+			gets++
+		default:
+			t.Fatalf("unexpected reply %q", clip([]byte(r.Raw)))
+		}
+	}
+	wg.Wait()
+	<-done
+
+	executed := 0
+	for i := range n {
+		if found, _ := ts.st.Exists(fmt.Sprintf("m%d", i)); found {
+			executed++
+		}
+	}
+	if executed == n {
+		t.Skip("the server read the whole pipeline before Shutdown: nothing to show")
+	}
+	if oks != executed {
+		t.Errorf("the server executed %d SETs but the client got %d +OK replies (and %d GET replies) before %v",
+			executed, oks, gets, readErr)
+	}
+	if isReset(readErr) {
+		t.Errorf("the connection ended with a reset (%v), not a clean close, after %d replies", readErr, oks+gets)
+	}
+}
+
+// blockingCluster is a Cluster whose WaitReplicas waits as a node with an
+// unreachable peer does: for the whole timeout (0: no limit), here until
+// released.
+type blockingCluster struct{ release chan struct{} }
+
+func (b *blockingCluster) WaitReplicas(n int, timeout time.Duration, cancel <-chan struct{}) int {
+	if timeout <= 0 {
+		timeout = 24 * time.Hour // as cluster.Node does
+	}
+	select {
+	case <-b.release:
+	case <-cancel:
+	case <-time.After(timeout):
+	}
+	return 0
+}
+func (b *blockingCluster) Info() (replication, cluster [][2]string) { return nil, nil }
+func (b *blockingCluster) Digest() (string, error)                  { return "", nil }
+
+// A connection blocked in WAIT (a peer down, WAIT 1 0: no time limit) does
+// not hold Shutdown: the wait ends when the connection is stopped, WAIT
+// answers what it has, and Shutdown returns well before its context ends.
+// (Redis's SHUTDOWN does not wait for WAIT either.)
+func TestShutdownEndsBlockedWait(t *testing.T) {
+	cl := &blockingCluster{release: make(chan struct{})}
+	defer close(cl.release)
+	ts := startServer(t, server.Config{Cluster: cl}, nil)
+	c := ts.dial(t)
+	c.send("WAIT", "1", "0")
+	time.Sleep(100 * time.Millisecond)
+
+	ts.down.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Shutdown = %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Shutdown has not returned after 3s: a WAIT with no timeout holds it")
+	}
+	c.expect(":0\r\n")
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"time"
@@ -40,7 +41,20 @@ type expiry struct {
 	at      int64         // absolute unix ms; 0 with persist
 	keepTTL bool
 	persist bool
-	kind    string // the option that gave it, as sent
+	// opt and val are the EX, PX, EXAT or PXAT option and its value, as
+	// sent: Redis checks every option's syntax before it reads the value.
+	opt, val []byte
+}
+
+// option takes args[i] if it is an EX, PX, EXAT or PXAT option that can
+// come here, with its value args[i+1]. Redis takes the same option twice,
+// the last one winning, but not two different ones.
+func (e *expiry) option(a []byte, args [][]byte, i int) bool {
+	if !isExpiryOpt(a) || (e.set && !bytes.EqualFold(a, e.opt)) || i+1 >= len(args) {
+		return false
+	}
+	e.opt, e.val, e.set = a, args[i+1], true
+	return true
 }
 
 // parseExpiry reads EX/PX/EXAT/PXAT's value: a time to live for EX and PX
@@ -109,19 +123,19 @@ func cmdSet(c *conn, args [][]byte) {
 			get = true
 		case equalFold(a, "keepttl") && (!exp.set || exp.keepTTL):
 			exp.keepTTL, exp.set = true, true
-		case isExpiryOpt(a) && (!exp.set || equalFold(a, exp.kind)) && i+1 < len(args):
-			// Redis takes the same option twice, the last one winning,
-			// but not two different ones.
-			ttl, at, ok := c.parseExpiry(a, args[i+1], "set")
-			if !ok {
-				return
-			}
-			exp.ttl, exp.at, exp.set, exp.kind = ttl, at, true, str(a)
+		case exp.option(a, args, i):
 			i++
 		default:
 			c.w.Error(errSyntax)
 			return
 		}
+	}
+	if exp.val != nil {
+		ttl, at, ok := c.parseExpiry(exp.opt, exp.val, "set")
+		if !ok {
+			return
+		}
+		exp.ttl, exp.at = ttl, at
 	}
 	// An absolute time already past deletes the key, as Redis does: the
 	// store does that for any past expiry.
@@ -216,27 +230,36 @@ func cmdGetEx(c *conn, args [][]byte) {
 	for i := 2; i < len(args); i++ {
 		a := args[i]
 		switch {
-		case equalFold(a, "persist") && !exp.set:
+		case equalFold(a, "persist") && (!exp.set || exp.persist):
 			exp.persist, exp.set = true, true
-		case isExpiryOpt(a) && !exp.set && i+1 < len(args):
-			ttl, at, ok := c.parseExpiry(a, args[i+1], "getex")
-			if !ok {
-				return
-			}
-			if ttl > 0 {
-				at = nowMS() + ttl.Milliseconds()
-			}
-			exp.at, exp.set = at, true
-			if at <= nowMS() {
-				exp.at = -1
-			}
+		case !exp.persist && exp.option(a, args, i):
 			i++
 		default:
 			c.w.Error(errSyntax)
 			return
 		}
 	}
-	v, found, err := c.s.st.GetExpire(c.scratch[:0], str(args[1]), exp.at, exp.set)
+	key := str(args[1])
+	if exp.val != nil {
+		// A missing key answers null whatever the time, as in Redis,
+		// which reads the time only for a key it found.
+		if found, err := c.s.st.Exists(key); err != nil || !found {
+			c.valueReply(nil, false, err)
+			return
+		}
+		ttl, at, ok := c.parseExpiry(exp.opt, exp.val, "getex")
+		if !ok {
+			return
+		}
+		if ttl > 0 {
+			at = nowMS() + ttl.Milliseconds()
+		}
+		exp.at = at
+		if at <= nowMS() {
+			exp.at = -1
+		}
+	}
+	v, _, found, err := c.s.st.GetExpire(c.scratch[:0], key, exp.at, exp.set)
 	c.scratch = v
 	c.valueReply(v, found, err)
 }

@@ -24,8 +24,8 @@ func (c *Config) clusterConfig(log *slog.Logger) cluster.Config {
 // clusterInfo serves the server's questions about the cluster from a node.
 type clusterInfo struct{ n *cluster.Node }
 
-func (c clusterInfo) WaitReplicas(num int, timeout time.Duration) int {
-	return c.n.WaitReplicas(num, timeout)
+func (c clusterInfo) WaitReplicas(num int, timeout time.Duration, cancel <-chan struct{}) int {
+	return c.n.WaitReplicas(num, timeout, cancel)
 }
 
 func (c clusterInfo) Digest() (string, error) { return c.n.Digest() }

@@ -95,9 +95,17 @@ type Command struct {
 	Op Op
 	// Key is the key of a command that takes one key.
 	Key []byte
-	// Keys are the keys of get, gets, gat and gats, in order. gat and gats
-	// may have none.
+	// Keys are the keys of get, gets, gat and gats, in order: all of them,
+	// or a batch of Limits.MaxKeys when More is set. gat and gats may have
+	// none.
 	Keys [][]byte
+	// More is set when the line has more keys than Keys holds: the next
+	// Read returns the same command with the next batch of them, without
+	// reading from the connection. Every key of the line is checked before
+	// the first batch is returned, so a line with a bad key is refused
+	// whole, with no batch of it returned. A server answers each batch and
+	// ends the reply (END) after the one without More.
+	More bool
 	// Flags are a storage command's client flags.
 	Flags uint32
 	// Exptime is the expiry as sent, of a storage command, touch, gat and
@@ -121,6 +129,9 @@ type Command struct {
 	// Args are the arguments of stats.
 	Args [][]byte
 }
+
+// isRetrieval reports whether op is get, gets, gat or gats.
+func (op Op) isRetrieval() bool { return op >= Get && op <= Gats }
 
 // IsStorage reports whether op carries a data block: set, add, replace,
 // append, prepend and cas.
@@ -254,26 +265,90 @@ func validKey(k []byte) bool {
 	return true
 }
 
-// keyList sets the command's keys to the tokens from first on.
+// validKeys reports whether every token of b, split at spaces, is a valid
+// key: the keys validKey would check one at a time, in one pass.
+func validKeys(b []byte) bool {
+	n := 0 // bytes of the token so far
+	for _, c := range b {
+		switch {
+		case c == ' ':
+			n = 0
+		case c < ' ' || c == 0x7f:
+			return false
+		default:
+			if n++; n > MaxKeyLen {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// keyList sets the command's keys to the tokens from first on, or to the
+// first MaxKeys of them if there are more: the rest follow in batches, from
+// nextKeys. Keys past the tokens tokenize kept are checked here too, so
+// that a bad key anywhere refuses the whole line, nothing answered for the
+// keys before it, as in memcached.
 func (r *Reader) keyList(first int) (bool, error) {
-	if len(r.toks)-first > r.lim.MaxKeys {
-		return r.refuse(replyTooManyKeys)
+	toks := r.toks[first:]
+	more := len(toks) > r.lim.MaxKeys
+	if more {
+		toks = toks[:r.lim.MaxKeys]
+		r.next = toks[len(toks)-1][1]
+		if !validKeys(r.buf[r.r+r.next : r.r+r.text]) {
+			return r.refuse(replyBadFormat)
+		}
 	}
 	keys := r.keys[:0]
-	for i := first; i < len(r.toks); i++ {
-		k := r.tok(i)
+	for _, t := range toks {
+		k := r.span(t)
 		if !validKey(k) {
-			// Nothing is answered for the keys before it, as in
-			// memcached.
 			r.keys = keys
 			return r.refuse(replyBadFormat)
 		}
 		keys = append(keys, k)
 	}
 	r.keys = keys
-	r.cmd.Keys = keys
+	r.cmd.Keys, r.cmd.More = keys, more
+	if more {
+		// The line stays buffered, and r where it is, until its last
+		// batch.
+		r.st = stKeys
+		return true, nil
+	}
 	r.consume(r.line)
 	return true, nil
+}
+
+// nextKeys returns the next batch of keys of the line keyList began: it
+// has checked them all, and reads nothing.
+func (r *Reader) nextKeys() (bool, error) {
+	r.tokenize(r.buf[r.r:r.r+r.text], r.next, r.lim.MaxKeys+1)
+	toks := r.toks
+	more := len(toks) > r.lim.MaxKeys
+	if more {
+		toks = toks[:r.lim.MaxKeys]
+		r.next = toks[len(toks)-1][1]
+	}
+	keys := r.keys[:0]
+	for _, t := range toks {
+		keys = append(keys, r.span(t))
+	}
+	r.keys = keys
+	r.cmd.Keys, r.cmd.More = keys, more
+	if !more {
+		r.consume(r.line)
+	}
+	return true, nil
+}
+
+// SkipKeys drops the batches of the command Read returned last that are
+// still to come (see Command.More), so that the next Read returns the next
+// command: for a server that stops answering a get partway, on an error.
+func (r *Reader) SkipKeys() {
+	if r.st == stKeys {
+		r.consume(r.line)
+	}
 }
 
 // storage parses "cmd key flags exptime bytes [cas] [noreply]" and goes on

@@ -46,7 +46,9 @@ func Example() {
 					w.Value(k, 2, v)
 				}
 			}
-			w.Line(memcache.End)
+			if !cmd.More { // a long get comes in batches
+				w.Line(memcache.End)
+			}
 		}
 	}
 	// Output:

@@ -17,36 +17,59 @@ const (
 	fuzzTinyBuf    = 1 << iota // start with an 8-byte buffer, to make it grow
 	fuzzShrink                 // Shrink after every command and before every read
 	fuzzWholeTiny              // give the one-piece reader a tiny buffer too
+	fuzzSkipKeys               // SkipKeys after every other batch with More
 	fuzzLimitShift = iota
 )
 
-// fuzzLimits are small, so that random input reaches them.
+// fuzzLimits are small, so that random input reaches them: long get lines
+// and their batches among them.
 var fuzzLimits = [...]Limits{
-	{MaxLine: 32, MaxValue: 16, MaxKeys: 3},
-	{MaxLine: 8, MaxValue: 1, MaxKeys: 1},
+	{MaxLine: 32, MaxKeysLine: 200, MaxValue: 16, MaxKeys: 3},
+	{MaxLine: 8, MaxKeysLine: 40, MaxValue: 1, MaxKeys: 1},
 	{MaxLine: 1, MaxValue: 1, MaxKeys: 1},
-	{MaxLine: 300, MaxValue: 300, MaxKeys: 100},
+	{MaxLine: 300, MaxKeysLine: 600, MaxValue: 300, MaxKeys: 100},
 	{MaxLine: 64, MaxValue: 0, MaxKeys: 2},
 	{}, // the defaults
-	{MaxLine: 20, MaxValue: 4, MaxKeys: 8},
-	{MaxLine: 32, MaxValue: 16, MaxKeys: 3},
+	{MaxLine: 20, MaxKeysLine: 1000, MaxValue: 4, MaxKeys: 8},
+	{MaxLine: 6, MaxKeysLine: 64, MaxValue: 16, MaxKeys: 2},
+}
+
+// countingReader counts the reads from its reader.
+type countingReader struct {
+	rd    io.Reader
+	reads int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads++
+	return c.rd.Read(p)
 }
 
 // fuzzRead reads commands from rd as flags say, checking what must hold of
 // every command and error, until an error that ends the stream.
 func fuzzRead(t *testing.T, rd io.Reader, flags uint8, tiny bool, maxCmds int) []string {
 	lim := fuzzLimits[int(flags>>fuzzLimitShift)%len(fuzzLimits)]
-	r := NewReader(rd, lim)
+	cr := &countingReader{rd: rd}
+	r := NewReader(cr, lim)
 	if tiny {
 		r.buf = make([]byte, 8)
 	}
 	if flags&fuzzShrink != 0 {
 		r.BeforeRead = func() error { r.Shrink(); return nil }
 	}
-	bufLimit := max(len(r.buf), r.lim.MaxLine+2+r.lim.MaxValue+2)
+	bufLimit := max(len(r.buf), r.bufLimit())
 	var out []string
+	var prev Command // the command read last, if it had More
 	for range maxCmds {
+		reads := cr.reads
 		c, err := r.Read()
+		if prev.More {
+			// The next batch comes from the line already read.
+			if err != nil || cr.reads != reads || c.Op != prev.Op || c.Exptime != prev.Exptime || len(c.Keys) == 0 {
+				t.Fatalf("after a batch of %s with more: %s, %d reads", prev.Op, describe(c, err), cr.reads-reads)
+			}
+		}
+		prev = Command{}
 		if r.Buffered() < 0 || r.r > r.w || r.w > len(r.buf) || len(r.buf) > bufLimit {
 			t.Fatalf("bad buffer state r=%d w=%d len=%d (limit %d)", r.r, r.w, len(r.buf), bufLimit)
 		}
@@ -74,6 +97,11 @@ func fuzzRead(t *testing.T, rd io.Reader, flags uint8, tiny bool, maxCmds int) [
 			return out
 		}
 		checkCommand(t, c, r.lim)
+		prev = *c
+		if flags&fuzzSkipKeys != 0 && c.More && len(out)%2 == 0 {
+			r.SkipKeys()
+			prev.More = false
+		}
 		if flags&fuzzShrink != 0 {
 			r.Shrink()
 		}
@@ -87,8 +115,8 @@ func checkCommand(t *testing.T, c *Command, lim Limits) {
 	if c.Op == 0 || c.Op.String() == "unknown" {
 		t.Fatalf("command with op %d", c.Op)
 	}
-	if len(c.Keys) > lim.MaxKeys {
-		t.Fatalf("%d keys, limit %d", len(c.Keys), lim.MaxKeys)
+	if len(c.Keys) > lim.MaxKeys || c.More && (len(c.Keys) != lim.MaxKeys || !c.Op.isRetrieval()) {
+		t.Fatalf("%s: %d keys, more %v, limit %d", c.Op, len(c.Keys), c.More, lim.MaxKeys)
 	}
 	for _, k := range append(slices.Clip(c.Keys), c.Key) {
 		if k != nil && !validKey(k) {
@@ -119,6 +147,12 @@ func FuzzReader(f *testing.F) {
 		"set " + strings.Repeat("k", 251) + " 0 0 1\r\nx\r\n",
 		"\x80\x01\x00\x00garbage\xff\r\n", strings.Repeat("A", 40), "get " + strings.Repeat("k ", 20) + "\r\n",
 		"append a x 0 2\r\nxy\r\n", "set a 0 0 2\r\nx\n", "\n\r\n  \r\n",
+		// Long retrieval lines, in batches, and not.
+		"gets " + strings.Repeat("key ", 40) + "\r\nversion\r\n",
+		"  gat 10 " + strings.Repeat("k", 30) + strings.Repeat(" a b", 25) + "\r\nget a\r\n",
+		"get " + strings.Repeat("a ", 30) + "\x01\r\nget b\r\n",
+		"get " + strings.Repeat("a ", 300) + "\r\n", "stats " + strings.Repeat("a ", 30) + "\r\n",
+		"get" + strings.Repeat(" ", 100) + "\r\n", "get " + strings.Repeat("k", 300) + "\r\n",
 	}
 	for _, tt := range readerTests {
 		if len(tt.in) < 1024 {

@@ -18,18 +18,29 @@ import (
 // Limits bound what one command may make the reader hold. Every limit a
 // client controls is here.
 type Limits struct {
-	// MaxLine is the longest command line, in bytes without its line end.
-	// A longer line is a fatal error as soon as MaxLine+2 bytes of it have
-	// arrived, whether or not its end has, so the answer does not depend
-	// on how the connection split the input. If zero, 64 KiB.
+	// MaxLine is the longest command line, in bytes without its line end,
+	// but for get, gets, gat and gats (see MaxKeysLine). A longer line is
+	// a fatal error as soon as MaxLine+2 bytes of it have arrived, whether
+	// or not its end has, so the answer does not depend on how the
+	// connection split the input. If zero, 64 KiB.
 	MaxLine int
+	// MaxKeysLine is the longest get, gets, gat or gats line, refused as
+	// a longer MaxLine is. It is larger because memcached reads a get line
+	// of any length, and clients rely on it: gomemcache's GetMulti sends
+	// every key for a server on one line. It still bounds what a client
+	// can make the reader hold. Whether a line may be this long is decided
+	// from its first MaxLine+1 bytes, which must hold the command's name
+	// and the space after it. If zero, 2 MiB; never less than MaxLine.
+	MaxKeysLine int
 	// MaxValue is the longest data block a storage command may carry. A
 	// longer one, up to the 2^31-3 bytes memcached reads at most, is
 	// skipped as it arrives, never held, and its command returned with
 	// TooLarge set; a larger byte count is a fatal error. If zero, 1 MiB.
 	MaxValue int
-	// MaxKeys is the most keys one get, gets, gat or gats may ask for. If
-	// zero, 1024.
+	// MaxKeys is the most keys one Command holds. A get, gets, gat or
+	// gats with more is returned in batches of MaxKeys keys, each but the
+	// last with More set, so that the reader's key slices stay this small
+	// however long the line. If zero, 1024.
 	MaxKeys int
 }
 
@@ -58,8 +69,8 @@ type CommandError struct {
 func (e *CommandError) Error() string { return "memcache: " + e.Reply }
 
 // Replies to commands the reader refuses, as memcached 1.6 words them. The
-// last two are for limits memcached does not have (it closes a connection
-// whose line is too long without a word).
+// last is for a limit memcached does not have (it closes a connection whose
+// line is too long without a word).
 const (
 	replyError       = "ERROR"
 	replyBadFormat   = "CLIENT_ERROR bad command line format"
@@ -68,7 +79,6 @@ const (
 	replyDeleteUsage = "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"
 	replyBadChunk    = "CLIENT_ERROR bad data chunk"
 	replyLineTooLong = "CLIENT_ERROR line too long"
-	replyTooManyKeys = "CLIENT_ERROR too many keys"
 )
 
 // Reader reads commands from a connection. It reads as much as the
@@ -94,7 +104,10 @@ type Reader struct {
 	err  error     // stSkip: the error the command ends in, if any
 	ferr error     // the fatal error met, returned from then on
 	st   readState // what the reader is in the middle of
-	line int       // stBlock: bytes of the line, line end included
+	scan int       // stLine: bytes at r known not to hold the line's LF
+	line int       // stBlock, stKeys: bytes of the line, line end included
+	text int       // stKeys: bytes of the line, line end excluded
+	next int       // stKeys: where the next batch's keys start, relative to r
 	need int       // stBlock: bytes of the block, without its CRLF
 	skip int       // stSkip: bytes left to discard, CRLF included
 	tail [2]byte   // stSkip: the last two bytes of the block
@@ -106,6 +119,7 @@ const (
 	stLine  readState = iota // between commands, or reading a line
 	stBlock                  // the line is parsed; its data block is awaited
 	stSkip                   // a block is being discarded
+	stKeys                   // a retrieval line has more keys to return
 )
 
 // NewReader returns a reader of commands from rd.
@@ -113,6 +127,10 @@ func NewReader(rd io.Reader, lim Limits) *Reader {
 	if lim.MaxLine <= 0 {
 		lim.MaxLine = 64 << 10
 	}
+	if lim.MaxKeysLine <= 0 {
+		lim.MaxKeysLine = 2 << 20
+	}
+	lim.MaxKeysLine = max(lim.MaxKeysLine, lim.MaxLine)
 	if lim.MaxValue <= 0 {
 		lim.MaxValue = 1 << 20
 	}
@@ -132,7 +150,8 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 
 // Read returns the next command, reading from the connection only when no
 // complete command is buffered. The command and the slices in it alias the
-// reader's memory: they are valid until the next call.
+// reader's memory: they are valid until the next call. A get, gets, gat or
+// gats of more than MaxKeys keys is returned in batches (Command.More).
 //
 // A *CommandError is a command refused with memcached's reply (see its
 // Fatal field); other errors come from the connection: io.EOF when the client
@@ -172,6 +191,8 @@ func (r *Reader) step() (done bool, err error) {
 		return r.block()
 	case stSkip:
 		return r.skipBlock()
+	case stKeys:
+		return r.nextKeys()
 	}
 	nl, err := r.lineEnd()
 	if err != nil || nl < 0 {
@@ -182,38 +203,64 @@ func (r *Reader) step() (done bool, err error) {
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
-	if len(line) > r.lim.MaxLine {
+	if len(line) > r.lim.MaxLine && (len(line) > r.lim.MaxKeysLine || !r.mayBeLong(line)) {
 		return false, &CommandError{Reply: replyLineTooLong, Fatal: true}
 	}
-	r.tokenize(line)
-	r.line = next - r.r
+	// No more tokens than any command takes, and one more to tell that
+	// there were more: gat exptime keys...; cas with noreply.
+	r.tokenize(line, 0, max(r.lim.MaxKeys+3, 8))
+	r.line, r.text = next-r.r, len(line)
 	return r.parse()
 }
 
 // lineEnd returns the index of the LF that ends the line at r.r, or -1 if it
-// has not arrived yet. Only the first MaxLine+2 bytes are ever searched: a
-// line that long without its end is an error however it arrives.
+// has not arrived yet. Only the first MaxLine+2 bytes are searched unless
+// they begin a line that may be longer (mayBeLong), and then only the first
+// MaxKeysLine+2: a line that long without its end is an error however it
+// arrives. Bytes searched once are not searched again when more arrive.
 func (r *Reader) lineEnd() (int, error) {
 	avail := r.buf[r.r:r.w]
-	if len(avail) > r.lim.MaxLine+2 {
-		avail = avail[:r.lim.MaxLine+2]
+	short := r.lim.MaxLine + 2
+	bound := short
+	if r.scan >= short {
+		bound = r.lim.MaxKeysLine + 2 // the line was found to be a retrieval
 	}
-	if i := bytes.IndexByte(avail, '\n'); i >= 0 {
-		return r.r + i, nil
+	for {
+		end := min(len(avail), bound)
+		if i := bytes.IndexByte(avail[r.scan:end], '\n'); i >= 0 {
+			nl := r.r + r.scan + i
+			r.scan = 0
+			return nl, nil
+		}
+		r.scan = end
+		switch {
+		case end < bound:
+			return -1, nil
+		case bound == short && bound < r.lim.MaxKeysLine+2 && r.mayBeLong(avail):
+			bound = r.lim.MaxKeysLine + 2
+		default:
+			return 0, &CommandError{Reply: replyLineTooLong, Fatal: true}
+		}
 	}
-	if len(avail) >= r.lim.MaxLine+2 {
-		return 0, &CommandError{Reply: replyLineTooLong, Fatal: true}
-	}
-	return -1, nil
 }
 
-// tokenize splits line at spaces, as memcached does: runs of spaces count
-// as one, and other white space belongs to the tokens. It keeps no more
-// tokens than any command takes, and one more to tell that there were more.
-func (r *Reader) tokenize(line []byte) {
+// mayBeLong reports whether line, which has more than MaxLine bytes, is a
+// get, gets, gat or gats, which may have up to MaxKeysLine. Only the first
+// MaxLine+1 bytes count, so that the answer is the same whether the line's
+// end has arrived or not.
+func (r *Reader) mayBeLong(line []byte) bool {
+	line = line[:min(len(line), r.lim.MaxLine+1)]
+	line = bytes.TrimLeft(line, " ")
+	i := bytes.IndexByte(line, ' ')
+	return i >= 0 && lookupOp(line[:i]).isRetrieval()
+}
+
+// tokenize splits line[from:] at spaces, as memcached does: runs of spaces
+// count as one, and other white space belongs to the tokens. It keeps at
+// most most tokens, their offsets relative to r.r as line starts there.
+func (r *Reader) tokenize(line []byte, from, most int) {
 	r.toks = r.toks[:0]
-	most := max(r.lim.MaxKeys+3, 8) // gat exptime keys...; cas with noreply
-	for i := 0; i < len(line) && len(r.toks) < most; {
+	for i := from; i < len(line) && len(r.toks) < most; {
 		if line[i] == ' ' {
 			i++
 			continue
@@ -228,8 +275,10 @@ func (r *Reader) tokenize(line []byte) {
 }
 
 // tok returns token i of the current line.
-func (r *Reader) tok(i int) []byte {
-	t := r.toks[i]
+func (r *Reader) tok(i int) []byte { return r.span(r.toks[i]) }
+
+// span returns the bytes of the current line from t[0] to t[1].
+func (r *Reader) span(t [2]int) []byte {
 	return r.buf[r.r+t[0] : r.r+t[1] : r.r+t[1]]
 }
 
@@ -250,26 +299,38 @@ func (r *Reader) fill() error {
 			return err
 		}
 	}
-	// The most ever held: a line (the longest one, as lineEnd searches
-	// it) and the largest block with its CRLF. A skipped block is
-	// discarded as it comes and needs no room.
-	limit := r.lim.MaxLine + 2 + r.lim.MaxValue + 2
 	var err error
-	r.buf, r.r, r.w, err = inbuf.Fill(r.rd, r.buf, r.r, r.w, limit)
+	r.buf, r.r, r.w, err = inbuf.Fill(r.rd, r.buf, r.r, r.w, r.bufLimit())
 	if errors.Is(err, inbuf.ErrFull) {
 		return errors.New("memcache: buffer full") // step decides before this; a backstop
 	}
 	return err
 }
 
+// bufLimit is the most the buffer ever holds: the longest line, as lineEnd
+// searches it, or a storage line and the largest block with its CRLF. A
+// skipped block is discarded as it comes and needs no room.
+func (r *Reader) bufLimit() int {
+	return max(r.lim.MaxKeysLine+2, r.lim.MaxLine+2+r.lim.MaxValue+2)
+}
+
 // Shrink gives back a buffer that grew for a large command, once it is no
-// longer needed, so that an idle connection holds only a small one. The
-// command Read returned last stays valid.
+// longer needed, so that an idle connection holds only a small one. Call
+// it between commands: when it gives the buffer back, the Command that
+// Read returned last is cleared, so that the reader keeps nothing of the
+// old buffer alive; slices taken from the command before stay valid.
 func (r *Reader) Shrink() {
 	if r.st == stBlock {
 		return
 	}
+	old := r.buf
 	r.buf, r.r, r.w = inbuf.Shrink(r.buf, r.r, r.w, initialBuf)
+	if len(r.buf) != len(old) {
+		// The last command's slices point into the old buffer: drop
+		// them, or they would keep it alive.
+		r.keys = nil
+		r.cmd = Command{}
+	}
 	if cap(r.toks) > maxKeptKeys {
 		r.toks = nil
 	}

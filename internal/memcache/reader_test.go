@@ -60,6 +60,9 @@ func describe(c *Command, err error) string {
 	if c.NoReply {
 		b.WriteString(" noreply")
 	}
+	if c.More {
+		b.WriteString(" more")
+	}
 	return b.String()
 }
 
@@ -78,7 +81,7 @@ func readAll(r *Reader) []string {
 	panic("more than 1000 commands")
 }
 
-var testLimits = Limits{MaxLine: 300, MaxValue: 16, MaxKeys: 4}
+var testLimits = Limits{MaxLine: 300, MaxKeysLine: 600, MaxValue: 16, MaxKeys: 4}
 
 var readerTests = []struct {
 	name string
@@ -92,7 +95,10 @@ var readerTests = []struct {
 	{"gat", "gat 100 a b\r\ngats -1 a\r\ngat 100\r\n", []string{`gat "a" "b" exp=100`, `gats "a" exp=-1`, "gat exp=100", "err EOF"}},
 	{"gat bad exptime", "gat x a\r\n", []string{"!" + replyBadExptime, "err EOF"}},
 	{"get without key", "get\r\ngets \r\ngat\r\n", []string{"!ERROR", "!ERROR", "!ERROR", "err EOF"}},
-	{"too many keys", "get a b c d e\r\nget a\r\n", []string{"!" + replyTooManyKeys, `get "a"`, "err EOF"}},
+	{"keys in batches", "get a b c d e\r\ngats 1 a b c d  e f g h \r\nget a b c d\r\n",
+		[]string{`get "a" "b" "c" "d" more`, `get "e"`, `gats "a" "b" "c" "d" exp=1 more`, `gats "e" "f" "g" "h" exp=1`, `get "a" "b" "c" "d"`, "err EOF"}},
+	{"bad key after the first batch", "get a b c d e\x01\r\nget a b c d " + strings.Repeat("k", 251) + "\r\nget a\r\n",
+		[]string{"!" + replyBadFormat, "!" + replyBadFormat, `get "a"`, "err EOF"}},
 	{"long key", "get " + strings.Repeat("k", 251) + " a\r\nget " + strings.Repeat("k", 250) + "\r\n",
 		[]string{"!" + replyBadFormat, `get "` + strings.Repeat("k", 250) + `"`, "err EOF"}},
 	{"control character in key", "get a\x01b\r\nget a\x7f\r\nget \xc3\xa9\r\n",
@@ -149,7 +155,21 @@ var readerTests = []struct {
 		[]string{"version", "version", "stats", `stats arg="items" arg="x"`, "quit", "err EOF"}},
 	{"line too long", strings.Repeat("x", 302), []string{"!!" + replyLineTooLong}},
 	{"line too long with its end", strings.Repeat("x", 301) + "\r\n", []string{"!!" + replyLineTooLong}},
-	{"longest line", "get " + strings.Repeat("k ", 2) + strings.Repeat(" ", 292) + "\r\n", []string{`get "k" "k"`, "err EOF"}},
+	{"longest line", "stats " + strings.Repeat("k ", 2) + strings.Repeat(" ", 290) + "\r\n", []string{`stats arg="k" arg="k"`, "err EOF"}},
+	{"longest line without CR", "stats " + strings.Repeat(" ", 294) + "\n", []string{"stats", "err EOF"}},
+	{"line too long without CR", "stats " + strings.Repeat(" ", 295) + "\n", []string{"!!" + replyLineTooLong}},
+	{"long get line", "get " + strings.Repeat(strings.Repeat("k", 70)+" ", 6) + "\r\nget a\r\n",
+		[]string{`get` + strings.Repeat(` "`+strings.Repeat("k", 70)+`"`, 4) + " more", `get` + strings.Repeat(` "`+strings.Repeat("k", 70)+`"`, 2), `get "a"`, "err EOF"}},
+	{"longest get line", "gat 1 k" + strings.Repeat(" ", 593) + "\r\n", []string{`gat "k" exp=1`, "err EOF"}},
+	{"longest get line without CR", "gets k" + strings.Repeat(" ", 594) + "\n", []string{`gets "k"`, "err EOF"}},
+	{"get line too long", "gets k" + strings.Repeat(" ", 595) + "\n", []string{"!!" + replyLineTooLong}},
+	{"get line too long without its end", "get k" + strings.Repeat(" ", 597), []string{"!!" + replyLineTooLong}},
+	{"long get line, name in the first MaxLine+1 bytes", strings.Repeat(" ", 297) + "get k" + strings.Repeat(" ", 10) + "\r\n",
+		[]string{`get "k"`, "err EOF"}},
+	{"long get line, name past the first MaxLine+1 bytes", strings.Repeat(" ", 298) + "get k" + strings.Repeat(" ", 10) + "\r\n",
+		[]string{"!!" + replyLineTooLong}},
+	{"long get line with a bad key", "get " + strings.Repeat("k ", 200) + "\x7f\r\nget a\r\n",
+		[]string{"!" + replyBadFormat, `get "a"`, "err EOF"}},
 }
 
 func TestReader(t *testing.T) {
@@ -250,12 +270,18 @@ func TestReaderShrink(t *testing.T) {
 	if err != nil || len(c.Data) != 100000 {
 		t.Fatalf("Read: %v", err)
 	}
+	data := c.Data
 	r.Shrink()
 	if len(r.buf) != initialBuf {
 		t.Errorf("buffer of %d bytes after Shrink, want %d", len(r.buf), initialBuf)
 	}
-	if string(c.Data[:3]) != "xxx" {
-		t.Error("the command read last changed")
+	if string(data[:3]) != "xxx" {
+		t.Error("the value read last changed")
+	}
+	// Nothing the reader holds points into the old buffer any more,
+	// which would keep it alive on an idle connection.
+	if r.cmd.Data != nil || r.cmd.Key != nil || len(r.keys) != 0 {
+		t.Error("after Shrink, the reader still holds slices of the old buffer")
 	}
 	if c, err := r.Read(); err != nil || describe(c, err) != `get "a"` {
 		t.Errorf("then %s", describe(c, err))
@@ -343,6 +369,20 @@ func BenchmarkReader(b *testing.B) {
 			if _, err := r.Read(); err != nil {
 				b.Fatal(err)
 			}
+		}
+	}
+}
+
+// A get of one key, the commonest command, pipelined so that the parse
+// and not the read is measured.
+func BenchmarkReaderGet(b *testing.B) {
+	line := "get sess:0123456789abcdef0123456789abcd\r\n"
+	r := NewReader(&loopReader{data: []byte(strings.Repeat(line, 100))}, Limits{})
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Read(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

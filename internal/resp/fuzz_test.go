@@ -85,6 +85,10 @@ func fuzzRead(t *testing.T, rd io.Reader, flags uint8, tiny bool, maxCmds int) r
 		res.cmds = append(res.cmds, toStrings(args))
 		if flags&fuzzShrink != 0 {
 			r.Shrink()
+			// The arguments returned stay valid until the next call.
+			if !slices.Equal(toStrings(args), res.cmds[len(res.cmds)-1]) {
+				t.Fatalf("Shrink changed the arguments returned")
+			}
 		}
 	}
 	t.Fatalf("more than %d commands from the input", maxCmds)

@@ -188,7 +188,17 @@ func (r *Reader) Shrink() {
 	if r.inCmd {
 		return
 	}
+	old := len(r.buf)
 	r.buf, r.r, r.w = inbuf.Shrink(r.buf, r.r, r.w, r.initial)
+	// The argument slots alias the buffer given back: the last command's,
+	// and past their length those of every longer command before it,
+	// which parse does not overwrite. Clearing them would change the
+	// arguments last returned, which the caller may still hold, so the
+	// slots are left to the caller and the next command gets new ones.
+	// (spans holds offsets only.)
+	if len(r.buf) != old {
+		r.args = nil
+	}
 	// A command of a million arguments leaves 40 MB of these.
 	if cap(r.spans) > maxKeptArgs {
 		r.spans = nil

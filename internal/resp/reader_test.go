@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"weak"
 
 	"github.com/sessiond/sessiond/internal/inbuf"
 )
@@ -498,6 +499,75 @@ func TestShrinkArgs(t *testing.T) {
 	if err != nil || !slices.Equal(toStrings(args), []string{"GET", "k"}) {
 		t.Errorf("after Shrink: %q, %v", args, err)
 	}
+}
+
+// TestShrinkReleasesGrownBuffer checks that once Shrink has given back a
+// buffer that grew for a large command, the reader holds nothing of it:
+// not through the argument slots past the length of a later, shorter
+// command either, which that command does not overwrite. An idle
+// connection that once sent a 1 MB SET and then only a PING must not keep
+// the 1 MB. Shrink runs in BeforeRead, as the server has it, or between
+// commands; there the arguments last returned must stay valid.
+func TestShrinkReleasesGrownBuffer(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	for _, inBeforeRead := range []bool{true, false} {
+		// The large command in reads of its own, the PING in a later
+		// one, as from a client that waited for the reply.
+		src := &piecesReader{pieces: [][]byte{[]byte(cmd("SET", "k", big)), []byte(cmd("PING"))}}
+		r := NewReader(src, Limits{})
+		if inBeforeRead {
+			r.BeforeRead = func() error { r.Shrink(); return nil }
+		}
+		args, err := r.ReadCommand()
+		if err != nil || len(args) != 3 {
+			t.Fatalf("first command: %d arguments, %v", len(args), err)
+		}
+		if len(r.buf) <= r.initial {
+			t.Fatalf("the buffer did not grow")
+		}
+		grown := weak.Make(&r.buf[0])
+		if !inBeforeRead {
+			r.Shrink()
+			if len(r.buf) != r.initial {
+				t.Fatalf("Shrink left a buffer of %d bytes", len(r.buf))
+			}
+			if !slices.Equal(toStrings(args), []string{"SET", "k", big}) {
+				t.Fatalf("Shrink changed the arguments returned")
+			}
+		}
+		args = nil
+
+		args, err = r.ReadCommand()
+		if err != nil || !slices.Equal(toStrings(args), []string{"PING"}) {
+			t.Fatalf("second command: %q, %v", args, err)
+		}
+		if len(r.buf) != r.initial {
+			t.Fatalf("Shrink did not run: a buffer of %d bytes", len(r.buf))
+		}
+		args = nil
+		runtime.GC()
+		runtime.GC()
+		if grown.Value() != nil {
+			t.Errorf("Shrink in BeforeRead %v: after a 1-argument command, the reader still holds the buffer of the 3-argument command before it", inBeforeRead)
+		}
+		runtime.KeepAlive(r)
+	}
+}
+
+// piecesReader returns each piece in as many reads as it takes, never two
+// pieces in one read, then EOF.
+type piecesReader struct{ pieces [][]byte }
+
+func (p *piecesReader) Read(b []byte) (int, error) {
+	for len(p.pieces) > 0 && len(p.pieces[0]) == 0 {
+		p.pieces = p.pieces[1:]
+	}
+	if len(p.pieces) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, p.pieces[0])
+	p.pieces[0] = p.pieces[0][n:]
+	return n, nil
 }
 
 // TestProtocolErrorSticky checks that after a protocol error the reader

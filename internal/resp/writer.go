@@ -24,9 +24,13 @@ type Writer struct {
 	err error
 }
 
+// initialOut is the capacity of a new writer's buffer, and of the one
+// Shrink puts back.
+const initialOut = 4096
+
 // NewWriter returns a RESP2 writer that flushes to out.
 func NewWriter(out io.Writer) *Writer {
-	return &Writer{Proto: 2, out: out, buf: make([]byte, 0, 4096)}
+	return &Writer{Proto: 2, out: out, buf: make([]byte, 0, initialOut)}
 }
 
 // Err returns the first error flushing met. After one, the writer
@@ -45,10 +49,25 @@ func (w *Writer) Flush() error {
 	// Give back a buffer that grew for an unusual reply, but not one that
 	// a FlushAt over 1 MiB makes every reply grow anew.
 	if cap(w.buf) > max(1<<20, 2*w.flushAt()) {
-		w.buf = make([]byte, 0, 4096)
+		w.buf = make([]byte, 0, initialOut)
 	}
 	return w.err
 }
+
+// Shrink gives back a buffer that grew past keptOut for a large batch of
+// replies, if nothing is buffered, so that an idle connection holds only a
+// small one. The server calls it after Flush, before it waits for the next
+// command.
+func (w *Writer) Shrink() {
+	if cap(w.buf) > keptOut && len(w.buf) == 0 {
+		w.buf = make([]byte, 0, initialOut)
+	}
+}
+
+// keptOut is the largest buffer Shrink keeps: a batch of 16 replies of
+// 512-byte values (8.4 KB) grows the buffer to 16 KiB, and giving that back
+// after every batch would allocate it anew for the next.
+const keptOut = 16 << 10
 
 func (w *Writer) flushAt() int {
 	if w.FlushAt <= 0 {
@@ -65,14 +84,24 @@ func (w *Writer) grown() {
 
 // payload appends a bulk string's bytes, flushing each time the buffer
 // reaches FlushAt, so that a reply larger than FlushAt is never held whole.
-func payload[T string | []byte](w *Writer, b T) {
+// With noBreaks, CR and LF become spaces as they are appended: the text of
+// an error, however long, goes out the same way.
+func payload[T string | []byte](w *Writer, b T, noBreaks bool) {
 	if w.err != nil {
 		return // the connection is broken; the bytes would be dropped
 	}
 	limit := w.flushAt()
 	for len(b) > 0 {
 		n := min(len(b), max(limit-len(w.buf), 0))
+		start := len(w.buf)
 		w.buf = append(w.buf, b[:n]...)
+		if noBreaks {
+			for i, c := range w.buf[start:] {
+				if c == '\r' || c == '\n' {
+					w.buf[start+i] = ' '
+				}
+			}
+		}
 		b = b[n:]
 		if len(b) > 0 {
 			w.Flush()
@@ -80,9 +109,13 @@ func payload[T string | []byte](w *Writer, b T) {
 	}
 }
 
-func (w *Writer) line(prefix byte, s string) {
+// line writes a reply of one line, a simple string or an error: prefix, s
+// (its CR and LF made spaces with noBreaks) and CRLF. s goes out in FlushAt
+// chunks as a bulk string's bytes do, so that a long one, such as a
+// client's argument echoed in an error, does not grow the buffer.
+func (w *Writer) line(prefix byte, s string, noBreaks bool) {
 	w.buf = append(w.buf, prefix)
-	w.buf = append(w.buf, s...)
+	payload(w, s, noBreaks)
 	w.buf = append(w.buf, '\r', '\n')
 	w.grown()
 }
@@ -94,7 +127,7 @@ func (w *Writer) header(prefix byte, n int64) {
 }
 
 // Simple writes a simple string, such as OK. s must not hold CR or LF.
-func (w *Writer) Simple(s string) { w.line('+', s) }
+func (w *Writer) Simple(s string) { w.line('+', s, false) }
 
 // OK writes +OK.
 func (w *Writer) OK() { w.Simple("OK") }
@@ -102,18 +135,7 @@ func (w *Writer) OK() { w.Simple("OK") }
 // Error writes an error reply. msg starts with the error code, as in "ERR
 // syntax error" or "WRONGPASS ...". Line breaks in msg become spaces, so a
 // client's text echoed in an error cannot break the stream.
-func (w *Writer) Error(msg string) {
-	w.buf = append(w.buf, '-')
-	for i := 0; i < len(msg); i++ {
-		c := msg[i]
-		if c == '\r' || c == '\n' {
-			c = ' '
-		}
-		w.buf = append(w.buf, c)
-	}
-	w.buf = append(w.buf, '\r', '\n')
-	w.grown()
-}
+func (w *Writer) Error(msg string) { w.line('-', msg, true) }
 
 // Int writes an integer.
 func (w *Writer) Int(n int64) {
@@ -124,7 +146,7 @@ func (w *Writer) Int(n int64) {
 // Bulk writes a bulk string.
 func (w *Writer) Bulk(b []byte) {
 	w.header('$', int64(len(b)))
-	payload(w, b)
+	payload(w, b, false)
 	w.buf = append(w.buf, '\r', '\n')
 	w.grown()
 }
@@ -132,7 +154,7 @@ func (w *Writer) Bulk(b []byte) {
 // BulkString writes a bulk string.
 func (w *Writer) BulkString(s string) {
 	w.header('$', int64(len(s)))
-	payload(w, s)
+	payload(w, s, false)
 	w.buf = append(w.buf, '\r', '\n')
 	w.grown()
 }
@@ -210,7 +232,7 @@ func (w *Writer) Double(f float64) {
 		s = strconv.FormatFloat(f, 'g', 17, 64)
 	}
 	if w.Proto >= 3 {
-		w.line(',', s)
+		w.line(',', s, false)
 	} else {
 		w.BulkString(s)
 	}
@@ -226,7 +248,7 @@ func (w *Writer) Verbatim(format, s string) {
 	w.header('=', int64(len(format)+1+len(s)))
 	w.buf = append(w.buf, format...)
 	w.buf = append(w.buf, ':')
-	payload(w, s)
+	payload(w, s, false)
 	w.buf = append(w.buf, '\r', '\n')
 	w.grown()
 }

@@ -123,6 +123,8 @@ func allReplies(w *Writer) {
 	w.Bulk(bytes.Repeat([]byte("0123456789"), 1000))
 	w.BulkString(strings.Repeat("abcdefghij", 1000))
 	w.Verbatim("txt", strings.Repeat("ABCDEFGHIJ", 1000))
+	w.Error("ERR echoed " + strings.Repeat("klmno\r\npqr", 1000))
+	w.Simple(strings.Repeat("STUVWXYZ", 1000))
 }
 
 // TestWriterFlushAt checks that with a small FlushAt the writer flushes in
@@ -180,6 +182,99 @@ func TestWriterLargeBulk(t *testing.T) {
 		if n > 64<<10+32 {
 			t.Fatalf("a write of %d bytes", n)
 		}
+	}
+}
+
+// TestWriterLongLine checks that an error or simple string longer than
+// FlushAt, such as an error that echoes a client's large argument, goes out
+// in pieces of about FlushAt as a bulk string does, with the same bytes (an
+// error's line breaks made spaces), and does not grow the buffer to its
+// size.
+func TestWriterLongLine(t *testing.T) {
+	var out sizeRecorder
+	w := NewWriter(&out)
+	w.Error("ERR Unsupported option " + strings.Repeat("ab\r\ncd\n\r", 100<<10))
+	w.Simple(strings.Repeat("s", 800<<10))
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "-ERR Unsupported option " + strings.Repeat("ab  cd  ", 100<<10) + "\r\n+" + strings.Repeat("s", 800<<10) + "\r\n"
+	if out.String() != want {
+		t.Fatal("output differs")
+	}
+	for _, n := range out.sizes {
+		if n > 64<<10+32 {
+			t.Fatalf("a write of %d bytes", n)
+		}
+	}
+	if c := cap(w.buf); c > 2*64<<10 {
+		t.Errorf("a buffer of %d bytes after the replies", c)
+	}
+}
+
+// TestWriterShrink checks that Shrink gives back a buffer that grew past
+// its initial size, once flushed, so that an idle connection holds only a
+// small one however large its last replies were; and that it keeps a
+// buffer that did not grow, without allocating, and one that holds
+// replies not yet flushed.
+func TestWriterShrink(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out)
+	for _, batch := range []func(){
+		// A batch of replies of more than FlushAt in all.
+		func() {
+			for range 100 {
+				w.Bulk(make([]byte, 1000))
+			}
+		},
+		// An error that echoes a client's 800 KB argument.
+		func() { w.Error("ERR Unsupported option " + strings.Repeat("x", 800<<10)) },
+	} {
+		batch()
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if cap(w.buf) <= initialOut {
+			t.Fatalf("the buffer did not grow")
+		}
+		w.Shrink()
+		if c := cap(w.buf); c > initialOut {
+			t.Errorf("after Flush and Shrink, a buffer of %d bytes", c)
+		}
+	}
+
+	w.Bulk(make([]byte, 2*initialOut))
+	c := cap(w.buf)
+	w.Shrink()
+	if w.Buffered() != 2*initialOut+len("$8192\r\n\r\n") || cap(w.buf) != c {
+		t.Errorf("Shrink changed a buffer holding a reply")
+	}
+	out.Reset()
+	w.Flush()
+	if want := "$8192\r\n" + string(make([]byte, 2*initialOut)) + "\r\n"; out.String() != want {
+		t.Errorf("after Shrink, the reply buffered went out as %.40q", out.String())
+	}
+
+	w = NewWriter(io.Discard)
+	if n := testing.AllocsPerRun(100, func() {
+		w.Simple("PONG")
+		w.Error("ERR syntax error")
+		w.Flush()
+		w.Shrink()
+	}); n != 0 {
+		t.Errorf("%v allocations per batch of replies, Flush and Shrink", n)
+	}
+	// A pipeline's batch of 16 replies of 512-byte values keeps its
+	// buffer from one batch to the next.
+	value := make([]byte, 512)
+	if n := testing.AllocsPerRun(100, func() {
+		for range 16 {
+			w.Bulk(value)
+		}
+		w.Flush()
+		w.Shrink()
+	}); n != 0 {
+		t.Errorf("%v allocations per batch of 16 GET replies, Flush and Shrink", n)
 	}
 }
 
