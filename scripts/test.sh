@@ -54,7 +54,11 @@ echo "--- staticcheck ./..."
 run_staticcheck
 echo "--- go test -race -count=1 ./..."
 go test -race -count=1 ./...
+echo "--- the server's tests again with RESP served by event loops"
+go test -race -count=1 ./server/ -args -loops 2
 # compat is a module of its own, so that the clients it tests with
 # (go-redis, scs, gomemcache) are never dependencies of sessiond itself.
 echo "--- compat: go vet ./... && go test -race -count=1 ./..."
 (cd compat && go vet ./... && go test -race -count=1 ./...)
+echo "--- compat: the real clients against sessiond --event-loops 1"
+(cd compat && COMPAT_SESSIOND_ARGS="--event-loops 1" go test -race -count=1 ./goclients ./node)

@@ -26,6 +26,11 @@ const (
 	noQueue                      // runs at once inside MULTI
 	write                        // changes data (COMMAND INFO)
 	readonly
+	// offLoop marks a command that may wait (WAIT), take long (FLUSHALL,
+	// DEBUG DIGEST) or answer with more than one value's bytes (MGET,
+	// KEYS, SCAN, EXEC): a connection in an event loop leaves it to run
+	// one, so that the loop never waits for one client.
+	offLoop
 )
 
 // commandTable returns the commands the server serves, by lower-case name.
@@ -48,10 +53,10 @@ func commandTable() map[string]*command {
 		{name: "command", arity: -1, fn: cmdCommand},
 		{name: "time", arity: 1, fn: cmdTime},
 		{name: "dbsize", arity: 1, flags: readonly, fn: cmdDBSize},
-		{name: "flushdb", arity: -1, flags: write, fn: cmdFlush},
-		{name: "flushall", arity: -1, flags: write, fn: cmdFlush},
-		{name: "wait", arity: 3, fn: cmdWait},
-		{name: "debug", arity: -2, fn: cmdDebug},
+		{name: "flushdb", arity: -1, flags: write | offLoop, fn: cmdFlush},
+		{name: "flushall", arity: -1, flags: write | offLoop, fn: cmdFlush},
+		{name: "wait", arity: 3, flags: offLoop, fn: cmdWait},
+		{name: "debug", arity: -2, flags: offLoop, fn: cmdDebug},
 		// Strings.
 		{name: "get", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdGet},
 		{name: "set", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdSet},
@@ -60,7 +65,7 @@ func commandTable() map[string]*command {
 		{name: "setnx", arity: 3, flags: write, first: 1, last: 1, step: 1, fn: cmdSetNX},
 		{name: "getdel", arity: 2, flags: write, first: 1, last: 1, step: 1, fn: cmdGetDel},
 		{name: "getex", arity: -2, flags: write, first: 1, last: 1, step: 1, fn: cmdGetEx},
-		{name: "mget", arity: -2, flags: readonly, first: 1, last: -1, step: 1, fn: cmdMGet},
+		{name: "mget", arity: -2, flags: readonly | offLoop, first: 1, last: -1, step: 1, fn: cmdMGet},
 		{name: "mset", arity: -3, flags: write, first: 1, last: -1, step: 2, fn: cmdMSet},
 		// Keys.
 		{name: "del", arity: -2, flags: write, first: 1, last: -1, step: 1, fn: cmdDel},
@@ -74,11 +79,11 @@ func commandTable() map[string]*command {
 		{name: "ttl", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
 		{name: "pttl", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
 		{name: "persist", arity: 2, flags: write, first: 1, last: 1, step: 1, fn: cmdPersist},
-		{name: "scan", arity: -2, flags: readonly, fn: cmdScan},
-		{name: "keys", arity: 2, flags: readonly, fn: cmdKeys},
+		{name: "scan", arity: -2, flags: readonly | offLoop, fn: cmdScan},
+		{name: "keys", arity: 2, flags: readonly | offLoop, fn: cmdKeys},
 		// Transactions.
 		{name: "multi", arity: 1, flags: noQueue, fn: cmdMulti},
-		{name: "exec", arity: 1, flags: noQueue, fn: cmdExec},
+		{name: "exec", arity: 1, flags: noQueue | offLoop, fn: cmdExec},
 		{name: "discard", arity: 1, flags: noQueue, fn: cmdDiscard},
 	}
 	t := make(map[string]*command, len(list))

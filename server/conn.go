@@ -18,9 +18,13 @@ import (
 type conn struct {
 	s   *Server
 	nc  net.Conn
-	out io.Writer // nc, or raw I/O on it
+	in  io.Reader // nc, or raw I/O on it
+	out io.Writer // likewise
 	rd  *resp.Reader
 	w   *resp.Writer
+
+	raddr, laddr net.Addr  // nc's, kept for CLIENT LIST: nc changes when a connection leaves an event loop
+	lc           *loopConn // the connection's state in an event loop; nil when a goroutine serves it
 
 	id      int64
 	created time.Time
@@ -53,13 +57,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		authed:  s.cfg.RequirePass == "",
 		stopped: make(chan struct{}),
 	}
-	var in io.Reader = nc
-	if raw := newRawIO(nc); raw != nil {
-		in, c.out = raw, raw
-	} else {
-		c.out = nc
-	}
-	c.rd = resp.NewReader(countingReader{in, &c.stats.netIn}, resp.Limits{
+	c.raddr, c.laddr = nc.RemoteAddr(), nc.LocalAddr()
+	c.setIO(nc)
+	c.rd = resp.NewReader(countingReader{connIn{c}, &c.stats.netIn}, resp.Limits{
 		MaxArgs:    s.cfg.MaxArgs,
 		MaxBulk:    s.cfg.MaxBulk,
 		MaxCommand: s.cfg.MaxCommand,
@@ -70,6 +70,23 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.w = resp.NewWriter(deadlineWriter{c})
 	return c
 }
+
+// setIO makes nc the connection's, reading and writing it with raw system
+// calls where it can.
+func (c *conn) setIO(nc net.Conn) {
+	c.nc = nc
+	if raw := newRawIO(nc); raw != nil {
+		c.in, c.out = raw, raw
+	} else {
+		c.in, c.out = nc, nc
+	}
+}
+
+// connIn reads from the connection's current input, which changes when the
+// connection leaves an event loop, under the reader's buffer.
+type connIn struct{ c *conn }
+
+func (r connIn) Read(p []byte) (int, error) { return r.c.in.Read(p) }
 
 // countingReader counts the bytes read, for INFO.
 type countingReader struct {
@@ -136,8 +153,15 @@ func (c *conn) stop() {
 	})
 }
 
+// serve reads and runs the connection's commands until it closes.
 func (c *conn) serve() {
 	defer c.close()
+	c.run()
+}
+
+// run reads and runs commands, flushing each batch's replies when it would
+// wait for more, until the client goes, a reply cannot be written or QUIT.
+func (c *conn) run() {
 	for !c.quit {
 		args, err := c.rd.ReadCommand()
 		if err != nil {
@@ -181,9 +205,12 @@ func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // dispatch runs one command: it looks the command up, checks arity and
 // authentication, queues it inside MULTI, and calls it.
-func (c *conn) dispatch(args [][]byte) {
+func (c *conn) dispatch(args [][]byte) { c.dispatchCmd(c.s.lookup(args[0]), args) }
+
+// dispatchCmd is dispatch with the command looked up: cmd, nil if args[0]
+// names none.
+func (c *conn) dispatchCmd(cmd *command, args [][]byte) {
 	c.stats.commands.Add(1)
-	cmd := c.s.lookup(args[0])
 	// Redis checks that the command exists and has its arguments before
 	// it checks authentication; so does this.
 	if cmd == nil {

@@ -264,5 +264,5 @@ func (c *conn) setMeta(f func(*clientMeta)) {
 func (c *conn) info(now time.Time) string {
 	m := c.meta.Load()
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d db=0 flags=N resp=%d lib-name=%s lib-ver=%s",
-		c.id, c.nc.RemoteAddr(), c.nc.LocalAddr(), m.name, int(now.Sub(c.created).Seconds()), m.proto, m.libName, m.libVer)
+		c.id, c.raddr, c.laddr, m.name, int(now.Sub(c.created).Seconds()), m.proto, m.libName, m.libVer)
 }

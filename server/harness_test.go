@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,6 +49,10 @@ var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 // startServer opens a store with opts and serves it with cfg. Addr and
 // Unix default to an ephemeral port and a fresh socket path. The server
 // is shut down, and its Serve's result checked, when the test ends.
+// eventLoops runs every test with RESP connections served by event loops
+// (scripts/test.sh runs the tests both ways).
+var eventLoops = flag.Int("loops", 0, "serve RESP connections from this many event loops (server.Config.EventLoops)")
+
 func startServer(t testing.TB, cfg server.Config, opts *sessiond.Options) *testServer {
 	t.Helper()
 	if cfg.Addr == "" {
@@ -58,6 +63,9 @@ func startServer(t testing.TB, cfg server.Config, opts *sessiond.Options) *testS
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = quietLog
+	}
+	if cfg.EventLoops == 0 {
+		cfg.EventLoops = *eventLoops
 	}
 	st, err := sessiond.Open(opts)
 	if err != nil {

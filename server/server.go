@@ -81,6 +81,17 @@ type Config struct {
 	// Cluster is the cluster the store is a member of, if any: for WAIT,
 	// DEBUG DIGEST and INFO.
 	Cluster Cluster
+
+	// EventLoops, if positive and on Linux, is the number of event loops
+	// that serve RESP connections, as Redis's does: a thread waits on
+	// the sockets of many connections and serves each one with input, so
+	// that a request costs one read and one write and no goroutine
+	// wake-up. A connection leaves its loop for a goroutine of its own
+	// for commands that can wait or answer at length, and when it does
+	// not read its replies. Zero (the default): a goroutine serves each
+	// connection. Leave it zero when writes wait for replicas (sync
+	// replication): such a write would stall its loop.
+	EventLoops int
 }
 
 // Server serves one store.
@@ -95,6 +106,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closing   bool
 	wg        sync.WaitGroup
+	loops     *eventLoops // nil: goroutines serve every connection
 
 	nextID    atomic.Int64
 	clients   atomic.Int64
@@ -333,6 +345,16 @@ func (s *Server) Serve() error {
 	stop := make(chan struct{})
 	defer close(stop)
 	go s.runClock(stop)
+	if s.cfg.EventLoops > 0 {
+		loops := startLoops(s, s.cfg.EventLoops)
+		s.mu.Lock()
+		if s.closing || s.loops != nil {
+			loops.stop()
+		} else {
+			s.loops = loops
+		}
+		s.mu.Unlock()
+	}
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
 		go func() { errc <- s.accept(l) }()
@@ -389,17 +411,26 @@ func (s *Server) accept(l listener) error {
 		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
+		loops := s.loops
 		s.mu.Unlock()
+		if l.proto == respProtocol && loops != nil && loops.attach(c) {
+			continue
+		}
 		go func() {
-			defer s.wg.Done()
+			defer s.connDone(c)
 			serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.stats.closed.add(&c.stats)
-			s.mu.Unlock()
-			s.clients.Add(-1)
 		}()
 	}
+}
+
+// connDone forgets a connection that closed.
+func (s *Server) connDone(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.stats.closed.add(&c.stats)
+	s.mu.Unlock()
+	s.clients.Add(-1)
+	s.wg.Done()
 }
 
 func isTemporary(err error) bool {
@@ -430,6 +461,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, l := range s.listeners {
 		l.Close()
 	}
+	loops := s.loops
+	s.mu.Unlock()
+	// Connections in event loops leave them for goroutines, which stop as
+	// every other connection does.
+	loops.stop()
+	s.mu.Lock()
 	for c := range s.conns {
 		c.stop()
 	}

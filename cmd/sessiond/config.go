@@ -74,6 +74,11 @@ type Config struct {
 	// MaxClients is the most connections at once. Default 10000.
 	MaxClients int
 
+	// EventLoops is the number of event loops serving RESP connections
+	// (Linux; see server.Config.EventLoops). Default 0: a goroutine per
+	// connection.
+	EventLoops int
+
 	// Timeout closes idle connections after it. Default 0: never.
 	Timeout time.Duration
 
@@ -178,6 +183,8 @@ var settings = []setting{
 		set: func(c *Config, s string) error { c.RequirePass = s; return nil }},
 	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
+	{name: "event-loops", def: "0", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection; not with --sync-replicas)", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.EventLoops, err = parseInt(s, 0, 1024); return err }},
 	{name: "timeout", def: "0", usage: "close connections idle for `seconds` (0: never)", from: fromAll,
 		set: func(c *Config, s string) error {
 			n, err := parseInt(s, 0, 1<<31-1)
@@ -340,6 +347,9 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 				return nil, err
 			}
 		}
+	}
+	if c.EventLoops > 0 && c.Cluster.SyncReplicas > 0 {
+		return nil, errors.New("config: event-loops cannot be combined with sync-replicas: a write that waits for replicas would stall its loop")
 	}
 	return c, nil
 }

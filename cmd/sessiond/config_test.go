@@ -191,6 +191,11 @@ func TestLoadConfig(t *testing.T) {
 			}),
 		},
 		{
+			name: "event loops",
+			args: []string{"--event-loops", "1"},
+			want: defaults(func(c *Config) { c.EventLoops = 1 }),
+		},
+		{
 			name: "memcache flags",
 			args: []string{"--memcache-addr", "127.0.0.1:11211", "--memcache-unix=/run/m.sock", "--memcache-insecure"},
 			want: defaults(func(c *Config) {
@@ -304,6 +309,11 @@ func TestLoadConfigErrors(t *testing.T) {
 			file:    "maxmemory = -1\n",
 			wantErr: `config: maxmemory "-1" (from $FILE): ` + errNotSize.Error(),
 			is:      errNotSize,
+		},
+		{
+			name:    "event loops with sync replicas",
+			args:    []string{"--event-loops", "1", "--sync-replicas", "1"},
+			wantErr: "config: event-loops cannot be combined with sync-replicas: a write that waits for replicas would stall its loop",
 		},
 		{
 			name:    "bad boolean in env",

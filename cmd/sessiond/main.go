@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		RequirePass: c.RequirePass,
 		MaxClients:  c.MaxClients,
 		Timeout:     c.Timeout,
+		EventLoops:  c.EventLoops,
 		Logger:      log,
 		Version:     version(),
 

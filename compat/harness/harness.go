@@ -113,6 +113,9 @@ func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
 		args = append([]string{"--addr", "127.0.0.1:0"}, args...)
 	}
 	args = append([]string{"--log-format", "text"}, args...)
+	// COMPAT_SESSIOND_ARGS runs every sessiond with more flags, such as
+	// "--event-loops 1" (scripts/test.sh runs the client suites so).
+	args = append(strings.Fields(os.Getenv("COMPAT_SESSIOND_ARGS")), args...)
 	cmd := exec.Command(bin, args...)
 	if len(wrapper) > 0 {
 		cmd = exec.Command(wrapper[0], append(append(wrapper[1:len(wrapper):len(wrapper)], bin), args...)...)

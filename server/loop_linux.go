@@ -1,0 +1,439 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// The event loops serve RESP connections the way Redis does: a thread
+// waits on an epoll set for every connection it serves, and for each one
+// with input reads once, runs the commands read and writes their replies.
+// A request so costs one read and one write; a goroutine per connection
+// costs one more read (the one that finds the socket empty before the
+// goroutine parks) and a goroutine wake-up, which below saturation often
+// wakes a thread too (docs/BENCHMARKS.md).
+//
+// A loop never waits for one client. A connection leaves its loop for a
+// goroutine of its own, for good, when it sends a command that may wait or
+// answer at length (offLoop, or many arguments), when the socket does not
+// take all its replies, and when the server shuts down: the goroutine then
+// does what it does for a connection served that way from the start.
+
+// loopMaxArgs is the most arguments of a command run on a loop: DEL or
+// MSET of more keys can take long.
+const loopMaxArgs = 64
+
+// errWouldBlock is a loop connection's read when the one read of the
+// readiness event is done: the batch is over.
+var errWouldBlock = errors.New("would block")
+
+// eventLoops are the server's loops (Config.EventLoops).
+type eventLoops struct {
+	loops []*loop
+	next  atomic.Uint32
+	// attached and left count the connections that joined a loop and
+	// that left one for a goroutine.
+	attached, left atomic.Int64
+}
+
+// loop is one thread's epoll set and the connections in it.
+type loop struct {
+	s     *Server
+	ls    *eventLoops
+	ep    int
+	wake  [2]int // a pipe: a byte written wakes the loop
+	conns map[int]*conn
+	swept int64 // coarse unix ns of the last idle sweep
+
+	mu    sync.Mutex
+	added []*conn // accepted, to join the loop
+	stop  bool    // Shutdown: every connection leaves, and the loop ends
+	done  chan struct{}
+}
+
+// startLoops starts n loops, or returns nil if the system will not make
+// them (the server then serves every connection with a goroutine).
+func startLoops(s *Server, n int) *eventLoops {
+	ls := &eventLoops{}
+	for range n {
+		l, err := newLoop(s, ls)
+		if err != nil {
+			s.log.Warn("event loop not started; serving connections with goroutines", "err", err)
+			ls.stop()
+			return nil
+		}
+		ls.loops = append(ls.loops, l)
+		go l.run()
+	}
+	return ls
+}
+
+func newLoop(s *Server, ls *eventLoops) (*loop, error) {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	l := &loop{s: s, ls: ls, ep: ep, conns: map[int]*conn{}, done: make(chan struct{})}
+	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(ep)
+		return nil, err
+	}
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, l.wake[0], &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}); err != nil {
+		l.closeFDs()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *loop) closeFDs() {
+	syscall.Close(l.ep)
+	syscall.Close(l.wake[0])
+	syscall.Close(l.wake[1])
+}
+
+// attach hands c to a loop and reports whether one took it; if not, the
+// caller serves c with a goroutine.
+func (ls *eventLoops) attach(c *conn) bool {
+	l := ls.loops[int(ls.next.Add(1))%len(ls.loops)]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stop {
+		return false
+	}
+	fd, err := takeFD(c.nc)
+	if err != nil {
+		l.s.log.Debug("connection not taken by an event loop", "id", c.id, "err", err)
+		return false
+	}
+	c.lc = &loopConn{fd: fd, raddr: c.raddr, laddr: c.laddr, active: time.Now().UnixNano()}
+	c.nc, c.in, c.out = c.lc, c.lc, c.lc
+	l.added = append(l.added, c)
+	l.poke()
+	ls.attached.Add(1)
+	return true
+}
+
+// stop makes every connection leave its loop and waits for the loops to
+// end. Connections accepted after it are served by goroutines.
+func (ls *eventLoops) stop() {
+	if ls == nil {
+		return
+	}
+	for _, l := range ls.loops {
+		l.mu.Lock()
+		l.stop = true
+		l.poke()
+		l.mu.Unlock()
+	}
+	for _, l := range ls.loops {
+		<-l.done
+	}
+}
+
+// poke wakes the loop.
+func (l *loop) poke() { syscall.Write(l.wake[1], []byte{0}) }
+
+// takeFD returns a descriptor of nc's socket of the caller's own, which the
+// Go poller does not watch, and closes nc.
+func takeFD(nc net.Conn) (int, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("no descriptor")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) {
+		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+		fd = int(r)
+		if e != 0 {
+			derr = e
+		}
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, derr
+	}
+	nc.Close() // the socket stays open through fd, still non-blocking
+	return fd, nil
+}
+
+func (l *loop) run() {
+	defer close(l.done)
+	defer l.closeFDs()
+	events := make([]syscall.EpollEvent, 128)
+	for {
+		for _, ev := range events[:l.wait(events)] {
+			fd := int(ev.Fd)
+			if fd == l.wake[0] {
+				if l.woken() {
+					return
+				}
+				continue
+			}
+			if c := l.conns[fd]; c != nil {
+				l.ready(c)
+			}
+		}
+		l.sweep()
+	}
+}
+
+// wait returns the events ready. It polls first without blocking, outside
+// the Go scheduler's view as the loop's reads and writes are; only with
+// nothing ready does it block, in a call the scheduler knows of.
+func (l *loop) wait(events []syscall.EpollEvent) int {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e == 0 && r > 0 {
+		return int(r)
+	}
+	timeout := -1
+	if l.s.cfg.Timeout > 0 {
+		timeout = int(l.sweepEvery() / time.Millisecond)
+	}
+	n, err := syscall.EpollWait(l.ep, events, timeout)
+	if err != nil { // EINTR
+		return 0
+	}
+	return n
+}
+
+// woken takes the connections accepted for the loop, and reports whether
+// Shutdown asked it to end, after every connection left it.
+func (l *loop) woken() bool {
+	var buf [64]byte
+	for {
+		if n, _ := syscall.Read(l.wake[0], buf[:]); n < len(buf) {
+			break
+		}
+	}
+	l.mu.Lock()
+	added, stop := l.added, l.stop
+	l.added = nil
+	l.mu.Unlock()
+	for _, c := range added {
+		fd := c.lc.fd
+		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+			l.s.log.Debug("connection not added to an event loop", "id", c.id, "err", err)
+			c.close()
+			l.s.connDone(c)
+			continue
+		}
+		l.conns[fd] = c
+	}
+	if !stop {
+		return false
+	}
+	for _, c := range l.conns {
+		l.leave(c, nil, nil)
+	}
+	return true
+}
+
+// ready serves c's input: its one read, the commands it completes, and
+// their replies.
+func (l *loop) ready(c *conn) {
+	lc := c.lc
+	lc.read = false
+	if l.s.cfg.Timeout > 0 {
+		lc.active = time.Now().UnixNano()
+	}
+	for !c.quit {
+		args, err := c.rd.ReadCommand()
+		if err == errWouldBlock {
+			break
+		}
+		if err != nil {
+			c.readFailed(err)
+			l.drop(c)
+			return
+		}
+		cmd := c.s.lookup(args[0])
+		if (cmd != nil && cmd.flags&offLoop != 0) || len(args) > loopMaxArgs {
+			l.leave(c, cmd, args)
+			return
+		}
+		c.dispatchCmd(cmd, args)
+		if c.w.Err() != nil {
+			l.drop(c)
+			return
+		}
+		if lc.pending != nil {
+			l.leave(c, nil, nil)
+			return
+		}
+	}
+	if c.quit {
+		c.w.Flush()
+	}
+	switch {
+	case lc.pending != nil:
+		l.leave(c, nil, nil)
+	case c.quit || c.w.Err() != nil:
+		l.drop(c)
+	}
+}
+
+// drop closes c.
+func (l *loop) drop(c *conn) {
+	delete(l.conns, c.lc.fd)
+	c.close()
+	l.s.connDone(c)
+}
+
+// leave hands c to a goroutine of its own, which first writes the replies
+// the socket did not take, then runs cmd (args), if any, and goes on
+// serving c. args alias the reader's buffer, which nothing reads before.
+func (l *loop) leave(c *conn, cmd *command, args [][]byte) {
+	lc := c.lc
+	delete(l.conns, lc.fd)
+	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lc.fd, nil)
+	f := os.NewFile(uintptr(lc.fd), "")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		l.s.log.Warn("closing a connection that could not leave its event loop", "id", c.id, "err", err)
+		l.s.connDone(c)
+		return
+	}
+	c.lc = nil
+	c.setIO(nc)
+	l.ls.left.Add(1)
+	pending := lc.pending
+	go func() {
+		defer l.s.connDone(c)
+		defer c.close()
+		// The deadline the loop never set, before any write.
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		c.deadlineSet = c.s.coarseNow()
+		if len(pending) > 0 {
+			_, err := c.out.Write(pending)
+			pending = nil // not kept for the connection's life
+			if err != nil {
+				c.s.log.Debug("connection write failed", "id", c.id, "err", err)
+				return
+			}
+		}
+		if args != nil {
+			c.dispatchCmd(cmd, args)
+			if c.w.Err() != nil {
+				return
+			}
+		}
+		c.run()
+	}()
+}
+
+// sweepEvery is how often a loop closes the connections idle past the
+// server's timeout: every second, or twice per timeout if shorter.
+func (l *loop) sweepEvery() time.Duration {
+	return max(min(time.Second, l.s.cfg.Timeout/2), 10*time.Millisecond)
+}
+
+func (l *loop) sweep() {
+	timeout := int64(l.s.cfg.Timeout)
+	if timeout <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	if now-l.swept < int64(l.sweepEvery()) {
+		return
+	}
+	l.swept = now
+	for _, c := range l.conns {
+		if now-c.lc.active > timeout {
+			l.s.log.Debug("closing idle connection", "id", c.id, "timeout", l.s.cfg.Timeout)
+			l.drop(c)
+		}
+	}
+}
+
+// loopConn is a connection's socket while a loop serves it: the net.Conn
+// the connection's code reads and writes. Reads and writes never wait.
+type loopConn struct {
+	fd           int
+	raddr, laddr net.Addr
+	read         bool   // the readiness event's one read is done
+	pending      []byte // replies the socket did not take
+	active       int64  // unix ns of the last input, with an idle timeout
+}
+
+// Read reads once per readiness event; after that, and when the socket is
+// empty, it returns errWouldBlock.
+func (lc *loopConn) Read(p []byte) (int, error) {
+	if lc.read || len(p) == 0 {
+		return 0, errWouldBlock
+	}
+	lc.read = true
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(lc.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case 0:
+			if n == 0 {
+				return 0, io.EOF
+			}
+			return int(n), nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return 0, errWouldBlock
+		default:
+			return 0, e
+		}
+	}
+}
+
+// Write writes p, or keeps what the socket does not take, and everything
+// after it, in pending: the loop then hands the connection to a goroutine,
+// which writes it.
+func (lc *loopConn) Write(p []byte) (int, error) {
+	if len(lc.pending) > 0 {
+		lc.pending = append(lc.pending, p...)
+		return len(p), nil
+	}
+	for done := 0; done < len(p); {
+		rest := p[done:]
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(lc.fd), uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		switch e {
+		case 0:
+			done += int(n)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			lc.pending = append([]byte(nil), rest...)
+			return len(p), nil
+		default:
+			return done, e
+		}
+	}
+	return len(p), nil
+}
+
+// Close closes the socket, which also takes it out of the epoll set.
+func (lc *loopConn) Close() error { return syscall.Close(lc.fd) }
+
+// LocalAddr returns the connection's local address.
+func (lc *loopConn) LocalAddr() net.Addr { return lc.laddr }
+
+// RemoteAddr returns the client's address.
+func (lc *loopConn) RemoteAddr() net.Addr { return lc.raddr }
+
+// SetDeadline does nothing: the loop never waits on one connection, and
+// closes idle ones itself.
+func (lc *loopConn) SetDeadline(time.Time) error { return nil }
+
+// SetReadDeadline does nothing, as SetDeadline.
+func (lc *loopConn) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline does nothing, as SetDeadline.
+func (lc *loopConn) SetWriteDeadline(time.Time) error { return nil }

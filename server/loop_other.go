@@ -1,0 +1,18 @@
+//go:build !linux
+
+package server
+
+import "net"
+
+// Event loops are for Linux (epoll); elsewhere a goroutine serves every
+// connection, whatever Config.EventLoops says.
+
+type loopConn struct{ net.Conn }
+
+type eventLoops struct{}
+
+func startLoops(*Server, int) *eventLoops { return nil }
+
+func (*eventLoops) attach(*conn) bool { return false }
+
+func (*eventLoops) stop() {}
