@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -170,6 +171,10 @@ func takeFD(nc net.Conn) (int, error) {
 }
 
 func (l *loop) run() {
+	// A thread of its own: a loop that moved between threads, as an
+	// idle one waits, had a longer tail (docs/BENCHMARKS.md).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	defer close(l.done)
 	defer l.closeFDs()
 	events := make([]syscall.EpollEvent, 128)
