@@ -60,5 +60,5 @@ go test -race -count=1 ./server/ -args -loops 2
 # (go-redis, scs, gomemcache) are never dependencies of sessiond itself.
 echo "--- compat: go vet ./... && go test -race -count=1 ./..."
 (cd compat && go vet ./... && go test -race -count=1 ./...)
-echo "--- compat: the real clients against sessiond --event-loops 0 (a goroutine per connection)"
-(cd compat && COMPAT_SESSIOND_ARGS="--event-loops 0" go test -race -count=1 ./goclients ./node)
+echo "--- compat: the real clients against sessiond --event-loops 1"
+(cd compat && COMPAT_SESSIOND_ARGS="--event-loops 1" go test -race -count=1 ./goclients ./node)

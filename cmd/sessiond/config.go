@@ -75,8 +75,8 @@ type Config struct {
 	MaxClients int
 
 	// EventLoops is the number of event loops serving RESP connections
-	// (Linux; see server.Config.EventLoops); 0 is a goroutine per
-	// connection. Default autoEventLoops: 1, or 0 with SyncReplicas.
+	// (Linux; see server.Config.EventLoops). Default 0: a goroutine per
+	// connection.
 	EventLoops int
 
 	// Timeout closes idle connections after it. Default 0: never.
@@ -183,15 +183,8 @@ var settings = []setting{
 		set: func(c *Config, s string) error { c.RequirePass = s; return nil }},
 	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
-	{name: "event-loops", def: "auto", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection; auto: 1, or 0 with --sync-replicas)", from: fromAll,
-		set: func(c *Config, s string) (err error) {
-			if s == "auto" {
-				c.EventLoops = autoEventLoops
-				return nil
-			}
-			c.EventLoops, err = parseInt(s, 0, 1024)
-			return err
-		}},
+	{name: "event-loops", def: "0", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection; not with --sync-replicas)", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.EventLoops, err = parseInt(s, 0, 1024); return err }},
 	{name: "timeout", def: "0", usage: "close connections idle for `seconds` (0: never)", from: fromAll,
 		set: func(c *Config, s string) error {
 			n, err := parseInt(s, 0, 1<<31-1)
@@ -307,7 +300,6 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 	// --version must work whatever else is broken.
 	if text, ok := flags["version"]; ok {
 		if err := apply(c, "version", text, "--version"); err != nil || c.Version {
-			c.resolveEventLoops()
 			return c, err
 		}
 	}
@@ -356,27 +348,10 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 			}
 		}
 	}
-	if !c.resolveEventLoops() && c.EventLoops > 0 && c.Cluster.SyncReplicas > 0 {
+	if c.EventLoops > 0 && c.Cluster.SyncReplicas > 0 {
 		return nil, errors.New("config: event-loops cannot be combined with sync-replicas: a write that waits for replicas would stall its loop")
 	}
 	return c, nil
-}
-
-// autoEventLoops is --event-loops auto until the other settings are known.
-const autoEventLoops = -1
-
-// resolveEventLoops turns --event-loops auto into a number, 1 or, with
-// --sync-replicas, 0 (a write that waits for replicas would stall its
-// loop), and reports whether it was auto.
-func (c *Config) resolveEventLoops() bool {
-	if c.EventLoops != autoEventLoops {
-		return false
-	}
-	c.EventLoops = 1
-	if c.Cluster.SyncReplicas > 0 {
-		c.EventLoops = 0
-	}
-	return true
 }
 
 // apply sets the named setting in c from text, and names the source if the

@@ -25,7 +25,6 @@ func defaults(change func(c *Config)) Config {
 		Addr:         "127.0.0.1:6379",
 		UnixPerm:     0o600,
 		MaxClients:   10000,
-		EventLoops:   1,
 		Cluster: ClusterConfig{
 			Name: "sessiond", JoinTimeout: time.Minute,
 			SyncTimeout: 2 * time.Second, RepairInterval: 5 * time.Second,
@@ -179,7 +178,6 @@ func TestLoadConfig(t *testing.T) {
 					NodeName: "web-1", Name: "prod", Key: []byte("0123456789abcdef"),
 					SyncReplicas: 1, SyncTimeout: 500 * time.Millisecond, RepairInterval: 10 * time.Second,
 				}
-				c.EventLoops = 0 // auto, with sync replicas
 			}),
 		},
 		{
@@ -194,13 +192,8 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{
 			name: "event loops",
-			args: []string{"--event-loops", "0"},
-			want: defaults(func(c *Config) { c.EventLoops = 0 }),
-		},
-		{
-			name: "no event loop with sync replicas",
-			args: []string{"--sync-replicas", "1"},
-			want: defaults(func(c *Config) { c.EventLoops, c.Cluster.SyncReplicas = 0, 1 }),
+			args: []string{"--event-loops", "1"},
+			want: defaults(func(c *Config) { c.EventLoops = 1 }),
 		},
 		{
 			name: "memcache flags",

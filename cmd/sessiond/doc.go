@@ -32,8 +32,8 @@
 //	--maxclients N            connections at once (default 10000)
 //	--timeout SECONDS         close idle connections (default 0: never)
 //	--event-loops N           serve RESP connections from N event loops
-//	                          (Linux; 0: a goroutine per connection;
-//	                          default auto: 1, or 0 with --sync-replicas)
+//	                          (Linux; default 0: a goroutine per
+//	                          connection; not with --sync-replicas)
 //	--config FILE             read settings from a TOML file
 //	--maxmemory SIZE          cap the store's memory (default 0: no cap)
 //	--maxmemory-policy NAME   at the cap: noeviction (default), volatile-ttl
