@@ -129,8 +129,12 @@ func (ls *eventLoops) stop() {
 	}
 	for _, l := range ls.loops {
 		l.mu.Lock()
-		l.stop = true
-		l.poke()
+		if !l.stop {
+			// Once: the loop closes its pipe when it ends, and a later
+			// write could reach whatever file took the descriptor.
+			l.stop = true
+			l.poke()
+		}
 		l.mu.Unlock()
 	}
 	for _, l := range ls.loops {
