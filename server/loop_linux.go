@@ -50,8 +50,10 @@ type loop struct {
 	ls    *eventLoops
 	ep    int
 	wake  [2]int // a pipe: a byte written wakes the loop
+	spare int    // an open /dev/null, closed to make room for leave's descriptor at the process's limit
 	conns map[int]*conn
-	swept int64 // coarse unix ns of the last idle sweep
+	base  time.Time // the loop's clock, monotonic: times below are ns since it
+	swept int64     // the last idle sweep
 
 	mu    sync.Mutex
 	added []*conn // accepted, to join the loop
@@ -81,11 +83,12 @@ func newLoop(s *Server, ls *eventLoops) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loop{s: s, ls: ls, ep: ep, conns: map[int]*conn{}, done: make(chan struct{})}
+	l := &loop{s: s, ls: ls, ep: ep, conns: map[int]*conn{}, base: time.Now(), spare: -1, done: make(chan struct{})}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(ep)
 		return nil, err
 	}
+	l.spare, _ = openSpare()
 	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, l.wake[0], &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}); err != nil {
 		l.closeFDs()
 		return nil, err
@@ -97,7 +100,18 @@ func (l *loop) closeFDs() {
 	syscall.Close(l.ep)
 	syscall.Close(l.wake[0])
 	syscall.Close(l.wake[1])
+	if l.spare >= 0 {
+		syscall.Close(l.spare)
+	}
 }
+
+// openSpare opens the descriptor a loop keeps in reserve.
+func openSpare() (int, error) {
+	return syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+}
+
+// now is the loop's monotonic clock.
+func (l *loop) now() int64 { return int64(time.Since(l.base)) }
 
 // attach hands c to a loop and reports whether one took it; if not, the
 // caller serves c with a goroutine.
@@ -113,7 +127,7 @@ func (ls *eventLoops) attach(c *conn) bool {
 		l.s.log.Debug("connection not taken by an event loop", "id", c.id, "err", err)
 		return false
 	}
-	c.lc = &loopConn{fd: fd, raddr: c.raddr, laddr: c.laddr, active: time.Now().UnixNano()}
+	c.lc = &loopConn{fd: fd, raddr: c.raddr, laddr: c.laddr, active: l.now()}
 	c.nc, c.in, c.out = c.lc, c.lc, c.lc
 	l.added = append(l.added, c)
 	l.poke()
@@ -256,7 +270,7 @@ func (l *loop) ready(c *conn) {
 	lc := c.lc
 	lc.read = false
 	if l.s.cfg.Timeout > 0 {
-		lc.active = time.Now().UnixNano()
+		lc.active = l.now()
 	}
 	for !c.quit {
 		args, err := c.rd.ReadCommand()
@@ -265,6 +279,13 @@ func (l *loop) ready(c *conn) {
 		}
 		if err != nil {
 			c.readFailed(err)
+			if lc.pending != nil {
+				// The replies the socket did not take, and the error,
+				// go out before the close, as from a goroutine.
+				c.quit = true
+				l.leave(c, nil, nil)
+				return
+			}
 			l.drop(c)
 			return
 		}
@@ -294,9 +315,12 @@ func (l *loop) ready(c *conn) {
 	}
 }
 
-// drop closes c.
+// drop closes c. The socket leaves the epoll set first: a closed
+// descriptor leaves it only once no other holds the socket (a child
+// process between fork and exec, say).
 func (l *loop) drop(c *conn) {
 	delete(l.conns, c.lc.fd)
+	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.lc.fd, nil)
 	c.close()
 	l.s.connDone(c)
 }
@@ -309,8 +333,14 @@ func (l *loop) leave(c *conn, cmd *command, args [][]byte) {
 	delete(l.conns, lc.fd)
 	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lc.fd, nil)
 	f := os.NewFile(uintptr(lc.fd), "")
+	// net.FileConn needs a descriptor of its own: at the process's limit,
+	// the spare makes room for it, and takes the one freed after.
+	if l.spare >= 0 {
+		syscall.Close(l.spare)
+	}
 	nc, err := net.FileConn(f)
 	f.Close()
+	l.spare, _ = openSpare()
 	if err != nil {
 		l.s.log.Warn("closing a connection that could not leave its event loop", "id", c.id, "err", err)
 		l.s.connDone(c)
@@ -355,7 +385,7 @@ func (l *loop) sweep() {
 	if timeout <= 0 {
 		return
 	}
-	now := time.Now().UnixNano()
+	now := l.now()
 	if now-l.swept < int64(l.sweepEvery()) {
 		return
 	}
@@ -375,7 +405,7 @@ type loopConn struct {
 	raddr, laddr net.Addr
 	read         bool   // the readiness event's one read is done
 	pending      []byte // replies the socket did not take
-	active       int64  // unix ns of the last input, with an idle timeout
+	active       int64  // the loop's time of the last input, with an idle timeout
 }
 
 // Read reads once per readiness event; after that, and when the socket is

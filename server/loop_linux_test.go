@@ -5,51 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sessiond/sessiond"
 )
 
-// loopServer starts a server with event loops on a loopback port.
+// loopServer starts a server with two event loops on a loopback port.
 func loopServer(t *testing.T) (*Server, *eventLoops, string) {
 	t.Helper()
-	st, err := sessiond.Open(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(st, nil, Config{Addr: "127.0.0.1:0", EventLoops: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-done
-		st.Close()
-	})
-	// Serve starts the loops before it accepts.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s.mu.Lock()
-		ls := s.loops
-		s.mu.Unlock()
-		if ls != nil {
-			return s, ls, s.Addrs()[0].String()
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no event loops")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	s, addr := loopTestServer(t, Config{EventLoops: 2}, nil)
+	return s, s.loops, addr
 }
 
 // loopClient is a raw RESP connection.
