@@ -189,11 +189,8 @@ func (st *Store) Modify(key string, fn func(cur []byte, it Item) ([]byte, error)
 		return old, true, err
 	}
 	it = Item{Expires: old.Expires, Flags: old.Flags, Version: st.version(now)}
-	err = sh.write(tag, key, i, value, it, 0, false)
-	sh.settle(now)
-	if err != nil {
+	if ticket, err = sh.writeLive(tag, key, i, value, it, now); err != nil {
 		return old, true, err
 	}
-	ticket = sh.emit(key, value, it, false)
 	return it, true, nil
 }

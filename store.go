@@ -286,13 +286,22 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 		return Item{}, found, nil
 	}
 	it = Item{Expires: min(exp, maxExpires), Flags: o.Flags, Version: st.version(now)}
+	if ticket, err = sh.writeLive(tag, key, i, value, it, now); err != nil {
+		return Item{}, found, err
+	}
+	return it, found, nil
+}
+
+// writeLive writes a live record for key, whose index slot is i (or -1),
+// settles the shard and passes the write to the replicator: the end of
+// every local write of a value.
+func (sh *shard) writeLive(tag uint32, key string, i int, value []byte, it Item, now int64) (ticket uint64, err error) {
 	err = sh.write(tag, key, i, value, it, 0, false)
 	sh.settle(now)
 	if err != nil {
-		return Item{}, found, err
+		return 0, err
 	}
-	ticket = sh.emit(key, value, it, false)
-	return it, found, nil
+	return sh.emit(key, value, it, false), nil
 }
 
 // write stores a record for key, whose index slot is i (or -1), in place
