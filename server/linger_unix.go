@@ -11,12 +11,8 @@ import (
 // read, peeking at the socket without waiting. If it cannot tell, it says
 // yes.
 func unreadInput(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return true
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := rawConn(nc)
+	if rc == nil {
 		return true
 	}
 	unread := true
@@ -27,4 +23,17 @@ func unreadInput(nc net.Conn) bool {
 		unread = (err == nil && n > 0) || (err != nil && err != syscall.EAGAIN)
 	})
 	return unread
+}
+
+// rawConn returns nc's descriptor access, or nil if it has none.
+func rawConn(nc net.Conn) syscall.RawConn {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }

@@ -162,13 +162,9 @@ func (l *loop) poke() { syscall.Write(l.wake[1], []byte{0}) }
 // takeFD returns a descriptor of nc's socket of the caller's own, which the
 // Go poller does not watch, and closes nc.
 func takeFD(nc net.Conn) (int, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+	rc := rawConn(nc)
+	if rc == nil {
 		return -1, errors.New("no descriptor")
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
 	}
 	fd := -1
 	var derr error

@@ -30,12 +30,8 @@ type rawIO struct {
 
 // newRawIO returns raw I/O for nc, or nil if nc has no file descriptor.
 func newRawIO(nc net.Conn) *rawIO {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := rawConn(nc)
+	if rc == nil {
 		return nil
 	}
 	r := &rawIO{rc: rc}
