@@ -1,0 +1,91 @@
+package sessiond
+
+import (
+	"unsafe"
+
+	"github.com/sessiond/sessiond/internal/prefetch"
+)
+
+// MaxPrefetch is the most keys Prefetch looks at; it ignores the rest.
+const MaxPrefetch = 32
+
+// prefetchMost is the most of one record Prefetch asks for: past it, the
+// copy of a value streams well enough without help.
+const prefetchMost = 4 << 10
+
+// Prefetch asks the processor for the memory that the commands on keys will
+// touch, so that their cache misses overlap instead of coming one after
+// another: call it with the keys of the commands a client sent together,
+// then run them. With values, it asks for whole records, for commands that
+// read the value (GET); without, only for the start of each record, which
+// holds the key and what a write or an expiry changes. It changes nothing,
+// and saves time only when the store is larger than the processor's cache
+// and there is more than one key.
+//
+// It goes over the keys in rounds, each asking for what the last one
+// brought in made known: their index slots, then the start of their
+// records, then the rest of the records.
+func (st *Store) Prefetch(keys []string, values bool) {
+	if len(keys) > MaxPrefetch {
+		keys = keys[:MaxPrefetch]
+	}
+	var hashes [MaxPrefetch]uint64
+	for i, key := range keys {
+		h := st.hash(key)
+		hashes[i] = h
+		st.prefetchShard(h, func(sh *shard, tag uint32) {
+			x := &sh.idx
+			if len(x.slots) > 0 {
+				prefetch.Line(uintptr(unsafe.Pointer(&x.slots[x.home(tag)])))
+			}
+		})
+	}
+	for _, h := range hashes[:len(keys)] {
+		st.prefetchShard(h, func(sh *shard, tag uint32) {
+			if v := sh.firstOf(tag); v != nil {
+				prefetch.Line(uintptr(unsafe.Pointer(&v[0])))
+			}
+		})
+	}
+	if !values {
+		return
+	}
+	for _, h := range hashes[:len(keys)] {
+		st.prefetchShard(h, func(sh *shard, tag uint32) {
+			if v := sh.firstOf(tag); v != nil {
+				p := uintptr(unsafe.Pointer(&v[0]))
+				for off := 64; off < min(v.size(), len(v), prefetchMost); off += 64 {
+					prefetch.Line(p + uintptr(off))
+				}
+			}
+		})
+	}
+}
+
+// prefetchShard runs fn on the shard of the key whose hash is h, with the
+// key's tag, under the shard's lock, unless the store is closed (as lock
+// does: Close gives the shards' memory back).
+func (st *Store) prefetchShard(h uint64, fn func(sh *shard, tag uint32)) {
+	sh := &st.shards[h&st.mask]
+	sh.mu.Lock()
+	if !st.closed.Load() {
+		fn(sh, uint32(h>>32))
+	}
+	sh.mu.Unlock()
+}
+
+// firstOf returns the record of the first index entry with tag, which is
+// the key's as a rule, or nil. It reads the index, not the record.
+func (sh *shard) firstOf(tag uint32) view {
+	x := &sh.idx
+	for i := x.home(tag); i < len(x.slots); i++ {
+		e := x.slots[i]
+		if e == 0 || entryTag(e) > tag {
+			return nil
+		}
+		if entryTag(e) == tag {
+			return sh.at(entryLoc(e))
+		}
+	}
+	return nil
+}
