@@ -31,6 +31,9 @@ const (
 	// KEYS, SCAN, EXEC): a connection in an event loop leaves it to run
 	// one, so that the loop never waits for one client.
 	offLoop
+	// readsValue marks a command that reads a key's value (GET): a
+	// batch of them prefetches whole records (sessiond.Store.Prefetch).
+	readsValue
 )
 
 // commandTable returns the commands the server serves, by lower-case name.
@@ -58,14 +61,14 @@ func commandTable() map[string]*command {
 		{name: "wait", arity: 3, flags: offLoop, fn: cmdWait},
 		{name: "debug", arity: -2, flags: offLoop, fn: cmdDebug},
 		// Strings.
-		{name: "get", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdGet},
+		{name: "get", arity: 2, flags: readonly | readsValue, first: 1, last: 1, step: 1, fn: cmdGet},
 		{name: "set", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdSet},
 		{name: "setex", arity: 4, flags: write, first: 1, last: 1, step: 1, fn: cmdSetEx},
 		{name: "psetex", arity: 4, flags: write, first: 1, last: 1, step: 1, fn: cmdPSetEx},
 		{name: "setnx", arity: 3, flags: write, first: 1, last: 1, step: 1, fn: cmdSetNX},
-		{name: "getdel", arity: 2, flags: write, first: 1, last: 1, step: 1, fn: cmdGetDel},
-		{name: "getex", arity: -2, flags: write, first: 1, last: 1, step: 1, fn: cmdGetEx},
-		{name: "mget", arity: -2, flags: readonly | offLoop, first: 1, last: -1, step: 1, fn: cmdMGet},
+		{name: "getdel", arity: 2, flags: write | readsValue, first: 1, last: 1, step: 1, fn: cmdGetDel},
+		{name: "getex", arity: -2, flags: write | readsValue, first: 1, last: 1, step: 1, fn: cmdGetEx},
+		{name: "mget", arity: -2, flags: readonly | offLoop | readsValue, first: 1, last: -1, step: 1, fn: cmdMGet},
 		{name: "mset", arity: -3, flags: write, first: 1, last: -1, step: 2, fn: cmdMSet},
 		// Keys.
 		{name: "del", arity: -2, flags: write, first: 1, last: -1, step: 1, fn: cmdDel},

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/resp"
 )
 
@@ -67,6 +68,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.meta.Store(&clientMeta{proto: 2})
 	c.rd.Unauthenticated = !c.authed
 	c.rd.BeforeRead = c.beforeRead
+	c.rd.AfterRead = c.prefetch
 	c.w = resp.NewWriter(deadlineWriter{c})
 	return c
 }
@@ -143,6 +145,40 @@ func (c *conn) beforeRead() error {
 }
 
 var errStopped = errors.New("server shutting down")
+
+// prefetch asks the store for the memory the commands just read will touch,
+// when they are more than one with a key: their cache misses then overlap
+// instead of coming one after another (sessiond.Store.Prefetch). On a store
+// larger than the processor's cache, it halves the time of a pipelined
+// batch of GETs (docs/BENCHMARKS.md).
+func (c *conn) prefetch() {
+	if !c.authed {
+		return
+	}
+	var names, args [sessiond.MaxPrefetch][]byte
+	n := 0
+	c.rd.Ahead(len(names), func(name, arg []byte) {
+		names[n], args[n] = name, arg
+		n++
+	})
+	if n < 2 {
+		return
+	}
+	var keys [sessiond.MaxPrefetch]string
+	k, values := 0, false
+	for i := range n {
+		cmd := c.s.lookup(names[i])
+		if cmd == nil || cmd.first != 1 {
+			continue
+		}
+		keys[k] = str(args[i])
+		k++
+		values = values || cmd.flags&readsValue != 0
+	}
+	if k >= 2 {
+		c.s.st.Prefetch(keys[:k], values)
+	}
+}
 
 // stop asks the connection to close once it has answered the commands it
 // has read. A connection blocked reading is woken at once.

@@ -51,9 +51,27 @@ func fuzzRead(t *testing.T, rd io.Reader, flags uint8, tiny bool, maxCmds int) r
 	if flags&fuzzShrink != 0 {
 		r.BeforeRead = func() error { r.Shrink(); return nil }
 	}
+	// What Ahead finds after each read must be what ReadCommand returns
+	// next, as far as it returns commands.
+	var ahead [][2]string
+	r.AfterRead = func() {
+		ahead = ahead[:0]
+		n := r.Ahead(int(flags%5)+1, func(name, arg []byte) {
+			ahead = append(ahead, [2]string{string(name), string(arg)})
+		})
+		if n != len(ahead) || n > int(flags%5)+1 {
+			t.Fatalf("Ahead returned %d, reported %d, most %d", n, len(ahead), flags%5+1)
+		}
+	}
 	var res result
 	for range maxCmds {
 		args, err := r.ReadCommand()
+		if err == nil && len(args) >= 2 && len(ahead) > 0 {
+			if got := [2]string{string(args[0]), string(args[1])}; got != ahead[0] {
+				t.Fatalf("Ahead found %q, ReadCommand returned %q", ahead[0], got)
+			}
+			ahead = ahead[1:]
+		}
 		if r.Buffered() < 0 || r.r > r.w || r.w > len(r.buf) {
 			t.Fatalf("bad buffer state r=%d w=%d len=%d", r.r, r.w, len(r.buf))
 		}

@@ -68,6 +68,10 @@ type Reader struct {
 	// server must flush its replies before it waits for more input. It
 	// may call Shrink.
 	BeforeRead func() error
+	// AfterRead, if set, runs after every read from the connection that
+	// brought input, before it is parsed: the moment to look at a batch
+	// of commands as a whole (Ahead).
+	AfterRead func()
 
 	buf  []byte
 	r, w int // unread data is buf[r:w]
@@ -177,6 +181,9 @@ func (r *Reader) fill() error {
 		// parse decides before a command gets this big; this is a
 		// backstop.
 		return protoErr("command of more than %d bytes", r.lim.MaxCommand)
+	}
+	if err == nil && r.AfterRead != nil {
+		r.AfterRead()
 	}
 	return err
 }

@@ -768,3 +768,46 @@ func BenchmarkReadSET(b *testing.B) {
 		}
 	}
 }
+
+// Ahead reports the name and first argument of the complete commands in
+// the array form buffered after the one returned, and changes nothing.
+func TestAhead(t *testing.T) {
+	in := "*2\r\n$3\r\nGET\r\n$1\r\na\r\n" +
+		"*1\r\n$4\r\nPING\r\n" +
+		"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$2\r\nvv\r\n" +
+		"*0\r\n" +
+		"*2\r\n$6\r\nEXPIRE\r\n$1\r\nc\r\n" +
+		"GET d\r\n" + // inline: Ahead stops
+		"*2\r\n$3\r\nGET\r\n$1\r\ne\r\n"
+	tests := []struct {
+		in   string
+		most int
+		want []string
+	}{
+		{in, 10, []string{"GET a", "SET b", "EXPIRE c"}},
+		{in, 2, []string{"GET a", "SET b"}},
+		{"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb", 10, []string{"GET a"}}, // the second not complete
+		{"*2\r\n$3\r\nGET\r\n$1099511627776\r\nx\r\n", 10, nil},
+		{"*1099511627776\r\n$3\r\nGET\r\n$1\r\na\r\n", 10, nil},
+		{"*2\r\n$3\r\nGET\r\n$-1\r\n", 10, nil},
+		{"*2\r\n$3\r\nGET\r\n:1\r\n", 10, nil},
+		{"*2\n$3\r\nGET\r\n$1\r\na\r\n", 10, nil},
+	}
+	for _, tt := range tests {
+		var got []string
+		r := NewReader(strings.NewReader(tt.in), Limits{})
+		r.AfterRead = func() {
+			r.Ahead(tt.most, func(name, arg []byte) { got = append(got, string(name)+" "+string(arg)) })
+		}
+		first, err := r.ReadCommand()
+		if err != nil && tt.want != nil {
+			t.Fatalf("%q: %v", tt.in, err)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%q: Ahead found %q, want %q", tt.in, got, tt.want)
+		}
+		if tt.want != nil && string(first[1]) != "a" {
+			t.Errorf("%q: first command %q", tt.in, first)
+		}
+	}
+}
