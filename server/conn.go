@@ -180,6 +180,26 @@ func (c *conn) prefetch() {
 	}
 }
 
+// prefetchGroup is how many keys of one command (MGET, a memcached get of
+// many keys) are prefetched at a time, ahead of their lookups.
+const prefetchGroup = 16
+
+// prefetchGroupAt prefetches keys[i:i+prefetchGroup] if i starts such a
+// group in a command of more than one key (sessiond.Store.Prefetch): call
+// it before looking up keys[i].
+func (s *Server) prefetchGroupAt(keys [][]byte, i int, values bool) {
+	if len(keys) < 2 || i%prefetchGroup != 0 {
+		return
+	}
+	var group [prefetchGroup]string
+	n := 0
+	for _, k := range keys[i:min(i+prefetchGroup, len(keys))] {
+		group[n] = str(k)
+		n++
+	}
+	s.st.Prefetch(group[:n], values)
+}
+
 // stop asks the connection to close once it has answered the commands it
 // has read. A connection blocked reading is woken at once.
 func (c *conn) stop() {

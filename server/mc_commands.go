@@ -144,7 +144,8 @@ func (m *mcConn) retrieve(cmd *memcache.Command) {
 		count, hits, misses = mcCmdTouch, mcTouchHits, mcTouchMisses
 		exp = m.s.mcExpires(cmd.Exptime)
 	}
-	for _, k := range cmd.Keys {
+	for i, k := range cmd.Keys {
+		m.s.prefetchGroupAt(cmd.Keys, i, true)
 		m.counts[count].Add(1)
 		var v []byte
 		var it sessiond.Item

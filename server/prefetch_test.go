@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/sessiond/sessiond/server"
@@ -66,4 +67,24 @@ func TestPipelinedBatchBeforeAuth(t *testing.T) {
 			t.Errorf("reply %d: got %q, want %q", i, got, want)
 		}
 	}
+}
+
+// MGET of more keys than one prefetch group answers every key in order.
+func TestMGetManyKeys(t *testing.T) {
+	t.Parallel()
+	ts := start(t)
+	c := ts.dial(t)
+	args := []string{"MGET"}
+	want := fmt.Sprintf("*%d\r\n", 40)
+	for i := range 40 {
+		k := fmt.Sprintf("key%d", i)
+		args = append(args, k)
+		if i%3 == 0 {
+			want += null
+			continue
+		}
+		c.expect(ok, "SET", k, "v"+k)
+		want += bulk("v" + k)
+	}
+	c.expect(want, args...)
 }

@@ -267,7 +267,8 @@ func cmdGetEx(c *conn, args [][]byte) {
 // MGET key [key ...]
 func cmdMGet(c *conn, args [][]byte) {
 	c.w.Array(len(args) - 1)
-	for _, k := range args[1:] {
+	for i, k := range args[1:] {
+		c.s.prefetchGroupAt(args[1:], i, true)
 		v, _, found, err := c.s.st.Lookup(c.scratch[:0], str(k))
 		c.scratch = v
 		if err != nil || !found {
