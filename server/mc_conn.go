@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/memcache"
 )
 
@@ -47,6 +48,7 @@ func newMCConn(s *Server, nc net.Conn) *mcConn {
 	m := &mcConn{c: c, s: s}
 	m.rd = memcache.NewReader(countingReader{in, &c.stats.netIn}, memcache.Limits{MaxValue: s.storeOpts.MaxValueSize})
 	m.rd.BeforeRead = m.beforeRead
+	m.rd.AfterRead = m.prefetch
 	m.w = memcache.NewWriter(deadlineWriter{c})
 	return m
 }
@@ -65,6 +67,21 @@ func (m *mcConn) beforeRead() error {
 		return errStopped
 	}
 	return nil
+}
+
+// prefetch asks the store for the memory the commands just read will touch,
+// when they have more than one key, as conn.prefetch does.
+func (m *mcConn) prefetch() {
+	var keys [sessiond.MaxPrefetch]string
+	n, values := 0, false
+	m.rd.Ahead(len(keys), func(key []byte, value bool) {
+		keys[n] = str(key)
+		n++
+		values = values || value
+	})
+	if n >= 2 {
+		m.s.st.Prefetch(keys[:n], values)
+	}
 }
 
 // stopping reports whether Shutdown has asked the connection to close.

@@ -58,6 +58,33 @@ func fuzzRead(t *testing.T, rd io.Reader, flags uint8, tiny bool, maxCmds int) [
 		r.BeforeRead = func() error { r.Shrink(); return nil }
 	}
 	bufLimit := max(len(r.buf), r.bufLimit())
+	// The keys Ahead finds after each read must be those of the commands
+	// Read returns next, in order, as far as it returns them without a
+	// refusal (whose line's keys Ahead may have reported).
+	type aheadKey struct {
+		key   string
+		value bool
+	}
+	var ahead []aheadKey
+	most := int(flags%7) + 1
+	r.AfterRead = func() {
+		ahead = ahead[:0]
+		n := r.Ahead(most, func(key []byte, value bool) {
+			ahead = append(ahead, aheadKey{string(key), value})
+		})
+		if n != len(ahead) || n > most {
+			t.Fatalf("Ahead returned %d, reported %d, most %d", n, len(ahead), most)
+		}
+	}
+	expect := func(key []byte, value bool) {
+		if len(ahead) == 0 {
+			return
+		}
+		if got := (aheadKey{string(key), value}); got != ahead[0] {
+			t.Fatalf("Ahead found %+v, Read returned %+v", ahead[0], got)
+		}
+		ahead = ahead[1:]
+	}
 	var out []string
 	var prev Command // the command read last, if it had More
 	for range maxCmds {
@@ -77,6 +104,7 @@ func fuzzRead(t *testing.T, rd io.Reader, flags uint8, tiny bool, maxCmds int) [
 		var ce *CommandError
 		switch {
 		case errors.As(err, &ce):
+			ahead = nil
 			if c != nil {
 				t.Fatalf("a command with error %v", err)
 			}
@@ -97,10 +125,17 @@ func fuzzRead(t *testing.T, rd io.Reader, flags uint8, tiny bool, maxCmds int) [
 			return out
 		}
 		checkCommand(t, c, r.lim)
+		for _, k := range c.Keys {
+			expect(k, true)
+		}
+		if c.Key != nil {
+			expect(c.Key, false)
+		}
 		prev = *c
 		if flags&fuzzSkipKeys != 0 && c.More && len(out)%2 == 0 {
 			r.SkipKeys()
 			prev.More = false
+			ahead = nil
 		}
 		if flags&fuzzShrink != 0 {
 			r.Shrink()

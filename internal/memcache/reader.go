@@ -93,6 +93,10 @@ type Reader struct {
 	// must flush its replies before it waits for more input. It may call
 	// Shrink.
 	BeforeRead func() error
+	// AfterRead, if set, runs after every read from the connection that
+	// brought input, before it is parsed: the moment to look at a batch
+	// of commands as a whole (Ahead).
+	AfterRead func()
 
 	buf  []byte
 	r, w int // unread data is buf[r:w]
@@ -303,6 +307,9 @@ func (r *Reader) fill() error {
 	r.buf, r.r, r.w, err = inbuf.Fill(r.rd, r.buf, r.r, r.w, r.bufLimit())
 	if errors.Is(err, inbuf.ErrFull) {
 		return errors.New("memcache: buffer full") // step decides before this; a backstop
+	}
+	if err == nil && r.AfterRead != nil {
+		r.AfterRead()
 	}
 	return err
 }

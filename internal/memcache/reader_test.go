@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -383,6 +384,49 @@ func BenchmarkReaderGet(b *testing.B) {
 	for b.Loop() {
 		if _, err := r.Read(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Ahead reports the keys of the complete commands buffered after the one
+// returned, and changes nothing.
+func TestAhead(t *testing.T) {
+	in := "get a\r\n" +
+		"gets b  c\r\n" +
+		"version\r\n" +
+		"set d 0 0 2\r\nxy\r\n" +
+		"gat 10 e\r\n" +
+		"touch f 10\r\ndelete g\r\nincr h 1\r\ndecr i 1 noreply\r\n" +
+		"set j 0 0 5\r\nab" // the block not complete: Ahead stops
+	tests := []struct {
+		in   string
+		most int
+		want []string
+	}{
+		{in, 20, []string{"a+", "b+", "c+", "d", "e+", "f", "g", "h", "i"}},
+		{in, 3, []string{"a+", "b+", "c+"}},
+		{"get a\r\nset b 0 0 x\r\nget c\r\n", 20, []string{"a+"}},
+		{"get a\r\nset b 0 0 1099511627776\r\nx\r\nget c\r\n", 20, []string{"a+"}},
+		{"get a\r\nget b", 20, []string{"a+"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		r := NewReader(strings.NewReader(tt.in), Limits{})
+		r.AfterRead = func() {
+			r.Ahead(tt.most, func(key []byte, value bool) {
+				if value {
+					got = append(got, string(key)+"+")
+				} else {
+					got = append(got, string(key))
+				}
+			})
+		}
+		c, err := r.Read()
+		if err != nil || string(c.Keys[0]) != "a" {
+			t.Fatalf("%q: %v %v", tt.in, c, err)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%q: Ahead found %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
