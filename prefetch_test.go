@@ -11,6 +11,7 @@ import (
 // tag, more than MaxPrefetch, on a store closed.
 func TestPrefetchChangesNothing(t *testing.T) {
 	st := openTest(t, &Options{Shards: 2})
+	st.prefetchMin = 0
 	var keys []string
 	for i := range 3 * MaxPrefetch {
 		k := fmt.Sprintf("k%d", i)
@@ -45,6 +46,7 @@ func TestPrefetchChangesNothing(t *testing.T) {
 // that grow the index and compact segments.
 func TestPrefetchConcurrentWrites(t *testing.T) {
 	st := openTest(t, &Options{Shards: 1})
+	st.prefetchMin = 0
 	keys := make([]string, 4096)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("session:%d", i)
@@ -76,4 +78,24 @@ func TestPrefetchConcurrentWrites(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// Below prefetchMinUsed, Prefetch does nothing; above, it may help.
+func TestPrefetchHelps(t *testing.T) {
+	st := openTest(t, nil)
+	if st.PrefetchHelps() {
+		t.Fatal("an empty store prefetches")
+	}
+	val := make([]byte, 4<<10)
+	for i := 0; !st.PrefetchHelps(); i++ {
+		if err := st.Set(fmt.Sprint("k", i), val, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if i > 2*prefetchMinUsed/len(val) {
+			t.Fatalf("%d bytes in use and no prefetching", st.Stats().UsedMemory)
+		}
+	}
+	if used := st.Stats().UsedMemory; used < prefetchMinUsed {
+		t.Fatalf("prefetching with %d bytes in use", used)
+	}
 }

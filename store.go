@@ -27,6 +27,8 @@ type Store struct {
 
 	floor floor // nothing under this version is kept (see ClearBefore)
 
+	prefetchMin int64 // prefetchMinUsed; tests lower it
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -53,6 +55,8 @@ func Open(o *Options) (*Store, error) {
 		mask:   uint64(opts.Shards - 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+
+		prefetchMin: prefetchMinUsed,
 	}
 	st.mem.limit = opts.MaxMemory
 	now := opts.Now

@@ -119,47 +119,53 @@ func BenchmarkSetDelete(b *testing.B) {
 	})
 }
 
-// BenchmarkGetBatch looks up batches of 16 keys spread over a store larger
-// than the processor's cache, as a pipelining client sends them: -prefetch
-// first asks for their memory with Store.Prefetch. Reported per lookup.
+// BenchmarkGetBatch looks up batches of 16 random keys, as a pipelining
+// client sends them, in stores of 2,048 to 262,144 sessions (about 1.2 to
+// 160 MB): with prefetch=true, Store.Prefetch first asks for their memory.
+// Reported per lookup.
 func BenchmarkGetBatch(b *testing.B) {
-	for _, pf := range []bool{false, true} {
-		b.Run(fmt.Sprintf("prefetch=%v", pf), func(b *testing.B) {
-			st, err := sessiond.Open(nil)
-			if err != nil {
-				b.Fatal(err)
+	for _, n := range []int{1 << 11, 1 << 13, 1 << 15, 1 << 18} {
+		for _, pf := range []bool{false, true} {
+			b.Run(fmt.Sprintf("sessions=%d/prefetch=%v", n, pf), func(b *testing.B) {
+				benchGetBatch(b, n, pf)
+			})
+		}
+	}
+}
+
+func benchGetBatch(b *testing.B, n int, pf bool) {
+	st, err := sessiond.Open(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	keys := make([]string, n)
+	val := make([]byte, 512)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("sess:%032d", i)
+		if err := st.Set(keys[i], val, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	batch := make([]string, 16)
+	buf := make([]byte, 0, 1024)
+	x := uint64(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(batch) {
+		for j := range batch {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			batch[j] = keys[x%uint64(n)]
+		}
+		if pf {
+			st.Prefetch(batch, true)
+		}
+		for _, k := range batch {
+			if _, _, ok, _ := st.Lookup(buf[:0], k); !ok {
+				b.Fatal("miss")
 			}
-			defer st.Close()
-			const n = 1 << 18 // 256Ki sessions, about 160 MB
-			keys := make([]string, n)
-			val := make([]byte, 512)
-			for i := range keys {
-				keys[i] = fmt.Sprintf("sess:%032d", i)
-				if err := st.Set(keys[i], val, time.Hour); err != nil {
-					b.Fatal(err)
-				}
-			}
-			batch := make([]string, 16)
-			buf := make([]byte, 0, 1024)
-			x := uint64(1)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i += len(batch) {
-				for j := range batch {
-					x ^= x << 13
-					x ^= x >> 7
-					x ^= x << 17
-					batch[j] = keys[x%n]
-				}
-				if pf {
-					st.Prefetch(batch, true)
-				}
-				for _, k := range batch {
-					if _, _, ok, _ := st.Lookup(buf[:0], k); !ok {
-						b.Fatal("miss")
-					}
-				}
-			}
-		})
+		}
 	}
 }

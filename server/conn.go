@@ -152,7 +152,7 @@ var errStopped = errors.New("server shutting down")
 // larger than the processor's cache, it halves the time of a pipelined
 // batch of GETs (docs/BENCHMARKS.md).
 func (c *conn) prefetch() {
-	if !c.authed {
+	if !c.authed || !c.s.st.PrefetchHelps() {
 		return
 	}
 	var names, args [sessiond.MaxPrefetch][]byte
@@ -188,7 +188,7 @@ const prefetchGroup = 16
 // group in a command of more than one key (sessiond.Store.Prefetch): call
 // it before looking up keys[i].
 func (s *Server) prefetchGroupAt(keys [][]byte, i int, values bool) {
-	if len(keys) < 2 || i%prefetchGroup != 0 {
+	if len(keys) < 2 || i%prefetchGroup != 0 || !s.st.PrefetchHelps() {
 		return
 	}
 	var group [prefetchGroup]string

@@ -72,6 +72,9 @@ func (m *mcConn) beforeRead() error {
 // prefetch asks the store for the memory the commands just read will touch,
 // when they have more than one key, as conn.prefetch does.
 func (m *mcConn) prefetch() {
+	if !m.s.st.PrefetchHelps() {
+		return
+	}
 	var keys [sessiond.MaxPrefetch]string
 	n, values := 0, false
 	m.rd.Ahead(len(keys), func(key []byte, value bool) {

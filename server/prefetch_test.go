@@ -4,9 +4,26 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/server"
 )
+
+// fillPastPrefetch fills st until it is large enough for the server to
+// prefetch (Store.PrefetchHelps), with keys no test here uses.
+func fillPastPrefetch(t *testing.T, st *sessiond.Store) {
+	t.Helper()
+	val := make([]byte, 4<<10)
+	for i := 0; !st.PrefetchHelps(); i++ {
+		if i == 1<<14 {
+			t.Fatalf("%d bytes in use and no prefetching", st.Stats().UsedMemory)
+		}
+		if err := st.Set(fmt.Sprint("filler:", i), val, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 // A pipelined batch, which the server prefetches as a whole before running
 // it (conn.prefetch), gets the replies each command gets alone: commands
@@ -15,6 +32,7 @@ import (
 func TestPipelinedBatchPrefetched(t *testing.T) {
 	t.Parallel()
 	ts := start(t)
+	fillPastPrefetch(t, ts.st)
 	c := ts.dial(t)
 	for _, k := range []string{"k1", "k3", "k4"} {
 		c.expect(ok, "SET", k, "v-"+k)
@@ -55,6 +73,7 @@ func TestPipelinedBatchPrefetched(t *testing.T) {
 func TestPipelinedBatchBeforeAuth(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, server.Config{RequirePass: "secret"}, nil)
+	fillPastPrefetch(t, ts.st)
 	c := ts.dial(t)
 	var batch bytes.Buffer
 	for _, args := range [][]string{{"GET", "a"}, {"SET", "a", "1"}, {"AUTH", "secret"}, {"SET", "a", "1"}, {"GET", "a"}, {"GET", "b"}} {
@@ -73,6 +92,7 @@ func TestPipelinedBatchBeforeAuth(t *testing.T) {
 func TestMGetManyKeys(t *testing.T) {
 	t.Parallel()
 	ts := start(t)
+	fillPastPrefetch(t, ts.st)
 	c := ts.dial(t)
 	args := []string{"MGET"}
 	want := fmt.Sprintf("*%d\r\n", 40)
@@ -87,4 +107,44 @@ func TestMGetManyKeys(t *testing.T) {
 		want += bulk("v" + k)
 	}
 	c.expect(want, args...)
+}
+
+// A pipelined memcached batch, prefetched (mcConn.prefetch), gets the
+// replies its commands get alone, and a get of more keys than a prefetch
+// group answers them all.
+func TestMemcacheBatchPrefetched(t *testing.T) {
+	t.Parallel()
+	ts := startMC(t, server.Config{}, nil)
+	fillPastPrefetch(t, ts.st)
+	c := ts.mc(t)
+	c.do("set a 1 0 2\r\nva\r\nset b 2 0 2\r\nvb\r\n", "STORED\r\nSTORED\r\n")
+	var keys, many string
+	for i := range 40 {
+		k := fmt.Sprint("m", i)
+		keys += " " + k
+		if i%2 == 0 {
+			c.do("set "+k+" 0 0 1\r\nx\r\n", "STORED\r\n")
+			many += "VALUE " + k + " 0 1\r\nx\r\n"
+		}
+	}
+	c.do("get a\r\n"+
+		"get nope b\r\n"+
+		"set a 3 0 1\r\n7\r\n"+
+		"get a\r\n"+
+		"touch b 100\r\n"+
+		"delete b\r\n"+
+		"get b\r\n"+
+		"incr a 1\r\n"+
+		"version\r\n"+
+		"get"+keys+"\r\n",
+		"VALUE a 1 2\r\nva\r\nEND\r\n"+
+			"VALUE b 2 2\r\nvb\r\nEND\r\n"+
+			"STORED\r\n"+
+			"VALUE a 3 1\r\n7\r\nEND\r\n"+
+			"TOUCHED\r\n"+
+			"DELETED\r\n"+
+			"END\r\n"+
+			"8\r\n"+
+			"VERSION 1.6.18\r\n"+
+			many+"END\r\n")
 }
