@@ -2,10 +2,10 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,13 +13,22 @@ import (
 	"unsafe"
 )
 
-// The event loops serve RESP connections the way Redis does: a thread
-// waits on an epoll set for every connection it serves, and for each one
-// with input reads once, runs the commands read and writes their replies.
-// A request so costs one read and one write; a goroutine per connection
+// The event loops serve RESP connections the way Redis does: a loop waits
+// on an epoll set for every connection it serves, and for each one with
+// input reads once, runs the commands read and writes their replies. A
+// request so costs one read and one write; a goroutine per connection
 // costs one more read (the one that finds the socket empty before the
-// goroutine parks) and a goroutine wake-up, which below saturation often
-// wakes a thread too (docs/BENCHMARKS.md).
+// goroutine parks) and a goroutine wake-up per connection
+// (docs/BENCHMARKS.md).
+//
+// A loop is a goroutine. It does not block a thread in epoll_wait: with
+// nothing ready, it parks in Go's own poller, in which the loop's epoll
+// descriptor is registered (it becomes readable when a connection has an
+// event), so an idle loop costs a parked goroutine, and a loop woken for
+// one connection costs what that connection's own goroutine would. The
+// connections are in the set edge-triggered: a read that does not fill its
+// buffer empties the socket, unless the peer also hung up (EPOLLRDHUP),
+// and new input comes with a new event.
 //
 // A loop never waits for one client. A connection leaves its loop for a
 // goroutine of its own, for good, when it sends a command that may wait or
@@ -48,9 +57,11 @@ type eventLoops struct {
 type loop struct {
 	s     *Server
 	ls    *eventLoops
-	ep    int
-	wake  [2]int // a pipe: a byte written wakes the loop
-	spare int    // an open /dev/null, closed to make room for leave's descriptor at the process's limit
+	ep    int             // the epoll set
+	epf   *os.File        // ep, in Go's poller
+	eprc  syscall.RawConn // epf's, to wait on
+	wake  [2]int          // a pipe: a byte written wakes the loop
+	spare int             // an open /dev/null, closed to make room for leave's descriptor at the process's limit
 	conns map[int]*conn
 	base  time.Time // the loop's clock, monotonic: times below are ns since it
 	swept int64     // the last idle sweep
@@ -89,15 +100,38 @@ func newLoop(s *Server, ls *eventLoops) (*loop, error) {
 		return nil, err
 	}
 	l.spare, _ = openSpare()
-	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, l.wake[0], &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}); err != nil {
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, l.wake[0], &syscall.EpollEvent{Events: syscall.EPOLLIN | epollET, Fd: int32(l.wake[0])}); err != nil {
 		l.closeFDs()
 		return nil, err
 	}
+	// A non-blocking descriptor joins Go's poller as an os.File; one it
+	// will not take would make the loop block a thread, so it is refused.
+	if err := syscall.SetNonblock(ep, true); err != nil {
+		l.closeFDs()
+		return nil, err
+	}
+	l.epf = os.NewFile(uintptr(ep), "epoll")
+	rc, err := l.epf.SyscallConn()
+	if err == nil {
+		err = l.epf.SetReadDeadline(time.Time{}) // fails unless in the poller
+	}
+	if err != nil {
+		l.closeFDs()
+		return nil, fmt.Errorf("epoll descriptor not pollable: %w", err)
+	}
+	l.eprc = rc
 	return l, nil
 }
 
+// epollET is EPOLLET as the uint32 of an event's mask.
+const epollET = 1 << 31
+
 func (l *loop) closeFDs() {
-	syscall.Close(l.ep)
+	if l.epf != nil {
+		l.epf.Close()
+	} else {
+		syscall.Close(l.ep)
+	}
 	syscall.Close(l.wake[0])
 	syscall.Close(l.wake[1])
 	if l.spare >= 0 {
@@ -185,47 +219,83 @@ func takeFD(nc net.Conn) (int, error) {
 }
 
 func (l *loop) run() {
-	// A thread of its own: a loop that moved between threads, as an
-	// idle one waits, had a longer tail (docs/BENCHMARKS.md).
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	defer close(l.done)
 	defer l.closeFDs()
 	events := make([]syscall.EpollEvent, 128)
 	for {
-		for _, ev := range events[:l.wait(events)] {
-			fd := int(ev.Fd)
-			if fd == l.wake[0] {
-				if l.woken() {
-					return
+		if l.s.cfg.Timeout > 0 {
+			l.epf.SetReadDeadline(time.Now().Add(l.sweepEvery()))
+		}
+		stop := false
+		// One RawConn.Read for as long as events come: it clears the
+		// poller's report of readiness when it starts, not between
+		// waits, so a report that comes while events are served is kept.
+		err := l.eprc.Read(func(fd uintptr) bool {
+			for {
+				n := epollPoll(fd, events)
+				if n == 0 {
+					return false // wait in Go's poller
 				}
-				continue
+				if l.serve(events[:n]) {
+					stop = true
+					return true
+				}
+				l.sweep()
+				if n < len(events) {
+					// The set was emptied: whatever comes next
+					// makes the descriptor readable again.
+					return false
+				}
 			}
-			if c := l.conns[fd]; c != nil {
-				l.ready(c)
-			}
+		})
+		if stop {
+			return
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			// The loop cannot wait: it hands its connections to
+			// goroutines and ends.
+			l.s.log.Error("event loop cannot wait; serving its connections with goroutines", "err", err)
+			l.mu.Lock()
+			l.stop = true
+			l.mu.Unlock()
+			l.woken()
+			return
 		}
 		l.sweep()
 	}
 }
 
-// wait returns the events ready. It polls first without blocking, outside
-// the Go scheduler's view as the loop's reads and writes are; only with
-// nothing ready does it block, in a call the scheduler knows of.
-func (l *loop) wait(events []syscall.EpollEvent) int {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-	if e == 0 && r > 0 {
-		return int(r)
-	}
-	timeout := -1
-	if l.s.cfg.Timeout > 0 {
-		timeout = int(l.sweepEvery() / time.Millisecond)
-	}
-	n, err := syscall.EpollWait(l.ep, events, timeout)
-	if err != nil { // EINTR
+// epollPoll returns the events ready in the set fd, without waiting and
+// outside the Go scheduler's view, as the loop's reads and writes are.
+func epollPoll(fd uintptr, events []syscall.EpollEvent) int {
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+		switch e {
+		case 0:
+			return int(r)
+		case syscall.EINTR:
+			continue
+		}
 		return 0
 	}
-	return n
+}
+
+// serve serves the events, and reports whether Shutdown asked the loop to
+// end (after every connection left it).
+func (l *loop) serve(events []syscall.EpollEvent) bool {
+	for _, ev := range events {
+		fd := int(ev.Fd)
+		if fd == l.wake[0] {
+			if l.woken() {
+				return true
+			}
+			continue
+		}
+		if c := l.conns[fd]; c != nil {
+			l.ready(c, ev.Events)
+		}
+	}
+	return false
 }
 
 // woken takes the connections accepted for the loop, and reports whether
@@ -243,7 +313,7 @@ func (l *loop) woken() bool {
 	l.mu.Unlock()
 	for _, c := range added {
 		fd := c.lc.fd
-		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: int32(fd)}); err != nil {
 			l.s.log.Debug("connection not added to an event loop", "id", c.id, "err", err)
 			c.close()
 			l.s.connDone(c)
@@ -260,11 +330,12 @@ func (l *loop) woken() bool {
 	return true
 }
 
-// ready serves c's input: its one read, the commands it completes, and
-// their replies.
-func (l *loop) ready(c *conn) {
+// ready serves c's input: its one read (more if the first fills its buffer
+// or the client hung up), the commands it completes, and their replies.
+func (l *loop) ready(c *conn, events uint32) {
 	lc := c.lc
 	lc.read = false
+	lc.hup = events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
 	if l.s.cfg.Timeout > 0 {
 		lc.active = l.now()
 	}
@@ -399,18 +470,20 @@ func (l *loop) sweep() {
 type loopConn struct {
 	fd           int
 	raddr, laddr net.Addr
-	read         bool   // the readiness event's one read is done
+	read         bool   // the readiness event's reads are done
+	hup          bool   // the event said the client hung up: read to the end
 	pending      []byte // replies the socket did not take
 	active       int64  // the loop's time of the last input, with an idle timeout
 }
 
-// Read reads once per readiness event; after that, and when the socket is
+// Read reads once per readiness event, unless the read fills p (more may
+// be waiting, and no new event would say so) or the event said the client
+// hung up (the end is still to be read); after that, and when the socket is
 // empty, it returns errWouldBlock.
 func (lc *loopConn) Read(p []byte) (int, error) {
 	if lc.read || len(p) == 0 {
 		return 0, errWouldBlock
 	}
-	lc.read = true
 	for {
 		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(lc.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 		switch e {
@@ -418,10 +491,12 @@ func (lc *loopConn) Read(p []byte) (int, error) {
 			if n == 0 {
 				return 0, io.EOF
 			}
+			lc.read = int(n) < len(p) && !lc.hup
 			return int(n), nil
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			lc.read = true
 			return 0, errWouldBlock
 		default:
 			return 0, e

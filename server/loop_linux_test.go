@@ -137,3 +137,42 @@ func TestLoopShutdown(t *testing.T) {
 	}
 	// Accepting after Shutdown is over; the cleanup's Shutdown is a no-op.
 }
+
+// A client that sends its commands and half-closes at once gets their
+// replies, then the close. The loop's sockets are edge-triggered: when the
+// end of input is already there as the loop first reads, no new event will
+// say so, and the loop must read on to it (the event's EPOLLRDHUP), whether
+// the commands fill the reader's buffer or not. The commands go out before
+// the loop takes the connection, so that they and the end are there first.
+func TestLoopHalfClose(t *testing.T) {
+	_, ls, addr := loopServer(t)
+	for _, n := range []int{1, 3000} { // 3000 PINGs: more than the first read takes
+		before := ls.attached.Load()
+		c := dialLoop(t, addr)
+		if _, err := io.WriteString(c.nc, strings.Repeat(respCmd("PING"), n)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.nc.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.expect("", strings.Repeat("+PONG\r\n", n))
+		if b, err := c.br.ReadByte(); err != io.EOF {
+			t.Fatalf("%d PINGs: after the replies, %q %v, want the close", n, b, err)
+		}
+		if ls.attached.Load() == before {
+			t.Fatal("the connection was not served by a loop")
+		}
+	}
+}
+
+// A pipeline longer than one read of the loop's is served whole: the loop
+// reads on while its reads fill their buffer, since no new event will come
+// for what is left in the socket.
+func TestLoopPipelineLongerThanARead(t *testing.T) {
+	_, _, addr := loopServer(t)
+	c := dialLoop(t, addr)
+	c.expect(respCmd("PING"), "+PONG\r\n")
+	const n = 5000 // 70 KB
+	c.expect(strings.Repeat(respCmd("PING"), n), strings.Repeat("+PONG\r\n", n))
+}

@@ -83,10 +83,11 @@ type Config struct {
 	Cluster Cluster
 
 	// EventLoops, if positive and on Linux, is the number of event loops
-	// that serve RESP connections, as Redis's does: a thread waits on
-	// the sockets of many connections and serves each one with input, so
-	// that a request costs one read and one write and no goroutine
-	// wake-up. A connection leaves its loop for a goroutine of its own
+	// that serve RESP connections, as Redis's does: a goroutine waits on
+	// the sockets of many connections (one epoll set, itself in Go's
+	// poller) and serves each one with input, so that a request costs one
+	// read and one write, and a wake-up serves every connection ready.
+	// A connection leaves its loop for a goroutine of its own
 	// for commands that can wait or answer at length, and when it does
 	// not read its replies. Zero (the default): a goroutine serves each
 	// connection. Leave it zero when writes wait for replicas (sync
