@@ -26,9 +26,16 @@ import (
 // descriptor is registered (it becomes readable when a connection has an
 // event), so an idle loop costs a parked goroutine, and a loop woken for
 // one connection costs what that connection's own goroutine would. The
-// connections are in the set edge-triggered: a read that does not fill its
-// buffer empties the socket, unless the peer also hung up (EPOLLRDHUP),
-// and new input comes with a new event.
+// connections are in the set edge-triggered, so a connection with input
+// left after its read gets no new event for it: the loop keeps such
+// connections in a list of its own (again) and reads them in its next round
+// without waiting. Input may be left when a read fills its buffer, when the
+// event said the peer hung up (EPOLLRDHUP: the end is still to be read) or
+// sent urgent data (EPOLLPRI: a TCP read stops at the urgent mark), and
+// after any read of a Unix socket, which also stops after a message that
+// passes descriptors. Otherwise a read that does not fill its buffer
+// empties the socket, and the next input comes with an event: one read and
+// one write per request, as Redis.
 //
 // A loop never waits for one client. A connection leaves its loop for a
 // goroutine of its own, for good, when it sends a command that may wait or
@@ -63,6 +70,8 @@ type loop struct {
 	wake  [2]int          // a pipe: a byte written wakes the loop
 	spare int             // an open /dev/null, closed to make room for leave's descriptor at the process's limit
 	conns map[int]*conn
+	again []*conn   // connections that may have input left, to read next round
+	spent []*conn   // the list again was last round, reused
 	base  time.Time // the loop's clock, monotonic: times below are ns since it
 	swept int64     // the last idle sweep
 
@@ -161,7 +170,7 @@ func (ls *eventLoops) attach(c *conn) bool {
 		l.s.log.Debug("connection not taken by an event loop", "id", c.id, "err", err)
 		return false
 	}
-	c.lc = &loopConn{fd: fd, raddr: c.raddr, laddr: c.laddr, active: l.now()}
+	c.lc = &loopConn{fd: fd, raddr: c.raddr, laddr: c.laddr, active: l.now(), unix: c.laddr.Network() == "unix"}
 	c.nc, c.in, c.out = c.lc, c.lc, c.lc
 	l.added = append(l.added, c)
 	l.poke()
@@ -233,17 +242,19 @@ func (l *loop) run() {
 		err := l.eprc.Read(func(fd uintptr) bool {
 			for {
 				n := epollPoll(fd, events)
-				if n == 0 {
+				if n == 0 && len(l.again) == 0 {
 					return false // wait in Go's poller
 				}
 				if l.serve(events[:n]) {
 					stop = true
 					return true
 				}
+				l.readAgain()
 				l.sweep()
-				if n < len(events) {
-					// The set was emptied: whatever comes next
-					// makes the descriptor readable again.
+				if n < len(events) && len(l.again) == 0 {
+					// The set was emptied, and no input is
+					// left: whatever comes next makes the
+					// descriptor readable again.
 					return false
 				}
 			}
@@ -280,6 +291,19 @@ func epollPoll(fd uintptr, events []syscall.EpollEvent) int {
 	}
 }
 
+// readAgain serves the connections whose last read may have left input,
+// as if each had an event.
+func (l *loop) readAgain() {
+	list := l.again
+	l.again, l.spent = l.spent[:0], list
+	for i, c := range list {
+		list[i] = nil
+		if c.lc != nil && l.conns[c.lc.fd] == c { // not gone since
+			l.ready(c, 0)
+		}
+	}
+}
+
 // serve serves the events, and reports whether Shutdown asked the loop to
 // end (after every connection left it).
 func (l *loop) serve(events []syscall.EpollEvent) bool {
@@ -313,7 +337,7 @@ func (l *loop) woken() bool {
 	l.mu.Unlock()
 	for _, c := range added {
 		fd := c.lc.fd
-		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: int32(fd)}); err != nil {
+		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLPRI | epollET, Fd: int32(fd)}); err != nil {
 			l.s.log.Debug("connection not added to an event loop", "id", c.id, "err", err)
 			c.close()
 			l.s.connDone(c)
@@ -330,12 +354,23 @@ func (l *loop) woken() bool {
 	return true
 }
 
-// ready serves c's input: its one read (more if the first fills its buffer
-// or the client hung up), the commands it completes, and their replies.
+// ready serves c's input: its one read, the commands it completes, and
+// their replies. events is the event's mask, 0 when the loop reads c again
+// (readAgain).
 func (l *loop) ready(c *conn, events uint32) {
 	lc := c.lc
 	lc.read = false
-	lc.hup = events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+	if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		lc.hup = true // for good: read on to the end
+	}
+	if events&syscall.EPOLLPRI != 0 {
+		lc.urgent = true // until a read finds the socket empty
+	}
+	defer func() {
+		if lc.more && c.lc == lc && l.conns[lc.fd] == c {
+			l.again = append(l.again, c)
+		}
+	}()
 	if l.s.cfg.Timeout > 0 {
 		lc.active = l.now()
 	}
@@ -470,35 +505,40 @@ func (l *loop) sweep() {
 type loopConn struct {
 	fd           int
 	raddr, laddr net.Addr
-	read         bool   // the readiness event's reads are done
-	hup          bool   // the event said the client hung up: read to the end
+	read         bool   // this round's one read is done
+	more         bool   // the read may have left input: read again next round
+	hup          bool   // an event said the client hung up: read on to the end
+	urgent       bool   // an event said urgent data came: read on until empty
+	unix         bool   // a Unix socket: a short read may leave input
 	pending      []byte // replies the socket did not take
 	active       int64  // the loop's time of the last input, with an idle timeout
 }
 
-// Read reads once per readiness event, unless the read fills p (more may
-// be waiting, and no new event would say so) or the event said the client
-// hung up (the end is still to be read); after that, and when the socket is
-// empty, it returns errWouldBlock.
+// Read reads once per round of the loop; after that, and when the socket is
+// empty, it returns errWouldBlock. It notes whether the read may have left
+// input (more), for the loop to read again next round.
 func (lc *loopConn) Read(p []byte) (int, error) {
 	if lc.read || len(p) == 0 {
 		return 0, errWouldBlock
 	}
+	lc.read = true
 	for {
 		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(lc.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 		switch e {
 		case 0:
 			if n == 0 {
+				lc.more = false
 				return 0, io.EOF
 			}
-			lc.read = int(n) < len(p) && !lc.hup
+			lc.more = int(n) == len(p) || lc.hup || lc.urgent || lc.unix
 			return int(n), nil
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			lc.read = true
+			lc.more, lc.urgent = false, false
 			return 0, errWouldBlock
 		default:
+			lc.more = false
 			return 0, e
 		}
 	}
