@@ -19,11 +19,16 @@ func (r *Reader) Ahead(most int, fn func(key []byte, value bool)) int {
 		return 0
 	}
 	found := 0
-	for p := r.r; found < most && p < r.w; {
-		nl := bytes.IndexByte(r.buf[p:r.w], '\n')
+	// The first line's search starts where Read's stopped (scan): a long
+	// line that comes in many reads is searched once, not once a read.
+	// The lines after it are new input.
+	skip := min(r.scan, r.w-r.r)
+	for p := r.r; found < most && p < r.w; skip = 0 {
+		nl := bytes.IndexByte(r.buf[p+skip:r.w], '\n')
 		if nl < 0 {
 			break
 		}
+		nl += skip
 		line := bytes.TrimSuffix(r.buf[p:p+nl], []byte{'\r'})
 		p += nl + 1
 		name, rest := nextToken(line)
