@@ -299,6 +299,7 @@ func (l *loop) readAgain() {
 	for i, c := range list {
 		list[i] = nil
 		if c.lc != nil && l.conns[c.lc.fd] == c { // not gone since
+			c.lc.queued = false
 			l.ready(c, 0)
 		}
 	}
@@ -367,7 +368,8 @@ func (l *loop) ready(c *conn, events uint32) {
 		lc.urgent = true // until a read finds the socket empty
 	}
 	defer func() {
-		if lc.more && c.lc == lc && l.conns[lc.fd] == c {
+		if lc.more && !lc.queued && c.lc == lc && l.conns[lc.fd] == c {
+			lc.queued = true
 			l.again = append(l.again, c)
 		}
 	}()
@@ -507,6 +509,7 @@ type loopConn struct {
 	raddr, laddr net.Addr
 	read         bool   // this round's one read is done
 	more         bool   // the read may have left input: read again next round
+	queued       bool   // in the loop's again list
 	hup          bool   // an event said the client hung up: read on to the end
 	urgent       bool   // an event said urgent data came: read on until empty
 	unix         bool   // a Unix socket: a short read may leave input
