@@ -170,7 +170,7 @@ func (ls *eventLoops) attach(c *conn) bool {
 		l.s.log.Debug("connection not taken by an event loop", "id", c.id, "err", err)
 		return false
 	}
-	c.lc = &loopConn{fd: fd, raddr: c.raddr, laddr: c.laddr, active: l.now(), unix: c.laddr.Network() == "unix"}
+	c.lc = &loopConn{fd: fd, raddr: c.raddr, laddr: c.laddr, active: l.now(), unix: c.laddr != nil && c.laddr.Network() == "unix"}
 	c.nc, c.in, c.out = c.lc, c.lc, c.lc
 	l.added = append(l.added, c)
 	l.poke()
