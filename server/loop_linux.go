@@ -16,7 +16,7 @@ import (
 // The event loops serve RESP connections the way Redis does: a loop waits
 // on an epoll set for every connection it serves, and for each one with
 // input reads once, runs the commands read and writes their replies. A
-// request so costs one read and one write; a goroutine per connection
+// request over TCP so costs one read and one write; a goroutine per connection
 // costs one more read (the one that finds the socket empty before the
 // goroutine parks) and a goroutine wake-up per connection
 // (docs/BENCHMARKS.md).

@@ -86,7 +86,8 @@ type Config struct {
 	// that serve RESP connections, as Redis's does: a goroutine waits on
 	// the sockets of many connections (one epoll set, itself in Go's
 	// poller) and serves each one with input, so that a request costs one
-	// read and one write, and a wake-up serves every connection ready.
+	// read and one write (over TCP; a Unix socket one read more), and a
+	// wake-up serves every connection ready.
 	// A connection leaves its loop for a goroutine of its own
 	// for commands that can wait or answer at length, and when it does
 	// not read its replies. Zero (the default): a goroutine serves each
