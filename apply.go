@@ -15,45 +15,74 @@ import "fmt"
 // The store's clock moves past rec.Version, so later local writes of the key
 // win over it.
 func (st *Store) Apply(rec Record) (applied bool, err error) {
-	return st.apply(rec, st.nowMS())
+	applied, pos, err := st.apply(rec, st.nowMS())
+	if err == nil && pos != 0 {
+		err = st.journal.wait(pos)
+	}
+	return applied, err
 }
 
 // ApplyBatch applies recs in order, each as Apply does, reading the clock
 // once for them all, and passes each result to fn: how a replica applies
 // a message of records from a peer.
+//
+// With FsyncAlways, fn hears of the records once the log holding them all
+// is on the disk (one flush for the batch).
 func (st *Store) ApplyBatch(recs []Record, fn func(i int, applied bool, err error)) {
 	now := st.nowMS()
+	if st.journal == nil || st.opts.Fsync != FsyncAlways {
+		for i := range recs {
+			ok, _, err := st.apply(recs[i], now)
+			fn(i, ok, err)
+		}
+		return
+	}
+	type result struct {
+		ok  bool
+		err error
+	}
+	res := make([]result, len(recs))
+	var last uint64
 	for i := range recs {
-		ok, err := st.apply(recs[i], now)
-		fn(i, ok, err)
+		var pos uint64
+		res[i].ok, pos, res[i].err = st.apply(recs[i], now)
+		last = max(last, pos)
+	}
+	werr := st.journal.wait(last)
+	for i, r := range res {
+		if r.err == nil && r.ok && werr != nil {
+			r.ok, r.err = false, werr
+		}
+		fn(i, r.ok, r.err)
 	}
 }
 
-// apply is Apply with the time (unix ms) it judges expiry by.
-func (st *Store) apply(rec Record, now int64) (applied bool, err error) {
+// apply is Apply with the time (unix ms) it judges expiry by. It returns
+// the log position of the change, to wait for under FsyncAlways.
+func (st *Store) apply(rec Record, now int64) (applied bool, pos uint64, err error) {
 	if rec.Deleted {
 		err = st.checkKey(rec.Key)
 	} else {
 		err = st.checkValue(rec.Key, rec.Value)
 	}
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if rec.Version.IsZero() {
-		return false, fmt.Errorf("sessiond: apply %q: record has no version", truncKey(rec.Key))
+		return false, 0, fmt.Errorf("sessiond: apply %q: record has no version", truncKey(rec.Key))
 	}
 	sh, tag, err := st.lock(rec.Key)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	defer sh.mu.Unlock()
 	st.clock.Update(rec.Version.Time)
 	if rec.Version.Compare(st.floor.load()) < 0 {
-		return false, nil // written before a Clear this store has applied
+		return false, 0, nil // written before a Clear this store has applied
 	}
 	i := sh.find(tag, rec.Key)
 	if i >= 0 && rec.Version.Compare(sh.at(entryLoc(sh.idx.slots[i])).version()) <= 0 {
-		return false, nil
+		return false, 0, nil
 	}
 	if rec.Deleted || rec.Expires < 0 || (rec.Expires != 0 && rec.Expires <= now) {
 		if !st.opts.Tombstones {
@@ -61,7 +90,8 @@ func (st *Store) apply(rec Record, now int64) (applied bool, err error) {
 				sh.remove(i)
 				sh.settle(now)
 			}
-			return true, nil
+			pos, err = sh.persist(entryTomb, rec.Key, nil, Item{Version: rec.Version})
+			return true, pos, err
 		}
 		// Counted from the delete's own time, not from when it arrived,
 		// so that every node drops the tombstone at the same time.
@@ -69,15 +99,21 @@ func (st *Store) apply(rec Record, now int64) (applied bool, err error) {
 		if i >= 0 {
 			exp = max(exp, sh.at(entryLoc(sh.idx.slots[i])).expires())
 		}
-		err = sh.write(tag, rec.Key, i, nil, Item{Expires: exp, Version: rec.Version}, recTomb, true)
+		it := Item{Expires: exp, Version: rec.Version}
+		if err = sh.write(tag, rec.Key, i, nil, it, recTomb, true); err == nil {
+			pos, err = sh.persist(entryTomb, rec.Key, nil, it)
+		}
 	} else {
-		err = sh.write(tag, rec.Key, i, rec.Value, Item{Expires: min(rec.Expires, maxExpires), Flags: rec.Flags, Version: rec.Version}, 0, false)
+		it := Item{Expires: min(rec.Expires, maxExpires), Flags: rec.Flags, Version: rec.Version}
+		if err = sh.write(tag, rec.Key, i, rec.Value, it, 0, false); err == nil {
+			pos, err = sh.persist(entryPut, rec.Key, rec.Value, it)
+		}
 	}
 	sh.settle(now)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
-	return true, nil
+	return true, pos, nil
 }
 
 // Load returns the record held for key with a copy of its value.

@@ -7,11 +7,11 @@ package sessiond
 
 // Take appends key's value to dst and deletes the key (Redis GETDEL).
 func (st *Store) Take(dst []byte, key string) (value []byte, found bool, err error) {
-	sh, tag, err := st.lock(key)
+	sh, tag, err := st.lockWrite(key)
 	if err != nil {
 		return dst, false, err
 	}
-	var ticket uint64
+	var ticket pending
 	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	now := st.nowMS()
@@ -61,11 +61,11 @@ func (st *Store) ExpireIf(key string, expires int64, cond ExpireCond) (found, se
 }
 
 func (st *Store) expireIf(key string, expires int64, cond ExpireCond, now int64) (found, set bool, err error) {
-	sh, tag, err := st.lock(key)
+	sh, tag, err := st.lockWrite(key)
 	if err != nil {
 		return false, false, err
 	}
-	var ticket uint64
+	var ticket pending
 	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	i := sh.find(tag, key)
@@ -112,7 +112,7 @@ func expired(expires, now int64) bool { return expires < 0 || (expires != 0 && e
 
 // setExpiry gives the live record in slot i a new expiry, deleting it if
 // the expiry has passed, and passes the change to the replicator.
-func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) (ticket uint64) {
+func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) (ticket pending) {
 	if expired(expires, now) {
 		ticket = sh.delete(tag, key, i, sh.st.version(now), now)
 		sh.settle(now)
@@ -134,11 +134,15 @@ func (sh *shard) setExpiry(tag uint32, key string, i int, expires, now int64) (t
 // The Item describes the record after the change; when the new expiry
 // deleted the key, it is the record's as it was read.
 func (st *Store) GetExpire(dst []byte, key string, expires int64, change bool) (value []byte, it Item, found bool, err error) {
-	sh, tag, err := st.lock(key)
+	lock := st.lock
+	if change {
+		lock = st.lockWrite
+	}
+	sh, tag, err := lock(key)
 	if err != nil {
 		return dst, Item{}, false, err
 	}
-	var ticket uint64
+	var ticket pending
 	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	now := st.nowMS()
@@ -167,11 +171,11 @@ func (st *Store) GetExpire(dst []byte, key string, expires int64, change bool) (
 // written. The key keeps its expiry and flags. If the key does not exist,
 // fn is not called and found is false.
 func (st *Store) Modify(key string, fn func(cur []byte, it Item) ([]byte, error)) (it Item, found bool, err error) {
-	sh, tag, err := st.lock(key)
+	sh, tag, err := st.lockWrite(key)
 	if err != nil {
 		return Item{}, false, err
 	}
-	var ticket uint64
+	var ticket pending
 	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	now := st.nowMS()

@@ -2,7 +2,10 @@ package sessiond
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/disk"
 )
 
 // Policy says what the store does when a write would take it past
@@ -95,6 +98,41 @@ type Options struct {
 	// Replicator, if set, receives every local change to copy it to other
 	// stores (package cluster installs one). It turns Tombstones on.
 	Replicator Replicator
+
+	// Dir is the data directory. If set, every change (local writes,
+	// replicated ones, deletes, clears, evictions) goes to a log there
+	// before the operation that made it returns, the log is compacted
+	// into snapshots, and Open loads what the directory holds. The
+	// directory is locked: a second store, in this process or another,
+	// gets an error naming the process that holds it. If empty, the
+	// store is in memory only, and lost when it closes.
+	Dir string
+
+	// Fsync says when the log is flushed to the disk. If zero,
+	// FsyncEverySec.
+	Fsync FsyncPolicy
+
+	// CompactMinSize is the least size of the log written since the last
+	// snapshot that starts a new snapshot by itself; it also waits for
+	// the log to pass the last snapshot's size. If zero, 64 MiB.
+	CompactMinSize int64
+
+	// Repair loads a damaged data directory as far as it can instead of
+	// failing: a log is cut at its first damaged entry, and what is cut
+	// is kept beside it in a file named for the offset; a damaged
+	// snapshot is loaded up to the damage and kept as *.damaged.
+	Repair bool
+
+	// LoadInBackground makes Open return at once and load the data
+	// directory meanwhile: until Loaded is closed, operations return
+	// ErrLoading. If false, Open returns once the directory is loaded.
+	LoadInBackground bool
+
+	// Logger receives the data directory's events: the load, torn tails
+	// cut, snapshots, disk errors. If nil, they are not logged.
+	Logger *slog.Logger
+
+	logOptions disk.LogOptions // tests inject disk failures and small chunks
 }
 
 func (o *Options) withDefaults() Options {
@@ -124,6 +162,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if v.Now == nil {
 		v.Now = time.Now
+	}
+	if v.CompactMinSize <= 0 {
+		v.CompactMinSize = compactMin
 	}
 	if v.Replicator != nil {
 		v.Tombstones = true

@@ -37,25 +37,43 @@ type Replicator interface {
 var ErrNotReplicated = errors.New("sessiond: not replicated")
 
 // emit passes the local change of key, as the record v now holds it, to the
-// replicator. It is called with the shard locked; value is the record's
-// value (in v, or the caller's slice it was written from).
-func (sh *shard) emit(key string, value []byte, it Item, deleted bool) uint64 {
-	r := sh.st.opts.Replicator
-	if r == nil {
-		return 0
+// data directory's log and to the replicator. It is called with the shard
+// locked; value is the record's value (in v, or the caller's slice it was
+// written from).
+func (sh *shard) emit(key string, value []byte, it Item, deleted bool) pending {
+	kind := byte(entryPut)
+	if deleted {
+		kind = entryTomb
 	}
-	return r.Replicate(Record{Key: key, Value: value, Expires: it.Expires, Flags: it.Flags, Version: it.Version, Deleted: deleted})
+	var p pending
+	p.pos, p.err = sh.persist(kind, key, value, it)
+	if r := sh.st.opts.Replicator; r != nil {
+		p.repl = r.Replicate(Record{Key: key, Value: value, Expires: it.Expires, Flags: it.Flags, Version: it.Version, Deleted: deleted})
+	}
+	return p
 }
 
-// await waits for the replication of the change with ticket t, when there
-// is one, and sets *err to the reason it failed. Callers defer it before
-// deferring their unlock, so that it runs after the unlock.
-func (st *Store) await(t *uint64, err *error) {
-	if *t == 0 || *err != nil {
+// await waits for what the change t left pending, the log's flush and the
+// replication, and sets *err to the reason either failed. Callers defer
+// it before deferring their unlock, so that it runs after the unlock.
+func (st *Store) await(t *pending, err *error) {
+	switch {
+	case *err != nil:
+		return
+	case t.err != nil:
+		*err = t.err
 		return
 	}
-	if werr := st.opts.Replicator.Wait(*t); werr != nil {
-		*err = fmt.Errorf("%w: %w", ErrNotReplicated, werr)
+	if t.pos != 0 {
+		if werr := st.journal.wait(t.pos); werr != nil {
+			*err = werr
+			return
+		}
+	}
+	if t.repl != 0 {
+		if werr := st.opts.Replicator.Wait(t.repl); werr != nil {
+			*err = fmt.Errorf("%w: %w", ErrNotReplicated, werr)
+		}
 	}
 }
 

@@ -350,7 +350,17 @@ func (sh *shard) evacuate(id uint16, now int64, drop func(v view) bool) (gone in
 			continue
 		}
 		i := sh.slotOf(loc, v.key())
-		if v.expired(now) || (drop != nil && drop(v)) {
+		if v.expired(now) {
+			sh.remove(i)
+			gone++
+			continue
+		}
+		if drop != nil && drop(v) {
+			// Evicted: the log says so, or a restart would bring the
+			// record back past the memory cap. Its position is before
+			// that of the write that needed the room, which waits for it.
+			k := v.key()
+			_, _ = sh.persist(entryDrop, unsafe.String(unsafe.SliceData(k), len(k)), nil, Item{Version: v.version()})
 			sh.remove(i)
 			gone++
 			continue

@@ -29,6 +29,11 @@ type Store struct {
 
 	prefetchMin int64 // prefetchMinUsed; tests lower it
 
+	journal *journal      // the data directory's log; nil without one
+	loading atomic.Bool   // the data directory is being loaded
+	loaded  chan struct{} // closed once it is
+	loadErr error         // why loading failed; set before loaded closes
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -48,6 +53,9 @@ func Open(o *Options) (*Store, error) {
 	if opts.MaxValueSize > maxValueSize {
 		return nil, fmt.Errorf("sessiond: max value size %d: at most %d", opts.MaxValueSize, maxValueSize)
 	}
+	if opts.Fsync > FsyncNo {
+		return nil, fmt.Errorf("sessiond: unknown fsync policy %d", opts.Fsync)
+	}
 	st := &Store{
 		opts:   opts,
 		seed:   maphash.MakeSeed(),
@@ -55,6 +63,7 @@ func Open(o *Options) (*Store, error) {
 		mask:   uint64(opts.Shards - 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		loaded: make(chan struct{}),
 
 		prefetchMin: prefetchMinUsed,
 	}
@@ -64,7 +73,25 @@ func Open(o *Options) (*Store, error) {
 	for i := range st.shards {
 		st.shards[i].st = st
 	}
+	if opts.Dir == "" {
+		close(st.loaded)
+		go st.reapLoop()
+		return st, nil
+	}
+	if err := st.openJournal(); err != nil {
+		return nil, err
+	}
+	st.loading.Store(true)
 	go st.reapLoop()
+	if opts.LoadInBackground {
+		go st.loadDir()
+		return st, nil
+	}
+	st.loadDir()
+	if err := st.loadErr; err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -83,8 +110,21 @@ func (st *Store) Close() error {
 	}
 	close(st.stop)
 	<-st.done
+	<-st.loaded // a load in the background stops at its next record
 	// Wait for operations in flight: each holds its shard's lock and
 	// checks closed once it has it.
+	for i := range st.shards {
+		sh := &st.shards[i]
+		// Not held on: a snapshot being written needs the locks to
+		// see that the store closed and end, before the logs close.
+		sh.mu.Lock()
+		sh.mu.Unlock() //lint:ignore SA2001 waits for the operation holding the lock
+	}
+	// No change is made from here on: the logs can close.
+	var err error
+	if st.journal != nil {
+		err = st.journal.close()
+	}
 	for i := range st.shards {
 		sh := &st.shards[i]
 		sh.mu.Lock()
@@ -92,7 +132,7 @@ func (st *Store) Close() error {
 		sh.mu.Unlock()
 	}
 	st.mem.close()
-	return nil
+	return err
 }
 
 func (st *Store) hash(key string) uint64 { return maphash.String(st.seed, key) }
@@ -101,6 +141,9 @@ func (st *Store) nowMS() int64 { return st.opts.Now().UnixMilli() }
 
 // lock finds key's shard, locks it, and returns it with the key's tag.
 func (st *Store) lock(key string) (*shard, uint32, error) {
+	if st.loading.Load() {
+		return nil, 0, ErrLoading
+	}
 	h := st.hash(key)
 	sh := &st.shards[h&st.mask]
 	sh.mu.Lock()
@@ -109,6 +152,15 @@ func (st *Store) lock(key string) (*shard, uint32, error) {
 		return nil, 0, ErrClosed
 	}
 	return sh, uint32(h >> 32), nil
+}
+
+// lockWrite is lock for an operation that may change key: it refuses while
+// the data directory cannot take changes.
+func (st *Store) lockWrite(key string) (*shard, uint32, error) {
+	if err := st.journal.refuse(); err != nil {
+		return nil, 0, err
+	}
+	return st.lock(key)
 }
 
 func (st *Store) checkKey(key string) error {
@@ -256,11 +308,11 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 	if err := st.checkValue(key, value); err != nil {
 		return Item{}, false, err
 	}
-	sh, tag, err := st.lock(key)
+	sh, tag, err := st.lockWrite(key)
 	if err != nil {
 		return Item{}, false, err
 	}
-	var ticket uint64
+	var ticket pending
 	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	i := sh.find(tag, key)
@@ -299,11 +351,11 @@ func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old 
 // writeLive writes a live record for key, whose index slot is i (or -1),
 // settles the shard and passes the write to the replicator: the end of
 // every local write of a value.
-func (sh *shard) writeLive(tag uint32, key string, i int, value []byte, it Item, now int64) (ticket uint64, err error) {
+func (sh *shard) writeLive(tag uint32, key string, i int, value []byte, it Item, now int64) (ticket pending, err error) {
 	err = sh.write(tag, key, i, value, it, 0, false)
 	sh.settle(now)
 	if err != nil {
-		return 0, err
+		return pending{}, err
 	}
 	return sh.emit(key, value, it, false), nil
 }
@@ -338,10 +390,12 @@ func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, sta
 // tombstone at version ver if the store keeps them, and passes the delete to
 // the replicator. A tombstone lives as long as the record could have, and
 // at least TombstoneTTL.
-func (sh *shard) delete(tag uint32, key string, i int, ver Version, now int64) (ticket uint64) {
+func (sh *shard) delete(tag uint32, key string, i int, ver Version, now int64) (ticket pending) {
 	if !sh.st.opts.Tombstones {
 		sh.remove(i)
-		return 0
+		// The log keeps the delete, versioned, though memory does not.
+		ticket.pos, ticket.err = sh.persist(entryTomb, key, nil, Item{Version: ver})
+		return ticket
 	}
 	exp := min(ver.wallMS()+sh.st.opts.TombstoneTTL.Milliseconds(), maxExpires)
 	if e := sh.at(entryLoc(sh.idx.slots[i])).expires(); e > exp {
@@ -355,11 +409,11 @@ func (sh *shard) delete(tag uint32, key string, i int, ver Version, now int64) (
 
 // Delete removes key and reports whether it existed.
 func (st *Store) Delete(key string) (found bool, err error) {
-	sh, tag, err := st.lock(key)
+	sh, tag, err := st.lockWrite(key)
 	if err != nil {
 		return false, err
 	}
-	var ticket uint64
+	var ticket pending
 	defer st.await(&ticket, &err)
 	defer sh.mu.Unlock()
 	now := st.nowMS()
@@ -473,8 +527,14 @@ func (st *Store) Clear() (err error) {
 	if st.closed.Load() {
 		return ErrClosed
 	}
+	if err := st.journal.refuse(); err != nil {
+		return err
+	}
+	if st.loading.Load() {
+		return ErrLoading
+	}
 	r := st.opts.Replicator
-	if r == nil {
+	if r == nil && st.journal == nil {
 		for i := range st.shards {
 			sh := &st.shards[i]
 			sh.mu.Lock()
@@ -487,11 +547,17 @@ func (st *Store) Clear() (err error) {
 		}
 		return nil
 	}
+	// By version, so that a write racing with the Clear is kept or
+	// dropped alike in memory, in the log and on every replica.
 	v := st.version(st.nowMS())
-	if err := st.ClearBefore(v); err != nil {
-		return err
+	var ticket pending
+	ticket.pos, ticket.err = st.clearBefore(v)
+	if ticket.err != nil {
+		return ticket.err
 	}
-	ticket := r.ReplicateClear(v)
+	if r != nil {
+		ticket.repl = r.ReplicateClear(v)
+	}
 	st.await(&ticket, &err)
 	return err
 }
@@ -501,8 +567,21 @@ func (st *Store) Clear() (err error) {
 // Apply): it is how a replica applies another store's Clear. Keys written
 // after v stay.
 func (st *Store) ClearBefore(v Version) error {
+	_, err := st.clearBefore(v)
+	return err
+}
+
+// clearBefore is ClearBefore; it returns the log position of the clear.
+func (st *Store) clearBefore(v Version) (pos uint64, err error) {
 	if st.closed.Load() {
-		return ErrClosed
+		return 0, ErrClosed
+	}
+	if j := st.journal; j != nil && !st.loading.Load() {
+		// Logged first: a crash half-way through must not bring back
+		// what it removed.
+		if pos, err = j.append(entryClear, "", nil, Item{Version: v}); err != nil {
+			return 0, err
+		}
 	}
 	st.clock.Update(v.Time)
 	st.floor.raise(v)
@@ -512,7 +591,7 @@ func (st *Store) ClearBefore(v Version) error {
 		sh.mu.Lock()
 		if st.closed.Load() {
 			sh.mu.Unlock()
-			return ErrClosed
+			return 0, ErrClosed
 		}
 		if sh.newest.Compare(v) < 0 {
 			sh.reset() // nothing to keep: free it all at once
@@ -530,7 +609,7 @@ func (st *Store) ClearBefore(v Version) error {
 		sh.settle(now)
 		sh.mu.Unlock()
 	}
-	return nil
+	return pos, nil
 }
 
 // Floor returns the version of the latest Clear or ClearBefore: the store

@@ -60,6 +60,11 @@ func commandTable() map[string]*command {
 		{name: "flushall", arity: -1, flags: write | offLoop, fn: cmdFlush},
 		{name: "wait", arity: 3, flags: offLoop, fn: cmdWait},
 		{name: "debug", arity: -2, flags: offLoop, fn: cmdDebug},
+		{name: "save", arity: 1, flags: offLoop, fn: cmdSave},
+		{name: "bgsave", arity: -1, fn: cmdBgsave},
+		{name: "bgrewriteaof", arity: 1, fn: cmdBgsave},
+		{name: "lastsave", arity: 1, fn: cmdLastsave},
+		{name: "shutdown", arity: -1, flags: noQueue, fn: cmdShutdown},
 		// Strings.
 		{name: "get", arity: 2, flags: readonly | readsValue, first: 1, last: 1, step: 1, fn: cmdGet},
 		{name: "set", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdSet},
@@ -133,6 +138,10 @@ func (c *conn) storeError(err error) {
 		c.w.Error("ERR server is shutting down")
 	case errors.Is(err, sessiond.ErrNotReplicated):
 		c.w.Error(noReplicasError(err))
+	case errors.Is(err, sessiond.ErrNotPersisted):
+		c.w.Error(errMisconf + err.Error())
+	case errors.Is(err, sessiond.ErrLoading):
+		c.w.Error(errLoading)
 	default:
 		c.w.Error("ERR " + err.Error())
 	}

@@ -292,6 +292,13 @@ func (c *conn) dispatchCmd(cmd *command, args [][]byte) {
 		c.w.Error(errNoAuth)
 		return
 	}
+	if cmd.flags&(write|readonly) != 0 && !c.s.ready.Load() {
+		if c.multi {
+			c.multiErr = true
+		}
+		c.w.Error(errLoading)
+		return
+	}
 	if c.multi && cmd.flags&noQueue == 0 {
 		q := make([][]byte, len(args))
 		// What the copy really takes: the bytes, a slice header per

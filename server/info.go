@@ -109,14 +109,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"maxmemory_policy", st.Policy.String()},
 		}
 	case "persistence":
-		return [][2]string{
-			{"loading", "0"},
-			{"async_loading", "0"},
-			{"rdb_changes_since_last_save", "0"},
-			{"rdb_bgsave_in_progress", "0"},
-			{"aof_enabled", "0"},
-			{"aof_rewrite_in_progress", "0"},
-		}
+		return s.persistenceInfo()
 	case "stats":
 		st := s.st.Stats()
 		t := s.totals()
@@ -249,17 +242,21 @@ func cmdConfig(c *conn, args [][]byte) {
 func (s *Server) settings() map[string]string {
 	o := s.storeOpts
 	m := map[string]string{
-		"save":               "",
-		"appendonly":         "no",
-		"databases":          "1",
-		"maxmemory":          strconv.FormatInt(o.MaxMemory, 10),
-		"maxmemory-policy":   o.Policy.String(),
-		"maxclients":         strconv.Itoa(s.cfg.MaxClients),
-		"timeout":            strconv.Itoa(int(s.cfg.Timeout.Seconds())),
-		"proto-max-bulk-len": strconv.Itoa(s.cfg.MaxBulk),
-		"max-value-size":     strconv.Itoa(o.MaxValueSize),
-		"unixsocket":         s.cfg.Unix,
-		"unixsocketperm":     fmt.Sprintf("%o", s.cfg.UnixPerm),
+		"save":                        "",
+		"appendonly":                  yesNo(o.Dir != ""),
+		"dir":                         o.Dir,
+		"appendfsync":                 o.Fsync.String(),
+		"auto-aof-rewrite-percentage": "100",
+		"auto-aof-rewrite-min-size":   strconv.FormatInt(o.CompactMinSize, 10),
+		"databases":                   "1",
+		"maxmemory":                   strconv.FormatInt(o.MaxMemory, 10),
+		"maxmemory-policy":            o.Policy.String(),
+		"maxclients":                  strconv.Itoa(s.cfg.MaxClients),
+		"timeout":                     strconv.Itoa(int(s.cfg.Timeout.Seconds())),
+		"proto-max-bulk-len":          strconv.Itoa(s.cfg.MaxBulk),
+		"max-value-size":              strconv.Itoa(o.MaxValueSize),
+		"unixsocket":                  s.cfg.Unix,
+		"unixsocketperm":              fmt.Sprintf("%o", s.cfg.UnixPerm),
 	}
 	if s.cfg.RequirePass != "" {
 		m["requirepass"] = s.cfg.RequirePass

@@ -93,6 +93,10 @@ func (m *mcConn) storeError(cmd *memcache.Command, err error) {
 		m.serverError(cmd, mcOutOfMemory)
 	case errors.Is(err, sessiond.ErrClosed):
 		m.serverError(cmd, "server is shutting down")
+	case errors.Is(err, sessiond.ErrLoading):
+		m.serverError(cmd, "loading the dataset")
+	case errors.Is(err, sessiond.ErrNotPersisted):
+		m.serverError(cmd, "writes refused: "+err.Error())
 	case errors.Is(err, sessiond.ErrNotReplicated):
 		// As RESP's NOREPLICAS: the write is made here, not on enough
 		// replicas.

@@ -82,6 +82,10 @@ type Config struct {
 	// DEBUG DIGEST and INFO.
 	Cluster Cluster
 
+	// Shutdown, if set, is called by the SHUTDOWN command to stop the
+	// process as a signal would. If nil, SHUTDOWN is refused.
+	Shutdown func()
+
 	// EventLoops, if positive and on Linux, is the number of event loops
 	// that serve RESP connections, as Redis's does: a goroutine waits on
 	// the sockets of many connections (one epoll set, itself in Go's
@@ -117,6 +121,7 @@ type Server struct {
 	stats     stats
 	storeOpts sessiond.Options
 	mc        mcState
+	ready     atomic.Bool // the store has loaded its data directory
 }
 
 // stats are the counters INFO reports.
@@ -198,6 +203,9 @@ func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
 	if o.MaxValueSize <= 0 {
 		o.MaxValueSize = 1 << 20
 	}
+	if o.CompactMinSize <= 0 {
+		o.CompactMinSize = 64 << 20 // the store's default, for CONFIG GET
+	}
 	if cfg.MaxBulk <= 0 {
 		cfg.MaxBulk = max(o.MaxValueSize, sessiond.MaxKeySize) + 1<<10
 	}
@@ -219,6 +227,7 @@ func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
 		storeOpts: o,
 	}
 	s.cmds = commandTable()
+	s.watchLoad()
 	s.now.Store(time.Now().UnixNano())
 	return s
 }

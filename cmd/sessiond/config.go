@@ -85,6 +85,20 @@ type Config struct {
 	// Version asks for the version to be printed instead of running.
 	Version bool
 
+	// Dir is the data directory. Default: none, sessions in memory only.
+	Dir string
+
+	// AppendFsync is the log's fsync policy. Default everysec.
+	AppendFsync sessiond.FsyncPolicy
+
+	// CompactMinSize is the least log size that starts a compaction by
+	// itself. Default 64mb.
+	CompactMinSize int64
+
+	// DirRepair loads a damaged data directory as far as it can. Default
+	// false.
+	DirRepair bool
+
 	// Cluster configures clustering; ClusterAddr empty means none.
 	Cluster ClusterConfig
 }
@@ -106,10 +120,14 @@ type ClusterConfig struct {
 // storeOptions returns the store's options for c.
 func (c *Config) storeOptions() *sessiond.Options {
 	return &sessiond.Options{
-		MaxMemory:    c.MaxMemory,
-		Policy:       c.Policy,
-		MaxValueSize: c.MaxValueSize,
-		Shards:       c.Shards,
+		MaxMemory:      c.MaxMemory,
+		Policy:         c.Policy,
+		MaxValueSize:   c.MaxValueSize,
+		Shards:         c.Shards,
+		Dir:            c.Dir,
+		Fsync:          c.AppendFsync,
+		CompactMinSize: c.CompactMinSize,
+		Repair:         c.DirRepair,
 	}
 }
 
@@ -154,6 +172,20 @@ var settings = []setting{
 		}},
 	{name: "shards", def: "0", usage: "split the store into `n` locked partitions (0: the store's default)", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.Shards, err = parseInt(s, 0, maxShards); return err }},
+	{name: "dir", usage: "keep sessions across restarts in the data directory at `path` (empty: in memory only)", from: fromAll,
+		set: func(c *Config, s string) error { c.Dir = s; return nil }},
+	{name: "appendfsync", def: "everysec", usage: "flush the --dir log to disk: always, everysec or no (`policy`)", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.AppendFsync, err = parseFsync(s); return err }},
+	{name: "auto-aof-rewrite-min-size", def: "64mb", usage: "compact the --dir log into a snapshot once it passes `size` and the last snapshot's size", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.CompactMinSize, err = parseSize(s, math.MaxInt64); return err }},
+	{name: "dir-repair", def: "false", isBool: true, from: fromAll,
+		usage: "load a damaged --dir as far as it can: cut a log at its damage, keeping a copy of what is cut",
+		set: func(c *Config, s string) (err error) {
+			if c.DirRepair, err = strconv.ParseBool(s); err != nil {
+				return errors.New("want true or false")
+			}
+			return nil
+		}},
 	{name: "addr", def: "127.0.0.1:6379", usage: "serve the Redis protocol on TCP `host:port` (empty: no TCP)", from: fromAll,
 		set: func(c *Config, s string) error { c.Addr = s; return nil }},
 	{name: "unix", usage: "also serve the Redis protocol on the Unix socket at `path`", from: fromAll,

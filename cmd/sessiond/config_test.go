@@ -18,13 +18,14 @@ import (
 // defaults is the configuration with nothing set.
 func defaults(change func(c *Config)) Config {
 	c := Config{
-		Policy:       sessiond.NoEviction,
-		MaxValueSize: 1 << 20,
-		LogFormat:    "text",
-		LogLevel:     slog.LevelInfo,
-		Addr:         "127.0.0.1:6379",
-		UnixPerm:     0o600,
-		MaxClients:   10000,
+		Policy:         sessiond.NoEviction,
+		MaxValueSize:   1 << 20,
+		LogFormat:      "text",
+		LogLevel:       slog.LevelInfo,
+		Addr:           "127.0.0.1:6379",
+		UnixPerm:       0o600,
+		MaxClients:     10000,
+		CompactMinSize: 64 << 20,
 		Cluster: ClusterConfig{
 			Name: "sessiond", JoinTimeout: time.Minute,
 			SyncTimeout: 2 * time.Second, RepairInterval: 5 * time.Second,

@@ -41,6 +41,16 @@
 //	--max-value-size SIZE     refuse longer values (default 1mb)
 //	--shards N                locked partitions (default 0: the store's own
 //	                          default)
+//	--dir PATH                keep sessions across restarts in this data
+//	                          directory (default: none, memory only)
+//	--appendfsync POLICY      flush the --dir log to disk: always,
+//	                          everysec (default) or no
+//	--auto-aof-rewrite-min-size SIZE
+//	                          compact the log into a snapshot once it
+//	                          passes SIZE and the last snapshot's size
+//	                          (default 64mb)
+//	--dir-repair              load a damaged --dir as far as it can: cut a
+//	                          log at its damage, keeping what is cut
 //	--cluster-addr HOST:PORT  be a node of a cluster: gossip there (default:
 //	                          a single server); see "Clusters" below
 //	--cluster-advertise HOST:PORT
@@ -90,6 +100,19 @@
 // names the key and where the value came from:
 //
 //	sessiond: config: maxmemory "12XB" (from SESSIOND_MAXMEMORY): unknown unit
+//
+// Persistence: with --dir, every change is written to a log in that
+// directory before it is acknowledged, and the log is compacted into
+// snapshots; a restart loads them. A crash of the process (kill -9) loses
+// no acknowledged write under any --appendfsync; the policy decides what a
+// crash of the machine can lose (always: nothing; everysec: about the last
+// second; no: what the kernel had not written). While it loads, a server
+// answers LOADING. Another sessiond serving the same directory stops the
+// start with exit status 3 and a line naming its pid; a damaged directory
+// stops it with exit status 1 and a line naming the file and offset, and
+// nothing in the directory changed (see --dir-repair). Without --dir,
+// sessiond logs at start that sessions will not survive a restart.
+// docs/PERSISTENCE.md has the whole story.
 //
 // Clusters: with --cluster-addr, the node gossips there (memberlist, UDP
 // and TCP) and takes its peers' streams of changes on --cluster-data-addr;

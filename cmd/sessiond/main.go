@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/cluster"
+	"github.com/sessiond/sessiond/internal/disk"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -34,6 +35,7 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // the store would not open or close
 	exitConfig = 2 // bad flags, environment or config file
+	exitLocked = 3 // another process serves the data directory (--dir)
 )
 
 // run is the whole program but its signals: it runs until ctx is done and
@@ -54,8 +56,11 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 
 	log := newLogger(stderr, c)
 	setGC(lookupEnv)
+	ctx, shutdown := context.WithCancelCause(ctx)
+	defer shutdown(nil)
 
 	opts := c.storeOptions()
+	opts.Logger = log
 	var node *cluster.Node
 	if c.Cluster.Addr != "" {
 		node, err = cluster.New(c.clusterConfig(log))
@@ -65,11 +70,20 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		}
 		opts.NodeID, opts.Replicator = node.ID(), node
 	}
+	// A single server answers LOADING while it loads its data directory;
+	// a cluster node loads before it joins, and serves after.
+	opts.LoadInBackground = node == nil
 	store, err := sessiond.Open(opts)
-	if err != nil {
+	var locked *disk.LockedError
+	switch {
+	case errors.As(err, &locked):
+		log.Error("sessiond: "+locked.Error()+"; stop it first, or give this one another --dir", "dir", locked.Dir, "pid", locked.PID)
+		return exitLocked
+	case err != nil:
 		log.Error("sessiond: cannot open the store", "err", err)
 		return exitFailed
 	}
+
 	var clusterSrv server.Cluster
 	if node != nil {
 		if err := node.Start(ctx, store); err != nil {
@@ -94,7 +108,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		MemcacheUnix:     c.MemcacheUnix,
 		MemcacheInsecure: c.MemcacheInsecure,
 
-		Cluster: clusterSrv,
+		Cluster:  clusterSrv,
+		Shutdown: func() { shutdown(errors.New("SHUTDOWN command")) },
 	})
 	if c.listens() {
 		if err := srv.Listen(); err != nil {
@@ -114,21 +129,39 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		"maxmemory", c.MaxMemory,
 		"maxmemory-policy", c.Policy.String(),
 		"max-value-size", c.MaxValueSize,
+		"dir", c.Dir,
+		"appendfsync", c.AppendFsync.String(),
 	)
+	if c.Dir == "" {
+		log.Warn("sessions are kept in memory only and will not survive a restart: set --dir to keep them")
+	}
 
 	serveErr := make(chan error, 1)
 	if c.listens() {
 		go func() { serveErr <- srv.Serve() }()
 	}
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		log.Error("sessiond: serving failed", "err", err)
-		if node != nil {
-			node.Close()
+	loaded := store.Loaded()
+	for waiting := true; waiting; {
+		select {
+		case <-loaded:
+			loaded = nil
+			if err := store.LoadError(); err != nil {
+				log.Error("sessiond: cannot load the data directory; nothing in it was changed", "dir", c.Dir, "err", err)
+				srv.Shutdown(context.Background())
+				store.Close()
+				return exitFailed
+			}
+			continue
+		case <-ctx.Done():
+		case err := <-serveErr:
+			log.Error("sessiond: serving failed", "err", err)
+			if node != nil {
+				node.Close()
+			}
+			store.Close()
+			return exitFailed
 		}
-		store.Close()
-		return exitFailed
+		waiting = false
 	}
 	// Stop accepting, let connections finish what they have read, hand
 	// the peers what they have not acknowledged and say goodbye, then

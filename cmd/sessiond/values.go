@@ -82,6 +82,15 @@ func parseChoice(s string, choices ...string) (string, error) {
 
 // parsePolicy parses a Redis maxmemory-policy name, in any case as Redis
 // accepts it.
+// parseFsync parses an appendfsync policy, in any case.
+func parseFsync(s string) (sessiond.FsyncPolicy, error) {
+	p, err := sessiond.ParseFsyncPolicy(strings.ToLower(s))
+	if err != nil {
+		return 0, errors.New("unknown policy (want always, everysec or no)")
+	}
+	return p, nil
+}
+
 func parsePolicy(s string) (sessiond.Policy, error) {
 	p, err := sessiond.ParsePolicy(strings.ToLower(s))
 	if err != nil {

@@ -1,0 +1,148 @@
+package sessiond
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/disk"
+)
+
+// Compaction turns the logs into a snapshot without stopping writes and
+// without a frozen copy of the store. It starts a new log, then writes
+// every record the store holds, a partition at a time, into a snapshot of
+// the new log's generation, and removes what came before. Changes made
+// while it runs go to the new log, and loading replays that log over the
+// snapshot by version: a record the snapshot caught before or after a
+// change comes out the same. Its memory is one block of records.
+
+// compactMin is the least log size that starts a compaction by itself, as
+// Redis's auto-aof-rewrite-min-size.
+const compactMin = 64 << 20
+
+// Save writes a snapshot of the store into its data directory and removes
+// the logs it replaces (Redis's SAVE and BGREWRITEAOF alike). Writes go on
+// meanwhile. It returns ErrSaveInProgress if a snapshot is being written
+// already, and ErrNoDir for a store without a data directory.
+func (st *Store) Save() error {
+	j := st.journal
+	switch {
+	case j == nil:
+		return ErrNoDir
+	case st.closed.Load():
+		return ErrClosed
+	case st.loading.Load():
+		return ErrLoading
+	}
+	if !j.saveMu.TryLock() {
+		return ErrSaveInProgress
+	}
+	defer j.saveMu.Unlock()
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	j.stats.saving.Store(true)
+	defer j.stats.saving.Store(false)
+	start := time.Now()
+	size, err := j.snapshot()
+	j.stats.saveTime.Store(int64(time.Since(start)))
+	j.stats.saveFail.Store(err != nil)
+	if err != nil {
+		j.log.Error("sessiond: snapshot failed", "dir", j.dir.Path(), "err", err)
+		return err
+	}
+	j.stats.saves.Add(1)
+	j.stats.lastSave.Store(time.Now().UnixNano())
+	j.stats.snapSize.Store(size)
+	j.log.Info("sessiond: snapshot written", "dir", j.dir.Path(), "bytes", size, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// snapshot rotates the log and writes the snapshot of the new generation.
+func (j *journal) snapshot() (size int64, err error) {
+	st := j.st
+	j.mu.Lock()
+	gen := j.cur.Gen() + 1
+	j.mu.Unlock()
+	if err := j.startLog(gen); err != nil {
+		return 0, err
+	}
+	j.mu.Lock()
+	j.sinceSn, j.changes = 0, 0
+	j.mu.Unlock()
+	select {
+	case j.kick <- struct{}{}: // close the old log
+	default:
+	}
+	path := j.dir.SnapshotPath(gen)
+	w, err := disk.CreateSnapshot(path, gen, encodeMeta(st.floor.load(), st.clock.Now()), j.lopts.Sync)
+	if err != nil {
+		return 0, err
+	}
+	var werr error
+	for cursor := uint64(0); ; {
+		cursor, err = st.Records(cursor, 256, func(rec *Record) {
+			if werr != nil {
+				return
+			}
+			kind, state := byte(entryPut), byte(0)
+			if rec.Deleted {
+				kind, state = entryTomb, recTomb
+			}
+			it := Item{Expires: rec.Expires, Flags: rec.Flags, Version: rec.Version}
+			var body []byte
+			body, werr = w.Add(1 + recordSize(len(rec.Key), len(rec.Value), rec.Flags))
+			if werr == nil {
+				body[0] = kind
+				writeRecord(body[1:], rec.Key, rec.Value, it, state)
+			}
+		})
+		if err == nil {
+			err = werr
+		}
+		if err != nil {
+			w.Abort()
+			return 0, err
+		}
+		if cursor == 0 {
+			break
+		}
+	}
+	if err := w.Commit(); err != nil {
+		return 0, err
+	}
+	if err := j.dir.Sync(); err != nil {
+		return 0, fmt.Errorf("sessiond: syncing %s: %w", j.dir.Path(), err)
+	}
+	size = w.Size()
+	if fs, err := j.dir.List(); err == nil {
+		j.removeBefore(fs, gen)
+	}
+	return size, nil
+}
+
+// compactLoop runs a compaction whenever the log written since the last
+// snapshot has grown past the snapshot's size, and past compactMin.
+func (j *journal) compactLoop() {
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-j.compact:
+		}
+		if err := j.st.Save(); err != nil && err != ErrSaveInProgress {
+			// Logged by Save; wait before trying again, so that a full
+			// disk is not hammered.
+			select {
+			case <-j.stop:
+				return
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}
+}
+
+// compactDue reports whether the log has grown enough for a compaction.
+// Called with mu held.
+func (j *journal) compactDue() bool {
+	return j.sinceSn >= j.st.opts.CompactMinSize && j.sinceSn >= j.stats.snapSize.Load()
+}
