@@ -44,6 +44,7 @@ type journal struct {
 	failed  error       // why changes are refused; under mu
 	sinceSn int64       // log bytes written since the last snapshot began
 	changes int64       // changes since the last snapshot began
+	newest  uint64      // the newest version time loaded at start
 
 	broken  atomic.Bool   // failed != nil, for the lock-free check
 	synced  atomic.Uint64 // every position below is on the disk

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 	"unsafe"
@@ -137,6 +138,12 @@ func (j *journal) load() error {
 	if n := len(logs); n > 0 {
 		gen = max(gen, logs[n-1]+1)
 	}
+	if j.stale(now) {
+		if err := j.discard(); err != nil {
+			return err
+		}
+		snap, logs, gen = 0, nil, 1
+	}
 	if err := j.startLog(gen); err != nil {
 		return err
 	}
@@ -153,6 +160,58 @@ func (j *journal) load() error {
 		"entries", j.stats.loaded.Load(), "snapshot", snap, "logs", len(logs),
 		"took", time.Since(time.Unix(0, j.stats.loadStart.Load())).Round(time.Millisecond))
 	return nil
+}
+
+// stale reports whether what was loaded is older than the tombstone
+// lifetime, in a store that keeps tombstones (a cluster node). Its peers
+// may have dropped the tombstones of sessions deleted since: repair would
+// then take this node's copies for sessions the peers lack, and bring
+// them back. The newest version loaded bounds when the node was last up:
+// every change it saw, its own or a peer's, is in the directory.
+func (j *journal) stale(now int64) bool {
+	st := j.st
+	if !st.opts.Tombstones || j.newest == 0 {
+		return false
+	}
+	newest := Version{Time: j.newest}.wallMS()
+	return now-newest > st.opts.TombstoneTTL.Milliseconds()
+}
+
+// discard empties the store of what it loaded and moves the directory's
+// files into a subdirectory, stale.<unix seconds>, so that they are neither
+// loaded again nor lost.
+func (j *journal) discard() error {
+	st := j.st
+	newest := time.UnixMilli(Version{Time: j.newest}.wallMS())
+	aside := filepath.Join(j.dir.Path(), fmt.Sprintf("stale.%d", time.Now().Unix()))
+	j.log.Warn("sessiond: the data directory is older than the tombstone lifetime: sessions deleted since could come back from it, so it is set aside and the node joins afresh",
+		"dir", j.dir.Path(), "newest_change", newest.UTC().Format(time.RFC3339), "tombstone_ttl", st.opts.TombstoneTTL, "moved_to", aside)
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		sh.reset()
+		sh.mu.Unlock()
+	}
+	fs, err := j.dir.List()
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(aside, 0o700); err != nil {
+		return err
+	}
+	move := func(path string) error { return os.Rename(path, filepath.Join(aside, filepath.Base(path))) }
+	for _, g := range fs.Snapshots {
+		if err := move(j.dir.SnapshotPath(g)); err != nil {
+			return err
+		}
+	}
+	for _, g := range fs.Logs {
+		if err := move(j.dir.LogPath(g)); err != nil {
+			return err
+		}
+	}
+	j.stats.loaded.Store(0)
+	return j.dir.Sync()
 }
 
 // checkGens checks that the logs from the snapshot on are all there.
@@ -231,6 +290,7 @@ func (j *journal) loadSnapshot(gen uint64, now int64, progress func()) error {
 			return &disk.DamageError{File: path, Offset: disk.HeaderSize, Reason: "bad metadata block"}
 		}
 		j.st.clock.Update(clock)
+		j.newest = max(j.newest, clock)
 		if !floor.IsZero() {
 			return j.st.ClearBefore(floor)
 		}
@@ -293,6 +353,7 @@ func (j *journal) restore(file string, body []byte, now int64) error {
 	}
 	st := j.st
 	it := v.item()
+	j.newest = max(j.newest, it.Version.Time)
 	if kind == entryClear {
 		return st.ClearBefore(it.Version)
 	}

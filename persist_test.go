@@ -503,3 +503,44 @@ func TestPersistLoadInBackground(t *testing.T) {
 	}
 	mustGet(t, st, "k999", "v")
 }
+
+// TestPersistStaleDirectory: a cluster node's directory older than the
+// tombstone lifetime is set aside, not loaded: peers may have dropped the
+// tombstones of sessions deleted since, and its copies would come back.
+func TestPersistStaleDirectory(t *testing.T) {
+	dir := t.TempDir()
+	clk := newFakeClock()
+	o := Options{Now: clk.Now, Tombstones: true, TombstoneTTL: time.Hour}
+	st := openDir(t, dir, o)
+	st.Set("old", []byte("v"), 0)
+	st.Close()
+
+	clk.advance(59 * time.Minute) // within the lifetime: loaded
+	st = openDir(t, dir, o)
+	mustGet(t, st, "old", "v")
+	st.Close()
+
+	clk.advance(2 * time.Hour) // past it
+	st = openDir(t, dir, o)
+	mustMiss(t, st, "old")
+	st.Set("new", []byte("v"), 0)
+	st.Close()
+	aside, _ := filepath.Glob(filepath.Join(dir, "stale.*", "log.*"))
+	if len(aside) == 0 {
+		t.Error("the stale files were not kept aside")
+	}
+	st = openDir(t, dir, o) // the set-aside files stay out
+	defer st.Close()
+	mustMiss(t, st, "old")
+	mustGet(t, st, "new", "v")
+
+	// A single node keeps no tombstones, and its directory is never stale.
+	dir2 := t.TempDir()
+	st2 := openDir(t, dir2, Options{Now: clk.Now})
+	st2.Set("k", []byte("v"), 0)
+	st2.Close()
+	clk.advance(48 * time.Hour)
+	st2 = openDir(t, dir2, Options{Now: clk.Now})
+	defer st2.Close()
+	mustGet(t, st2, "k", "v")
+}

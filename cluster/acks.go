@@ -49,6 +49,11 @@ type waiter struct {
 	ticket uint64
 	k      int
 	done   chan struct{}
+	// ok is set, under mu, when enough peers applied the write: a peer
+	// that leaves after it woke the waiter still counts for it.
+	ok bool
+	// short is set when too few peers remain to ever reach k.
+	short bool
 }
 
 func newAcks() *acks {
@@ -98,17 +103,26 @@ func (a *acks) hole(peer string, lo, hi uint64) {
 func (a *acks) release() {
 	for w := range a.waiters {
 		if a.count(w.ticket) >= w.k {
+			w.ok = true
 			close(w.done)
 			delete(a.waiters, w)
 		}
 	}
 }
 
-// remove forgets a peer that left.
+// remove forgets a peer that left. The writes waiting for more peers than
+// remain fail at once; the others go on waiting for the peers left.
 func (a *acks) remove(peer string) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	delete(a.peers, peer)
-	a.mu.Unlock()
+	for w := range a.waiters {
+		if len(a.peers) < w.k {
+			w.short = true
+			close(w.done)
+			delete(a.waiters, w)
+		}
+	}
 }
 
 // close releases every waiter, which then fails, and every later wait.
@@ -189,10 +203,12 @@ func (a *acks) waitOr(ticket uint64, k int, timeout time.Duration, cancel <-chan
 	defer a.mu.Unlock()
 	delete(a.waiters, w)
 	switch got := a.count(ticket); {
-	case got >= k:
+	case w.ok || got >= k:
 		return nil
 	case a.closed:
 		return errNodeClosed
+	case w.short:
+		return fmt.Errorf("%d of %d replicas applied the write, and only %d peers remain connected", got, k, len(a.peers))
 	case isClosed(cancel):
 		return errWaitCancelled
 	default:

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,5 +91,76 @@ func TestAcksWaitCancel(t *testing.T) {
 	}
 	if err := a.waitOr(5, 1, time.Hour, cancel); !errors.Is(err, errWaitCancelled) {
 		t.Errorf("waitOr with a closed cancel = %v", err)
+	}
+}
+
+// waiting returns once a.waiters holds n waiters.
+func waiting(t *testing.T, a *acks, n int) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		a.mu.Lock()
+		k := len(a.waiters)
+		a.mu.Unlock()
+		if k == n {
+			return
+		}
+	}
+	t.Fatalf("never %d waiters", n)
+}
+
+// TestAcksPeerLeavesAfterApplying: a write that a peer applied counts for
+// it even when the peer leaves before the waiter wakes (it had failed with
+// NOREPLICAS at once, saying "within 2s").
+func TestAcksPeerLeavesAfterApplying(t *testing.T) {
+	a := newAcks()
+	a.start("p1", 1, 0)
+	a.start("p2", 1, 0)
+	done := make(chan error, 1)
+	go func() { done <- a.wait(5, 1, 5*time.Second) }()
+	waiting(t, a, 1)
+	// p1 applies the write and leaves before the waiter runs again.
+	a.mu.Lock()
+	a.peers["p1"].upTo = 5
+	a.release()
+	delete(a.peers, "p1")
+	a.mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatalf("a write p1 applied failed once p1 left: %v", err)
+	}
+}
+
+// TestAcksPeerLeavesWhileWaiting: a write waiting for one peer goes on
+// waiting for the other when one leaves, and succeeds through it; one that
+// waits for more peers than remain fails at once, saying so.
+func TestAcksPeerLeavesWhileWaiting(t *testing.T) {
+	a := newAcks()
+	a.start("p1", 1, 0)
+	a.start("p2", 1, 0)
+	one := make(chan error, 1)
+	two := make(chan error, 1)
+	go func() { one <- a.wait(5, 1, 5*time.Second) }()
+	go func() { two <- a.wait(5, 2, 5*time.Second) }()
+	waiting(t, a, 2)
+	start := time.Now()
+	a.remove("p1")
+	select {
+	case err := <-two:
+		if err == nil || !strings.Contains(err.Error(), "only 1 peers remain") {
+			t.Errorf("k=2 with one peer left: %v", err)
+		}
+		if time.Since(start) > time.Second {
+			t.Error("k=2 with one peer left waited for its timeout")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("k=2 still waiting with one peer left")
+	}
+	select {
+	case err := <-one:
+		t.Fatalf("k=1 ended when p1 left, with p2 still there: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	a.set("p2", 5)
+	if err := <-one; err != nil {
+		t.Fatalf("k=1 after p2 applied it: %v", err)
 	}
 }

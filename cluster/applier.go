@@ -45,6 +45,13 @@ func (a *applier) result(i int, ok bool, err error) {
 		if ok {
 			a.n.stats.applied.Add(1)
 		}
+	case errors.Is(err, sessiond.ErrNotPersisted):
+		// The data directory cannot take writes (the store logs that,
+		// once): the record is in memory, not on disk, so this node does
+		// not count for it. Not fatal: the disk may take writes again.
+		if a.seqs[i] != 0 {
+			a.refused = append(a.refused, a.seqs[i])
+		}
 	case errors.Is(err, sessiond.ErrValueTooLarge), errors.Is(err, sessiond.ErrKeyTooLarge), errors.Is(err, sessiond.ErrOutOfMemory):
 		a.n.log.Error("cannot apply a replicated record", "key", truncate(a.recs[i].Key), "err", err)
 		if a.seqs[i] != 0 {

@@ -37,8 +37,11 @@ type channel struct {
 	sent uint64 // messages sealed: the nonce of the next
 	recv uint64 // messages opened
 	max  int    // longest message accepted
-	in   []byte // reused buffer for incoming messages
-	out  []byte // reused buffer for sealing
+	// proto is the data protocol version of the channel: the highest
+	// both sides speak (version.go).
+	proto uint16
+	in    []byte // reused buffer for incoming messages
+	out   []byte // reused buffer for sealing
 	// Length headers, here rather than on the stack, where passing them
 	// to the buffered reader and writer would move them to the heap on
 	// every message. Reads and writes may run at once: one for each.
@@ -75,6 +78,9 @@ type hello struct {
 	// Incarnation is random per start of the node, so that a restarted
 	// node's log sequence numbers are not taken for the old ones.
 	Incarnation uint64
+	// Proto is the data protocol versions the node speaks (version.go).
+	// A hello without it is from the release that spoke version 1 alone.
+	Proto protoRange
 }
 
 func (h *hello) append(b []byte) []byte {
@@ -83,7 +89,13 @@ func (h *hello) append(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(h.Node)))
 	b = append(b, h.Node...)
 	b = binary.BigEndian.AppendUint32(b, h.ID)
-	return binary.BigEndian.AppendUint64(b, h.Incarnation)
+	b = binary.BigEndian.AppendUint64(b, h.Incarnation)
+	p := h.Proto
+	if p == (protoRange{}) {
+		p = ours
+	}
+	b = binary.BigEndian.AppendUint16(b, p.lo)
+	return binary.BigEndian.AppendUint16(b, p.hi)
 }
 
 func (h *hello) decode(b []byte) error {
@@ -92,9 +104,14 @@ func (h *hello) decode(b []byte) error {
 	h.Node = string(d.bytes(d.uvarint("node name length"), 255, "node name"))
 	h.ID = d.uint32("node id")
 	h.Incarnation = d.uint64("incarnation")
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("hello: trailing bytes")
+	h.Proto = protoRange{1, 1}
+	if d.err == nil && len(d.b) > 0 {
+		h.Proto = protoRange{d.uint16("lowest protocol version"), d.uint16("highest protocol version")}
+		if d.err == nil && (h.Proto.lo == 0 || h.Proto.lo > h.Proto.hi) {
+			d.fail("hello: protocol versions")
+		}
 	}
+	// What a later release appends is not ours to read.
 	return d.err
 }
 
@@ -159,6 +176,13 @@ func handshake(nc net.Conn, key []byte, me hello, initiator bool, maxMsg int) (*
 	}
 	if peer.Cluster != me.Cluster {
 		return nil, hello{}, fmt.Errorf("%w: it is in cluster %q, we are in %q", errAuth, peer.Cluster, me.Cluster)
+	}
+	speak := me.Proto
+	if speak == (protoRange{}) {
+		speak = ours
+	}
+	if c.proto, err = speak.common(peer.Node, peer.Proto); err != nil {
+		return nil, hello{}, fmt.Errorf("%w: %w", errAuth, err)
 	}
 	c.max = maxMsg
 	return c, peer, nil

@@ -63,8 +63,8 @@ var (
 )
 
 func TestHandshake(t *testing.T) {
-	n1 := hello{Cluster: "prod", Node: "n1", ID: 1, Incarnation: 11}
-	n2 := hello{Cluster: "prod", Node: "n2", ID: 2, Incarnation: 22}
+	n1 := hello{Cluster: "prod", Node: "n1", ID: 1, Incarnation: 11, Proto: ours}
+	n2 := hello{Cluster: "prod", Node: "n2", ID: 2, Incarnation: 22, Proto: ours}
 	for _, key := range [][]byte{nil, keyA, bytes.Repeat([]byte{3}, 16)} {
 		ci, ca, pi, pa, erri, erra := shake(t, side{key, n1}, side{key, n2})
 		if erri != nil || erra != nil {

@@ -19,23 +19,48 @@ import (
 type meta struct {
 	DataPort uint16
 	ID       uint32
-	MaxMsg   uint32 // the largest data message the node takes
+	MaxMsg   uint32     // the largest data message the node takes
+	Proto    protoRange // the data protocol versions it speaks
 }
 
-const metaVersion = 2
+// metaVersion is the layout of the metadata this build writes:
+//
+//	0  1  layout version (2: the first four fields alone; 3 adds Proto)
+//	1  2  data port
+//	3  4  id
+//	7  4  largest message
+//	11 2  lowest data protocol version (3 on)
+//	13 2  highest data protocol version (3 on)
+//
+// A later layout appends fields: a reader takes the fields it knows of
+// any layout from 2 on, and ignores what follows them.
+const metaVersion = 3
 
 func (m meta) encode() []byte {
 	b := []byte{metaVersion}
 	b = binary.BigEndian.AppendUint16(b, m.DataPort)
 	b = binary.BigEndian.AppendUint32(b, m.ID)
-	return binary.BigEndian.AppendUint32(b, m.MaxMsg)
+	b = binary.BigEndian.AppendUint32(b, m.MaxMsg)
+	b = binary.BigEndian.AppendUint16(b, m.Proto.lo)
+	return binary.BigEndian.AppendUint16(b, m.Proto.hi)
 }
 
 func decodeMeta(b []byte) (meta, error) {
-	if len(b) != 11 || b[0] != metaVersion {
-		return meta{}, fmt.Errorf("cluster: node metadata of %d bytes is not a sessiond node's of this version", len(b))
+	bad := func() (meta, error) {
+		return meta{}, fmt.Errorf("cluster: node metadata of %d bytes is not a sessiond node's", len(b))
 	}
-	return meta{DataPort: binary.BigEndian.Uint16(b[1:]), ID: binary.BigEndian.Uint32(b[3:]), MaxMsg: binary.BigEndian.Uint32(b[7:])}, nil
+	if len(b) < 11 || b[0] < 2 || (b[0] == 2 && len(b) != 11) || (b[0] >= 3 && len(b) < 15) {
+		return bad()
+	}
+	m := meta{DataPort: binary.BigEndian.Uint16(b[1:]), ID: binary.BigEndian.Uint32(b[3:]), MaxMsg: binary.BigEndian.Uint32(b[7:]),
+		Proto: protoRange{1, 1}} // layout 2 is the release that spoke version 1 alone
+	if b[0] >= 3 {
+		m.Proto = protoRange{binary.BigEndian.Uint16(b[11:]), binary.BigEndian.Uint16(b[13:])}
+		if m.Proto.lo == 0 || m.Proto.lo > m.Proto.hi {
+			return bad()
+		}
+	}
+	return m, nil
 }
 
 // maxMsg32 is maxMsg as gossip carries it.
@@ -51,6 +76,9 @@ func (n *Node) agrees(name string, m meta) error {
 		// stamp two different writes with the same version.
 		return fmt.Errorf("node %q has the id of this node %q (ids are a hash of the name, %d): give one of them another --node-name", name, n.cfg.NodeName, m.ID)
 	}
+	if _, err := n.proto.common(name, m.Proto); err != nil {
+		return err
+	}
 	if m.MaxMsg != n.maxMsg32() {
 		return fmt.Errorf("node %q takes data messages up to %d bytes and this one %d: give every node the same --max-value-size (they may differ only while all are at most %d bytes)",
 			name, m.MaxMsg, n.maxMsg, maxMessage(0)-256<<10)
@@ -63,7 +91,7 @@ type delegate struct{ n *Node }
 
 func (d delegate) NodeMeta(limit int) []byte {
 	port := d.n.data.Addr().(*net.TCPAddr).Port
-	return meta{DataPort: uint16(port), ID: d.n.id, MaxMsg: d.n.maxMsg32()}.encode()
+	return append(meta{DataPort: uint16(port), ID: d.n.id, MaxMsg: d.n.maxMsg32(), Proto: d.n.proto}.encode(), d.n.metaExtra...)
 }
 func (d delegate) NotifyMsg([]byte)                           {}
 func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }

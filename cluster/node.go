@@ -44,6 +44,12 @@ type Node struct {
 	ml    *memberlist.Memberlist
 	data  net.Listener
 	ready atomic.Bool // the join sync is done
+	// catchingUp is set while a node restarted with its data catches up
+	// by difference: streams to it start at their logs' ends.
+	catchingUp atomic.Bool
+	// peerFailed asks the repair loop to reconcile the survivors.
+	peerFailed atomic.Bool
+	answering  sync.Mutex // held by the repair round being answered
 
 	conflict atomic.Pointer[error] // another node has our name
 	mlReady  atomic.Pointer[memberlist.Memberlist]
@@ -57,6 +63,9 @@ type Node struct {
 	closed  bool
 
 	maxMsg int // bound on a data message, from Config.MaxValueSize
+
+	proto     protoRange // the data protocol versions this node speaks
+	metaExtra []byte     // appended to the gossip metadata: tests play a later release
 
 	handshakes chan struct{} // a slot per data connection authenticating
 	repairNow  chan struct{} // wakes the repair loop: a peer fell behind the log
@@ -104,7 +113,8 @@ func New(cfg Config) (*Node, error) {
 		handshakes: make(chan struct{}, 64),
 		repairNow:  make(chan struct{}, 1),
 	}
-	n.me = hello{Cluster: cfg.ClusterName, Node: cfg.NodeName, ID: n.id, Incarnation: binary.BigEndian.Uint64(inc[:])}
+	n.proto = ours
+	n.me = hello{Cluster: cfg.ClusterName, Node: cfg.NodeName, ID: n.id, Incarnation: binary.BigEndian.Uint64(inc[:]), Proto: n.proto}
 	return n, nil
 }
 
@@ -152,6 +162,7 @@ func Open(ctx context.Context, cfg Config, opts *sessiond.Options) (*sessiond.St
 // Ready reports when it is done.
 func (n *Node) Start(ctx context.Context, st *sessiond.Store) error {
 	n.st = st
+	n.catchingUp.Store(len(n.cfg.Join) > 0 && n.holdsData())
 	data, err := net.Listen("tcp", n.cfg.DataAddr)
 	if err != nil {
 		return fmt.Errorf("cluster: data listener: %w", err)

@@ -199,6 +199,15 @@ func (l *outLog) restart(r *logReader) {
 	r.keep = r.seq
 }
 
+// toEnd moves the reader past the last entry, for a peer that catches up
+// by difference (a repair round) on what came before.
+func (l *outLog) toEnd(r *logReader) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r.seq = l.next
+	r.keep = r.seq
+}
+
 // kept returns the oldest entry the reader's peer has not acknowledged.
 func (l *outLog) kept(r *logReader) uint64 {
 	l.mu.Lock()

@@ -79,6 +79,8 @@ func (n *Node) memberDown(node *memberlist.Node) {
 	if p != nil {
 		n.acks.remove(node.Name)
 		n.log.Info("peer down: it left or failed", "node", node.Name)
+		n.peerFailed.Store(true)
+		n.wakeRepair()
 	}
 	// memberlist does not say here whether the member left or failed (the
 	// state it passes is the one before), so both are tried again: a
@@ -256,6 +258,11 @@ func (p *peer) stream(r *logReader) error {
 		// the log yet: it resumes where it was, and learns on the first
 		// read what the log dropped meanwhile.
 		p.n.out.rewind(r, p.n.out.kept(r))
+	case resume == resumeAtEnd:
+		// A restarted node catching up by difference: what came
+		// before, its repair round brings.
+		p.n.out.toEnd(r)
+		p.n.acks.start(p.name, r.seq, r.seq-1)
 	case resume == 0:
 		p.n.out.restart(r)
 		p.n.acks.start(p.name, r.seq, r.seq-1)

@@ -85,7 +85,7 @@ func (n *Node) serveConn(nc net.Conn) error {
 	case msgSyncRequest:
 		ch.timeout = ioTimeout
 		return n.donate(ch, them)
-	case msgDigest:
+	case msgDigest, msgCatchUp:
 		ch.timeout = ioTimeout
 		return n.answerRepair(ch, them, msg)
 	}
@@ -108,7 +108,11 @@ func (n *Node) receive(ch *channel, them hello) error {
 	}()
 	var b [9]byte
 	b[0] = msgResume
-	binary.BigEndian.PutUint64(b[1:], last)
+	resume := last
+	if last == 0 && n.catchingUp.Load() {
+		resume = resumeAtEnd
+	}
+	binary.BigEndian.PutUint64(b[1:], resume)
 	ch.writeMsg(b[:])
 	var ack []byte
 	a := applier{n: n}

@@ -93,7 +93,7 @@ func appendDigest(floor sessiond.Version, d []uint64) []byte {
 
 func decodeDigest(msg []byte) (sessiond.Version, []uint64, error) {
 	d := decoder{b: msg}
-	if d.byte("kind") != msgDigest {
+	if k := d.byte("kind"); k != msgDigest && k != msgCatchUp {
 		return sessiond.Version{}, nil, fmt.Errorf("%w: expected a digest", errMalformed)
 	}
 	floor := d.version()
@@ -161,6 +161,9 @@ func (n *Node) repairRound() (buckets int, records uint64, ok bool) {
 	if !n.Ready() {
 		return 0, 0, true // the join sync brings everything
 	}
+	if n.peerFailed.Swap(false) {
+		n.reconcileSurvivors()
+	}
 	n.mu.Lock()
 	var peers []*peer
 	for _, p := range n.peers {
@@ -198,6 +201,32 @@ func (n *Node) repairRound() (buckets int, records uint64, ok bool) {
 	return buckets, records, err == nil
 }
 
+// reconcileSurvivors runs a round, young records included, with every
+// peer whose name sorts after this node's: after a peer failed, what it
+// had streamed to some survivors and not to others is then on all of them
+// within a round, instead of whenever a periodic round finds it. Each pair
+// of survivors reconciles once, dialed by the first by name.
+func (n *Node) reconcileSurvivors() {
+	n.mu.Lock()
+	var peers []*peer
+	for name, p := range n.peers {
+		if name > n.cfg.NodeName {
+			peers = append(peers, p)
+		}
+	}
+	n.mu.Unlock()
+	for _, p := range peers {
+		start := time.Now()
+		_, records, err := n.repairAs(p, msgCatchUp, window{})
+		switch {
+		case err != nil && !n.isClosed():
+			n.log.Warn("reconciling with a survivor after a peer failed", "node", p.name, "err", err)
+		case err == nil:
+			n.log.Info("reconciled with a survivor after a peer failed", "node", p.name, "records_exchanged", records, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
+
 // wakeRepair asks the repair loop for a round at once.
 func (n *Node) wakeRepair() {
 	select {
@@ -210,11 +239,17 @@ func (n *Node) wakeRepair() {
 // records stamped within fresh, and returns how many buckets differed and
 // how many records it exchanged.
 func (n *Node) repairWith(p *peer, fresh window) (buckets int, records uint64, err error) {
+	return n.repairAs(p, msgDigest, fresh)
+}
+
+// repairAs is repairWith opening the round with kind: msgDigest, or
+// msgCatchUp for a node catching up after a restart.
+func (n *Node) repairAs(p *peer, kind byte, fresh window) (buckets int, records uint64, err error) {
 	floor, mine, err := n.digests()
 	if err != nil {
 		return 0, 0, err
 	}
-	ch, err := n.dialData(p, msgDigest, appendDigest(floor, mine)[1:])
+	ch, err := n.dialData(p, kind, appendDigest(floor, mine)[1:])
 	if err != nil {
 		return 0, 0, err
 	}
@@ -230,13 +265,21 @@ func (n *Node) repairWith(p *peer, fresh window) (buckets int, records uint64, e
 	return n.reconcile(ch, p.name, fresh, mine, theirFloor, theirs, true)
 }
 
-// answerRepair serves a repair round a peer opened with its digest.
+// answerRepair serves a repair round a peer opened with its digest. It
+// answers one round at a time: when two peers find at once that this node
+// fell behind, the second round starts once the first has brought what
+// was missing, and sends only what is left, instead of everything again.
 func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
+	n.answering.Lock()
+	defer n.answering.Unlock()
 	theirFloor, theirs, err := decodeDigest(first)
 	if err != nil {
 		return err
 	}
 	fresh := n.inFlight()
+	if first[0] == msgCatchUp {
+		fresh = window{} // the streams to it began at their ends: send the young too
+	}
 	floor, mine, err := n.digests()
 	if err != nil {
 		return err

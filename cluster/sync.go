@@ -15,8 +15,15 @@ import (
 // members' log streams reach us (so that nothing written meanwhile is
 // missed), it streams one member's whole set and applies it by version
 // while those streams keep arriving; the node is ready when it is done.
+//
+// A store that already holds sessions (loaded from its data directory
+// after a restart) catches up by difference instead: a repair round with
+// one member compares versions bucket by bucket and brings only what this
+// node lacks or holds older, and sends what the member lacks.
 func (n *Node) syncFromPeer() {
 	defer n.wg.Done()
+	defer n.catchingUp.Store(false)
+	byDiff := n.catchingUp.Load()
 	wait := 200 * time.Millisecond
 	unready := map[string]bool{} // peers that said they are syncing too
 	for !n.isClosed() {
@@ -39,7 +46,12 @@ func (n *Node) syncFromPeer() {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		err := n.syncFrom(p)
+		var err error
+		if byDiff {
+			err = n.catchUpFrom(p)
+		} else {
+			err = n.syncFrom(p)
+		}
 		if err == nil {
 			n.ready.Store(true)
 			return
@@ -59,6 +71,29 @@ func (n *Node) syncFromPeer() {
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// holdsData reports whether the store holds anything: sessions,
+// tombstones or a clear.
+func (n *Node) holdsData() bool {
+	s := n.st.Stats()
+	return s.Keys+s.Tombstones > 0 || !n.st.Floor().IsZero()
+}
+
+// catchUpFrom brings the store up to date with p by difference: one repair
+// round that sends every record that differs, however young.
+func (n *Node) catchUpFrom(p *peer) error {
+	s := n.st.Stats()
+	n.log.Info("catching up by difference: the store holds sessions already", "donor", p.name, "records", s.Keys+s.Tombstones)
+	start := time.Now()
+	buckets, records, err := n.repairAs(p, msgCatchUp, window{})
+	if err != nil {
+		return err
+	}
+	n.catchingUp.Store(false)
+	n.log.Info("caught up by difference: ready", "donor", p.name, "buckets_differing", buckets,
+		"records_exchanged", records, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // errNotReady is a donor's answer when it is still syncing itself.

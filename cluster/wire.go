@@ -20,7 +20,9 @@ const (
 	// msgStream opens a log stream; the acceptor answers msgResume.
 	msgStream byte = 1 + iota
 	// msgResume is the sequence number of the dialer's log the acceptor
-	// applied last (0: none; stream from the oldest entry held).
+	// applied last (0: none; stream from the oldest entry held;
+	// resumeAtEnd: from the next entry, the acceptor catching up by
+	// difference on the rest).
 	msgResume
 	// msgLog carries log entries: sequence number of the first, count,
 	// entries (outlog.go).
@@ -49,7 +51,15 @@ const (
 	// msgWant carries the key hashes whose records one side of a repair
 	// round asks the other for, in order.
 	msgWant
+	// msgCatchUp opens a repair round as msgDigest does, from a node
+	// that restarted with its data and catches up by difference: the
+	// acceptor sends every record that differs, however young, since
+	// the streams to the dialer start at their logs' ends.
+	msgCatchUp
 )
+
+// resumeAtEnd is the msgResume of a node catching up by difference.
+const resumeAtEnd = ^uint64(0)
 
 // Record encoding flags.
 const (
@@ -136,6 +146,16 @@ func (d *decoder) varint(what string) int64 {
 		return 0
 	}
 	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) uint16(what string) uint16 {
+	if d.err != nil || len(d.b) < 2 {
+		d.fail(what)
+		return 0
+	}
+	v := binary.BigEndian.Uint16(d.b)
+	d.b = d.b[2:]
 	return v
 }
 

@@ -99,6 +99,11 @@ type Config struct {
 	// false.
 	DirRepair bool
 
+	// TombstoneTTL is the least time a cluster node keeps a delete's
+	// tombstone, and the age past which its data directory is set aside
+	// at start. Default 24h.
+	TombstoneTTL time.Duration
+
 	// Cluster configures clustering; ClusterAddr empty means none.
 	Cluster ClusterConfig
 }
@@ -128,6 +133,7 @@ func (c *Config) storeOptions() *sessiond.Options {
 		Fsync:          c.AppendFsync,
 		CompactMinSize: c.CompactMinSize,
 		Repair:         c.DirRepair,
+		TombstoneTTL:   c.TombstoneTTL,
 	}
 }
 
@@ -269,6 +275,14 @@ var settings = []setting{
 		set: func(c *Config, s string) (err error) { c.Cluster.SyncReplicas, err = parseInt(s, 0, 1000); return err }},
 	{name: "sync-timeout", def: "2s", usage: "fail a write whose --sync-replicas did not apply it within `duration`", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.Cluster.SyncTimeout, err = parseDuration(s); return err }},
+	{name: "tombstone-ttl", def: "24h", usage: "keep a delete's tombstone at least `duration` in a cluster; a --dir older than that is set aside at start (the same on every node)", from: fromAll,
+		set: func(c *Config, s string) (err error) {
+			c.TombstoneTTL, err = parseDuration(s)
+			if err == nil && c.TombstoneTTL <= 0 {
+				err = errors.New("want a positive duration")
+			}
+			return err
+		}},
 	{name: "cluster-repair-interval", def: "5s", usage: "compare digests with a peer and exchange what differs every `duration`", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.Cluster.RepairInterval, err = parseDuration(s); return err }},
 	// --version is an action, not a setting: an environment variable or a

@@ -26,6 +26,7 @@ func defaults(change func(c *Config)) Config {
 		UnixPerm:       0o600,
 		MaxClients:     10000,
 		CompactMinSize: 64 << 20,
+		TombstoneTTL:   24 * time.Hour,
 		Cluster: ClusterConfig{
 			Name: "sessiond", JoinTimeout: time.Minute,
 			SyncTimeout: 2 * time.Second, RepairInterval: 5 * time.Second,

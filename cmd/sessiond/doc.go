@@ -73,6 +73,9 @@
 //	--sync-replicas K         acknowledge a write only once K peers applied
 //	                          it (default 0: asynchronous)
 //	--sync-timeout DURATION   fail such a write after it (default 2s)
+//	--tombstone-ttl DURATION  keep a delete's tombstone at least this long
+//	                          (default 24h; the same on every node); a
+//	                          --dir older than it is set aside at start
 //	--cluster-repair-interval DURATION
 //	                          compare digests with a peer this often
 //	                          (default 5s)

@@ -45,7 +45,15 @@ func readmeCluster(t *testing.T) (cmds [][]string, ports map[int]int) {
 			}
 			return fmt.Sprintf("127.0.0.1:%d", ports[p])
 		})
-		cmds = append(cmds, strings.Fields(strings.TrimPrefix(line, prefix)))
+		args := strings.Fields(strings.TrimPrefix(line, prefix))
+		for i := range args {
+			if args[i] == "--dir" && i+1 < len(args) {
+				// The README's /tmp directories would outlive the test
+				// and be shared between runs.
+				args[i+1] = filepath.Join(t.TempDir(), filepath.Base(args[i+1]))
+			}
+		}
+		cmds = append(cmds, args)
 	}
 	if len(cmds) != 3 {
 		t.Fatalf("README shows %d cluster commands, want 3", len(cmds))

@@ -121,6 +121,9 @@ func (l *Log) grow(need int64) error {
 // Commit before any other Reserve. An error (a full disk, ErrLogFull)
 // leaves the log as it was.
 func (l *Log) Reserve(n int) ([]byte, error) {
+	if n <= 0 {
+		return nil, errors.New("disk: a frame's body must not be empty") // a zero length is the log's end
+	}
 	end := l.off + FrameHeader + int64(n)
 	if end > l.size {
 		if err := l.grow(end); err != nil {

@@ -29,7 +29,8 @@ type Scan struct {
 //
 // A bad frame followed by no good one is a torn tail: the scan stops before
 // it and reports its extent in Scan. A bad frame with a good one after it
-// is a *DamageError. file names the file in errors.
+// is a *DamageError, and so is a whole frame longer than maxBody. file
+// names the file in errors.
 func ScanLog(file string, data []byte, maxBody int, plausible func(body []byte) bool, fn func(off int64, body []byte) error) (Scan, error) {
 	if _, err := checkHeader(file, data, KindLog); err != nil {
 		return Scan{}, err
@@ -84,8 +85,18 @@ func frameAt(data []byte, off, maxBody int) (n int, ok bool) {
 // length itself is what was damaged.
 func goodFrameAfter(data []byte, off, maxBody int, plausible func([]byte) bool) (int, bool) {
 	good := func(at int) bool {
-		n, ok := frameAt(data, at, maxBody)
-		return ok && (plausible == nil || plausible(data[at+FrameHeader:at+FrameHeader+n]))
+		if len(data)-at < FrameHeader {
+			return false
+		}
+		if plausible != nil {
+			// The cheap check first: most offsets fail it.
+			n := uint64(binary.LittleEndian.Uint32(data[at:]))
+			if n == 0 || n > uint64(maxBody) || n > uint64(len(data)-at-FrameHeader) || !plausible(data[at+FrameHeader:at+FrameHeader+int(n)]) {
+				return false
+			}
+		}
+		_, ok := frameAt(data, at, maxBody)
+		return ok
 	}
 	if len(data)-off >= FrameHeader {
 		n := int(binary.LittleEndian.Uint32(data[off:]))
@@ -95,8 +106,13 @@ func goodFrameAfter(data []byte, off, maxBody int, plausible func([]byte) bool) 
 			}
 		}
 	}
+	// With a plausibility check, every offset to the end is tried: two
+	// damaged frames side by side can put the next good one further than
+	// the longest frame away, and cutting there would lose it. Each
+	// offset costs a few comparisons unless it passes the check. Without
+	// one, a checksum per offset bounds the search to a frame's length.
 	limit := len(data) - FrameHeader
-	if maxBody < limit-off-2*FrameHeader { // so that a huge maxBody cannot overflow
+	if plausible == nil && maxBody < limit-off-2*FrameHeader { // so that a huge maxBody cannot overflow
 		limit = off + 2*FrameHeader + maxBody
 	}
 	for at := off + 1; at <= limit; at++ {
