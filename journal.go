@@ -55,6 +55,10 @@ type journal struct {
 	syncErr  error // the last flush's failure, for waiters; under syncMu
 	kick     chan struct{}
 	compact  chan struct{} // a compaction is due
+	grow     chan *disk.Log // the log is to grow ahead of its appends
+	growing  bool           // a growth is asked for or under way; under mu
+	prepMu   sync.Mutex     // held while a log is prepared: it is closed only without it
+	growDone chan struct{}  // closed when growLoop returns
 	saveMu   sync.Mutex    // held by the snapshot being written
 	started  bool          // the syncer runs
 
@@ -108,6 +112,14 @@ func (j *journal) append(kind byte, key string, value []byte, it Item) (uint64, 
 	body[0] = kind
 	writeRecord(body[1:], key, value, it, state)
 	j.cur.Commit(body)
+	if !j.growing && j.cur.Room() < j.lopts.Chunk/2 {
+		j.growing = true
+		select {
+		case j.grow <- j.cur:
+		default:
+			j.growing = false
+		}
+	}
 	j.sinceSn += int64(disk.FrameHeader + n)
 	j.changes++
 	pos := j.base + uint64(j.cur.End())
@@ -204,10 +216,14 @@ func (j *journal) sync(flush bool) {
 	target := j.written.Load()
 	j.mu.Unlock()
 	var err error
-	for _, l := range old {
-		if cerr := l.Close(); cerr != nil && err == nil {
-			err = cerr
+	if len(old) > 0 {
+		j.prepMu.Lock() // not while growLoop prepares one of them
+		for _, l := range old {
+			if cerr := l.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
 		}
+		j.prepMu.Unlock()
 	}
 	if flush && err == nil && target > j.synced.Load() {
 		start := time.Now()
@@ -247,6 +263,38 @@ func (j *journal) retry() {
 	j.recover()
 }
 
+// growLoop grows the log ahead of its appends, a chunk at a time, while
+// the half of the last chunk is still free: the allocation and the page
+// faults of a fresh chunk then cost no append a wait.
+func (j *journal) growLoop() {
+	defer close(j.growDone)
+	for {
+		var l *disk.Log
+		select {
+		case <-j.stop:
+			return
+		case l = <-j.grow:
+		}
+		j.prepMu.Lock()
+		j.mu.Lock()
+		off, live := l.Size(), j.cur == l
+		j.mu.Unlock()
+		var err error
+		if live { // not rotated out (and maybe closed) meanwhile
+			err = l.Prepare(off, j.lopts.Chunk)
+		}
+		j.mu.Lock()
+		if live && err == nil && j.cur == l {
+			l.Extend(off + j.lopts.Chunk)
+		}
+		j.growing = false
+		j.mu.Unlock()
+		j.prepMu.Unlock()
+		// An error is left to the append that needs the room: it tries
+		// again, and refuses writes if the disk still says no.
+	}
+}
+
 // close stops the syncer and closes every log, flushing it.
 func (j *journal) close() error {
 	j.saveMu.Lock() // a snapshot being written ends: the store is closed
@@ -254,6 +302,7 @@ func (j *journal) close() error {
 	close(j.stop)
 	if j.started {
 		<-j.done
+		<-j.growDone
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()

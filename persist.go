@@ -39,15 +39,17 @@ func (st *Store) openJournal() error {
 		lo.Chunk = 4 << 20
 	}
 	j := &journal{
-		st:      st,
-		dir:     d,
-		policy:  st.opts.Fsync,
-		log:     lg,
-		lopts:   lo,
-		kick:    make(chan struct{}, 1),
-		compact: make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		st:       st,
+		dir:      d,
+		policy:   st.opts.Fsync,
+		log:      lg,
+		lopts:    lo,
+		kick:     make(chan struct{}, 1),
+		grow:     make(chan *disk.Log, 1),
+		growDone: make(chan struct{}),
+		compact:  make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	j.syncCond = sync.NewCond(&j.syncMu)
 	j.stats.writeOK.Store(true)
@@ -71,6 +73,7 @@ func (st *Store) loadDir() {
 	j.started = true
 	go j.syncLoop()
 	go j.compactLoop()
+	go j.growLoop()
 }
 
 // Loaded returns a channel closed once the store has loaded its data
