@@ -54,13 +54,13 @@ type journal struct {
 	syncCond *sync.Cond
 	syncErr  error // the last flush's failure, for waiters; under syncMu
 	kick     chan struct{}
-	compact  chan struct{} // a compaction is due
+	compact  chan struct{}  // a compaction is due
 	grow     chan *disk.Log // the log is to grow ahead of its appends
 	growing  bool           // a growth is asked for or under way; under mu
 	prepMu   sync.Mutex     // held while a log is prepared: it is closed only without it
 	growDone chan struct{}  // closed when growLoop returns
-	saveMu   sync.Mutex    // held by the snapshot being written
-	started  bool          // the syncer runs
+	saveMu   sync.Mutex     // held by the snapshot being written
+	started  bool           // the syncer runs
 
 	stats persistStats
 
