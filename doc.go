@@ -22,6 +22,21 @@
 // late, stale copy cannot bring a destroyed session back. Replication is
 // built on exactly these two operations.
 //
+// # Persistence
+//
+// With Options.Dir, sessions survive the process: every change goes to an
+// append-only log in that directory before the operation that made it
+// returns, the log is compacted into snapshots while writes go on (Save
+// starts one), and Open loads what the directory holds. A crash of the
+// process loses no change whose operation returned; Options.Fsync decides
+// what a crash of the machine can lose (FsyncAlways: nothing; the default,
+// FsyncEverySec: about the last second). Close flushes. The directory is
+// locked for the store's life: a second store on it, in any process, gets
+// an error naming the holder. A damaged directory makes Open fail, naming
+// the file and the offset, unless Options.Repair; a disk that refuses
+// writes makes changes fail with ErrNotPersisted while reads go on.
+// docs/PERSISTENCE.md has the details.
+//
 // # Memory
 //
 // Records are appended to 64 KiB segments mapped outside the Go heap, and
