@@ -3,6 +3,7 @@ package sessiond_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -78,4 +79,30 @@ func ExampleOptions_maxMemory() {
 	}
 	fmt.Println(errors.Is(err, sessiond.ErrOutOfMemory))
 	// Output: true
+}
+
+// A store with a data directory keeps its sessions across restarts.
+func Example_persistence() {
+	dir, err := os.MkdirTemp("", "sessiond-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	st, err := sessiond.Open(&sessiond.Options{Dir: dir, Fsync: sessiond.FsyncAlways})
+	if err != nil {
+		panic(err)
+	}
+	st.Set("sess:abc", []byte(`{"user":42}`), 24*time.Hour) // on disk when it returns
+	st.Close()
+
+	st, err = sessiond.Open(&sessiond.Options{Dir: dir}) // after a restart
+	if err != nil {
+		panic(err)
+	}
+	defer st.Close()
+	value, found, _ := st.Get("sess:abc")
+	fmt.Println(string(value), found)
+	// Output:
+	// {"user":42} true
 }
