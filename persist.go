@@ -159,6 +159,7 @@ func (j *journal) load() error {
 	}
 	j.stats.snapSize.Store(sz)
 	keys, _ := st.lenLoaded()
+	j.stats.keys.Store(int64(keys))
 	j.log.Info("sessiond: loaded the data directory", "dir", j.dir.Path(), "keys", keys,
 		"entries", j.stats.loaded.Load(), "snapshot", snap, "logs", len(logs),
 		"took", time.Since(time.Unix(0, j.stats.loadStart.Load())).Round(time.Millisecond))

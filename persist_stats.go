@@ -16,8 +16,10 @@ type Persistence struct {
 	Fsync FsyncPolicy
 	// Loading is true while the store loads the directory.
 	Loading bool
-	// Loaded counts the records and log entries loaded at start.
+	// Loaded counts the snapshot records and log entries read at start.
 	Loaded int64
+	// LoadedKeys is the number of keys the store held once loaded.
+	LoadedKeys int64
 	// LoadTime is how long the load took (so far, while Loading).
 	LoadTime time.Duration
 	// WriteOK is false while changes are refused (ErrNotPersisted).
@@ -61,6 +63,7 @@ var FsyncBounds = [...]time.Duration{
 type persistStats struct {
 	writeOK   atomic.Bool
 	loaded    atomic.Int64
+	keys      atomic.Int64 // keys held once loaded
 	loadStart atomic.Int64 // unix ns
 	loadEnd   atomic.Int64
 	saving    atomic.Bool
@@ -107,6 +110,7 @@ func (st *Store) Persistence() Persistence {
 		Fsync:        j.policy,
 		Loading:      st.loading.Load(),
 		Loaded:       s.loaded.Load(),
+		LoadedKeys:   s.keys.Load(),
 		WriteOK:      s.writeOK.Load(),
 		Saving:       s.saving.Load(),
 		LastSaveOK:   !s.saveFail.Load(),
