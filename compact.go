@@ -120,6 +120,21 @@ func (j *journal) snapshot() (size int64, err error) {
 	return size, nil
 }
 
+// Sync returns once every change made so far is on the disk, flushing the
+// log if a change is not flushed yet, whatever the FsyncPolicy; with the
+// flush's error if it failed (ErrNotPersisted). A store without a data
+// directory returns nil at once.
+func (st *Store) Sync() error {
+	j := st.journal
+	if j == nil || st.loading.Load() {
+		return nil
+	}
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	return j.flushed(j.written.Load())
+}
+
 // compactLoop runs a compaction whenever the log written since the last
 // snapshot has grown past the snapshot's size, and past compactMin.
 func (j *journal) compactLoop() {

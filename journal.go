@@ -169,7 +169,16 @@ func (j *journal) refuse() error {
 // wait returns once position pos is on the disk, under FsyncAlways, or
 // with the flush's error.
 func (j *journal) wait(pos uint64) error {
-	if pos == 0 || j.policy != FsyncAlways || j.synced.Load() >= pos {
+	if j.policy != FsyncAlways {
+		return nil
+	}
+	return j.flushed(pos)
+}
+
+// flushed returns once position pos is on the disk, asking the syncer for
+// a flush if it must, or with the flush's error.
+func (j *journal) flushed(pos uint64) error {
+	if pos == 0 || j.synced.Load() >= pos {
 		return nil
 	}
 	j.syncMu.Lock()
@@ -188,8 +197,8 @@ func (j *journal) wait(pos uint64) error {
 }
 
 // syncLoop flushes the log: at once when a change waits for it
-// (FsyncAlways), once a second (FsyncEverySec), or only when a log is
-// rotated out (FsyncNo). Every second it also retries a disk that failed.
+// (FsyncAlways, or Sync), once a second (FsyncEverySec), or only when a
+// log is rotated out (FsyncNo). Every second it also retries a disk that failed.
 func (j *journal) syncLoop() {
 	defer close(j.done)
 	t := time.NewTicker(time.Second)
@@ -199,7 +208,7 @@ func (j *journal) syncLoop() {
 		case <-j.stop:
 			return
 		case <-j.kick:
-			j.sync(j.policy != FsyncNo)
+			j.sync(true)
 		case <-t.C:
 			j.retry()
 			j.sync(j.policy != FsyncNo)
@@ -304,6 +313,11 @@ func (j *journal) close() error {
 		<-j.done
 		<-j.growDone
 	}
+	// No flush comes any more: a Sync still waiting ends.
+	j.syncMu.Lock()
+	j.syncErr = ErrClosed
+	j.syncMu.Unlock()
+	j.syncCond.Broadcast()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var err error

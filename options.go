@@ -112,6 +112,14 @@ type Options struct {
 	// FsyncEverySec.
 	Fsync FsyncPolicy
 
+	// DeferFsync, under FsyncAlways, lets a change return before the
+	// flush that makes it durable: the caller then calls Sync once
+	// before it acknowledges a batch of changes, as a server does for a
+	// batch of pipelined commands, and all of them share one flush. A
+	// change is still in the log (safe from a crash of the process) when
+	// it returns. Ignored under the other policies.
+	DeferFsync bool
+
 	// CompactMinSize is the least size of the log written since the last
 	// snapshot that starts a new snapshot by itself; it also waits for
 	// the log to pass the last snapshot's size. If zero, 64 MiB.

@@ -544,3 +544,32 @@ func TestPersistStaleDirectory(t *testing.T) {
 	defer st2.Close()
 	mustGet(t, st2, "k", "v")
 }
+
+// TestPersistDeferFsync: with DeferFsync a change under FsyncAlways
+// returns before its flush, and Sync makes every change made so far
+// durable, with one flush, or says why not.
+func TestPersistDeferFsync(t *testing.T) {
+	dir := t.TempDir()
+	var fd failingDisk
+	st := openDir(t, dir, Options{Fsync: FsyncAlways, DeferFsync: true, logOptions: fd.options(0)})
+	defer st.Close()
+	before := st.Persistence().Fsyncs
+	for i := range 16 {
+		if err := st.Set(fmt.Sprint("k", i), []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Persistence().Fsyncs - before; n < 1 || n > 2 {
+		t.Errorf("16 changes and a Sync took %d flushes, want 1 (2 if the once-a-second one came between)", n)
+	}
+	fd.sync.Store(true)
+	if err := st.Set("late", []byte("v"), 0); err != nil {
+		t.Fatalf("a deferred change: %v", err)
+	}
+	if err := st.Sync(); !errors.Is(err, ErrNotPersisted) {
+		t.Fatalf("Sync whose flush failed: %v; want ErrNotPersisted", err)
+	}
+}

@@ -64,7 +64,7 @@ func (st *Store) await(t *pending, err *error) {
 		*err = t.err
 		return
 	}
-	if t.pos != 0 {
+	if t.pos != 0 && !st.opts.DeferFsync {
 		if werr := st.journal.wait(t.pos); werr != nil {
 			*err = werr
 			return

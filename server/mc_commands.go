@@ -39,6 +39,11 @@ func (m *mcConn) dispatch(cmd *memcache.Command) {
 		m.counts[mcCmdSet].Add(1)
 	}
 	switch cmd.Op {
+	case memcache.Get, memcache.Gets, memcache.Version, memcache.Verbosity, memcache.Stats, memcache.Quit:
+	default: // a change: its reply waits for the disk (see conn.unsynced)
+		m.c.unsynced = m.s.syncReplies
+	}
+	switch cmd.Op {
 	case memcache.Get, memcache.Gets, memcache.Gat, memcache.Gats:
 		m.retrieve(cmd)
 	case memcache.Set, memcache.Add, memcache.Replace:

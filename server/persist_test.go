@@ -186,3 +186,34 @@ func TestPersistDiskFull(t *testing.T) {
 	}
 	c.expect("$1\r\nx\r\n", "GET", "after")
 }
+
+// TestPersistAlwaysOneFlushPerBatch: under appendfsync always, a pipelined
+// batch of writes waits for one flush before its replies, not one per
+// write (the store defers its flushes to the server).
+func TestPersistAlwaysOneFlushPerBatch(t *testing.T) {
+	opts := &sessiond.Options{Dir: t.TempDir(), Fsync: sessiond.FsyncAlways, DeferFsync: true}
+	ts := startServer(t, server.Config{}, opts)
+	c := ts.dial(t)
+	c.expect("+OK\r\n", "SET", "warm", "v")
+	before := ts.st.Persistence().Fsyncs
+	var batch []byte
+	for i := range 32 {
+		batch = append(batch, encode("SET", fmt.Sprint("k", i), "v")...)
+	}
+	c.write(batch)
+	for range 32 {
+		c.expectRead("+OK\r\n", "SET in a batch")
+	}
+	if n := ts.st.Persistence().Fsyncs - before; n < 1 || n > 3 {
+		t.Errorf("a batch of 32 SETs took %d flushes, want 1 (a few if the batch came in pieces)", n)
+	}
+	c.expect("$1\r\nv\r\n", "GET", "k31")
+	if n := ts.st.Persistence().Fsyncs - before; n > 3 {
+		t.Errorf("a GET after the batch flushed again (%d flushes in all)", n)
+	}
+	// Across a restart, all of them.
+	ts.shutdown(t, 5*time.Second)
+	ts.st.Close()
+	ts = startServer(t, server.Config{}, opts)
+	ts.dial(t).expect(":33\r\n", "DBSIZE")
+}

@@ -122,6 +122,10 @@ type Server struct {
 	storeOpts sessiond.Options
 	mc        mcState
 	ready     atomic.Bool // the store has loaded its data directory
+	// syncReplies: the store defers its flushes (FsyncAlways with
+	// DeferFsync), and a connection calls its Sync before replies to
+	// changes go out.
+	syncReplies bool
 }
 
 // stats are the counters INFO reports.
@@ -228,6 +232,7 @@ func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
 	}
 	s.cmds = commandTable()
 	s.watchLoad()
+	s.syncReplies = o.Dir != "" && o.Fsync == sessiond.FsyncAlways && o.DeferFsync
 	s.now.Store(time.Now().UnixNano())
 	return s
 }

@@ -125,12 +125,15 @@ type ClusterConfig struct {
 // storeOptions returns the store's options for c.
 func (c *Config) storeOptions() *sessiond.Options {
 	return &sessiond.Options{
-		MaxMemory:      c.MaxMemory,
-		Policy:         c.Policy,
-		MaxValueSize:   c.MaxValueSize,
-		Shards:         c.Shards,
-		Dir:            c.Dir,
-		Fsync:          c.AppendFsync,
+		MaxMemory:    c.MaxMemory,
+		Policy:       c.Policy,
+		MaxValueSize: c.MaxValueSize,
+		Shards:       c.Shards,
+		Dir:          c.Dir,
+		Fsync:        c.AppendFsync,
+		// The server flushes once per batch of a connection's commands,
+		// before their replies (server.Config, syncReplies).
+		DeferFsync:     true,
 		CompactMinSize: c.CompactMinSize,
 		Repair:         c.DirRepair,
 		TombstoneTTL:   c.TombstoneTTL,
@@ -396,6 +399,9 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 	}
 	if c.EventLoops > 0 && c.Cluster.SyncReplicas > 0 {
 		return nil, errors.New("config: event-loops cannot be combined with sync-replicas: a write that waits for replicas would stall its loop")
+	}
+	if c.EventLoops > 0 && c.Dir != "" && c.AppendFsync == sessiond.FsyncAlways {
+		return nil, errors.New("config: event-loops cannot be combined with appendfsync always: a write that waits for the disk would stall its loop")
 	}
 	return c, nil
 }
