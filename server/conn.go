@@ -37,7 +37,7 @@ type conn struct {
 	// bytes wait for the store's Sync, so that nothing is acknowledged
 	// before it is on the disk.
 	unsynced bool
-	lastCmd string
+	lastCmd  string
 
 	multi     bool       // inside MULTI
 	multiErr  bool       // a command failed to queue: EXEC aborts
