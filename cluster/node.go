@@ -49,7 +49,7 @@ type Node struct {
 	catchingUp atomic.Bool
 	// peerFailed asks the repair loop to reconcile the survivors.
 	peerFailed atomic.Bool
-	answering  sync.Mutex // held by the repair round being answered
+	repairing  sync.Mutex // held by the repair round this node takes part in (TryLock only)
 
 	conflict atomic.Pointer[error] // another node has our name
 	mlReady  atomic.Pointer[memberlist.Memberlist]

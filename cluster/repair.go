@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -185,7 +186,13 @@ func (n *Node) repairRound() (buckets int, records uint64, ok bool) {
 		}
 	}
 	buckets, records, err := n.repairWith(p, fresh)
-	if err != nil && !n.isClosed() {
+	switch {
+	case errors.Is(err, errRepairBusy):
+		if lost {
+			p.lost.Store(true) // first again next time
+			n.retryBusy()
+		}
+	case err != nil && !n.isClosed():
 		n.log.Warn("repair round failed", "node", p.name, "err", err)
 		if lost {
 			p.lost.Store(true) // first again next time
@@ -219,6 +226,10 @@ func (n *Node) reconcileSurvivors() {
 		start := time.Now()
 		_, records, err := n.repairAs(p, msgCatchUp, window{})
 		switch {
+		case errors.Is(err, errRepairBusy):
+			n.peerFailed.Store(true) // again, shortly
+			n.retryBusy()
+			return
 		case err != nil && !n.isClosed():
 			n.log.Warn("reconciling with a survivor after a peer failed", "node", p.name, "err", err)
 		case err == nil:
@@ -245,6 +256,10 @@ func (n *Node) repairWith(p *peer, fresh window) (buckets int, records uint64, e
 // repairAs is repairWith opening the round with kind: msgDigest, or
 // msgCatchUp for a node catching up after a restart.
 func (n *Node) repairAs(p *peer, kind byte, fresh window) (buckets int, records uint64, err error) {
+	if !n.repairing.TryLock() {
+		return 0, 0, errRepairBusy
+	}
+	defer n.repairing.Unlock()
 	floor, mine, err := n.digests()
 	if err != nil {
 		return 0, 0, err
@@ -258,6 +273,9 @@ func (n *Node) repairAs(p *peer, kind byte, fresh window) (buckets int, records 
 	if err != nil {
 		return 0, 0, err
 	}
+	if len(msg) > 0 && msg[0] == msgNotReady {
+		return 0, 0, errRepairBusy
+	}
 	theirFloor, theirs, err := decodeDigest(msg)
 	if err != nil {
 		return 0, 0, err
@@ -265,13 +283,31 @@ func (n *Node) repairAs(p *peer, kind byte, fresh window) (buckets int, records 
 	return n.reconcile(ch, p.name, fresh, mine, theirFloor, theirs, true)
 }
 
-// answerRepair serves a repair round a peer opened with its digest. It
-// answers one round at a time: when two peers find at once that this node
-// fell behind, the second round starts once the first has brought what
-// was missing, and sends only what is left, instead of everything again.
+// errRepairBusy is a round's error when this node or the peer takes part
+// in another round: it is tried again shortly.
+var errRepairBusy = errors.New("cluster: a repair round is under way already")
+
+// retryBusy asks for another round shortly, after errRepairBusy.
+func (n *Node) retryBusy() {
+	time.AfterFunc(busyRetry, n.wakeRepair)
+}
+
+// busyRetry is how long a round that found a node busy waits.
+const busyRetry = 100 * time.Millisecond
+
+// answerRepair serves a repair round a peer opened with its digest. A node
+// takes part in one round at a time, dialed or answered: when two peers
+// find at once that this node fell behind (or its own round is due), the
+// second is answered msgNotReady and tries again shortly, once the first
+// has brought what was missing, and then sends only what is left instead
+// of everything again. Neither side waits for the other, so two nodes
+// dialing each other cannot deadlock.
 func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
-	n.answering.Lock()
-	defer n.answering.Unlock()
+	if !n.repairing.TryLock() {
+		ch.writeMsg([]byte{msgNotReady})
+		return ch.Flush()
+	}
+	defer n.repairing.Unlock()
 	theirFloor, theirs, err := decodeDigest(first)
 	if err != nil {
 		return err

@@ -43,7 +43,8 @@ const (
 	// bucket (repair.go).
 	msgDigest
 	// msgNotReady answers msgSyncRequest from a node still syncing
-	// itself.
+	// itself, and msgDigest or msgCatchUp from a node in another repair
+	// round.
 	msgNotReady
 	// msgVersions carries key hashes and versions of a repair round,
 	// back to back, in the order of the hashes (repair.go).
