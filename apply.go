@@ -17,7 +17,7 @@ import "fmt"
 func (st *Store) Apply(rec Record) (applied bool, err error) {
 	applied, pos, err := st.apply(rec, st.nowMS())
 	if err == nil && pos != 0 {
-		err = st.journal.wait(pos)
+		err = st.journal.commit(pos)
 	}
 	return applied, err
 }
@@ -26,11 +26,12 @@ func (st *Store) Apply(rec Record) (applied bool, err error) {
 // once for them all, and passes each result to fn: how a replica applies
 // a message of records from a peer.
 //
-// With FsyncAlways, fn hears of the records once the log holding them all
-// is on the disk (one flush for the batch).
+// With a data directory, fn hears of the records once the log holds them
+// all as the FsyncPolicy says (one write, and one flush under FsyncAlways,
+// for the batch).
 func (st *Store) ApplyBatch(recs []Record, fn func(i int, applied bool, err error)) {
 	now := st.nowMS()
-	if st.journal == nil || st.opts.Fsync != FsyncAlways {
+	if st.journal == nil {
 		for i := range recs {
 			ok, _, err := st.apply(recs[i], now)
 			fn(i, ok, err)
@@ -48,7 +49,7 @@ func (st *Store) ApplyBatch(recs []Record, fn func(i int, applied bool, err erro
 		res[i].ok, pos, res[i].err = st.apply(recs[i], now)
 		last = max(last, pos)
 	}
-	werr := st.journal.wait(last)
+	werr := st.journal.commit(last)
 	for i, r := range res {
 		if r.err == nil && r.ok && werr != nil {
 			r.ok, r.err = false, werr

@@ -78,26 +78,36 @@ func (j *journal) snapshot() (size int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	var werr error
+	// Each step's records are copied out under their partition's lock,
+	// then handed to the writer, whose block writes must not hold up the
+	// partition's writes.
+	var step []byte // bodies, back to back
+	var ends []int  // where each body ends in step
 	for cursor := uint64(0); ; {
+		step, ends = step[:0], ends[:0]
 		cursor, err = st.Records(cursor, 256, func(rec *Record) {
-			if werr != nil {
-				return
-			}
 			kind, state := byte(entryPut), byte(0)
 			if rec.Deleted {
 				kind, state = entryTomb, recTomb
 			}
 			it := Item{Expires: rec.Expires, Flags: rec.Flags, Version: rec.Version}
-			var body []byte
-			body, werr = w.Add(1 + recordSize(len(rec.Key), len(rec.Value), rec.Flags))
-			if werr == nil {
-				body[0] = kind
-				writeRecord(body[1:], rec.Key, rec.Value, it, state)
-			}
+			n := 1 + recordSize(len(rec.Key), len(rec.Value), rec.Flags)
+			start := len(step)
+			step = append(step, make([]byte, n)...)
+			step[start] = kind
+			writeRecord(step[start+1:], rec.Key, rec.Value, it, state)
+			ends = append(ends, len(step))
 		})
-		if err == nil {
-			err = werr
+		from := 0
+		for _, end := range ends {
+			if err != nil {
+				break
+			}
+			var body []byte
+			if body, err = w.Add(end - from); err == nil {
+				copy(body, step[from:end])
+			}
+			from = end
 		}
 		if err != nil {
 			w.Abort()
@@ -105,6 +115,9 @@ func (j *journal) snapshot() (size int64, err error) {
 		}
 		if cursor == 0 {
 			break
+		}
+		if cap(step) > 4<<20 {
+			step = nil // a step of huge sessions: let it go
 		}
 	}
 	if err := w.Commit(); err != nil {
@@ -120,9 +133,29 @@ func (j *journal) snapshot() (size int64, err error) {
 	return size, nil
 }
 
-// Sync returns once every change made so far is on the disk, flushing the
-// log if a change is not flushed yet, whatever the FsyncPolicy; with the
-// flush's error if it failed (ErrNotPersisted). A store without a data
+// Commit makes every change made so far as safe as the FsyncPolicy says:
+// written to the data directory's log, where a crash of the process cannot
+// lose it, and under FsyncAlways flushed to the disk. Only a store with
+// Options.DeferWrites needs it; it returns ErrNotPersisted if the disk
+// would not take the changes. A store without a data directory returns nil
+// at once.
+func (st *Store) Commit() error {
+	j := st.journal
+	if j == nil || st.loading.Load() {
+		return nil
+	}
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	j.mu.Lock()
+	end := j.end
+	j.mu.Unlock()
+	return j.commit(end)
+}
+
+// Sync returns once every change made so far is on the disk, writing and
+// flushing the log if it must, whatever the FsyncPolicy; with the error if
+// the disk would not take them (ErrNotPersisted). A store without a data
 // directory returns nil at once.
 func (st *Store) Sync() error {
 	j := st.journal
@@ -132,7 +165,13 @@ func (st *Store) Sync() error {
 	if st.closed.Load() {
 		return ErrClosed
 	}
-	return j.flushed(j.written.Load())
+	j.mu.Lock()
+	end := j.end
+	j.mu.Unlock()
+	if err := j.writeTo(end); err != nil {
+		return err
+	}
+	return j.flushed(end)
 }
 
 // compactLoop runs a compaction whenever the log written since the last

@@ -1,7 +1,6 @@
 package sessiond
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,13 +11,20 @@ import (
 )
 
 // The journal writes every change the store makes to the log of its data
-// directory, under the lock of the change's partition, so that the changes
-// of a key are in the log in the order they were made. An append is a copy
-// into the log's mapping (package disk): when the change's operation
-// returns, the change is in the kernel's page cache, where a crash of the
-// process cannot lose it. A syncer goroutine flushes the log to the disk
-// as the FsyncPolicy says; under FsyncAlways each change waits for the
-// flush that covers it, and all the changes made meanwhile share it.
+// directory. A change is framed into a buffer under the lock of its
+// partition, so that the changes of a key are in the log in the order they
+// were made; the buffer is then written to the log file with one system
+// call for every change queued meanwhile, before the change's operation
+// returns (a group commit: the goroutines that wait for the write while
+// one runs share the next). Once written, a change is in the kernel's page
+// cache, where a crash of the process cannot lose it. A syncer goroutine
+// flushes the log to the disk as the FsyncPolicy says; under FsyncAlways a
+// change also waits for the flush that covers it, and the changes made
+// meanwhile share it.
+//
+// With Options.DeferWrites, a change returns once queued, and the caller
+// (the server, for a batch of pipelined commands) calls Commit before it
+// acknowledges the batch: one write, and one flush, for the batch.
 
 // Kinds of log entry: the first byte of a frame's body. The rest is the
 // record in the store's own layout (layout.go).
@@ -27,6 +33,7 @@ const (
 	entryTomb  = 'T' // a delete at the record's version
 	entryDrop  = 'D' // an eviction: the record of this version or lower goes, leaving nothing
 	entryClear = 'C' // a clear: every record under this version goes
+	entryNop   = 'N' // nothing: what a retry writes to see whether the disk takes writes again
 )
 
 // journal is the store's side of the data directory.
@@ -38,29 +45,31 @@ type journal struct {
 	lopts  disk.LogOptions
 
 	mu      sync.Mutex
-	cur     *disk.Log
+	buf     []byte      // frames queued, not written yet
+	end     uint64      // the position after the last frame queued
+	cur     *disk.Log   // the log written to
 	base    uint64      // position of cur's offset 0: positions run on across logs
-	old     []*disk.Log // logs rotated out, to sync and close
+	old     []*disk.Log // logs rotated out, to close
 	failed  error       // why changes are refused; under mu
-	sinceSn int64       // log bytes written since the last snapshot began
+	sinceSn int64       // log bytes queued since the last snapshot began
 	changes int64       // changes since the last snapshot began
 	newest  uint64      // the newest version time loaded at start
 
 	broken  atomic.Bool   // failed != nil, for the lock-free check
-	synced  atomic.Uint64 // every position below is on the disk
 	written atomic.Uint64 // every position below is in the kernel
+	synced  atomic.Uint64 // every position below is on the disk
+
+	wmu     sync.Mutex  // held by the write of the queued frames; the fields below too
+	spare   []byte      // the buffer the next write swaps in
+	dropped [][2]uint64 // positions (lo, hi] whose write failed: their changes were not acknowledged
 
 	syncMu   sync.Mutex
 	syncCond *sync.Cond
 	syncErr  error // the last flush's failure, for waiters; under syncMu
 	kick     chan struct{}
-	compact  chan struct{}  // a compaction is due
-	grow     chan *disk.Log // the log is to grow ahead of its appends
-	growing  bool           // a growth is asked for or under way; under mu
-	prepMu   sync.Mutex     // held while a log is prepared: it is closed only without it
-	growDone chan struct{}  // closed when growLoop returns
-	saveMu   sync.Mutex     // held by the snapshot being written
-	started  bool           // the syncer runs
+	compact  chan struct{} // a compaction is due
+	saveMu   sync.Mutex    // held by the snapshot being written
+	started  bool          // the syncer runs
 
 	stats persistStats
 
@@ -69,17 +78,16 @@ type journal struct {
 }
 
 // pending is what a change leaves its operation to wait for once it has
-// unlocked: the log flush (FsyncAlways) and the replicator.
+// unlocked: the log's write (and flush), and the replicator.
 type pending struct {
 	repl uint64 // the replicator's ticket; 0 for none
-	pos  uint64 // the log position to wait for; 0 for none
+	pos  uint64 // the log position to commit; 0 for none
 	err  error  // the log could not take the change
 }
 
-// persist appends a change of key to the log. It is called with the key's
-// partition locked; it returns the position to wait for under
-// FsyncAlways. A store without a data directory, or one loading it, does
-// nothing.
+// persist queues a change of key for the log. It is called with the key's
+// partition locked; it returns the position to commit. A store without a
+// data directory, or one loading it, does nothing.
 func (sh *shard) persist(kind byte, key string, value []byte, it Item) (pos uint64, err error) {
 	j := sh.st.journal
 	if j == nil || sh.st.loading.Load() {
@@ -88,49 +96,116 @@ func (sh *shard) persist(kind byte, key string, value []byte, it Item) (pos uint
 	return j.append(kind, key, value, it)
 }
 
+// append queues a change and returns its position.
 func (j *journal) append(kind byte, key string, value []byte, it Item) (uint64, error) {
-	var state byte
-	if kind == entryTomb {
-		state = recTomb
-	}
-	n := 1 + recordSize(len(key), len(value), it.Flags)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.failed != nil {
 		return 0, j.failed
 	}
-	body, err := j.cur.Reserve(n)
-	if err != nil {
-		if errors.Is(err, disk.ErrLogFull) {
-			// Compaction starts a new log long before this; one that could
-			// not has already failed loudly.
-			err = fmt.Errorf("%s has reached its largest size: %w", j.cur.Path(), err)
-		}
-		j.fail("cannot write to the log", err)
-		return 0, j.failed
+	return j.queue(kind, key, value, it), nil
+}
+
+// queue frames a change into the buffer and returns its position. Called
+// with mu held.
+func (j *journal) queue(kind byte, key string, value []byte, it Item) uint64 {
+	var state byte
+	if kind == entryTomb {
+		state = recTomb
 	}
+	n := 1 + recordSize(len(key), len(value), it.Flags)
+	var body []byte
+	j.buf, body = disk.AppendFrame(j.buf, n)
 	body[0] = kind
 	writeRecord(body[1:], key, value, it, state)
-	j.cur.Commit(body)
-	if !j.growing && j.cur.Room() < j.lopts.Chunk/2 {
-		j.growing = true
-		select {
-		case j.grow <- j.cur:
-		default:
-			j.growing = false
-		}
-	}
+	disk.SealFrame(j.buf, body)
+	j.end += uint64(disk.FrameHeader + n)
 	j.sinceSn += int64(disk.FrameHeader + n)
 	j.changes++
-	pos := j.base + uint64(j.cur.End())
-	j.written.Store(pos)
 	if j.compactDue() {
 		select {
 		case j.compact <- struct{}{}:
 		default:
 		}
 	}
-	return pos, nil
+	return j.end
+}
+
+// commit makes the change at position pos safe as the policy says: written
+// to the log (in the kernel) and, under FsyncAlways, flushed.
+func (j *journal) commit(pos uint64) error {
+	if err := j.writeTo(pos); err != nil {
+		return err
+	}
+	if j.policy == FsyncAlways {
+		return j.flushed(pos)
+	}
+	return nil
+}
+
+// writeTo returns once every frame up to position pos is written to the
+// log, writing the queued frames itself unless another goroutine's write
+// covers them.
+func (j *journal) writeTo(pos uint64) error {
+	if pos == 0 || j.written.Load() >= pos {
+		return nil
+	}
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	if err := j.lost(pos); err != nil {
+		return err
+	}
+	if j.written.Load() >= pos {
+		return nil
+	}
+	if err := j.writeQueued(); err != nil {
+		return err
+	}
+	return j.lost(pos)
+}
+
+// lost returns the error of the failed write that dropped position pos, if
+// one did. Called with wmu held.
+func (j *journal) lost(pos uint64) error {
+	for _, d := range j.dropped {
+		if pos > d[0] && pos <= d[1] {
+			return fmt.Errorf("%w: the write of the log failed", ErrNotPersisted)
+		}
+	}
+	return nil
+}
+
+// writeQueued writes every queued frame to the current log in one system
+// call. On a failure the frames are dropped (their changes were not
+// acknowledged), the log is cut back to its last whole frame, and changes
+// are refused until the disk takes writes again. Called with wmu held.
+func (j *journal) writeQueued() error {
+	j.mu.Lock()
+	buf, end, cur := j.buf, j.end, j.cur
+	j.buf = j.spare[:0]
+	j.mu.Unlock()
+	if len(buf) == 0 {
+		j.spare = buf
+		return nil
+	}
+	err := cur.Append(buf)
+	j.spare = buf[:0]
+	if cap(j.spare) > 4<<20 {
+		j.spare = nil // one huge batch passed: let it go
+	}
+	if err != nil {
+		lo := end - uint64(len(buf))
+		if len(j.dropped) == 64 {
+			j.dropped = j.dropped[1:]
+		}
+		j.dropped = append(j.dropped, [2]uint64{lo, end})
+		j.mu.Lock()
+		j.fail("cannot write to the log", err)
+		j.mu.Unlock()
+		return fmt.Errorf("%w: writing the log: %w", ErrNotPersisted, err)
+	}
+	j.written.Store(end)
+	return nil
 }
 
 // fail refuses changes from now on, logging the cause once. Called with mu
@@ -144,18 +219,6 @@ func (j *journal) fail(what string, err error) {
 	j.broken.Store(true)
 }
 
-// recover takes changes again after a failure, once the disk takes writes.
-// Called with mu held.
-func (j *journal) recover() {
-	if j.failed == nil {
-		return
-	}
-	j.failed = nil
-	j.broken.Store(false)
-	j.stats.writeOK.Store(true)
-	j.log.Warn("sessiond: the data directory takes writes again; writes resume", "dir", j.dir.Path())
-}
-
 // refuse returns why changes are refused, or nil.
 func (j *journal) refuse() error {
 	if j == nil || !j.broken.Load() {
@@ -166,17 +229,8 @@ func (j *journal) refuse() error {
 	return j.failed
 }
 
-// wait returns once position pos is on the disk, under FsyncAlways, or
-// with the flush's error.
-func (j *journal) wait(pos uint64) error {
-	if j.policy != FsyncAlways {
-		return nil
-	}
-	return j.flushed(pos)
-}
-
-// flushed returns once position pos is on the disk, asking the syncer for
-// a flush if it must, or with the flush's error.
+// flushed returns once position pos, written, is on the disk, asking the
+// syncer for a flush if it must, or with the flush's error.
 func (j *journal) flushed(pos uint64) error {
 	if pos == 0 || j.synced.Load() >= pos {
 		return nil
@@ -196,9 +250,10 @@ func (j *journal) flushed(pos uint64) error {
 	return nil
 }
 
-// syncLoop flushes the log: at once when a change waits for it
-// (FsyncAlways, or Sync), once a second (FsyncEverySec), or only when a
-// log is rotated out (FsyncNo). Every second it also retries a disk that failed.
+// syncLoop writes what is queued and flushes the log: at once when a
+// change waits for it (FsyncAlways, or Sync), once a second (FsyncEverySec;
+// under FsyncNo the second's queue is written but not flushed). Every
+// second it also retries a disk that failed.
 func (j *journal) syncLoop() {
 	defer close(j.done)
 	t := time.NewTicker(time.Second)
@@ -216,23 +271,24 @@ func (j *journal) syncLoop() {
 	}
 }
 
-// sync closes the logs rotated out, and flushes the current one if flush
-// is set, then tells the waiters.
+// sync writes the queued frames (a deferred change nobody committed, an
+// eviction), closes the logs rotated out, and flushes the current one if
+// flush is set, then tells the waiters.
 func (j *journal) sync(flush bool) {
+	j.mu.Lock()
+	end := j.end
+	j.mu.Unlock()
+	_ = j.writeTo(end) // a failure is logged, and refuses changes
 	j.mu.Lock()
 	cur, old := j.cur, j.old
 	j.old = nil
 	target := j.written.Load()
 	j.mu.Unlock()
 	var err error
-	if len(old) > 0 {
-		j.prepMu.Lock() // not while growLoop prepares one of them
-		for _, l := range old {
-			if cerr := l.Close(); cerr != nil && err == nil {
-				err = cerr
-			}
+	for _, l := range old {
+		if cerr := l.Close(); cerr != nil && err == nil {
+			err = cerr
 		}
-		j.prepMu.Unlock()
 	}
 	if flush && err == nil && target > j.synced.Load() {
 		start := time.Now()
@@ -245,7 +301,7 @@ func (j *journal) sync(flush bool) {
 		j.mu.Lock()
 		j.fail("cannot flush the log", err)
 		j.mu.Unlock()
-	} else if flush || len(old) > 0 {
+	} else if flush {
 		j.syncErr = nil
 		if target > j.synced.Load() {
 			j.synced.Store(target)
@@ -255,64 +311,47 @@ func (j *journal) sync(flush bool) {
 	j.syncCond.Broadcast()
 }
 
-// retry checks, after a failure, whether the disk takes writes again: the
-// log can grow by a chunk and be flushed.
+// retry checks, after a failure, whether the disk takes writes again: a
+// frame that means nothing can be written and flushed. Then changes are
+// taken again.
 func (j *journal) retry() {
 	if !j.broken.Load() {
 		return
 	}
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if _, err := j.cur.Reserve(int(j.lopts.Chunk)); err != nil {
+	j.queue(entryNop, "", nil, Item{})
+	j.mu.Unlock()
+	if err := j.writeQueued(); err != nil {
 		return
 	}
 	if err := j.cur.Sync(); err != nil {
 		return
 	}
-	j.recover()
-}
-
-// growLoop grows the log ahead of its appends, a chunk at a time, while
-// the half of the last chunk is still free: the allocation and the page
-// faults of a fresh chunk then cost no append a wait.
-func (j *journal) growLoop() {
-	defer close(j.growDone)
-	for {
-		var l *disk.Log
-		select {
-		case <-j.stop:
-			return
-		case l = <-j.grow:
-		}
-		j.prepMu.Lock()
-		j.mu.Lock()
-		off, live := l.Size(), j.cur == l
-		j.mu.Unlock()
-		var err error
-		if live { // not rotated out (and maybe closed) meanwhile
-			err = l.Prepare(off, j.lopts.Chunk)
-		}
-		j.mu.Lock()
-		if live && err == nil && j.cur == l {
-			l.Extend(off + j.lopts.Chunk)
-		}
-		j.growing = false
-		j.mu.Unlock()
-		j.prepMu.Unlock()
-		// An error is left to the append that needs the room: it tries
-		// again, and refuses writes if the disk still says no.
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.failed != nil {
+		j.failed = nil
+		j.broken.Store(false)
+		j.stats.writeOK.Store(true)
+		j.log.Warn("sessiond: the data directory takes writes again; writes resume", "dir", j.dir.Path())
 	}
 }
 
-// close stops the syncer and closes every log, flushing it.
+// close writes what is queued, stops the syncer and closes every log,
+// flushing it.
 func (j *journal) close() error {
 	j.saveMu.Lock() // a snapshot being written ends: the store is closed
 	defer j.saveMu.Unlock()
 	close(j.stop)
 	if j.started {
 		<-j.done
-		<-j.growDone
 	}
+	j.mu.Lock()
+	end := j.end
+	j.mu.Unlock()
+	err := j.writeTo(end)
 	// No flush comes any more: a Sync still waiting ends.
 	j.syncMu.Lock()
 	j.syncErr = ErrClosed
@@ -320,7 +359,6 @@ func (j *journal) close() error {
 	j.syncCond.Broadcast()
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	var err error
 	logs := j.old
 	if j.cur != nil {
 		logs = append(logs, j.cur)

@@ -112,13 +112,14 @@ type Options struct {
 	// FsyncEverySec.
 	Fsync FsyncPolicy
 
-	// DeferFsync, under FsyncAlways, lets a change return before the
-	// flush that makes it durable: the caller then calls Sync once
-	// before it acknowledges a batch of changes, as a server does for a
-	// batch of pipelined commands, and all of them share one flush. A
-	// change is still in the log (safe from a crash of the process) when
-	// it returns. Ignored under the other policies.
-	DeferFsync bool
+	// DeferWrites lets a change return once its log entry is queued,
+	// before it is written to the log (and, under FsyncAlways, flushed):
+	// the caller then calls Commit once before it acknowledges a batch of
+	// changes, as a server does for a batch of pipelined commands, and
+	// the batch takes one write and one flush. Until Commit, a crash of
+	// the process may lose the batch. If false, every change returns
+	// committed.
+	DeferWrites bool
 
 	// CompactMinSize is the least size of the log written since the last
 	// snapshot that starts a new snapshot by itself; it also waits for

@@ -35,21 +35,16 @@ func (st *Store) openJournal() error {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	lo := st.opts.logOptions
-	if lo.Chunk <= 0 {
-		lo.Chunk = 4 << 20
-	}
 	j := &journal{
-		st:       st,
-		dir:      d,
-		policy:   st.opts.Fsync,
-		log:      lg,
-		lopts:    lo,
-		kick:     make(chan struct{}, 1),
-		grow:     make(chan *disk.Log, 1),
-		growDone: make(chan struct{}),
-		compact:  make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		st:      st,
+		dir:     d,
+		policy:  st.opts.Fsync,
+		log:     lg,
+		lopts:   lo,
+		kick:    make(chan struct{}, 1),
+		compact: make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	j.syncCond = sync.NewCond(&j.syncMu)
 	j.stats.writeOK.Store(true)
@@ -73,7 +68,6 @@ func (st *Store) loadDir() {
 	j.started = true
 	go j.syncLoop()
 	go j.compactLoop()
-	go j.growLoop()
 }
 
 // Loaded returns a channel closed once the store has loaded its data
@@ -252,13 +246,22 @@ func (j *journal) startLog(gen uint64) error {
 		l.Close()
 		return err
 	}
+	// The frames queued for the old log go to it first.
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	_ = j.writeQueued() // a failure is logged, and refuses changes
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	if j.cur != nil {
 		j.base += uint64(j.cur.End())
 		j.old = append(j.old, j.cur)
 	}
 	j.cur = l
-	j.mu.Unlock()
+	j.end = j.base + uint64(l.End())
+	j.written.Store(j.end)
+	if j.synced.Load() == 0 {
+		j.synced.Store(j.end) // the first log: nothing before it to flush
+	}
 	return nil
 }
 
@@ -358,7 +361,10 @@ func (j *journal) restore(file string, body []byte, now int64) error {
 	st := j.st
 	it := v.item()
 	j.newest = max(j.newest, it.Version.Time)
-	if kind == entryClear {
+	switch kind {
+	case entryNop:
+		return nil
+	case entryClear:
 		return st.ClearBefore(it.Version)
 	}
 	// The key is copied by the write that keeps it, if any.
@@ -431,7 +437,7 @@ func decodeEntry(body []byte) (kind byte, v view, ok bool) {
 	}
 	kind, v = body[0], view(body[1:])
 	switch kind {
-	case entryPut, entryTomb, entryDrop, entryClear:
+	case entryPut, entryTomb, entryDrop, entryClear, entryNop:
 	default:
 		return 0, nil, false
 	}

@@ -109,8 +109,7 @@ func TestPersistModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed, 2))
 	dir := t.TempDir()
 	clk := newFakeClock()
-	o := Options{Shards: 4, Now: clk.Now, ReapInterval: time.Hour, CompactMinSize: 4 << 10,
-		logOptions: disk.LogOptions{Chunk: 8 << 10}}
+	o := Options{Shards: 4, Now: clk.Now, ReapInterval: time.Hour, CompactMinSize: 4 << 10}
 	st := openDir(t, dir, o)
 	defer func() { st.Close() }()
 	model := map[string]modelRec{}
@@ -406,17 +405,16 @@ func TestPersistSnapshotDamage(t *testing.T) {
 	})
 }
 
-// failingDisk injects errors into the log's allocation and flushes.
-type failingDisk struct{ alloc, sync atomic.Bool }
+// failingDisk injects errors into the log's writes and flushes.
+type failingDisk struct{ write, sync atomic.Bool }
 
-func (f *failingDisk) options(chunk int64) disk.LogOptions {
+func (f *failingDisk) options() disk.LogOptions {
 	return disk.LogOptions{
-		Chunk: chunk,
-		Allocate: func(file *os.File, off, n int64) error {
-			if f.alloc.Load() {
-				return syscall.ENOSPC
+		WriteAt: func(file *os.File, p []byte, off int64) (int, error) {
+			if f.write.Load() {
+				return 0, syscall.ENOSPC
 			}
-			return file.Truncate(off + n)
+			return file.WriteAt(p, off)
 		},
 		Sync: func(file *os.File) error {
 			if f.sync.Load() {
@@ -430,11 +428,11 @@ func (f *failingDisk) options(chunk int64) disk.LogOptions {
 func TestPersistDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	var fd failingDisk
-	st := openDir(t, dir, Options{logOptions: fd.options(4 << 10)})
+	st := openDir(t, dir, Options{logOptions: fd.options()})
 	defer st.Close()
 	val := bytes.Repeat([]byte("v"), 500)
 	st.Set("before", val, 0)
-	fd.alloc.Store(true)
+	fd.write.Store(true)
 	var acked []string
 	var err error
 	for i := 0; i < 100 && err == nil; i++ {
@@ -453,7 +451,7 @@ func TestPersistDiskFull(t *testing.T) {
 	if p := st.Persistence(); p.WriteOK {
 		t.Fatal("Persistence says writes are fine")
 	}
-	fd.alloc.Store(false)
+	fd.write.Store(false)
 	deadline := time.Now().Add(5 * time.Second)
 	for st.Set("after", val, 0) != nil {
 		if time.Now().After(deadline) {
@@ -471,7 +469,7 @@ func TestPersistDiskFull(t *testing.T) {
 func TestPersistFsyncAlways(t *testing.T) {
 	dir := t.TempDir()
 	var fd failingDisk
-	st := openDir(t, dir, Options{Fsync: FsyncAlways, logOptions: fd.options(0)})
+	st := openDir(t, dir, Options{Fsync: FsyncAlways, logOptions: fd.options()})
 	defer st.Close()
 	if err := st.Set("a", []byte("1"), 0); err != nil {
 		t.Fatal(err)
@@ -545,13 +543,13 @@ func TestPersistStaleDirectory(t *testing.T) {
 	mustGet(t, st2, "k", "v")
 }
 
-// TestPersistDeferFsync: with DeferFsync a change under FsyncAlways
+// TestPersistDeferWrites: with DeferWrites a change under FsyncAlways
 // returns before its flush, and Sync makes every change made so far
 // durable, with one flush, or says why not.
-func TestPersistDeferFsync(t *testing.T) {
+func TestPersistDeferWrites(t *testing.T) {
 	dir := t.TempDir()
 	var fd failingDisk
-	st := openDir(t, dir, Options{Fsync: FsyncAlways, DeferFsync: true, logOptions: fd.options(0)})
+	st := openDir(t, dir, Options{Fsync: FsyncAlways, DeferWrites: true, logOptions: fd.options()})
 	defer st.Close()
 	before := st.Persistence().Fsyncs
 	for i := range 16 {
@@ -559,17 +557,17 @@ func TestPersistDeferFsync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.Sync(); err != nil {
+	if err := st.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	if n := st.Persistence().Fsyncs - before; n < 1 || n > 2 {
-		t.Errorf("16 changes and a Sync took %d flushes, want 1 (2 if the once-a-second one came between)", n)
+		t.Errorf("16 changes and a Commit took %d flushes, want 1 (2 if the once-a-second one came between)", n)
 	}
 	fd.sync.Store(true)
 	if err := st.Set("late", []byte("v"), 0); err != nil {
 		t.Fatalf("a deferred change: %v", err)
 	}
-	if err := st.Sync(); !errors.Is(err, ErrNotPersisted) {
-		t.Fatalf("Sync whose flush failed: %v; want ErrNotPersisted", err)
+	if err := st.Commit(); !errors.Is(err, ErrNotPersisted) {
+		t.Fatalf("Commit whose flush failed: %v; want ErrNotPersisted", err)
 	}
 }

@@ -64,8 +64,8 @@ func (st *Store) await(t *pending, err *error) {
 		*err = t.err
 		return
 	}
-	if t.pos != 0 && !st.opts.DeferFsync {
-		if werr := st.journal.wait(t.pos); werr != nil {
+	if t.pos != 0 && !st.opts.DeferWrites {
+		if werr := st.journal.commit(t.pos); werr != nil {
 			*err = werr
 			return
 		}

@@ -32,12 +32,13 @@ type conn struct {
 	meta    atomic.Pointer[clientMeta]
 	authed  bool
 	quit    bool // close after the replies are flushed
-	// unsynced is set by a command that changes data, when the store
-	// defers its flushes to the server (syncReplies): the next reply
-	// bytes wait for the store's Sync, so that nothing is acknowledged
-	// before it is on the disk.
-	unsynced bool
-	lastCmd  string
+	// uncommitted is set by a command that changes data, when the store
+	// defers its log writes to the server (commitReplies): the next
+	// reply bytes wait for the store's Commit, so that nothing is
+	// acknowledged before it is in the log (and, under appendfsync
+	// always, on the disk).
+	uncommitted bool
+	lastCmd     string
 
 	multi     bool       // inside MULTI
 	multiErr  bool       // a command failed to queue: EXEC aborts
@@ -117,11 +118,11 @@ type deadlineWriter struct{ c *conn }
 // block for between half the timeout and the whole of it.
 func (d deadlineWriter) Write(p []byte) (int, error) {
 	c := d.c
-	if c.unsynced {
-		// One flush for every change the batch made, before any of
-		// its replies goes out.
-		c.unsynced = false
-		if err := c.s.st.Sync(); err != nil {
+	if c.uncommitted {
+		// One write (and one flush) for every change the batch made,
+		// before any of its replies goes out.
+		c.uncommitted = false
+		if err := c.s.st.Commit(); err != nil {
 			c.s.log.Debug("closing a connection: its changes did not reach the disk", "id", c.id, "err", err)
 			return 0, err
 		}
@@ -313,8 +314,8 @@ func (c *conn) dispatchCmd(cmd *command, args [][]byte) {
 		c.w.Error(errLoading)
 		return
 	}
-	if c.s.syncReplies && cmd.flags&write != 0 && !c.multi {
-		c.unsynced = true
+	if c.s.commitReplies && cmd.flags&write != 0 && !c.multi {
+		c.uncommitted = true
 	}
 	if c.multi && cmd.flags&noQueue == 0 {
 		q := make([][]byte, len(args))

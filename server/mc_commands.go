@@ -40,8 +40,8 @@ func (m *mcConn) dispatch(cmd *memcache.Command) {
 	}
 	switch cmd.Op {
 	case memcache.Get, memcache.Gets, memcache.Version, memcache.Verbosity, memcache.Stats, memcache.Quit:
-	default: // a change: its reply waits for the disk (see conn.unsynced)
-		m.c.unsynced = m.s.syncReplies
+	default: // a change: its reply waits for the disk (see conn.uncommitted)
+		m.c.uncommitted = m.s.commitReplies
 	}
 	switch cmd.Op {
 	case memcache.Get, memcache.Gets, memcache.Gat, memcache.Gats:

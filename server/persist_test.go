@@ -191,7 +191,7 @@ func TestPersistDiskFull(t *testing.T) {
 // batch of writes waits for one flush before its replies, not one per
 // write (the store defers its flushes to the server).
 func TestPersistAlwaysOneFlushPerBatch(t *testing.T) {
-	opts := &sessiond.Options{Dir: t.TempDir(), Fsync: sessiond.FsyncAlways, DeferFsync: true}
+	opts := &sessiond.Options{Dir: t.TempDir(), Fsync: sessiond.FsyncAlways, DeferWrites: true}
 	ts := startServer(t, server.Config{}, opts)
 	c := ts.dial(t)
 	c.expect("+OK\r\n", "SET", "warm", "v")

@@ -122,10 +122,9 @@ type Server struct {
 	storeOpts sessiond.Options
 	mc        mcState
 	ready     atomic.Bool // the store has loaded its data directory
-	// syncReplies: the store defers its flushes (FsyncAlways with
-	// DeferFsync), and a connection calls its Sync before replies to
-	// changes go out.
-	syncReplies bool
+	// commitReplies: the store defers its log writes (DeferWrites), and
+	// a connection calls its Commit before replies to changes go out.
+	commitReplies bool
 }
 
 // stats are the counters INFO reports.
@@ -232,7 +231,7 @@ func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
 	}
 	s.cmds = commandTable()
 	s.watchLoad()
-	s.syncReplies = o.Dir != "" && o.Fsync == sessiond.FsyncAlways && o.DeferFsync
+	s.commitReplies = o.Dir != "" && o.DeferWrites
 	s.now.Store(time.Now().UnixNano())
 	return s
 }

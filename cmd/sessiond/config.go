@@ -131,9 +131,9 @@ func (c *Config) storeOptions() *sessiond.Options {
 		Shards:       c.Shards,
 		Dir:          c.Dir,
 		Fsync:        c.AppendFsync,
-		// The server flushes once per batch of a connection's commands,
-		// before their replies (server.Config, syncReplies).
-		DeferFsync:     true,
+		// The server commits once per batch of a connection's commands,
+		// before their replies (server.Server.commitReplies).
+		DeferWrites:    true,
 		CompactMinSize: c.CompactMinSize,
 		Repair:         c.DirRepair,
 		TombstoneTTL:   c.TombstoneTTL,

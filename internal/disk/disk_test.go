@@ -54,25 +54,38 @@ func frameOffsets(bodies [][]byte) (offs []int64, end int64) {
 	return offs, end
 }
 
-// appendFrames reserves, fills and commits a frame for each body.
-func appendFrames(t testing.TB, l *disk.Log, bodies [][]byte) {
+// appendFrames frames each body and appends it, one Append a frame, or
+// all in one when batch is set.
+func appendFrames(t testing.TB, l *disk.Log, bodies [][]byte, batch ...bool) {
 	t.Helper()
+	var buf []byte
 	for i, b := range bodies {
 		start := l.End()
-		room, err := l.Reserve(len(b))
-		if err != nil {
-			t.Fatalf("Reserve(%d) for frame %d: %v", len(b), i, err)
-		}
+		var room []byte
+		buf, room = disk.AppendFrame(buf, len(b))
 		if len(room) != len(b) {
-			t.Fatalf("Reserve(%d) returned %d bytes", len(b), len(room))
+			t.Fatalf("AppendFrame(%d) returned %d bytes", len(b), len(room))
 		}
 		copy(room, b)
-		l.Commit(room)
+		disk.SealFrame(buf, room)
+		if len(batch) > 0 && batch[0] {
+			continue
+		}
+		if err := l.Append(buf); err != nil {
+			t.Fatalf("Append of frame %d: %v", i, err)
+		}
+		buf = buf[:0]
 		if got, want := l.End(), start+disk.FrameHeader+int64(len(b)); got != want {
 			t.Fatalf("after frame %d End() = %d, want %d", i, got, want)
 		}
-		if l.Size() < l.End() {
-			t.Fatalf("after frame %d Size() = %d is less than End() = %d", i, l.Size(), l.End())
+	}
+	if len(buf) > 0 {
+		start := l.End()
+		if err := l.Append(buf); err != nil {
+			t.Fatalf("Append of %d frames: %v", len(bodies), err)
+		}
+		if l.End() != start+int64(len(buf)) {
+			t.Fatalf("after a batch End() = %d, want %d", l.End(), start+int64(len(buf)))
 		}
 	}
 }
@@ -164,22 +177,20 @@ func header(k disk.Kind, version uint32, gen uint64) []byte {
 func TestLogRoundTrip(t *testing.T) {
 	tests := []struct {
 		name  string
-		opts  disk.LogOptions
 		sizes []int
+		batch bool
 	}{
-		{"one-byte frames", disk.LogOptions{}, slices.Repeat([]int{1}, 50)},
-		{"frames of many sizes", disk.LogOptions{}, []int{1, 2, 7, 8, 9, 255, 256, 4087, 4088, 4096, 4097, 65536}},
-		{"frames across the 4 MiB chunk", disk.LogOptions{}, []int{3 << 20, 2 << 20, 5 << 20, 1, 4<<20 - 8}},
-		{"a tiny chunk grows the file on every frame", disk.LogOptions{Chunk: 64}, []int{1, 100, 1000, 10, 5000, 63, 64, 65}},
-		{"a one-byte chunk", disk.LogOptions{Chunk: 1}, []int{1, 3, 9000, 2}},
-		{"a chunk that is not a page multiple", disk.LogOptions{Chunk: 5000}, []int{4000, 4000, 4000, 100, 12000}},
+		{"one-byte frames", slices.Repeat([]int{1}, 50), false},
+		{"frames of many sizes", []int{1, 2, 7, 8, 9, 255, 256, 4087, 4088, 4096, 4097, 65536}, false},
+		{"large frames", []int{3 << 20, 2 << 20, 1, 4<<20 - 8}, false},
+		{"many frames in one Append", []int{1, 100, 1000, 10, 5000, 63, 64, 65}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bodies := bodiesOf(tt.sizes...)
 			_, end := frameOffsets(bodies)
 			path := filepath.Join(t.TempDir(), "log.000007")
-			l, err := disk.CreateLog(path, 7, tt.opts)
+			l, err := disk.CreateLog(path, 7, disk.LogOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,39 +200,21 @@ func TestLogRoundTrip(t *testing.T) {
 			if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("CreateLog left %s.tmp: %v", path, err)
 			}
-			appendFrames(t, l, bodies)
+			appendFrames(t, l, bodies, tt.batch)
 			if l.End() != end {
 				t.Fatalf("End() = %d, want %d", l.End(), end)
 			}
-			chunk := tt.opts.Chunk
-			if chunk == 0 {
-				chunk = 4 << 20
-			}
-			// The file grows a chunk at a time, and no more than it must.
-			if l.Size()%chunk != 0 || l.Size()-chunk >= end {
-				t.Fatalf("Size() = %d for End() %d with chunks of %d", l.Size(), end, chunk)
-			}
-			if fi, err := os.Stat(path); err != nil || fi.Size() != l.Size() {
-				t.Fatalf("open log on disk: %v, %v; Size() = %d", fi.Size(), err, l.Size())
-			}
-
-			// While it is open, the file ends in preallocated zeros:
-			// a clean end.
-			data, err := disk.MapFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := scanLog(path, data, maxBody, nil)
-			disk.Unmap(data)
+			// While it is open, the file is its frames and preallocated
+			// zeros: what a crash of the process leaves.
+			s := scanLog(path, readFile(t, path), maxBody, nil)
 			if s.err != nil || s.scan.End != end || s.scan.TornBytes != 0 {
 				t.Fatalf("scan of the open log: %+v, %v; want End %d", s.scan, s.err, end)
 			}
 			s.checkFrames(t, bodies)
-
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
-			data = readFile(t, path)
+			data := readFile(t, path)
 			if int64(len(data)) != end {
 				t.Fatalf("Close left %d bytes, want End %d", len(data), end)
 			}
@@ -234,30 +227,22 @@ func TestLogRoundTrip(t *testing.T) {
 	}
 }
 
-// A file system without fallocate, and every unix but Linux, grows a log
-// by writing zeros; the header must survive it.
-func TestLogZeroingAllocator(t *testing.T) {
-	zeros := func(f *os.File, off, n int64) error {
-		_, err := f.WriteAt(make([]byte, n), off)
-		return err
-	}
-	bodies := bodiesOf(10, 5000, 20)
-	path := writeLog(t, disk.LogOptions{Chunk: 4096, Allocate: zeros}, bodies)
-	s := scanLog(path, readFile(t, path), maxBody, nil)
-	if s.err != nil {
-		t.Fatal(s.err)
-	}
-	s.checkFrames(t, bodies)
+// hook is a WriteAt or Sync that fails while err is set; a WriteAt with
+// short set writes half of p first, as a disk filling up does.
+type hook struct {
+	err   error
+	short bool
 }
 
-// hook is an Allocate or Sync that fails while err is set.
-type hook struct{ err error }
-
-func (h *hook) allocate(f *os.File, off, n int64) error {
-	if h.err != nil {
-		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: h.err}
+func (h *hook) writeAt(f *os.File, p []byte, off int64) (int, error) {
+	if h.err == nil {
+		return f.WriteAt(p, off)
 	}
-	return f.Truncate(off + n)
+	n := 0
+	if h.short {
+		n, _ = f.WriteAt(p[:len(p)/2], off)
+	}
+	return n, h.err
 }
 
 func (h *hook) sync(f *os.File) error {
@@ -267,65 +252,66 @@ func (h *hook) sync(f *os.File) error {
 	return nil
 }
 
-func TestLogReserveFails(t *testing.T) {
-	var alloc, sync hook
-	path := filepath.Join(t.TempDir(), "log.000001")
-	l, err := disk.CreateLog(path, 1, disk.LogOptions{Chunk: 4096, Allocate: alloc.allocate, Sync: sync.sync})
-	if err != nil {
-		t.Fatal(err)
+// TestLogWriteFails: a write the disk refuses, whole or half-done, leaves
+// the log ending at its last whole frame, on disk too; the log takes
+// frames again once the disk does.
+func TestLogWriteFails(t *testing.T) {
+	for _, short := range []bool{false, true} {
+		t.Run(fmt.Sprintf("short=%v", short), func(t *testing.T) {
+			write, sync := hook{short: short}, hook{}
+			path := filepath.Join(t.TempDir(), "log.000001")
+			l, err := disk.CreateLog(path, 1, disk.LogOptions{WriteAt: write.writeAt, Sync: sync.sync})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies := bodiesOf(100, 10, 5000, 9000)
+			appendFrames(t, l, bodies[:1])
+			write.err = syscall.ENOSPC
+			end := l.End()
+			buf, room := disk.AppendFrame(nil, 5000)
+			disk.SealFrame(buf, room)
+			if err := l.Append(buf); !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("Append on a full disk: %v, want ENOSPC naming %s", err, path)
+			}
+			if l.End() != end {
+				t.Fatalf("a failed Append moved End %d -> %d", end, l.End())
+			}
+			if data := readFile(t, path); int64(len(data)) < end || lastNonZero(data) > end {
+				t.Fatalf("a failed Append left %d bytes, non-zero up to %d; want the frames up to %d, then nothing or zeros", len(data), lastNonZero(data), end)
+			}
+			sync.err = syscall.EIO
+			if err := l.Sync(); !errors.Is(err, syscall.EIO) {
+				t.Fatalf("Sync with a failing fdatasync: %v, want EIO", err)
+			}
+			write.err, sync.err = nil, nil
+			appendFrames(t, l, bodies[1:])
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s := scanLog(path, readFile(t, path), maxBody, nil)
+			if s.err != nil || s.scan.TornBytes != 0 {
+				t.Fatalf("scan: %+v, %v", s.scan, s.err)
+			}
+			s.checkFrames(t, bodies)
+		})
 	}
-	bodies := bodiesOf(100, 10, 5000, 9000)
-	appendFrames(t, l, bodies[:1])
-
-	alloc.err = syscall.ENOSPC
-	end, size := l.End(), l.Size()
-	for _, n := range []int{5000, 4096, 1 << 20} {
-		if _, err := l.Reserve(n); !errors.Is(err, syscall.ENOSPC) {
-			t.Fatalf("Reserve(%d) on a full disk: %v, want ENOSPC", n, err)
-		}
-		if l.End() != end || l.Size() != size {
-			t.Fatalf("a failed Reserve moved End %d -> %d, Size %d -> %d", end, l.End(), size, l.Size())
-		}
-	}
-	// A frame that fits in what is allocated needs no more.
-	appendFrames(t, l, bodies[1:2])
-
-	sync.err = syscall.EIO
-	if err := l.Sync(); !errors.Is(err, syscall.EIO) {
-		t.Fatalf("Sync with a failing fdatasync: %v, want EIO", err)
-	}
-	sync.err = nil
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-
-	alloc.err = nil
-	appendFrames(t, l, bodies[2:])
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s := scanLog(path, readFile(t, path), maxBody, nil)
-	if s.err != nil || s.scan.TornBytes != 0 {
-		t.Fatalf("scan: %+v, %v", s.scan, s.err)
-	}
-	s.checkFrames(t, bodies)
 }
 
 func TestCreateLogFails(t *testing.T) {
 	tests := []struct {
 		name          string
-		alloc, sync   error
+		write, sync   error
 		wantErrorLike error
 	}{
-		{"allocating fails", syscall.ENOSPC, nil, syscall.ENOSPC},
+		{"writing the header fails", syscall.ENOSPC, nil, syscall.ENOSPC},
 		{"syncing fails", nil, syscall.EIO, syscall.EIO},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			alloc, sync := hook{tt.alloc}, hook{tt.sync}
+			write, sync := hook{err: tt.write}, hook{err: tt.sync}
 			dir := t.TempDir()
 			path := filepath.Join(dir, "log.000001")
-			l, err := disk.CreateLog(path, 1, disk.LogOptions{Allocate: alloc.allocate, Sync: sync.sync})
+			l, err := disk.CreateLog(path, 1, disk.LogOptions{WriteAt: write.writeAt, Sync: sync.sync})
 			if !errors.Is(err, tt.wantErrorLike) {
 				t.Fatalf("CreateLog: %v, %v; want %v", l, err, tt.wantErrorLike)
 			}
@@ -335,53 +321,6 @@ func TestCreateLogFails(t *testing.T) {
 			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 				t.Fatalf("a failed CreateLog left %v", ents)
 			}
-		})
-	}
-}
-
-func TestLogFull(t *testing.T) {
-	tests := []struct {
-		name           string
-		chunk, mapSize int64
-		sizes          []int // fill the log; the last ends at mapSize, or close to it
-		full           []int // each is refused with ErrLogFull
-		after          []int // each still fits
-	}{
-		{"map a multiple of the chunk", 4096, 8192, []int{8192 - disk.HeaderSize - disk.FrameHeader}, []int{1, 100}, nil},
-		{"map not a multiple of the chunk", 4096, 10000, []int{5000, 10000 - 5040 - disk.FrameHeader}, []int{1}, nil},
-		{"map smaller than the chunk", 1 << 20, 5000, []int{1000, 1000}, []int{3000, 1 << 20}, []int{2000}},
-		{"one frame larger than the map", 4096, 8192, nil, []int{9000, 8192}, []int{100, 8000}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "log.000001")
-			l, err := disk.CreateLog(path, 1, disk.LogOptions{Chunk: tt.chunk, MapSize: tt.mapSize})
-			if err != nil {
-				t.Fatal(err)
-			}
-			bodies := bodiesOf(append(slices.Clone(tt.sizes), tt.after...)...)
-			appendFrames(t, l, bodies[:len(tt.sizes)])
-			for _, n := range tt.full {
-				end, size := l.End(), l.Size()
-				if _, err := l.Reserve(n); !errors.Is(err, disk.ErrLogFull) {
-					t.Fatalf("Reserve(%d) at End %d of a %d-byte map: %v, want ErrLogFull", n, end, tt.mapSize, err)
-				}
-				if l.End() != end || l.Size() != size {
-					t.Fatalf("a full Reserve moved End %d -> %d, Size %d -> %d", end, l.End(), size, l.Size())
-				}
-			}
-			appendFrames(t, l, bodies[len(tt.sizes):])
-			if l.Size() > tt.mapSize {
-				t.Fatalf("Size() = %d, more than MapSize %d", l.Size(), tt.mapSize)
-			}
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s := scanLog(path, readFile(t, path), maxBody, nil)
-			if s.err != nil {
-				t.Fatal(s.err)
-			}
-			s.checkFrames(t, bodies)
 		})
 	}
 }
@@ -965,7 +904,7 @@ func TestCreateSnapshotEmptyMeta(t *testing.T) {
 func TestSnapshotCommitSyncFails(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "snapshot.000001")
-	sync := hook{syscall.EIO}
+	sync := hook{err: syscall.EIO}
 	w, err := disk.CreateSnapshot(path, 1, []byte("meta"), sync.sync)
 	if err != nil {
 		t.Fatal(err)
@@ -1087,13 +1026,15 @@ func ExampleScanLog() {
 	if err != nil {
 		panic(err)
 	}
+	var frames []byte // gathered, then written in one Append
 	for _, change := range []string{"set a 1", "set b 2"} {
-		body, err := l.Reserve(len(change))
-		if err != nil {
-			panic(err)
-		}
+		var body []byte
+		frames, body = disk.AppendFrame(frames, len(change))
 		copy(body, change)
-		l.Commit(body)
+		disk.SealFrame(frames, body)
+	}
+	if err := l.Append(frames); err != nil {
+		panic(err)
 	}
 	if err := l.Close(); err != nil {
 		panic(err)

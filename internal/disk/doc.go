@@ -19,8 +19,10 @@
 // Every file starts with a 32-byte header: the magic "sessiond", the file's
 // kind, the format version and the generation, under a checksum. A log is
 // then a run of frames: a 4-byte length, a 4-byte CRC-32C of the body, and
-// the body. A log is preallocated in chunks, so its end is a frame of
-// length zero followed by zeros. A snapshot is a run of blocks, each one
+// the body. Frames are written with one system call for a batch of them;
+// a log ends at its last frame, or, after a crash in the middle of a
+// write, in part of one (or in zeros, written by a release that
+// preallocated its logs). A snapshot is a run of blocks, each one
 // checksummed, and ends with a block that counts the records.
 //
 // # Damage

@@ -36,14 +36,14 @@ func FuzzScanLog(f *testing.F) {
 	badLength := slices.Clone(closed)
 	badLength[offs[3]] ^= 0x40
 
-	// An open log: its frames, then the zeros of its chunk.
+	// A log of a release that preallocated: its frames, then zeros.
 	path := filepath.Join(f.TempDir(), "log.000002")
-	l, err := disk.CreateLog(path, 2, disk.LogOptions{Chunk: 512})
+	l, err := disk.CreateLog(path, 2, disk.LogOptions{})
 	if err != nil {
 		f.Fatal(err)
 	}
 	appendFrames(f, l, bodiesOf(3, 100, 8))
-	open := readFile(f, path)
+	open := append(readFile(f, path), make([]byte, 512)...)
 	if err := l.Close(); err != nil {
 		f.Fatal(err)
 	}

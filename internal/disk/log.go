@@ -4,81 +4,69 @@ package disk
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"syscall"
 )
 
-// Log is a log file open for appending. Its file is mapped into memory and
-// preallocated a chunk at a time: an append is a copy into the mapping,
-// which puts the frame in the kernel's page cache at once, where a crash
-// of the process cannot lose it; Sync makes it durable against a crash of
-// the machine. A Log is not safe for concurrent use.
+// Log is a log file open for appending. Appends are whole frames, written
+// with one system call for as many frames as the caller gathered (a batch
+// of commands, or the changes of many connections made while the previous
+// write ran): once Append returns, the frames are in the kernel's page
+// cache, where a crash of the process cannot lose them; Sync makes them
+// durable against a crash of the machine. A Log is not safe for concurrent
+// use, but Sync may run while an Append does.
 type Log struct {
 	f    *os.File
 	path string
 	gen  uint64
-	m    []byte // mapSize bytes of address space; the first size are the file
-	size int64  // the file's allocated length
-	off  int64  // where the next frame goes
+	off  int64 // where the next frame goes: the end of the last whole one
+	size int64 // the file's size: preallocated past off
 	opts LogOptions
 }
 
 // LogOptions tune a Log. The zero value gives the defaults.
 type LogOptions struct {
-	// Chunk is how much the file grows by at a time. If zero, 4 MiB.
-	Chunk int64
-	// MapSize is the most a log can hold; Reserve past it returns
-	// ErrLogFull. If zero, 16 GiB.
-	MapSize int64
-	// Allocate, if set, replaces the system call that gives the file
-	// [off, off+n); tests inject failures with it.
-	Allocate func(f *os.File, off, n int64) error
+	// WriteAt, if set, replaces the system call that writes p at off;
+	// tests inject failures (a full disk, a short write) with it.
+	WriteAt func(f *os.File, p []byte, off int64) (int, error)
 	// Sync, if set, replaces fdatasync; tests inject failures with it.
 	Sync func(f *os.File) error
+	// Chunk is how far ahead of its frames the file is allocated. If
+	// zero, 4 MiB. An append inside the file's size changes no metadata
+	// (an append past it would, the inode's size, in the filesystem's
+	// journal, every time); a crash leaves zeros after the last frame,
+	// the log's clean end, and Close cuts them off.
+	Chunk int64
 }
-
-// ErrLogFull is returned by Reserve when the log has reached
-// LogOptions.MapSize: the caller starts a new one.
-var ErrLogFull = errors.New("disk: log full")
 
 // CreateLog creates log generation gen at path, with its header written and
 // synced, and opens it for appending. It is created under a temporary name
 // and renamed, so that a log file always has its header; the caller syncs
 // the directory.
 func CreateLog(path string, gen uint64, o LogOptions) (*Log, error) {
-	if o.Chunk <= 0 {
-		o.Chunk = 4 << 20
-	}
-	if o.MapSize <= 0 {
-		o.MapSize = 16 << 30
-	}
-	if o.Allocate == nil {
-		o.Allocate = allocate
+	if o.WriteAt == nil {
+		o.WriteAt = (*os.File).WriteAt
 	}
 	if o.Sync == nil {
 		o.Sync = fdatasync
+	}
+	if o.Chunk <= 0 {
+		o.Chunk = 4 << 20
 	}
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{f: f, path: path, gen: gen, opts: o}
 	fail := func(err error) (*Log, error) {
 		f.Close()
 		os.Remove(tmp)
 		return nil, fmt.Errorf("disk: creating %s: %w", path, err)
 	}
-	// The header goes in after the first chunk: where there is no
-	// fallocate, allocating writes zeros, over it.
-	if err := l.grow(HeaderSize); err != nil {
-		return fail(err)
-	}
 	var h [HeaderSize]byte
 	putHeader(h[:], KindLog, gen)
-	if _, err := f.WriteAt(h[:], 0); err != nil {
+	if _, err := o.WriteAt(f, h[:], 0); err != nil {
 		return fail(err)
 	}
 	if err := o.Sync(f); err != nil {
@@ -87,103 +75,67 @@ func CreateLog(path string, gen uint64, o LogOptions) (*Log, error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return fail(err)
 	}
-	l.m, err = syscall.Mmap(int(f.Fd()), 0, int(o.MapSize), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	return &Log{f: f, path: path, gen: gen, off: HeaderSize, size: HeaderSize, opts: o}, nil
+}
+
+// AppendFrame appends to dst a frame with a body of n bytes, its header to
+// be sealed, and returns dst and the body to fill; SealFrame then writes
+// the header. Frames gathered so go to Append together.
+func AppendFrame(dst []byte, n int) (out, body []byte) {
+	start := len(dst)
+	if cap(dst)-start < FrameHeader+n {
+		grown := make([]byte, start, max(2*cap(dst), start+FrameHeader+n, 4096))
+		copy(grown, dst)
+		dst = grown
+	}
+	dst = dst[:start+FrameHeader+n]
+	return dst, dst[start+FrameHeader:]
+}
+
+// SealFrame writes the header of the frame that ends buf, whose body
+// AppendFrame returned and the caller filled: its length and checksum.
+func SealFrame(buf, body []byte) {
+	h := buf[len(buf)-len(body)-FrameHeader:]
+	binary.LittleEndian.PutUint32(h, uint32(len(body)))
+	binary.LittleEndian.PutUint32(h[4:], Checksum(body))
+}
+
+// Append writes frames, whole frames built with AppendFrame and SealFrame,
+// at the end of the log in one system call. On an error (a full disk) the
+// log's end stays where it was, and whatever part of frames reached the
+// file is cut off again, so that the next Append follows the last whole
+// frame.
+func (l *Log) Append(frames []byte) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	if end := l.off + int64(len(frames)); end > l.size {
+		// Allocate ahead. Where the filesystem cannot, the write
+		// extends the file as it goes.
+		size := end + l.opts.Chunk
+		if preallocate(l.f, l.size, size-l.size) == nil {
+			l.size = size
+		}
+	}
+	n, err := l.opts.WriteAt(l.f, frames, l.off)
+	if err == nil && n < len(frames) {
+		err = fmt.Errorf("short write: %d of %d bytes", n, len(frames))
+	}
 	if err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("disk: mapping %s: %w", path, err)
-	}
-	l.off = HeaderSize
-	l.populate(0, l.size)
-	return l, nil
-}
-
-// grow allocates the file up to at least need bytes, a chunk at a time.
-func (l *Log) grow(need int64) error {
-	size := l.size
-	for size < need {
-		size += l.opts.Chunk
-	}
-	if size > l.opts.MapSize {
-		size = l.opts.MapSize
-		if size < need {
-			return ErrLogFull
+		if n > 0 {
+			// A torn tail otherwise (cut at the next start anyway).
+			if l.f.Truncate(l.off) == nil {
+				l.size = l.off
+			}
 		}
+		return &os.PathError{Op: "write", Path: l.path, Err: err}
 	}
-	if err := l.opts.Allocate(l.f, l.size, size-l.size); err != nil {
-		return err
-	}
-	l.populate(l.size, size)
-	l.size = size
+	l.off += int64(len(frames))
 	return nil
-}
-
-// populate makes the pages of [from, to) of the mapping present and
-// writable now, so that appends into them take no page faults: a first
-// write to a page of a preallocated file costs the filesystem far more
-// when it faults than when it is done in bulk (docs/BENCHMARKS.md).
-func (l *Log) populate(from, to int64) {
-	if l.m != nil && to > from {
-		populate(l.m[from:to])
-	}
-}
-
-// Room returns the bytes allocated past the last frame.
-func (l *Log) Room() int64 { return l.size - l.off }
-
-// Prepare allocates and populates [off, off+n) of the file, ahead of the
-// appends, so that they neither wait for the allocation nor fault on the
-// pages. It touches nothing Reserve and Commit use: it may run without
-// the caller's lock, off the write path, with off at or past the current
-// size; Extend then makes the room the log's.
-func (l *Log) Prepare(off, n int64) error {
-	n = min(n, l.opts.MapSize-off)
-	if n <= 0 {
-		return ErrLogFull
-	}
-	if err := l.opts.Allocate(l.f, off, n); err != nil {
-		return err
-	}
-	l.populate(off, off+n)
-	return nil
-}
-
-// Extend makes the log's allocated size end, once Prepare has prepared up
-// to it. A smaller end (the log grew meanwhile) changes nothing.
-func (l *Log) Extend(end int64) { l.size = max(l.size, min(end, l.opts.MapSize)) }
-
-// Reserve returns room for a frame body of n bytes at the end of the log,
-// growing the file if it must. The caller writes the body, then calls
-// Commit before any other Reserve. An error (a full disk, ErrLogFull)
-// leaves the log as it was.
-func (l *Log) Reserve(n int) ([]byte, error) {
-	if n <= 0 {
-		return nil, errors.New("disk: a frame's body must not be empty") // a zero length is the log's end
-	}
-	end := l.off + FrameHeader + int64(n)
-	if end > l.size {
-		if err := l.grow(end); err != nil {
-			return nil, err
-		}
-	}
-	return l.m[l.off+FrameHeader : end : end], nil
-}
-
-// Commit seals the frame whose body Reserve returned, now written: its
-// header goes in last, so that a crash before it leaves a frame of length
-// zero, the log's clean end.
-func (l *Log) Commit(body []byte) {
-	binary.LittleEndian.PutUint32(l.m[l.off+4:], Checksum(body))
-	binary.LittleEndian.PutUint32(l.m[l.off:], uint32(len(body)))
-	l.off += FrameHeader + int64(len(body))
 }
 
 // End returns the offset after the last frame.
 func (l *Log) End() int64 { return l.off }
-
-// Size returns the bytes the file takes on disk, preallocated ones
-// included.
-func (l *Log) Size() int64 { return l.size }
 
 // Gen returns the log's generation.
 func (l *Log) Gen() uint64 { return l.gen }
@@ -191,17 +143,12 @@ func (l *Log) Gen() uint64 { return l.gen }
 // Path returns the log's file name.
 func (l *Log) Path() string { return l.path }
 
-// Sync makes every committed frame durable. It may run while appends go
-// on: what they add is covered or not.
+// Sync makes every appended frame durable.
 func (l *Log) Sync() error { return l.opts.Sync(l.f) }
 
-// Close unmaps the log, cuts the file to its frames, syncs and closes it.
+// Close cuts the file to its frames, syncs and closes it.
 func (l *Log) Close() error {
-	err := syscall.Munmap(l.m)
-	l.m = nil
-	if terr := l.f.Truncate(l.off); err == nil {
-		err = terr
-	}
+	err := l.f.Truncate(l.off)
 	if serr := l.opts.Sync(l.f); err == nil {
 		err = serr
 	}
