@@ -59,17 +59,18 @@ type journal struct {
 	written atomic.Uint64 // every position below is in the kernel
 	synced  atomic.Uint64 // every position below is on the disk
 
-	wmu     sync.Mutex  // held by the write of the queued frames; the fields below too
-	spare   []byte      // the buffer the next write swaps in
-	dropped [][2]uint64 // positions (lo, hi] whose write failed: their changes were not acknowledged
+	wmu   sync.Mutex // held by the write of the queued frames; spare too
+	spare []byte     // the buffer the next write swaps in
 
-	syncMu   sync.Mutex
-	syncCond *sync.Cond
-	syncErr  error // the last flush's failure, for waiters; under syncMu
-	kick     chan struct{}
-	compact  chan struct{} // a compaction is due
-	saveMu   sync.Mutex    // held by the snapshot being written
-	started  bool          // the syncer runs
+	syncMu    sync.Mutex
+	syncCond  *sync.Cond
+	syncErr   error     // the last flush's failure, for waiters; under syncMu
+	rounds    uint64    // flushes tried; under syncMu
+	lostFlush [2]uint64 // positions (lo, hi] whose flush failed: maybe lost; under syncMu
+	kick      chan struct{}
+	compact   chan struct{} // a compaction is due
+	saveMu    sync.Mutex    // held by the snapshot being written
+	started   bool          // the syncer runs
 
 	stats persistStats
 
@@ -102,6 +103,9 @@ func (j *journal) append(kind byte, key string, value []byte, it Item) (uint64, 
 	defer j.mu.Unlock()
 	if j.failed != nil {
 		return 0, j.failed
+	}
+	if j.cur == nil {
+		return 0, ErrClosed
 	}
 	return j.queue(kind, key, value, it), nil
 }
@@ -145,64 +149,57 @@ func (j *journal) commit(pos uint64) error {
 
 // writeTo returns once every frame up to position pos is written to the
 // log, writing the queued frames itself unless another goroutine's write
-// covers them.
+// covers them. Frames are written in order and never dropped, so a
+// position at or below written is in the log. While the disk refuses
+// writes it fails at once; the syncer tries again.
 func (j *journal) writeTo(pos uint64) error {
 	if pos == 0 || j.written.Load() >= pos {
 		return nil
 	}
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
-	if err := j.lost(pos); err != nil {
-		return err
-	}
 	if j.written.Load() >= pos {
 		return nil
+	}
+	if err := j.refuse(); err != nil {
+		return err
 	}
 	if err := j.writeQueued(); err != nil {
 		return err
 	}
-	return j.lost(pos)
-}
-
-// lost returns the error of the failed write that dropped position pos, if
-// one did. Called with wmu held.
-func (j *journal) lost(pos uint64) error {
-	for _, d := range j.dropped {
-		if pos > d[0] && pos <= d[1] {
-			return fmt.Errorf("%w: the write of the log failed", ErrNotPersisted)
-		}
+	if j.written.Load() < pos {
+		return fmt.Errorf("%w: position %d is not in the log", ErrNotPersisted, pos) // a bug
 	}
 	return nil
 }
 
 // writeQueued writes every queued frame to the current log in one system
-// call. On a failure the frames are dropped (their changes were not
-// acknowledged), the log is cut back to its last whole frame, and changes
-// are refused until the disk takes writes again. Called with wmu held.
+// call. On a failure the frames go back to the head of the queue, the log
+// is cut back to its last whole frame, and changes are refused until the
+// disk takes writes again (retry). Called with wmu held.
 func (j *journal) writeQueued() error {
 	j.mu.Lock()
 	buf, end, cur := j.buf, j.end, j.cur
+	if cur == nil {
+		j.mu.Unlock()
+		return ErrClosed
+	}
 	j.buf = j.spare[:0]
 	j.mu.Unlock()
 	if len(buf) == 0 {
 		j.spare = buf
 		return nil
 	}
-	err := cur.Append(buf)
-	j.spare = buf[:0]
-	if cap(j.spare) > 4<<20 {
-		j.spare = nil // one huge batch passed: let it go
-	}
-	if err != nil {
-		lo := end - uint64(len(buf))
-		if len(j.dropped) == 64 {
-			j.dropped = j.dropped[1:]
-		}
-		j.dropped = append(j.dropped, [2]uint64{lo, end})
+	if err := cur.Append(buf); err != nil {
 		j.mu.Lock()
+		j.buf = append(buf, j.buf...) // in order, before what came meanwhile
 		j.fail("cannot write to the log", err)
 		j.mu.Unlock()
 		return fmt.Errorf("%w: writing the log: %w", ErrNotPersisted, err)
+	}
+	j.spare = buf[:0]
+	if cap(j.spare) > 4<<20 {
+		j.spare = nil // one huge batch passed: let it go
 	}
 	j.written.Store(end)
 	return nil
@@ -232,20 +229,27 @@ func (j *journal) refuse() error {
 // flushed returns once position pos, written, is on the disk, asking the
 // syncer for a flush if it must, or with the flush's error.
 func (j *journal) flushed(pos uint64) error {
-	if pos == 0 || j.synced.Load() >= pos {
+	if pos == 0 {
 		return nil
 	}
 	j.syncMu.Lock()
 	defer j.syncMu.Unlock()
+	start := j.rounds
 	for j.synced.Load() < pos {
 		select {
 		case j.kick <- struct{}{}:
 		default:
 		}
-		if j.syncErr != nil {
+		// An error counts only from a flush tried since we asked.
+		if j.syncErr != nil && j.rounds != start {
 			return j.syncErr
 		}
 		j.syncCond.Wait()
+	}
+	if pos > j.lostFlush[0] && pos <= j.lostFlush[1] {
+		// Its flush failed: the kernel may have dropped the data since,
+		// whatever later flushes say.
+		return fmt.Errorf("%w: flushing the log failed", ErrNotPersisted)
 	}
 	return nil
 }
@@ -296,8 +300,13 @@ func (j *journal) sync(flush bool) {
 		j.stats.fsync.observe(time.Since(start))
 	}
 	j.syncMu.Lock()
+	j.rounds++
 	if err != nil {
 		j.syncErr = fmt.Errorf("%w: flushing the log: %w", ErrNotPersisted, err)
+		if lo := j.synced.Load(); j.lostFlush[1] == 0 || lo < j.lostFlush[0] {
+			j.lostFlush[0] = lo
+		}
+		j.lostFlush[1] = max(j.lostFlush[1], target)
 		j.mu.Lock()
 		j.fail("cannot flush the log", err)
 		j.mu.Unlock()
@@ -321,7 +330,11 @@ func (j *journal) retry() {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
 	j.mu.Lock()
-	j.queue(entryNop, "", nil, Item{})
+	if len(j.buf) == 0 {
+		// Nothing waits to be written: a frame that means nothing
+		// shows whether the disk takes writes.
+		j.queue(entryNop, "", nil, Item{})
+	}
 	j.mu.Unlock()
 	if err := j.writeQueued(); err != nil {
 		return
@@ -329,6 +342,9 @@ func (j *journal) retry() {
 	if err := j.cur.Sync(); err != nil {
 		return
 	}
+	j.syncMu.Lock()
+	j.syncErr = nil
+	j.syncMu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.failed != nil {

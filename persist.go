@@ -246,11 +246,23 @@ func (j *journal) startLog(gen uint64) error {
 		l.Close()
 		return err
 	}
-	// The frames queued for the old log go to it first.
+	// The frames queued for the old log go to it first, every one: the
+	// swap happens under mu once the queue is empty, so a frame queued
+	// during the last write is not left behind.
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
-	_ = j.writeQueued() // a failure is logged, and refuses changes
-	j.mu.Lock()
+	for {
+		j.mu.Lock()
+		if len(j.buf) == 0 {
+			break // mu held
+		}
+		j.mu.Unlock()
+		if err := j.writeQueued(); err != nil {
+			l.Close()
+			os.Remove(l.Path())
+			return err
+		}
+	}
 	defer j.mu.Unlock()
 	if j.cur != nil {
 		j.base += uint64(j.cur.End())

@@ -567,7 +567,10 @@ func (st *Store) Clear() (err error) {
 // Apply): it is how a replica applies another store's Clear. Keys written
 // after v stay.
 func (st *Store) ClearBefore(v Version) error {
-	_, err := st.clearBefore(v)
+	pos, err := st.clearBefore(v)
+	if err == nil && pos != 0 {
+		err = st.journal.commit(pos)
+	}
 	return err
 }
 
@@ -576,15 +579,18 @@ func (st *Store) clearBefore(v Version) (pos uint64, err error) {
 	if st.closed.Load() {
 		return 0, ErrClosed
 	}
+	// The floor first: a snapshot that begins after the clear's entry
+	// went to the log it replaces must record the floor, or the keys
+	// the clear removes after it visited them would come back.
+	st.clock.Update(v.Time)
+	st.floor.raise(v)
 	if j := st.journal; j != nil && !st.loading.Load() {
-		// Logged first: a crash half-way through must not bring back
-		// what it removed.
+		// Logged before anything is removed: a crash half-way through
+		// must not bring back what it removed.
 		if pos, err = j.append(entryClear, "", nil, Item{Version: v}); err != nil {
 			return 0, err
 		}
 	}
-	st.clock.Update(v.Time)
-	st.floor.raise(v)
 	now := st.nowMS()
 	for s := range st.shards {
 		sh := &st.shards[s]

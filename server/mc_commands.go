@@ -162,6 +162,9 @@ func (m *mcConn) retrieve(cmd *memcache.Command) {
 		var err error
 		if touch {
 			v, it, found, err = m.getAndTouch(str(k), exp)
+			// Its reply may go out in a later flush than the one the
+			// command's first change set this for.
+			m.c.uncommitted = m.s.commitReplies
 		} else {
 			v, it, found, err = m.lookup(str(k))
 		}
@@ -378,7 +381,10 @@ func (m *mcConn) flushAll(cmd *memcache.Command) {
 		ms := m.s.mcExpires(cmd.Exptime) - m.s.storeNow().UnixMilli()
 		d = time.Duration(min(ms, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
 	}
-	m.s.flushAfter(d)
+	if err := m.s.flushAfter(d); err != nil {
+		m.storeError(cmd, err)
+		return
+	}
 	m.reply(cmd, memcache.OK)
 }
 

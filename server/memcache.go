@@ -75,8 +75,10 @@ func isLoopback(addr string) bool {
 }
 
 // flushAfter clears the store after d, replacing any flush pending; d <= 0
-// clears it now. As in memcached, everything stored until then is gone then.
-func (s *Server) flushAfter(d time.Duration) {
+// clears it now, and returns the store's error if it could not (a delayed
+// flush that fails is logged). As in memcached, everything stored until
+// then is gone then.
+func (s *Server) flushAfter(d time.Duration) error {
 	s.mc.flushMu.Lock()
 	defer s.mc.flushMu.Unlock()
 	if s.mc.flush != nil {
@@ -84,10 +86,14 @@ func (s *Server) flushAfter(d time.Duration) {
 		s.mc.flush = nil
 	}
 	if d <= 0 {
-		s.st.Clear()
-		return
+		return s.st.Clear()
 	}
-	s.mc.flush = time.AfterFunc(d, func() { s.st.Clear() })
+	s.mc.flush = time.AfterFunc(d, func() {
+		if err := s.st.Clear(); err != nil {
+			s.log.Error("a delayed flush_all failed", "err", err)
+		}
+	})
+	return nil
 }
 
 // stopFlush cancels a pending flush, at shutdown.
