@@ -140,17 +140,26 @@ func (j *journal) snapshot() (size int64, err error) {
 // would not take the changes. A store without a data directory returns nil
 // at once.
 func (st *Store) Commit() error {
+	j, end, err := st.queuedEnd()
+	if j == nil || err != nil {
+		return err
+	}
+	return j.commit(end)
+}
+
+// queuedEnd returns the journal and the position after the last change
+// queued; a nil journal when there is nothing to commit.
+func (st *Store) queuedEnd() (*journal, uint64, error) {
 	j := st.journal
 	if j == nil || st.loading.Load() {
-		return nil
+		return nil, 0, nil
 	}
 	if st.closed.Load() {
-		return ErrClosed
+		return nil, 0, ErrClosed
 	}
 	j.mu.Lock()
-	end := j.end
-	j.mu.Unlock()
-	return j.commit(end)
+	defer j.mu.Unlock()
+	return j, j.end, nil
 }
 
 // Sync returns once every change made so far is on the disk, writing and
@@ -158,16 +167,10 @@ func (st *Store) Commit() error {
 // the disk would not take them (ErrNotPersisted). A store without a data
 // directory returns nil at once.
 func (st *Store) Sync() error {
-	j := st.journal
-	if j == nil || st.loading.Load() {
-		return nil
+	j, end, err := st.queuedEnd()
+	if j == nil || err != nil {
+		return err
 	}
-	if st.closed.Load() {
-		return ErrClosed
-	}
-	j.mu.Lock()
-	end := j.end
-	j.mu.Unlock()
 	if err := j.writeTo(end); err != nil {
 		return err
 	}
