@@ -373,6 +373,8 @@ func (j *journal) close() error {
 	j.syncErr = ErrClosed
 	j.syncMu.Unlock()
 	j.syncCond.Broadcast()
+	j.wmu.Lock() // no write is under way on the logs it closes
+	defer j.wmu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	logs := j.old
