@@ -14,6 +14,8 @@ type Persistence struct {
 	Dir string
 	// Fsync is the fsync policy.
 	Fsync FsyncPolicy
+	// DeferWrites is Options.DeferWrites: changes wait for Commit.
+	DeferWrites bool
 	// Loading is true while the store loads the directory.
 	Loading bool
 	// Loaded counts the snapshot records and log entries read at start.
@@ -108,6 +110,7 @@ func (st *Store) Persistence() Persistence {
 		Enabled:      true,
 		Dir:          j.dir.Path(),
 		Fsync:        j.policy,
+		DeferWrites:  st.opts.DeferWrites,
 		Loading:      st.loading.Load(),
 		Loaded:       s.loaded.Load(),
 		LoadedKeys:   s.keys.Load(),

@@ -231,7 +231,10 @@ func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
 	}
 	s.cmds = commandTable()
 	s.watchLoad()
-	s.commitReplies = o.Dir != "" && o.DeferWrites
+	// From the store itself, not the options passed in: a store that
+	// defers its writes must see Commit before a reply, whatever this
+	// server was told.
+	s.commitReplies = st != nil && st.Persistence().DeferWrites
 	s.now.Store(time.Now().UnixNano())
 	return s
 }
