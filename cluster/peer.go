@@ -65,6 +65,13 @@ func (n *Node) memberUp(node *memberlist.Node) {
 	n.log.Info("peer up", "node", node.Name, "data", addr)
 	n.wg.Add(1)
 	go p.run()
+	if n.ready.Load() {
+		// A member that (re)appears may have been declared failed
+		// while the survivors reconciled without it: they reconcile
+		// again, now with it.
+		n.peerFailed.Store(true)
+		n.wakeRepair()
+	}
 }
 
 // memberDown stops the sender to a member that left or failed.

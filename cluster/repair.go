@@ -232,6 +232,7 @@ func (n *Node) reconcileSurvivors() {
 			return
 		case err != nil && !n.isClosed():
 			n.log.Warn("reconciling with a survivor after a peer failed", "node", p.name, "err", err)
+			n.peerFailed.Store(true) // again at the next round
 		case err == nil:
 			n.log.Info("reconciled with a survivor after a peer failed", "node", p.name, "records_exchanged", records, "took", time.Since(start).Round(time.Millisecond))
 		}
