@@ -58,6 +58,7 @@ import (
 
 	"github.com/sessiond/sessiond/bench/compare/target"
 	"github.com/sessiond/sessiond/bench/loadgen/load"
+	"github.com/sessiond/sessiond/bench/report"
 )
 
 func main() {
@@ -142,13 +143,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		phases = cmp.Or(phases, "throughput")
 	}
 	servers = cmp.Or(servers, target.Sessiond+","+o.reference)
-	if o.servers, err = oneOf("servers", servers, target.Sessiond, o.reference); err != nil {
+	if o.servers, err = report.OneOf("servers", servers, target.Sessiond, o.reference); err != nil {
 		return nil, fmt.Errorf("%w (with -protocol %s)", err, o.protocol)
 	}
-	if o.phases, err = oneOf("phases", cmp.Or(phases, "throughput,memory"), "throughput", "memory"); err != nil {
+	if o.phases, err = report.OneOf("phases", cmp.Or(phases, "throughput,memory"), "throughput", "memory"); err != nil {
 		return nil, err
 	}
-	if o.transports, err = oneOf("transports", cmp.Or(transports, "tcp,unix"), "tcp", "unix"); err != nil {
+	if o.transports, err = report.OneOf("transports", cmp.Or(transports, "tcp,unix"), "tcp", "unix"); err != nil {
 		return nil, err
 	}
 	if o.protocol == load.Memcache {
@@ -159,14 +160,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, errors.New("-phases memory: the memory phase sets sessions over RESP, as connect-redis does; run it with -protocol resp")
 		}
 	}
-	for _, s := range list(pipelines) {
+	for _, s := range report.List(pipelines) {
 		var p int
 		if _, err := fmt.Sscan(s, &p); err != nil || p < 1 || p > 1000 {
 			return nil, fmt.Errorf("-pipelines: %q is not a depth from 1 to 1000", s)
 		}
 		o.pipelines = append(o.pipelines, p)
 	}
-	for _, s := range list(ops) {
+	for _, s := range report.List(ops) {
 		op, err := load.ParseOp(s)
 		if err != nil || op == load.OpSession {
 			return nil, fmt.Errorf("-ops: %q: want set or get", s)
@@ -189,42 +190,6 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-pipelines and -ops must name at least one")
 	}
 	return &o, nil
-}
-
-func list(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// oneOf splits a comma list and checks every item is allowed, keeping the
-// order of allowed (so sessiond always comes first in the tables).
-func oneOf(flagName, s string, allowed ...string) ([]string, error) {
-	got := map[string]bool{}
-	for _, f := range list(s) {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || f == a
-		}
-		if !ok {
-			return nil, fmt.Errorf("-%s: %q: want %s", flagName, f, strings.Join(allowed, ", "))
-		}
-		got[f] = true
-	}
-	var out []string
-	for _, a := range allowed {
-		if got[a] {
-			out = append(out, a)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("-%s: empty", flagName)
-	}
-	return out, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -72,23 +72,3 @@ func TestParseFlagsMemcache(t *testing.T) {
 		}
 	}
 }
-
-func TestFormat(t *testing.T) {
-	for _, tt := range []struct {
-		f    float64
-		want string
-	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {87123.6, "87,124"}, {1234567, "1,234,567"}, {-1000, "-1,000"}} {
-		if got := thousands(tt.f); got != tt.want {
-			t.Errorf("thousands(%v) = %q, want %q", tt.f, got, tt.want)
-		}
-	}
-	if got := ratio(3, 2); got != "1.50×" {
-		t.Errorf("ratio = %q", got)
-	}
-	if got := ratio(1, 0); got != "n/a" {
-		t.Errorf("ratio by zero = %q", got)
-	}
-	if got := latency(2.345); got != "2.3" {
-		t.Errorf("latency = %q", got)
-	}
-}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sessiond/sessiond/bench/compare/target"
 	"github.com/sessiond/sessiond/bench/loadgen/load"
+	"github.com/sessiond/sessiond/bench/report"
 )
 
 // printThroughput writes the throughput table and the raw runs; it
@@ -18,7 +19,7 @@ func (b *bench) printThroughput(w io.Writer, configs []config, results map[strin
 	fmt.Fprintf(w, "Every command over the %s. %d connections, %d-byte values, %d keys (filled before the runs), %v measured after %v of warm-up, %d round(s) per server alternating which goes first; figures summed over rounds. Latency is per round trip (at pipeline 16, one round trip carries 16 commands). Server CPU is utime+stime of the server process over the measured phase, from /proc/PID/stat (clock tick %v); user and system are utime and stime apart.\n\n",
 		protocolName(b.o.protocol), b.o.conns, b.o.value, b.o.keyspace, b.o.duration, b.o.warmup, b.o.rounds, target.ClockTick())
 	if b.o.rate > 0 {
-		fmt.Fprintf(w, "Offered load: %s commands/s over all connections, each connection on a fixed schedule (-rate), so both servers serve the same load; a server below that rate could not keep up.\n\n", thousands(b.o.rate))
+		fmt.Fprintf(w, "Offered load: %s commands/s over all connections, each connection on a fixed schedule (-rate), so both servers serve the same load; a server below that rate could not keep up.\n\n", report.Thousands(b.o.rate))
 	}
 	head := "| transport | pipeline | op | server | ops/s | p50 µs | p99 µs | server CPU µs/op | user µs/op | system µs/op |"
 	sep := "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -41,13 +42,13 @@ func (b *bench) printThroughput(w io.Writer, configs []config, results map[strin
 				note += fmt.Sprintf(" (%d misses)", s.misses)
 			}
 			row := fmt.Sprintf("| %s | %d | %v | %s | %s%s | %s | %s | %.2f | %.2f | %.2f |",
-				c.transport, c.pipeline, c.op, name, thousands(s.opsPerSec()), note,
-				latency(us(s.latency.Quantile(0.5))), latency(us(s.latency.Quantile(0.99))),
+				c.transport, c.pipeline, c.op, name, report.Thousands(s.opsPerSec()), note,
+				report.Latency(us(s.latency.Quantile(0.5))), report.Latency(us(s.latency.Quantile(0.99))),
 				s.cpuPerOp(), s.userPerOp(), s.sysPerOp())
 			if both {
 				if name == target.Sessiond {
 					r := results[ref][c]
-					row += fmt.Sprintf(" %s | %s |", ratio(s.cpuPerOp(), r.cpuPerOp()), ratio(s.opsPerSec(), r.opsPerSec()))
+					row += fmt.Sprintf(" %s | %s |", report.Ratio(s.cpuPerOp(), r.cpuPerOp()), report.Ratio(s.opsPerSec(), r.opsPerSec()))
 				} else {
 					row += " | |"
 				}
@@ -63,12 +64,12 @@ func (b *bench) printMemory(w io.Writer, rs []memResult) {
 	n := float64(b.o.sessions)
 	fmt.Fprintf(w, "### Memory per session\n\n")
 	fmt.Fprintf(w, "%s sessions set over the Unix socket on a fresh server as connect-redis does (`SET sess:<32 hex> <%d bytes> EX 86400`, 37-byte keys, %d connections at pipeline 16); VmRSS from /proc/PID/status at start and %v after the last reply.\n\n",
-		thousands(n), b.o.value, b.o.conns, b.o.settle)
+		report.Thousands(n), b.o.value, b.o.conns, b.o.settle)
 	fmt.Fprintln(w, "| server | keys (DBSIZE) | RSS at start | RSS after | growth bytes/session | total RSS bytes/session | load sets/s | server CPU µs/set |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var per = map[string]float64{}
 	for _, r := range rs {
-		keys := thousands(float64(r.keys))
+		keys := report.Thousands(float64(r.keys))
 		if r.keys < 0 {
 			keys = "n/a (" + r.dbsizeNote + ")"
 		}
@@ -80,10 +81,10 @@ func (b *bench) printMemory(w io.Writer, rs []memResult) {
 		per[r.server] = growth
 		fmt.Fprintf(w, "| %s | %s%s | %.1f MB | %.1f MB | %.1f | %.1f | %s | %.2f |\n",
 			r.server, keys, note, float64(r.rssStart)/1e6, float64(r.rssEnd)/1e6, growth, float64(r.rssEnd)/n,
-			thousands(r.load.OpsPerSec()), float64(r.cpu.Microseconds())/n)
+			report.Thousands(r.load.OpsPerSec()), float64(r.cpu.Microseconds())/n)
 	}
 	if len(rs) == 2 {
-		fmt.Fprintf(w, "\nsessiond/redis, RSS growth per session: %s\n", ratio(per[target.Sessiond], per[target.Redis]))
+		fmt.Fprintf(w, "\nsessiond/redis, RSS growth per session: %s\n", report.Ratio(per[target.Sessiond], per[target.Redis]))
 	}
 	fmt.Fprintln(w)
 }
@@ -94,36 +95,4 @@ func protocolName(p load.Protocol) string {
 		return "memcached text protocol"
 	}
 	return "Redis protocol (RESP2)"
-}
-
-// thousands formats a number rounded to an integer with comma separators.
-func thousands(f float64) string {
-	s := fmt.Sprintf("%.0f", f)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-func latency(us float64) string {
-	if us < 10 {
-		return fmt.Sprintf("%.1f", us)
-	}
-	return fmt.Sprintf("%.0f", us)
-}
-
-func ratio(a, b float64) string {
-	if b == 0 {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2f×", a/b)
 }

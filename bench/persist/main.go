@@ -62,6 +62,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/bench/compare/target"
+	"github.com/sessiond/sessiond/bench/report"
 )
 
 func main() {
@@ -136,13 +137,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
-	if o.phases, err = oneOf("phases", phases, allPhases...); err != nil {
+	if o.phases, err = report.OneOf("phases", phases, allPhases...); err != nil {
 		return nil, err
 	}
-	if o.servers, err = oneOf("servers", servers, target.Sessiond, target.Redis); err != nil {
+	if o.servers, err = report.OneOf("servers", servers, target.Sessiond, target.Redis); err != nil {
 		return nil, err
 	}
-	for _, s := range list(pipelines) {
+	for _, s := range report.List(pipelines) {
 		var p int
 		if _, err := fmt.Sscan(s, &p); err != nil || p < 1 || p > 1000 {
 			return nil, fmt.Errorf("-pipelines: %q is not a depth from 1 to 1000", s)
@@ -180,42 +181,6 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-restarts %d: want 1 to 20", o.restarts)
 	}
 	return &o, nil
-}
-
-func list(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// oneOf splits a comma list and checks every item is allowed, keeping the
-// order of allowed (sessiond first in the tables, phases in their order).
-func oneOf(flagName, s string, allowed ...string) ([]string, error) {
-	got := map[string]bool{}
-	for _, f := range list(s) {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || f == a
-		}
-		if !ok {
-			return nil, fmt.Errorf("-%s: %q: want %s", flagName, f, strings.Join(allowed, ", "))
-		}
-		got[f] = true
-	}
-	var out []string
-	for _, a := range allowed {
-		if got[a] {
-			out = append(out, a)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("-%s: empty", flagName)
-	}
-	return out, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -176,22 +176,12 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
-func TestFormat(t *testing.T) {
+func TestMedian(t *testing.T) {
 	if got := median([]time.Duration{3, 1, 2}); got != 2 {
 		t.Errorf("median = %v", got)
 	}
 	if got := median([]time.Duration{4, 1, 2, 3}); got != 2 {
 		t.Errorf("median of four = %v", got)
 	}
-	for _, tt := range []struct {
-		f    float64
-		want string
-	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1234567, "1,234,567"}, {-1000, "-1,000"}} {
-		if got := thousands(tt.f); got != tt.want {
-			t.Errorf("thousands(%v) = %q, want %q", tt.f, got, tt.want)
-		}
-	}
-	if ratio(1, 0) != "n/a" || ratio(3, 2) != "1.50×" {
-		t.Error("ratio")
-	}
+	// The cells' formats are bench/report's, tested there.
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/bench/compare/target"
+	"github.com/sessiond/sessiond/bench/report"
 )
 
 // The Markdown the phases print: one section per phase, each headed by the
@@ -43,9 +44,9 @@ func quoteEmpty(args []string) []string {
 func (b *bench) printCPU(w io.Writer, res map[cell]*writeSample, raw []string) bool {
 	fmt.Fprintf(w, "### Persistence: CPU per SET, appendfsync everysec\n\n%s\n\n", b.stamp)
 	fmt.Fprintf(w, "New sessions set as connect-redis sets them (`SET sess:<32 hex> <%d bytes> EX 86400`) over loopback TCP, %d connections; each run on a fresh server, %v of warm-up then %v measured (at most %s SETs), %d round(s) alternating which server goes first, figures summed over rounds. %s; %s. CPU is utime+stime of the server from /proc/PID/stat over the measured run (with any child it reaped: none here), divided by the SETs; user and system are the process's own. Latency is per round trip.\n\n",
-		b.o.value, b.o.conns, b.o.warmup, b.o.duration, thousands(float64(b.o.runOps)), b.o.rounds, b.setupLine(memOnly), b.setupLine(everysec))
+		b.o.value, b.o.conns, b.o.warmup, b.o.duration, report.Thousands(float64(b.o.runOps)), b.o.rounds, b.setupLine(memOnly), b.setupLine(everysec))
 	if b.o.cpuRate > 0 {
-		fmt.Fprintf(w, "Offered load: %s SETs/s over all connections, each on a fixed schedule (-cpu-rate), so both servers serve the same load.\n\n", thousands(b.o.cpuRate))
+		fmt.Fprintf(w, "Offered load: %s SETs/s over all connections, each on a fixed schedule (-cpu-rate), so both servers serve the same load.\n\n", report.Thousands(b.o.cpuRate))
 	}
 	fmt.Fprintln(w, "| pipeline | persistence | server | SET/s | p50 µs | p99 µs | CPU µs/SET | user µs/SET | system µs/SET | CPU × own in-memory | CPU sessiond/redis |")
 	fmt.Fprintln(w, "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -61,15 +62,15 @@ func (b *bench) printCPU(w io.Writer, res map[cell]*writeSample, raw []string) b
 				valid = valid && note == ""
 				over := ""
 				if mem := res[cell{p, memOnly, name}]; mode != memOnly && mem != nil {
-					over = ratio(s.perOp(s.cpu), mem.perOp(mem.cpu))
+					over = report.Ratio(s.perOp(s.cpu), mem.perOp(mem.cpu))
 				}
 				cmp := ""
 				if r := res[cell{p, mode, target.Redis}]; name == target.Sessiond && r != nil {
-					cmp = ratio(s.perOp(s.cpu), r.perOp(r.cpu))
+					cmp = report.Ratio(s.perOp(s.cpu), r.perOp(r.cpu))
 				}
 				fmt.Fprintf(w, "| %d | %s | %s | %s%s | %s | %s | %.2f | %.2f | %.2f | %s | %s |\n",
-					p, mode, name, thousands(s.opsPerSec()), note,
-					latency(us(s.latency.Quantile(0.5))), latency(us(s.latency.Quantile(0.99))),
+					p, mode, name, report.Thousands(s.opsPerSec()), note,
+					report.Latency(us(s.latency.Quantile(0.5))), report.Latency(us(s.latency.Quantile(0.99))),
 					s.perOp(s.cpu), s.perOp(s.own.User), s.perOp(s.own.System), over, cmp)
 			}
 		}
@@ -96,7 +97,7 @@ func (b *bench) printCPU(w io.Writer, res map[cell]*writeSample, raw []string) b
 func (b *bench) printAlways(w io.Writer, res map[cell]*writeSample, raw []string) bool {
 	fmt.Fprintf(w, "### Persistence: appendfsync always\n\n%s\n\n", b.stamp)
 	fmt.Fprintf(w, "New sessions set as connect-redis sets them (`SET sess:<32 hex> <%d bytes> EX 86400`) over loopback TCP, %d connections, flat out; each run on a fresh server, %v of warm-up then %v measured (at most %s SETs), %d round(s) alternating which server goes first, figures summed over rounds. %s. Every SET is acknowledged only once an fsync covers it. SETs per fsync is sessiond's group commit (INFO sessiond_fsyncs); Redis does not count its fsyncs.\n\n",
-		b.o.value, b.o.conns, b.o.warmup, b.o.duration, thousands(float64(b.o.runOps)), b.o.rounds, b.setupLine(always))
+		b.o.value, b.o.conns, b.o.warmup, b.o.duration, report.Thousands(float64(b.o.runOps)), b.o.rounds, b.setupLine(always))
 	fmt.Fprintln(w, "| pipeline | server | SET/s | p50 µs | p99 µs | CPU µs/SET | SETs per fsync | SET/s sessiond/redis |")
 	fmt.Fprintln(w, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	valid := true
@@ -114,11 +115,11 @@ func (b *bench) printAlways(w io.Writer, res map[cell]*writeSample, raw []string
 			}
 			cmp := ""
 			if r := res[cell{p, always, target.Redis}]; name == target.Sessiond && r != nil {
-				cmp = ratio(s.opsPerSec(), r.opsPerSec())
+				cmp = report.Ratio(s.opsPerSec(), r.opsPerSec())
 			}
 			fmt.Fprintf(w, "| %d | %s | %s%s | %s | %s | %.2f | %s | %s |\n",
-				p, name, thousands(s.opsPerSec()), note,
-				latency(us(s.latency.Quantile(0.5))), latency(us(s.latency.Quantile(0.99))),
+				p, name, report.Thousands(s.opsPerSec()), note,
+				report.Latency(us(s.latency.Quantile(0.5))), report.Latency(us(s.latency.Quantile(0.99))),
 				s.perOp(s.cpu), per, cmp)
 		}
 	}
@@ -142,7 +143,7 @@ func (b *bench) printSnapshot(w io.Writer, rs []*snapResult) bool {
 	data := float64(b.o.sessions) * float64(37+b.o.value)
 	fmt.Fprintf(w, "### Persistence: a snapshot under a steady write load\n\n%s\n\n", b.stamp)
 	fmt.Fprintf(w, "%s sessions stored (`SET sess:<32 hex> <%d bytes> EX 86400`; %.0f MB of keys and values), appendfsync everysec (%s), then a steady load of rewrites of those sessions over loopback TCP, %d connections at pipeline %d: %v before the snapshot, then BGSAVE (sessiond: a compaction in the process, no fork; Redis: a forked child writing an RDB) and the load until INFO says it is done, in runs of %v. First paced at %s writes/s (-snap-rate), for latency and memory; then flat out, for throughput. Memory is the server's anonymous memory (RssAnon, /proc/PID/status) plus what each child holds alone (Private_Dirty, /proc/PID/smaps_rollup: a fork's copy-on-write), sampled every %v through both parts: a page shared by Redis and its child counts once, and sessiond's mapped log, page cache, not at all. Before is its mean over the paced load before the snapshot, peak its highest sample during it.\n\n",
-		thousands(float64(b.o.sessions)), b.o.value, data/1e6, b.setupLine(everysec), b.o.conns, snapPipeline, b.o.snapBase, slice, thousands(b.o.snapRate), memEvery)
+		report.Thousands(float64(b.o.sessions)), b.o.value, data/1e6, b.setupLine(everysec), b.o.conns, snapPipeline, b.o.snapBase, slice, report.Thousands(b.o.snapRate), memEvery)
 	valid := true
 	for _, r := range rs {
 		for _, s := range []*sliceSum{&r.paced.base, &r.paced.during, &r.flat.base, &r.flat.during} {
@@ -162,21 +163,21 @@ func (b *bench) printSnapshot(w io.Writer, rs []*snapResult) bool {
 		}
 		extra := r.memPeak - r.memBefore
 		fmt.Fprintf(w, "| %s | %s | %v | %v | %s | %s | %s | %.1f%% | %s | %s |\n",
-			r.server, thousands(float64(r.keys)), r.paced.took().Round(10*time.Millisecond), r.paced.snapshotCPU().Round(10*time.Millisecond),
+			r.server, report.Thousands(float64(r.keys)), r.paced.took().Round(10*time.Millisecond), r.paced.snapshotCPU().Round(10*time.Millisecond),
 			mb(r.memBefore), mb(r.memPeak), mb(extra), 100*float64(extra)/data, mb(r.memSwing), cow)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Latency (paced at %s writes/s; one write per round trip):\n\n", thousands(b.o.snapRate))
+	fmt.Fprintf(w, "Latency (paced at %s writes/s; one write per round trip):\n\n", report.Thousands(b.o.snapRate))
 	fmt.Fprintln(w, "| server | writes/s before | during | p50 µs before | during | p99 µs before | during | p99 during/before | max µs before | during | CPU µs/write before | during |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rs {
 		a, d := &r.paced.base, &r.paced.during
 		fmt.Fprintf(w, "| %s | %s%s | %s%s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n",
-			r.server, thousands(a.opsPerSec()), invalidNote(a.errors, a.firstErr), thousands(d.opsPerSec()), invalidNote(d.errors, d.firstErr),
-			latency(us(a.latency.Quantile(0.5))), latency(us(d.latency.Quantile(0.5))),
-			latency(us(a.latency.Quantile(0.99))), latency(us(d.latency.Quantile(0.99))),
-			ratio(float64(d.latency.Quantile(0.99)), float64(a.latency.Quantile(0.99))),
-			latency(us(a.latency.Max())), latency(us(d.latency.Max())), a.cpuPerOp(), d.cpuPerOp())
+			r.server, report.Thousands(a.opsPerSec()), invalidNote(a.errors, a.firstErr), report.Thousands(d.opsPerSec()), invalidNote(d.errors, d.firstErr),
+			report.Latency(us(a.latency.Quantile(0.5))), report.Latency(us(d.latency.Quantile(0.5))),
+			report.Latency(us(a.latency.Quantile(0.99))), report.Latency(us(d.latency.Quantile(0.99))),
+			report.Ratio(float64(d.latency.Quantile(0.99)), float64(a.latency.Quantile(0.99))),
+			report.Latency(us(a.latency.Max())), report.Latency(us(d.latency.Max())), a.cpuPerOp(), d.cpuPerOp())
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Throughput (flat out):")
@@ -187,9 +188,9 @@ func (b *bench) printSnapshot(w io.Writer, rs []*snapResult) bool {
 		a, d := &r.flat.base, &r.flat.during
 		fmt.Fprintf(w, "| %s | %v | %v | %s%s | %s%s | %s | %s | %s | %.2f | %.2f |\n",
 			r.server, r.flat.took().Round(10*time.Millisecond), r.flat.snapshotCPU().Round(10*time.Millisecond),
-			thousands(a.opsPerSec()), invalidNote(a.errors, a.firstErr),
-			thousands(d.opsPerSec()), invalidNote(d.errors, d.firstErr), ratio(d.opsPerSec(), a.opsPerSec()),
-			latency(us(a.latency.Quantile(0.99))), latency(us(d.latency.Quantile(0.99))), a.cpuPerOp(), d.cpuPerOp())
+			report.Thousands(a.opsPerSec()), invalidNote(a.errors, a.firstErr),
+			report.Thousands(d.opsPerSec()), invalidNote(d.errors, d.firstErr), report.Ratio(d.opsPerSec(), a.opsPerSec()),
+			report.Latency(us(a.latency.Quantile(0.99))), report.Latency(us(d.latency.Quantile(0.99))), a.cpuPerOp(), d.cpuPerOp())
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Its CPU is the server's and its children's CPU during the snapshot less what the writes served meanwhile cost at the rate before it: the snapshot's own work, which on two cores shared with the load generator is taken from the writes.")
@@ -212,7 +213,7 @@ func (b *bench) printSnapshot(w io.Writer, rs []*snapResult) bool {
 func (b *bench) printStartup(w io.Writer, rs []*startupResult) bool {
 	fmt.Fprintf(w, "### Persistence: start-up and bytes on disk\n\n%s\n\n", b.stamp)
 	fmt.Fprintf(w, "%s sessions stored (`SET sess:<32 hex> <%d bytes> EX 86400`) and one probe key, then SAVE. sessiond (`%s`) then takes %s more writes (rewrites of stored sessions) into the log after its snapshot; Redis (`%s`) loads its RDB alone. Ready is from just before the process starts to the first reply to a GET of the probe key that is its value, not LOADING (polled on the Unix socket every %v); every key is checked back (DBSIZE). %d restart(s) each, alternating which goes first; the files are in the page cache.\n\n",
-		thousands(float64(b.o.sessions)), b.o.value, strings.Join(b.args(target.Sessiond, rdbOnly, "DIR"), " "), thousands(float64(b.o.logWrites)),
+		report.Thousands(float64(b.o.sessions)), b.o.value, strings.Join(b.args(target.Sessiond, rdbOnly, "DIR"), " "), report.Thousands(float64(b.o.logWrites)),
 		strings.Join(quoteEmpty(b.args(target.Redis, rdbOnly, "DIR")), " "), pollEvery, b.o.restarts)
 	var sdReady, rdReady time.Duration
 	var sdCPU, rdCPU time.Duration
@@ -220,18 +221,18 @@ func (b *bench) printStartup(w io.Writer, rs []*startupResult) bool {
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rs {
 		med := median(r.ready)
-		loads := "snapshot + log of " + thousands(float64(b.o.logWrites)) + " writes"
+		loads := "snapshot + log of " + report.Thousands(float64(b.o.logWrites)) + " writes"
 		cpu := median(r.cpu)
 		if r.server == target.Redis {
 			rdReady, rdCPU, loads = med, cpu, "RDB"
 		} else {
 			sdReady, sdCPU = med, cpu
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | | |\n", r.server, loads, thousands(float64(r.keys)),
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | | |\n", r.server, loads, report.Thousands(float64(r.keys)),
 			ms(med), ms(slices.Min(r.ready)), ms(slices.Max(r.ready)), ms(cpu))
 	}
 	if b.both() && sdReady > 0 && rdReady > 0 {
-		fmt.Fprintf(w, "| sessiond/redis | | | | | | | %s | %s |\n", ratio(float64(sdReady), float64(rdReady)), ratio(float64(sdCPU), float64(rdCPU)))
+		fmt.Fprintf(w, "| sessiond/redis | | | | | | | %s | %s |\n", report.Ratio(float64(sdReady), float64(rdReady)), report.Ratio(float64(sdCPU), float64(rdCPU)))
 	}
 	fmt.Fprintln(w)
 
@@ -240,17 +241,17 @@ func (b *bench) printStartup(w io.Writer, rs []*startupResult) bool {
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: |")
 	for _, r := range rs {
 		per := float64(r.fileBytes) / float64(r.keys)
-		fmt.Fprintf(w, "| %s | %s | %s | %.1f |\n", r.server, r.file, thousands(float64(r.fileBytes)), per)
+		fmt.Fprintf(w, "| %s | %s | %s | %.1f |\n", r.server, r.file, report.Thousands(float64(r.fileBytes)), per)
 		switch r.server {
 		case target.Sessiond:
 			sdPer = per
 			if r.logBytes >= 0 && b.o.logWrites > 0 {
-				fmt.Fprintf(w, "| %s | log after it (aof_current_size), per write | %s | %.1f |\n", r.server, thousands(float64(r.logBytes)), float64(r.logBytes)/float64(b.o.logWrites))
+				fmt.Fprintf(w, "| %s | log after it (aof_current_size), per write | %s | %.1f |\n", r.server, report.Thousands(float64(r.logBytes)), float64(r.logBytes)/float64(b.o.logWrites))
 			}
 		case target.Redis:
 			rdPer = per
 			if r.rawBytes >= 0 {
-				fmt.Fprintf(w, "| %s | the same RDB with rdbcompression no | %s | %.1f |\n", r.server, thousands(float64(r.rawBytes)), float64(r.rawBytes)/float64(r.keys))
+				fmt.Fprintf(w, "| %s | the same RDB with rdbcompression no | %s | %.1f |\n", r.server, report.Thousands(float64(r.rawBytes)), float64(r.rawBytes)/float64(r.keys))
 			}
 		}
 	}
@@ -311,38 +312,6 @@ func median(ds []time.Duration) time.Duration {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// thousands formats a number rounded to an integer with comma separators.
-func thousands(f float64) string {
-	s := fmt.Sprintf("%.0f", f)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-func latency(us float64) string {
-	if us < 10 {
-		return fmt.Sprintf("%.1f", us)
-	}
-	return fmt.Sprintf("%.0f", us)
-}
-
-func ratio(a, b float64) string {
-	if b == 0 {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2f×", a/b)
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

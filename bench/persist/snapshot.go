@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessiond/sessiond/bench/compare/target"
 	"github.com/sessiond/sessiond/bench/loadgen/load"
+	"github.com/sessiond/sessiond/bench/report"
 )
 
 // The snapshot phase: a server holding -sessions sessions takes a snapshot
@@ -126,7 +127,7 @@ func (b *bench) snapshotServer(ctx context.Context, name string) (*snapResult, e
 	mem := startSampler(s.Pid(), memEvery)
 	defer mem.stop()
 
-	b.logf("snapshot: %s: %v at %s writes/s, then BGSAVE", name, b.o.snapBase, thousands(b.o.snapRate))
+	b.logf("snapshot: %s: %v at %s writes/s, then BGSAVE", name, b.o.snapBase, report.Thousands(b.o.snapRate))
 	r.paced, err = b.snapshotUnderLoad(ctx, s, b.o.snapRate)
 	if err != nil {
 		return nil, err
