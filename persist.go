@@ -152,7 +152,7 @@ func (j *journal) load() error {
 		j.stats.lastSave.Store(time.Now().UnixNano())
 	}
 	j.stats.snapSize.Store(sz)
-	keys, _ := st.lenLoaded()
+	keys, _ := st.Len()
 	j.stats.keys.Store(int64(keys))
 	j.log.Info("sessiond: loaded the data directory", "dir", j.dir.Path(), "keys", keys,
 		"entries", j.stats.loaded.Load(), "snapshot", snap, "logs", len(logs),
@@ -437,9 +437,6 @@ func (st *Store) restore(kind byte, key string, value []byte, it Item, now int64
 	sh.settle(now)
 	return err
 }
-
-// lenLoaded is Len for a store still marked loading.
-func (st *Store) lenLoaded() (int, error) { return st.Len() }
 
 // decodeEntry takes a log entry or snapshot record apart, checking that
 // its layout is whole.
