@@ -58,7 +58,9 @@ func (st *Store) loadDir() {
 	defer close(st.loaded)
 	j := st.journal
 	j.stats.loadStart.Store(time.Now().UnixNano())
+	st.mem.hugePages(true)
 	err := j.load()
+	st.mem.hugePages(false)
 	j.stats.loadEnd.Store(time.Now().UnixNano())
 	if err != nil {
 		st.loadErr = err

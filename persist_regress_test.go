@@ -306,3 +306,27 @@ func TestPersistClearBeforeWritten(t *testing.T) {
 		t.Error("ClearBefore returned under FsyncAlways, but after kill -9 k is back")
 	}
 }
+
+// A snapshot steps aside for writes: after a step during which the store
+// took a change it waits (snapshotShare-1) times the step's time, and with
+// no change it does not wait at all.
+func TestSnapshotPacesOnlyUnderWrites(t *testing.T) {
+	st := openDir(t, t.TempDir(), Options{})
+	defer st.Close()
+	j := st.journal
+	var p pacer
+	p.start(j)
+	if d := p.delay(j, time.Millisecond); d != 0 {
+		t.Fatalf("no write came, yet the snapshot would wait %v", d)
+	}
+	if err := st.Set("k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if d, want := p.delay(j, time.Millisecond), (snapshotShare-1)*time.Millisecond; d != want {
+		t.Fatalf("a write came: the snapshot waits %v, want %v", d, want)
+	}
+	p.start(j)
+	if d := p.delay(j, time.Millisecond); d != 0 {
+		t.Fatalf("a new step with no write since waits %v", d)
+	}
+}

@@ -125,6 +125,7 @@ func (st *Store) Close() error {
 	if st.journal != nil {
 		err = st.journal.close()
 	}
+	st.mem.startClose()
 	for i := range st.shards {
 		sh := &st.shards[i]
 		sh.mu.Lock()

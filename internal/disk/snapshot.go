@@ -27,14 +27,18 @@ const blockTarget = 256 << 10
 // the snapshot, Abort removes it. It holds one block in memory.
 type SnapshotWriter struct {
 	f     *os.File
-	w     *bufio.Writer
+	err   error // the first write's failure
 	path  string
 	tmp   string
-	block []byte
+	block []byte // the block's 8-byte head, then its payload
 	count uint64
 	size  int64
 	sync  func(*os.File) error
 }
+
+// blockHead is the room for a block's length and checksum at the start of
+// SnapshotWriter.block, so that a block goes out in one write.
+const blockHead = 8
 
 // CreateSnapshot starts snapshot generation gen at path with the given
 // metadata. sync, if not nil, replaces fdatasync (tests inject failures).
@@ -50,7 +54,7 @@ func CreateSnapshot(path string, gen uint64, meta []byte, sync func(*os.File) er
 	if err != nil {
 		return nil, err
 	}
-	w := &SnapshotWriter{f: f, w: bufio.NewWriterSize(f, 1<<20), path: path, tmp: tmp, sync: sync}
+	w := &SnapshotWriter{f: f, path: path, tmp: tmp, sync: sync, block: make([]byte, blockHead, blockHead+blockTarget)}
 	var h [HeaderSize]byte
 	putHeader(h[:], KindSnapshot, gen)
 	w.write(h[:])
@@ -63,14 +67,18 @@ func CreateSnapshot(path string, gen uint64, meta []byte, sync func(*os.File) er
 }
 
 func (w *SnapshotWriter) write(b []byte) {
-	n, _ := w.w.Write(b) // the error stays in w.w, and Flush returns it
+	if w.err != nil {
+		return
+	}
+	n, err := w.f.Write(b)
 	w.size += int64(n)
+	w.err = err
 }
 
 // Add returns room for a record body of n bytes; the caller fills it before
 // the next call.
 func (w *SnapshotWriter) Add(n int) ([]byte, error) {
-	if len(w.block) > 0 && len(w.block)+4+n > blockTarget {
+	if len(w.block) > blockHead && len(w.block)-blockHead+4+n > blockTarget {
 		if err := w.flushBlock(); err != nil {
 			return nil, err
 		}
@@ -83,17 +91,15 @@ func (w *SnapshotWriter) Add(n int) ([]byte, error) {
 }
 
 func (w *SnapshotWriter) flushBlock() error {
-	var h [8]byte
-	binary.LittleEndian.PutUint32(h[:], uint32(len(w.block)))
-	binary.LittleEndian.PutUint32(h[4:], Checksum(w.block))
-	w.write(h[:])
+	payload := w.block[blockHead:]
+	binary.LittleEndian.PutUint32(w.block, uint32(len(payload)))
+	binary.LittleEndian.PutUint32(w.block[4:], Checksum(payload))
 	w.write(w.block)
-	w.block = w.block[:0]
+	w.block = w.block[:blockHead]
 	if cap(w.block) > 2*blockTarget {
-		w.block = nil // one huge record passed through: let it go
+		w.block = make([]byte, blockHead, blockHead+blockTarget) // one huge record passed through: let it go
 	}
-	_, err := w.w.Write(nil)
-	return err
+	return w.err
 }
 
 // Size returns the bytes written so far.
@@ -105,7 +111,7 @@ func (w *SnapshotWriter) Count() uint64 { return w.count }
 // Commit writes the last blocks, syncs the file and renames it into place;
 // the caller syncs the directory.
 func (w *SnapshotWriter) Commit() error {
-	if len(w.block) > 0 {
+	if len(w.block) > blockHead {
 		if err := w.flushBlock(); err != nil {
 			w.Abort()
 			return err
@@ -115,7 +121,7 @@ func (w *SnapshotWriter) Commit() error {
 	binary.LittleEndian.PutUint64(end[8:], w.count)
 	binary.LittleEndian.PutUint32(end[4:], Checksum(end[8:]))
 	w.write(end[:])
-	err := w.w.Flush()
+	err := w.err
 	if err == nil {
 		err = w.sync(w.f)
 	}
