@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/disk"
+	"github.com/sessiond/sessiond/internal/lz"
 )
 
 // maxBody is the longest body the tests' scans and reads accept: more than
@@ -586,7 +587,7 @@ func blockStarts(t *testing.T, data []byte) []int64 {
 	var starts []int64
 	for off := int64(disk.HeaderSize); ; {
 		starts = append(starts, off)
-		n := int64(binary.LittleEndian.Uint32(data[off:]))
+		n := int64(binary.LittleEndian.Uint32(data[off:]) &^ (1 << 31)) // the top bit: compressed
 		if n == 0 {
 			return starts
 		}
@@ -707,6 +708,28 @@ func sblock(p []byte) []byte {
 	return append(b, p...)
 }
 
+// zblock is a compressed snapshot block that stores p, its checksum good.
+func zblock(p []byte) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(p))|1<<31)
+	b = binary.LittleEndian.AppendUint32(b, disk.Checksum(p))
+	return append(b, p...)
+}
+
+// compressed is what a compressed block stores for payload p.
+func compressed(t *testing.T, p []byte) []byte {
+	z, ok := lz.Compress(binary.LittleEndian.AppendUint32(nil, uint32(len(p))), p)
+	if !ok {
+		t.Fatalf("%q does not compress", p)
+	}
+	return z
+}
+
+// longer makes a compressed block's stored length claim one byte more.
+func longer(z []byte) []byte {
+	binary.LittleEndian.PutUint32(z, binary.LittleEndian.Uint32(z)+1)
+	return z
+}
+
 // records is a block's payload of the bodies.
 func records(bodies ...[]byte) []byte {
 	var p []byte
@@ -759,6 +782,11 @@ func TestReadSnapshotDamage(t *testing.T) {
 		{"a byte after the final block", cat(h, m, final(0), []byte{0}), 10, at(h, m, final(0)), "1 bytes after the final block"},
 		{"a block after the final block", cat(h, m, final(0), sblock(records([]byte("a")))), 10, at(h, m, final(0)), "after the final block"},
 		{"no metadata block", cat(h, final(0)), 10, at(h), "metadata"},
+		{"a compressed block", cat(h, m, zblock(compressed(t, records(bytes.Repeat([]byte("abc"), 20), nil))), final(2)), 100, -1, ""},
+		{"a compressed block that does not decompress", cat(h, m, zblock(append(binary.LittleEndian.AppendUint32(nil, 10), 0x10, 'a', 0, 0)), final(0)), 10, at(h, m), "does not decompress"},
+		{"a compressed block shorter than it says", cat(h, m, zblock(longer(compressed(t, records(bytes.Repeat([]byte("abc"), 20))))), final(1)), 100, at(h, m), "does not decompress"},
+		{"a compressed block claims 1 GiB", cat(h, m, zblock(append(binary.LittleEndian.AppendUint32(nil, 1<<30), 0x10, 'a')), final(0)), 10, at(h, m), "impossible size"},
+		{"a compressed block shorter than its length", cat(h, m, zblock([]byte{1, 2}), final(0)), 10, at(h, m), "impossible size"},
 		{"only a header", h, 10, at(h), "truncated"},
 	}
 	for _, tt := range tests {
@@ -1075,5 +1103,56 @@ func TestScanLogTwoDamagedFrames(t *testing.T) {
 	var de *disk.DamageError
 	if !errors.As(s.err, &de) || de.Offset != offs[0] {
 		t.Fatalf("ScanLog = %+v, %v; want a DamageError at %d", s.scan, s.err, offs[0])
+	}
+}
+
+// sessionBodies are records as a store of express sessions holds them: each
+// unique, but alike across records, as a block's compression finds.
+func sessionBodies(n int) [][]byte {
+	bs := make([][]byte, n)
+	for i := range bs {
+		bs[i] = fmt.Appendf(nil, "sess:%032x{\"cookie\":{\"originalMaxAge\":86400000,\"expires\":\"2026-12-%02dT10:00:00.000Z\",\"httpOnly\":true,\"path\":\"/\"},\"passport\":{\"user\":\"%d\"},\"csrf\":\"%x\"}",
+			bodyOf(i, 16), i%28+1, i*7919%100000, bodyOf(i, 12))
+	}
+	return bs
+}
+
+func TestSnapshotCompressesBlocks(t *testing.T) {
+	bodies := sessionBodies(3000)
+	path := writeSnapshot(t, []byte("meta"), bodies)
+	payload := 0
+	for _, b := range bodies {
+		payload += 4 + len(b)
+	}
+	data := readFile(t, path)
+	if len(data) > payload*2/3 {
+		t.Fatalf("session records take %d bytes in the snapshot, %d uncompressed; want at most two thirds", len(data), payload)
+	}
+	starts := blockStarts(t, data)
+	for _, off := range starts[1 : len(starts)-1] { // the records' blocks
+		if binary.LittleEndian.Uint32(data[off:])&(1<<31) == 0 {
+			t.Fatalf("the block at %d is not compressed", off)
+		}
+	}
+	s := readSnapshot(path, maxBody)
+	if s.err != nil || len(s.records) != len(bodies) {
+		t.Fatalf("%d records, %v; want %d", len(s.records), s.err, len(bodies))
+	}
+	for i := range bodies {
+		if !bytes.Equal(s.records[i], bodies[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	// Random records do not compress: their blocks are stored as they are.
+	sizes := make([]int, 1000)
+	for i := range sizes {
+		sizes[i] = 500
+	}
+	random := writeSnapshot(t, []byte("meta"), bodiesOf(sizes...))
+	data = readFile(t, random)
+	for _, off := range blockStarts(t, data) {
+		if binary.LittleEndian.Uint32(data[off:])&(1<<31) != 0 {
+			t.Fatalf("a block of random records at %d is compressed", off)
+		}
 	}
 }

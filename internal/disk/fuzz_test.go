@@ -124,8 +124,9 @@ func FuzzReadSnapshot(f *testing.F) {
 	empty := readFile(f, writeSnapshot(f, []byte{1}, nil))
 	some := readFile(f, writeSnapshot(f, []byte("meta"), bodiesOf(5, 0, 30, 2)))
 	claim := append(slices.Clone(some[:disk.HeaderSize]), 0, 0, 0x10, 0, 1, 2, 3, 4, 'x') // a block of 1 MiB in 41 bytes
+	zipped := readFile(f, writeSnapshot(f, []byte("meta"), sessionBodies(40)))            // compressed blocks
 	for _, seed := range [][]byte{
-		empty, some, claim,
+		empty, some, claim, zipped,
 		some[:len(some)-3],
 		append(slices.Clone(some), 0),
 		readFile(f, writeLog(f, disk.LogOptions{}, bodiesOf(9))), // the wrong kind
@@ -142,16 +143,19 @@ func FuzzReadSnapshot(f *testing.F) {
 
 // checkSnapshot reads data as a snapshot and checks what must hold of any
 // input: the metadata comes once, first; every body is within maxBody and
-// all of them within the file; the count is the records passed on; what is
-// not a snapshot is a *DamageError (or a later version).
+// all of them within what the file's blocks can hold, decompressed (a block
+// of at least 9 bytes, at most 256 KiB or one record once decompressed);
+// the count is the records passed on; what is not a snapshot is a
+// *DamageError (or a later version).
 func checkSnapshot(t *testing.T, path string, data []byte, max int) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	metas, records, total := 0, uint64(0), 0
+	bound := len(data) + len(data)/9*(256<<10+4+max) // a decompressed block: at most the larger of the two
 	count, err := disk.ReadSnapshot(path, max, func(m []byte) error {
-		if metas++; metas > 1 || records > 0 || len(m) == 0 || len(m) > len(data) {
+		if metas++; metas > 1 || records > 0 || len(m) == 0 || len(m) > bound {
 			t.Fatalf("meta call %d, after %d records, with %d bytes", metas, records, len(m))
 		}
 		total += len(m)
@@ -160,7 +164,7 @@ func checkSnapshot(t *testing.T, path string, data []byte, max int) {
 		if records++; metas != 1 || len(body) > max {
 			t.Fatalf("record %d of %d bytes after %d metas", records, len(body), metas)
 		}
-		if total += 4 + len(body); total > len(data) {
+		if total += 4 + len(body); total > bound {
 			t.Fatalf("records of %d bytes in all from a file of %d", total, len(data))
 		}
 		return nil

@@ -7,21 +7,29 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/sessiond/sessiond/internal/lz"
 )
 
 // A snapshot is its header, then blocks:
 //
-//	4  payload length n (0: the final block)
-//	4  CRC-32C of the payload
-//	n  payload
+//	4  stored length n (0: the final block); the top bit set: compressed
+//	4  CRC-32C of the n bytes stored
+//	n  the payload, or if compressed: its length (4 bytes), then the
+//	   payload compressed by package lz
 //
 // The first block's payload is the caller's metadata. Each later block
 // holds records, each a 4-byte length and a body. The final block has a
 // length of zero and an 8-byte payload, the number of records, under the
-// checksum. Anything after it is damage.
+// checksum. Anything after it is damage. A block is compressed when that
+// saves an eighth of it or more: records of one store share their key
+// prefixes and field names, which a block's compression finds.
 
 // blockTarget is the payload size at which a block is written out.
 const blockTarget = 256 << 10
+
+// compressedBit marks a compressed block in its stored length.
+const compressedBit = 1 << 31
 
 // SnapshotWriter writes a snapshot under a temporary name; Commit makes it
 // the snapshot, Abort removes it. It holds one block in memory.
@@ -31,6 +39,7 @@ type SnapshotWriter struct {
 	path  string
 	tmp   string
 	block []byte // the block's 8-byte head, then its payload
+	zbuf  []byte // a compressed block, head and all
 	count uint64
 	size  int64
 	sync  func(*os.File) error
@@ -92,9 +101,21 @@ func (w *SnapshotWriter) Add(n int) ([]byte, error) {
 
 func (w *SnapshotWriter) flushBlock() error {
 	payload := w.block[blockHead:]
-	binary.LittleEndian.PutUint32(w.block, uint32(len(payload)))
-	binary.LittleEndian.PutUint32(w.block[4:], Checksum(payload))
-	w.write(w.block)
+	z := binary.LittleEndian.AppendUint32(append(w.zbuf[:0], make([]byte, blockHead)...), uint32(len(payload)))
+	z, ok := lz.Compress(z, payload)
+	if stored := z[blockHead:]; ok && len(stored) <= len(payload)-len(payload)/8 {
+		binary.LittleEndian.PutUint32(z, uint32(len(stored))|compressedBit)
+		binary.LittleEndian.PutUint32(z[4:], Checksum(stored))
+		w.write(z)
+	} else {
+		binary.LittleEndian.PutUint32(w.block, uint32(len(payload)))
+		binary.LittleEndian.PutUint32(w.block[4:], Checksum(payload))
+		w.write(w.block)
+	}
+	w.zbuf = z[:0]
+	if cap(w.zbuf) > 2*blockTarget {
+		w.zbuf = nil
+	}
 	w.block = w.block[:blockHead]
 	if cap(w.block) > 2*blockTarget {
 		w.block = make([]byte, blockHead, blockHead+blockTarget) // one huge record passed through: let it go
@@ -146,7 +167,8 @@ func (w *SnapshotWriter) Abort() {
 
 // ReadSnapshot reads the snapshot at path: it passes the metadata to meta,
 // then each record's body to fn, and checks the final count. maxBody bounds
-// a record's body; nothing larger than the file is ever allocated. An error
+// a record's body; nothing larger than the file, or than a block of
+// records of maxBody, is ever allocated. An error
 // from meta or fn stops it and is returned; a flaw in the file is a
 // *DamageError, after fn has had every record before the damaged block.
 func ReadSnapshot(path string, maxBody int, meta func([]byte) error, fn func(body []byte) error) (count uint64, err error) {
@@ -168,16 +190,18 @@ func ReadSnapshot(path string, maxBody int, meta func([]byte) error, fn func(bod
 		return 0, err
 	}
 	first := true
-	var buf []byte
+	var buf, raw []byte
+	maxPayload := max(blockTarget, 4+maxBody)
 	for {
 		at := r.off
 		var bh [8]byte
 		if err := r.full(bh[:]); err != nil {
 			return count, err
 		}
-		n := int64(binary.LittleEndian.Uint32(bh[:]))
+		n := int64(binary.LittleEndian.Uint32(bh[:]) &^ compressedBit)
+		compressed := binary.LittleEndian.Uint32(bh[:])&compressedBit != 0
 		sum := binary.LittleEndian.Uint32(bh[4:])
-		if n == 0 {
+		if n == 0 && !compressed {
 			if first {
 				return count, r.damage(at, "no metadata block before the final block")
 			}
@@ -208,26 +232,37 @@ func ReadSnapshot(path string, maxBody int, meta func([]byte) error, fn func(bod
 		if Checksum(buf) != sum {
 			return count, r.damage(at, "block checksum mismatch")
 		}
+		payload := buf
+		if compressed {
+			if len(buf) < 4 || int(binary.LittleEndian.Uint32(buf)) > maxPayload {
+				return count, r.damage(at, "compressed block of an impossible size")
+			}
+			var err error
+			if raw, err = lz.Decompress(raw[:0], buf[4:], int(binary.LittleEndian.Uint32(buf))); err != nil {
+				return count, r.damage(at, "compressed block does not decompress")
+			}
+			payload = raw
+		}
 		if first {
 			first = false
-			if err := meta(buf); err != nil {
+			if err := meta(payload); err != nil {
 				return count, err
 			}
 			continue
 		}
 		// The whole block checks out before any of it is used: damage
 		// never yields half a block.
-		for p := buf; len(p) > 0; {
+		for p := payload; len(p) > 0; {
 			if len(p) < 4 {
 				return count, r.damage(at, "record length cut short")
 			}
 			k := int(binary.LittleEndian.Uint32(p))
 			if k > maxBody || k > len(p)-4 {
-				return count, r.damage(at, fmt.Sprintf("record of %d bytes in a block of %d", k, len(buf)))
+				return count, r.damage(at, fmt.Sprintf("record of %d bytes in a block of %d", k, len(payload)))
 			}
 			p = p[4+k:]
 		}
-		for p := buf; len(p) > 0; {
+		for p := payload; len(p) > 0; {
 			k := int(binary.LittleEndian.Uint32(p))
 			if err := fn(p[4 : 4+k]); err != nil {
 				return count, err
@@ -237,6 +272,9 @@ func ReadSnapshot(path string, maxBody int, meta func([]byte) error, fn func(bod
 		}
 		if cap(buf) > 2*blockTarget {
 			buf = nil
+		}
+		if cap(raw) > 2*blockTarget {
+			raw = nil
 		}
 	}
 }

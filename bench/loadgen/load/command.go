@@ -84,9 +84,11 @@ const (
 // batch is a pipeline of commands encoded once; before each send the
 // digits of every key are rewritten in place.
 type batch struct {
-	buf  []byte
-	keys []int // offset in buf of each command's key digits
-	ends []int // offset in buf just past each command
+	buf    []byte
+	keys   []int   // offset in buf of each command's key digits
+	ends   []int   // offset in buf just past each command
+	values []int   // offset in buf of each command's value (OpSession)
+	fields []field // a session value's variable parts (OpSession)
 }
 
 // newBatch encodes n commands of kind op in protocol proto, with values
@@ -97,6 +99,10 @@ func newBatch(proto Protocol, op Op, n, valueSize int) *batch {
 		// Printable and not one repeated byte, in case a server
 		// compresses.
 		value[i] = 'a' + byte((i*7+i/26)%26)
+	}
+	var fields []field
+	if op == OpSession && valueSize >= minSessionValue {
+		value, fields = sessionValue(valueSize)
 	}
 	var prefix, placeholder string
 	switch op {
@@ -113,9 +119,11 @@ func newBatch(proto Protocol, op Op, n, valueSize int) *batch {
 		cmd = appendRESP(nil, op, key, value)
 	}
 	at := bytes.Index(cmd, []byte(key)) + len(prefix)
-	b := &batch{}
+	vat := bytes.Index(cmd, value)
+	b := &batch{fields: fields}
 	for range n {
 		b.keys = append(b.keys, len(b.buf)+at)
+		b.values = append(b.values, len(b.buf)+vat)
 		b.buf = append(b.buf, cmd...)
 		b.ends = append(b.ends, len(b.buf))
 	}
@@ -138,6 +146,9 @@ func (b *batch) setKey(op Op, i int, k uint64) {
 	at := b.keys[i]
 	if op == OpSession {
 		putHex(b.buf[at:at+sessionDigits], k)
+		if len(b.fields) > 0 {
+			putFields(b.buf[b.values[i]:], b.fields, k)
+		}
 		return
 	}
 	putDecimal(b.buf[at:at+keyDigits], k)

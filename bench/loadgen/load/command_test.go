@@ -1,6 +1,8 @@
 package load
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -53,5 +55,28 @@ func TestSessionIDsUnique(t *testing.T) {
 			t.Fatalf("session id %s at %d repeats or is not hex", id, k)
 		}
 		seen[id] = true
+	}
+}
+
+func TestSessionValues(t *testing.T) {
+	for _, n := range []int{minSessionValue, 512, 4096} {
+		b := newBatch(RESP, OpSession, 2, n)
+		b.setKey(OpSession, 0, 1)
+		b.setKey(OpSession, 1, 2)
+		v1 := b.buf[b.values[0] : b.values[0]+n]
+		v2 := b.buf[b.values[1] : b.values[1]+n]
+		var j1, j2 map[string]any
+		if err := json.Unmarshal(v1, &j1); err != nil {
+			t.Fatalf("%d bytes: not JSON: %v: %s", n, err, v1)
+		}
+		if err := json.Unmarshal(v2, &j2); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(v1, v2) || j1["csrfSecret"] == j2["csrfSecret"] {
+			t.Fatalf("two sessions alike: %s", v1)
+		}
+		if j1["passport"] == nil || j1["cookie"] == nil {
+			t.Fatalf("not an express session: %s", v1)
+		}
 	}
 }
