@@ -140,6 +140,9 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 // beforeRead runs when the connection would wait for input: the batch of
 // commands it sent is done, so its replies go out now.
 func (c *conn) beforeRead() error {
+	if c.lc != nil && c.lc.deferFlush(c) {
+		return nil // the loop sends the replies at the end of its round
+	}
 	if err := c.w.Flush(); err != nil {
 		return err
 	}

@@ -72,6 +72,7 @@ type loop struct {
 	conns map[int]*conn
 	again []*conn   // connections that may have input left, to read next round
 	spent []*conn   // the list again was last round, reused
+	dirty []*conn   // connections whose replies wait for the round's one Commit
 	base  time.Time // the loop's clock, monotonic: times below are ns since it
 	swept int64     // the last idle sweep
 
@@ -170,7 +171,7 @@ func (ls *eventLoops) attach(c *conn) bool {
 		l.s.log.Debug("connection not taken by an event loop", "id", c.id, "err", err)
 		return false
 	}
-	c.lc = &loopConn{fd: fd, raddr: c.raddr, laddr: c.laddr, active: l.now(), unix: c.laddr != nil && c.laddr.Network() == "unix"}
+	c.lc = &loopConn{l: l, fd: fd, raddr: c.raddr, laddr: c.laddr, active: l.now(), unix: c.laddr != nil && c.laddr.Network() == "unix"}
 	c.nc, c.in, c.out = c.lc, c.lc, c.lc
 	l.added = append(l.added, c)
 	l.poke()
@@ -250,6 +251,7 @@ func (l *loop) run() {
 					return true
 				}
 				l.readAgain()
+				l.flushDirty()
 				l.sweep()
 				if n < len(events) && len(l.again) == 0 {
 					// The set was emptied, and no input is
@@ -289,6 +291,49 @@ func epollPoll(fd uintptr, events []syscall.EpollEvent) int {
 		}
 		return 0
 	}
+}
+
+// deferFlush keeps c's replies for the end of the loop's round when the
+// store defers its log writes (commitReplies): the round then writes the
+// log once for every connection it served, as Redis's loop writes its AOF
+// buffer once, instead of once per connection. It reports whether it did.
+func (lc *loopConn) deferFlush(c *conn) bool {
+	if !c.s.commitReplies || c.quit {
+		return false
+	}
+	if !lc.dirty {
+		lc.dirty = true
+		lc.l.dirty = append(lc.l.dirty, c)
+	}
+	return true
+}
+
+// flushDirty commits the changes of the round's connections in one write
+// of the log, then sends each its replies.
+func (l *loop) flushDirty() {
+	if len(l.dirty) == 0 {
+		return
+	}
+	// A failure here fails again in each connection's own Commit, which
+	// closes it, as from a goroutine.
+	_ = l.s.st.Commit()
+	list := l.dirty
+	for i, c := range list {
+		list[i] = nil
+		lc := c.lc
+		if lc == nil || l.conns[lc.fd] != c { // gone from the loop since
+			continue
+		}
+		lc.dirty = false
+		c.w.Flush()
+		switch {
+		case lc.pending != nil:
+			l.leave(c, nil, nil)
+		case c.w.Err() != nil:
+			l.drop(c)
+		}
+	}
+	l.dirty = list[:0]
 }
 
 // readAgain serves the connections whose last read may have left input,
@@ -505,6 +550,8 @@ func (l *loop) sweep() {
 // loopConn is a connection's socket while a loop serves it: the net.Conn
 // the connection's code reads and writes. Reads and writes never wait.
 type loopConn struct {
+	l            *loop
+	dirty        bool // in the loop's dirty list
 	fd           int
 	raddr, laddr net.Addr
 	read         bool   // this round's one read is done

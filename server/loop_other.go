@@ -9,6 +9,8 @@ import "net"
 
 type loopConn struct{ net.Conn }
 
+func (*loopConn) deferFlush(*conn) bool { return false }
+
 type eventLoops struct{}
 
 func startLoops(*Server, int) *eventLoops { return nil }

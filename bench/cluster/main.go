@@ -1,9 +1,10 @@
 // Command cluster benchmarks a sessiond cluster of real processes on
 // loopback: replication lag under a steady write load, write throughput of
-// three nodes against one, and the time a node takes to join a cluster
-// holding a million sessions.
+// three nodes against one, the time a node takes to join a cluster
+// holding a million sessions, and what catching up a paused node costs the
+// healthy ones.
 //
-//	go run ./bench/cluster [-lag-rate 20000] [-lag-probes 2000] [-duration 5s] [-rounds 3] [-join-sessions 1000000]
+//	go run ./bench/cluster [-lag-rate 20000] [-lag-probes 2000] [-duration 5s] [-rounds 3] [-join-sessions 1000000] [-catchup-rate 2000] [-catchup-pause 15s] [-catchup-rounds 3]
 //
 // Lag is what an application sees: a probe writes a key through one node
 // and reads it through another until it is there, while a paced load writes
@@ -36,17 +37,20 @@ func main() {
 }
 
 type options struct {
-	lagRate      int
-	lagProbes    int
-	duration     time.Duration
-	conns        int
-	rounds       int
-	pipeline     int
-	joinSessions int
-	phases       []string
-	sessiond     string
-	nodeArgs     []string
-	keep         bool
+	lagRate       int
+	lagProbes     int
+	duration      time.Duration
+	conns         int
+	rounds        int
+	pipeline      int
+	joinSessions  int
+	catchUpRate   int
+	catchUpPause  time.Duration
+	catchUpRounds int
+	phases        []string
+	sessiond      string
+	nodeArgs      []string
+	keep          bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -61,7 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of the throughput phase, each one node then three")
 	fs.IntVar(&o.pipeline, "pipeline", 16, "pipeline depth of the throughput load")
 	fs.IntVar(&o.joinSessions, "join-sessions", 1_000_000, "sessions (512-byte values) the joining node streams")
-	fs.StringVar(&phases, "phases", "lag,throughput,join", "phases to run")
+	fs.IntVar(&o.catchUpRate, "catchup-rate", 2000, "writes per second through the healthy nodes during the catchup phase")
+	fs.DurationVar(&o.catchUpPause, "catchup-pause", 15*time.Second, "how long the catchup phase keeps a node stopped (at least until it is declared failed)")
+	fs.IntVar(&o.catchUpRounds, "catchup-rounds", 3, "pauses of the catchup phase")
+	fs.StringVar(&phases, "phases", "lag,throughput,join,catchup", "phases to run")
 	fs.StringVar(&o.sessiond, "sessiond", "", "sessiond binary (default: go build ./cmd/sessiond)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the nodes' directories and logs, and print where")
 	fs.Func("node-args", "extra arguments for every cluster node, separated by spaces (e.g. \"--cluster-repair-interval 1m\")", func(v string) error {
@@ -109,8 +116,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			err = b.throughput(ctx, stdout)
 		case "join":
 			err = b.join(ctx, stdout)
+		case "catchup":
+			err = b.catchUp(ctx, stdout)
 		default:
-			err = fmt.Errorf("unknown phase %q (want lag, throughput, join)", p)
+			err = fmt.Errorf("unknown phase %q (want lag, throughput, join, catchup)", p)
 		}
 		if err != nil {
 			logf("%s: %v", p, err)

@@ -639,7 +639,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 func TestSnapshotTruncated(t *testing.T) {
 	// The first record fills a block to its target, so that the last two
 	// go in a small block of their own.
-	records := bodiesOf(256<<10-4, 20, 30)
+	records := bodiesOf(64<<10-4, 20, 30)
 	path := writeSnapshot(t, []byte("meta"), records)
 	data := readFile(t, path)
 	starts := blockStarts(t, data)
@@ -652,7 +652,7 @@ func TestSnapshotTruncated(t *testing.T) {
 	for c := range meta + 16 {
 		cuts = append(cuts, c) // in the header and the metadata
 	}
-	cuts = append(cuts, first, first+4, first+8, first+9, first+100<<10, last-1)
+	cuts = append(cuts, first, first+4, first+8, first+9, first+40<<10, last-1)
 	for c := last; c < int64(len(data)); c++ {
 		cuts = append(cuts, c) // the last block of records, and the final one
 	}

@@ -25,8 +25,15 @@ import (
 // saves an eighth of it or more: records of one store share their key
 // prefixes and field names, which a block's compression finds.
 
-// blockTarget is the payload size at which a block is written out.
-const blockTarget = 256 << 10
+// blockTarget is the payload size at which a block is written out: small
+// enough that compressing one takes about a tenth of a millisecond, which
+// a snapshot's pacing can then spread, and as large as the compressor's
+// window, so that a larger block would not compress better.
+const blockTarget = 64 << 10
+
+// blockLimit bounds a block of records of any size below maxBody when
+// reading: the most any release's writer made.
+const blockLimit = 256 << 10
 
 // compressedBit marks a compressed block in its stored length.
 const compressedBit = 1 << 31
@@ -191,7 +198,7 @@ func ReadSnapshot(path string, maxBody int, meta func([]byte) error, fn func(bod
 	}
 	first := true
 	var buf, raw []byte
-	maxPayload := max(blockTarget, 4+maxBody)
+	maxPayload := max(blockLimit, 4+maxBody)
 	for {
 		at := r.off
 		var bh [8]byte

@@ -20,6 +20,7 @@ package lz
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 )
 
 const (
@@ -62,8 +63,8 @@ func Compress(dst, src []byte) ([]byte, bool) {
 			cand--
 		}
 		n := minMatch
-		for i+n < limit && src[i+n] == src[cand+n] {
-			n++
+		if i+n < limit {
+			n += matchLen(src[cand+n:], src[i+n:limit])
 		}
 		dst = appendSequence(dst, src[anchor:i], i-cand, n)
 		i += n
@@ -77,6 +78,22 @@ func Compress(dst, src []byte) ([]byte, bool) {
 		return dst[:start], false
 	}
 	return dst, true
+}
+
+// matchLen returns how many bytes a and b share from their start; b is
+// the shorter.
+func matchLen(a, b []byte) int {
+	n := 0
+	for len(b)-n >= 8 {
+		if x := binary.LittleEndian.Uint64(a[n:]) ^ binary.LittleEndian.Uint64(b[n:]); x != 0 {
+			return n + bits.TrailingZeros64(x)/8
+		}
+		n += 8
+	}
+	for n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
 
 func hash(u uint32) uint32 { return (u * 2654435761) >> (32 - hashLog) }
