@@ -31,6 +31,7 @@ type peer struct {
 	sentBytes atomic.Int64
 	lagMicros atomic.Int64 // latest ack's round trip
 	lost      atomic.Bool  // entries it never got were dropped: repair it
+	back      atomic.Bool  // it (re)appeared: repair it, young writes too
 
 	// Of the last stream, used by the sender alone: whether there was
 	// one, and the peer's incarnation.
@@ -67,9 +68,9 @@ func (n *Node) memberUp(node *memberlist.Node) {
 	go p.run()
 	if n.ready.Load() {
 		// A member that (re)appears may have been declared failed
-		// while the survivors reconciled without it: they reconcile
-		// again, now with it.
-		n.peerFailed.Store(true)
+		// while the survivors reconciled without it, and missed the
+		// writes made since: a round with it brings them.
+		p.back.Store(true)
 		n.wakeRepair()
 	}
 }

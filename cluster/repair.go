@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -66,15 +67,17 @@ func recordHash(keyHash uint64, rec *sessiond.Record) uint64 {
 }
 
 // digests computes the store's floor and bucket digests.
-func (n *Node) digests() (sessiond.Version, []uint64, error) {
+func (n *Node) digests(pc pace) (sessiond.Version, []uint64, error) {
 	floor := n.st.Floor()
 	d := make([]uint64, 1<<repairBits)
 	for cursor := uint64(0); ; {
 		var err error
+		start := pc.step()
 		cursor, err = n.st.Records(cursor, 1024, func(rec *sessiond.Record) {
 			b, h := bucketOf(rec.Key)
 			d[b] ^= recordHash(h, rec)
 		})
+		pc.done(start)
 		if err != nil {
 			return floor, nil, err
 		}
@@ -175,32 +178,39 @@ func (n *Node) repairRound() (buckets int, records uint64, ok bool) {
 		return 0, 0, true
 	}
 	p := peers[rand.IntN(len(peers))]
-	fresh := n.inFlight()
-	lost := false
+	fresh, kind := n.inFlight(), byte(msgDigest)
+	var due *atomic.Bool // the flag that chose p, set again if the round does not run
 	for _, q := range peers {
+		if q.back.Swap(false) {
+			// It came back after it was declared failed: it missed
+			// everything since, however young.
+			p, fresh, kind, due = q, window{}, msgCatchUp, &q.back
+			break
+		}
 		if q.lost.Swap(false) {
 			// The entries it lost are the latest writes, not ones in
 			// flight: send them however young.
-			p, fresh, lost = q, window{}, true
+			p, fresh, due = q, window{}, &q.lost
 			break
 		}
 	}
-	buckets, records, err := n.repairWith(p, fresh)
+	buckets, records, err := n.repairAs(p, kind, fresh, n.paced())
 	switch {
 	case errors.Is(err, errRepairBusy):
-		if lost {
-			p.lost.Store(true) // first again next time
+		if due != nil {
+			due.Store(true) // first again next time
 			n.retryBusy()
 		}
 	case err != nil && !n.isClosed():
 		n.log.Warn("repair round failed", "node", p.name, "err", err)
-		if lost {
-			p.lost.Store(true) // first again next time
+		if due != nil {
+			due.Store(true) // first again next time
 		}
 	}
-	// Another peer that lost entries meanwhile goes next, at once.
+	// Another peer that lost entries or came back meanwhile goes next, at
+	// once.
 	for _, q := range peers {
-		if q != p && q.lost.Load() {
+		if q != p && (q.lost.Load() || q.back.Load()) {
 			n.wakeRepair()
 			break
 		}
@@ -224,7 +234,7 @@ func (n *Node) reconcileSurvivors() {
 	n.mu.Unlock()
 	for _, p := range peers {
 		start := time.Now()
-		_, records, err := n.repairAs(p, msgCatchUp, window{})
+		_, records, err := n.repairAs(p, msgCatchUp, window{}, pace{})
 		switch {
 		case errors.Is(err, errRepairBusy):
 			n.peerFailed.Store(true) // again, shortly
@@ -239,6 +249,10 @@ func (n *Node) reconcileSurvivors() {
 	}
 }
 
+// paced returns the pace of a round that may take its time: a periodic
+// one, or one with a peer that fell behind or came back.
+func (n *Node) paced() pace { return pace{on: true, stop: n.stop, hurry: &n.peerFailed} }
+
 // wakeRepair asks the repair loop for a round at once.
 func (n *Node) wakeRepair() {
 	select {
@@ -247,21 +261,16 @@ func (n *Node) wakeRepair() {
 	}
 }
 
-// repairWith runs one repair round with p, as the dialer, not sending
-// records stamped within fresh, and returns how many buckets differed and
-// how many records it exchanged.
-func (n *Node) repairWith(p *peer, fresh window) (buckets int, records uint64, err error) {
-	return n.repairAs(p, msgDigest, fresh)
-}
-
-// repairAs is repairWith opening the round with kind: msgDigest, or
-// msgCatchUp for a node catching up after a restart.
-func (n *Node) repairAs(p *peer, kind byte, fresh window) (buckets int, records uint64, err error) {
+// repairAs runs one repair round with p, as the dialer, opening it with
+// kind (msgDigest, or msgCatchUp to send the young records too), not
+// sending records stamped within fresh, and pacing its walks as pc says. It
+// returns how many buckets differed and how many records it exchanged.
+func (n *Node) repairAs(p *peer, kind byte, fresh window, pc pace) (buckets int, records uint64, err error) {
 	if !n.repairing.TryLock() {
 		return 0, 0, errRepairBusy
 	}
 	defer n.repairing.Unlock()
-	floor, mine, err := n.digests()
+	floor, mine, err := n.digests(pc)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -281,7 +290,7 @@ func (n *Node) repairAs(p *peer, kind byte, fresh window) (buckets int, records 
 	if err != nil {
 		return 0, 0, err
 	}
-	return n.reconcile(ch, p.name, fresh, mine, theirFloor, theirs, true)
+	return n.reconcile(ch, p.name, fresh, mine, theirFloor, theirs, true, pc)
 }
 
 // errRepairBusy is a round's error when this node or the peer takes part
@@ -313,11 +322,13 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if err != nil {
 		return err
 	}
-	fresh := n.inFlight()
+	fresh, pc := n.inFlight(), n.paced()
 	if first[0] == msgCatchUp {
-		fresh = window{} // the streams to it began at their ends: send the young too
+		// The peer catches up (or reconciles after a failure): send the
+		// young too, and at once.
+		fresh, pc = window{}, pace{}
 	}
-	floor, mine, err := n.digests()
+	floor, mine, err := n.digests(pc)
 	if err != nil {
 		return err
 	}
@@ -325,7 +336,7 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if err := ch.Flush(); err != nil {
 		return err
 	}
-	_, _, err = n.reconcile(ch, them.Node, fresh, mine, theirFloor, theirs, false)
+	_, _, err = n.reconcile(ch, them.Node, fresh, mine, theirFloor, theirs, false, pc)
 	return err
 }
 
@@ -356,7 +367,7 @@ func (n *Node) inFlight() window {
 // peer's floor, compares versions in the buckets that differ and exchanges
 // the records that differ, the dialer sending its list first. Records
 // stamped within fresh (see inFlight) are not sent.
-func (n *Node) reconcile(ch *channel, peer string, fresh window, mine []uint64, theirFloor sessiond.Version, theirs []uint64, dialer bool) (buckets int, records uint64, err error) {
+func (n *Node) reconcile(ch *channel, peer string, fresh window, mine []uint64, theirFloor sessiond.Version, theirs []uint64, dialer bool, pc pace) (buckets int, records uint64, err error) {
 	if err := n.raiseFloor(theirFloor); err != nil {
 		return 0, 0, err
 	}
@@ -364,15 +375,15 @@ func (n *Node) reconcile(ch *channel, peer string, fresh window, mine []uint64, 
 	if k == 0 {
 		return 0, 0, nil
 	}
-	list, err := n.versions(diff)
+	list, err := n.versions(diff, pc)
 	if err != nil {
 		return k, 0, err
 	}
 	var sent, got uint64
 	if dialer {
-		err = n.reconcileDialer(ch, diff, fresh, list, &sent, &got)
+		err = n.reconcileDialer(ch, diff, fresh, list, &sent, &got, pc)
 	} else {
-		err = n.reconcileAcceptor(ch, diff, fresh, list, &sent, &got)
+		err = n.reconcileAcceptor(ch, diff, fresh, list, &sent, &got, pc)
 	}
 	if err != nil {
 		return k, sent + got, fmt.Errorf("after %d records sent and %d received: %w", sent, got, err)
@@ -381,7 +392,7 @@ func (n *Node) reconcile(ch *channel, peer string, fresh window, mine []uint64, 
 	return k, sent + got, nil
 }
 
-func (n *Node) reconcileDialer(ch *channel, diff []bool, fresh window, list []keyVersion, sent, got *uint64) error {
+func (n *Node) reconcileDialer(ch *channel, diff []bool, fresh window, list []keyVersion, sent, got *uint64, pc pace) error {
 	if err := sendVersions(ch, list); err != nil {
 		return err
 	}
@@ -396,16 +407,16 @@ func (n *Node) reconcileDialer(ch *channel, diff []bool, fresh window, list []ke
 	if err != nil {
 		return err
 	}
-	*sent, err = n.sendRecords(ch, inBuckets(diff, want, fresh))
+	*sent, err = n.sendRecords(ch, inBuckets(diff, want, fresh), pc)
 	return err
 }
 
-func (n *Node) reconcileAcceptor(ch *channel, diff []bool, fresh window, list []keyVersion, sent, got *uint64) error {
+func (n *Node) reconcileAcceptor(ch *channel, diff []bool, fresh window, list []keyVersion, sent, got *uint64, pc pace) error {
 	send, want, err := compareVersions(ch, list)
 	if err != nil {
 		return err
 	}
-	if *sent, err = n.sendRecords(ch, inBuckets(diff, send, fresh)); err != nil {
+	if *sent, err = n.sendRecords(ch, inBuckets(diff, send, fresh), pc); err != nil {
 		return err
 	}
 	if err := sendHashes(ch, want); err != nil {
@@ -432,7 +443,7 @@ func (n *Node) noteRepair(peer string, buckets int, sent, got uint64) {
 // that hold the same records (keys, versions, deletes) return the same one.
 // It visits every record.
 func (n *Node) Digest() (string, error) {
-	floor, d, err := n.digests()
+	floor, d, err := n.digests(pace{})
 	if err != nil {
 		return "", err
 	}

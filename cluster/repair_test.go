@@ -52,7 +52,7 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 	if p == nil {
 		t.Fatal("a has no peer b")
 	}
-	if _, _, err := a.repairWith(p, a.inFlight()); err != nil {
+	if _, _, err := a.repairAs(p, msgDigest, a.inFlight(), pace{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.stats.repaired.Load(); got != 5 {
@@ -77,7 +77,7 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 	}
 
 	time.Sleep(settleTime)
-	if _, _, err := a.repairWith(p, a.inFlight()); err != nil {
+	if _, _, err := a.repairAs(p, msgDigest, a.inFlight(), pace{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the young writes, settled, are sent by the next round", func() bool {
@@ -127,7 +127,7 @@ func TestRepairAfterClockSkew(t *testing.T) {
 	b.mu.Lock()
 	p := b.peers["a"]
 	b.mu.Unlock()
-	if _, _, err := b.repairWith(p, b.inFlight()); err != nil {
+	if _, _, err := b.repairAs(p, msgDigest, b.inFlight(), pace{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the first round brings the lost write to a", func() bool { return value(a.st, "lost") == "b" })

@@ -21,15 +21,17 @@ type keyVersion struct {
 
 // versions returns the key hash and version of every record in the
 // buckets of diff, sorted by hash.
-func (n *Node) versions(diff []bool) ([]keyVersion, error) {
+func (n *Node) versions(diff []bool, pc pace) ([]keyVersion, error) {
 	var list []keyVersion
 	for cursor := uint64(0); ; {
 		var err error
+		start := pc.step()
 		cursor, err = n.st.Records(cursor, 1024, func(rec *sessiond.Record) {
 			if b, h := bucketOf(rec.Key); diff[b] {
 				list = append(list, keyVersion{h, rec.Version})
 			}
 		})
+		pc.done(start)
 		if err != nil {
 			return nil, err
 		}

@@ -86,7 +86,7 @@ func (n *Node) catchUpFrom(p *peer) error {
 	s := n.st.Stats()
 	n.log.Info("catching up by difference: the store holds sessions already", "donor", p.name, "records", s.Keys+s.Tombstones)
 	start := time.Now()
-	buckets, records, err := n.repairAs(p, msgCatchUp, window{})
+	buckets, records, err := n.repairAs(p, msgCatchUp, window{}, pace{})
 	if err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func (n *Node) donate(ch *channel, them hello) error {
 	b = binary.BigEndian.AppendUint64(b, uint64(st.UsedMemory))
 	ch.writeMsg(b)
 	n.log.Info("streaming the whole set to a joining node", "node", them.Node, "records", st.Keys+st.Tombstones)
-	_, err := n.sendRecords(ch, func(*sessiond.Record) bool { return true })
+	_, err := n.sendRecords(ch, func(*sessiond.Record) bool { return true }, pace{})
 	return err
 }
 
@@ -296,7 +296,7 @@ func (n *Node) donate(ch *channel, them hello) error {
 // then msgSyncDone with their count, flushes, and returns the count. It visits the store in steps of about
 // 256 KiB, so that large sessions neither make a message past the
 // receiver's bound nor a step hold much memory.
-func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool) (uint64, error) {
+func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool, pc pace) (uint64, error) {
 	const (
 		msgSize  = 64 << 10
 		stepSize = 256 << 10
@@ -308,6 +308,7 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool) (uint6
 	for cursor := uint64(0); ; {
 		var err error
 		buf, cuts = buf[:0], cuts[:0]
+		start := pc.step()
 		cursor, err = n.st.Records(cursor, limit, func(rec *sessiond.Record) {
 			seen++
 			bytes += uint64(len(rec.Key) + len(rec.Value))
@@ -334,6 +335,7 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool) (uint6
 			ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, sent))
 			return sent, ch.Flush()
 		}
+		pc.done(start)
 		if n.isClosed() {
 			return sent, errClosed
 		}

@@ -83,6 +83,7 @@ func (b *bench) catchUp(ctx context.Context, w io.Writer) error {
 	}
 	var rounds []round
 	for r := range b.o.catchUpRounds {
+		cpuB0 := cpuOf(healthy)
 		if err := sleepCtx(ctx, 3*time.Second); err != nil {
 			return err
 		}
@@ -94,7 +95,6 @@ func (b *bench) catchUp(ctx context.Context, w io.Writer) error {
 		var rd round
 		repaired0, _ := infoInt(ctx, paused, "cluster_repaired_records")
 		applied0, _ := infoInt(ctx, paused, "cluster_applied")
-		cpuB0 := cpuOf(healthy)
 		stopped := time.Now()
 		if err := paused.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			return err
