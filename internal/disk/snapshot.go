@@ -41,15 +41,16 @@ const compressedBit = 1 << 31
 // SnapshotWriter writes a snapshot under a temporary name; Commit makes it
 // the snapshot, Abort removes it. It holds one block in memory.
 type SnapshotWriter struct {
-	f     *os.File
-	err   error // the first write's failure
-	path  string
-	tmp   string
-	block []byte // the block's 8-byte head, then its payload
-	zbuf  []byte // a compressed block, head and all
-	count uint64
-	size  int64
-	sync  func(*os.File) error
+	f       *os.File
+	err     error // the first write's failure
+	path    string
+	tmp     string
+	block   []byte // the block's 8-byte head, then its payload
+	zbuf    []byte // a compressed block, head and all
+	count   uint64
+	size    int64
+	flushed int64 // the bytes whose writeback has started
+	sync    func(*os.File) error
 }
 
 // blockHead is the room for a block's length and checksum at the start of
@@ -89,7 +90,15 @@ func (w *SnapshotWriter) write(b []byte) {
 	n, err := w.f.Write(b)
 	w.size += int64(n)
 	w.err = err
+	if w.size-w.flushed >= writebackEvery {
+		startWriteback(w.f, w.flushed, w.size-w.flushed)
+		w.flushed = w.size
+	}
 }
+
+// writebackEvery is how much of a snapshot is written before the kernel is
+// asked to start writing it to the disk.
+const writebackEvery = 4 << 20
 
 // Add returns room for a record body of n bytes; the caller fills it before
 // the next call.
