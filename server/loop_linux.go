@@ -316,7 +316,7 @@ func (l *loop) flushDirty() {
 	}
 	// A failure here fails again in each connection's own Commit, which
 	// closes it, as from a goroutine.
-	_ = l.s.st.Commit()
+	committed := l.s.st.Commit() == nil
 	list := l.dirty
 	for i, c := range list {
 		list[i] = nil
@@ -325,6 +325,9 @@ func (l *loop) flushDirty() {
 			continue
 		}
 		lc.dirty = false
+		if committed {
+			c.uncommitted = false // its changes came before the round's Commit
+		}
 		c.w.Flush()
 		switch {
 		case lc.pending != nil:
