@@ -55,6 +55,17 @@ var eventLoops = flag.Int("loops", 0, "serve RESP connections from this many eve
 
 func startServer(t testing.TB, cfg server.Config, opts *sessiond.Options) *testServer {
 	t.Helper()
+	st, err := sessiond.Open(opts)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	return serveStore(t, st, cfg, opts)
+}
+
+// serveStore is startServer on a store opened already (with opts), which
+// the server closes when the test ends.
+func serveStore(t testing.TB, st *sessiond.Store, cfg server.Config, opts *sessiond.Options) *testServer {
+	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -66,10 +77,6 @@ func startServer(t testing.TB, cfg server.Config, opts *sessiond.Options) *testS
 	}
 	if cfg.EventLoops == 0 {
 		cfg.EventLoops = *eventLoops
-	}
-	st, err := sessiond.Open(opts)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
 	}
 	ts := &testServer{st: st, cfg: cfg, serve: make(chan error, 1)}
 	ts.srv = server.New(st, opts, cfg)

@@ -80,7 +80,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"go_version", runtime.Version()},
 			{"process_id", strconv.Itoa(os.Getpid())},
 			{"tcp_port", port},
-			{"server_time_usec", itoa(now.UnixMicro())},
+			{"server_time_usec", itoa(s.storeNow().UnixMicro())},
 			{"uptime_in_seconds", itoa(up)},
 			{"uptime_in_days", itoa(up / 86400)},
 			{"executable", executable()},
@@ -350,7 +350,7 @@ func (c *conn) commandInfo(cmd *command) {
 
 // TIME
 func cmdTime(c *conn, args [][]byte) {
-	now := time.Now()
+	now := c.s.storeNow() // the clock expiry follows: EXPIREAT from TIME means what it says
 	c.w.Array(2)
 	c.w.BulkString(strconv.FormatInt(now.Unix(), 10))
 	c.w.BulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))

@@ -61,7 +61,7 @@ func cmdExpire(c *conn, args [][]byte) {
 	}
 	at := n * unit
 	if name == "expire" || name == "pexpire" {
-		now := nowMS()
+		now := c.s.nowMS()
 		if (at > 0 && now > math.MaxInt64-at) || (at < 0 && now < math.MinInt64-at) {
 			c.w.Error("ERR invalid expire time in '" + name + "' command")
 			return
@@ -105,9 +105,9 @@ func cmdTTL(c *conn, args [][]byte) {
 	case exp == 0:
 		c.w.Int(-1)
 	case c.lastCmd == "pttl":
-		c.w.Int(max(exp-nowMS(), 0))
+		c.w.Int(max(exp-c.s.nowMS(), 0))
 	default:
-		c.w.Int((max(exp-nowMS(), 0) + 500) / 1000)
+		c.w.Int((max(exp-c.s.nowMS(), 0) + 500) / 1000)
 	}
 }
 

@@ -406,10 +406,10 @@ func (s *Server) mcExpires(exptime int64) int64 {
 	return exptime * 1000
 }
 
-// storeNow is the store's clock, which its expiry follows.
-func (s *Server) storeNow() time.Time {
-	if s.storeOpts.Now != nil {
-		return s.storeOpts.Now()
-	}
-	return time.Now()
-}
+// storeNow is the store's clock, which its expiry follows: every expiry
+// the server computes, over either protocol, reads it, so that a store
+// with Options.Now moves them all.
+func (s *Server) storeNow() time.Time { return s.st.Now() }
+
+// nowMS is storeNow in unix milliseconds, as expiries are kept.
+func (s *Server) nowMS() int64 { return s.st.Now().UnixMilli() }

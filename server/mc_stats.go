@@ -110,7 +110,7 @@ func (m *mcConn) generalStats() {
 
 	w.StatInt("pid", int64(os.Getpid()))
 	w.StatInt("uptime", int64(now.Sub(s.started).Seconds()))
-	w.StatInt("time", now.Unix())
+	w.StatInt("time", s.storeNow().Unix()) // the clock absolute exptimes are read against
 	w.Stat("version", memcachedVersion)
 	w.Stat("sessiond_version", s.cfg.Version)
 	w.StatInt("pointer_size", strconv.IntSize)

@@ -9,8 +9,6 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-func nowMS() int64 { return time.Now().UnixMilli() }
-
 func cmdGet(c *conn, args [][]byte) {
 	v, _, found, err := c.s.st.Lookup(c.scratch[:0], str(args[1]))
 	c.scratch = v
@@ -73,7 +71,7 @@ func (c *conn) parseExpiry(opt, val []byte, cmd string) (ttl time.Duration, at i
 	case equalFold(opt, "ex"):
 		if n <= maxTTL/int64(time.Second) {
 			ttl = time.Duration(n) * time.Second
-		} else if now := nowMS(); n <= (math.MaxInt64-now)/1000 {
+		} else if now := c.s.nowMS(); n <= (math.MaxInt64-now)/1000 {
 			at = now + n*1000
 		} else {
 			ok = false
@@ -81,7 +79,7 @@ func (c *conn) parseExpiry(opt, val []byte, cmd string) (ttl time.Duration, at i
 	case equalFold(opt, "px"):
 		if n <= maxTTL/int64(time.Millisecond) {
 			ttl = time.Duration(n) * time.Millisecond
-		} else if now := nowMS(); n <= math.MaxInt64-now {
+		} else if now := c.s.nowMS(); n <= math.MaxInt64-now {
 			at = now + n
 		} else {
 			ok = false
@@ -176,7 +174,7 @@ func setEx(c *conn, args [][]byte, name string, unit int64) {
 		return
 	}
 	var o sessiond.WriteOptions
-	switch now := nowMS(); {
+	switch now := c.s.nowMS(); {
 	case n <= 0 || n > (math.MaxInt64-now)/unit:
 		c.w.Error("ERR invalid expire time in '" + name + "' command")
 		return
@@ -252,10 +250,10 @@ func cmdGetEx(c *conn, args [][]byte) {
 			return
 		}
 		if ttl > 0 {
-			at = nowMS() + ttl.Milliseconds()
+			at = c.s.nowMS() + ttl.Milliseconds()
 		}
 		exp.at = at
-		if at <= nowMS() {
+		if at <= c.s.nowMS() {
 			exp.at = -1
 		}
 	}
