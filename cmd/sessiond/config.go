@@ -224,7 +224,7 @@ var settings = []setting{
 		set: func(c *Config, s string) error { c.RequirePass = s; return nil }},
 	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
-	{name: "event-loops", def: "0", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection; not with --sync-replicas or --appendfsync always)", from: fromAll,
+	{name: "event-loops", def: "0", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection; not with --sync-replicas)", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.EventLoops, err = parseInt(s, 0, 1024); return err }},
 	{name: "timeout", def: "0", usage: "close connections idle for `seconds` (0: never)", from: fromAll,
 		set: func(c *Config, s string) error {
@@ -399,9 +399,6 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 	}
 	if c.EventLoops > 0 && c.Cluster.SyncReplicas > 0 {
 		return nil, errors.New("config: event-loops cannot be combined with sync-replicas: a write that waits for replicas would stall its loop")
-	}
-	if c.EventLoops > 0 && c.Dir != "" && c.AppendFsync == sessiond.FsyncAlways {
-		return nil, errors.New("config: event-loops cannot be combined with appendfsync always: a write that waits for the disk would stall its loop")
 	}
 	return c, nil
 }

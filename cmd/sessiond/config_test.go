@@ -198,6 +198,14 @@ func TestLoadConfig(t *testing.T) {
 			want: defaults(func(c *Config) { c.EventLoops = 1 }),
 		},
 		{
+			// A loop waits for one flush a round, as Redis's does.
+			name: "event loops with appendfsync always",
+			args: []string{"--event-loops", "1", "--dir", "/var/lib/sessiond", "--appendfsync", "always"},
+			want: defaults(func(c *Config) {
+				c.EventLoops, c.Dir, c.AppendFsync = 1, "/var/lib/sessiond", sessiond.FsyncAlways
+			}),
+		},
+		{
 			name: "memcache flags",
 			args: []string{"--memcache-addr", "127.0.0.1:11211", "--memcache-unix=/run/m.sock", "--memcache-insecure"},
 			want: defaults(func(c *Config) {

@@ -33,8 +33,7 @@
 //	--timeout SECONDS         close idle connections (default 0: never)
 //	--event-loops N           serve RESP connections from N event loops
 //	                          (Linux; default 0: a goroutine per
-//	                          connection; not with --sync-replicas, nor
-//	                          with --appendfsync always and --dir)
+//	                          connection; not with --sync-replicas)
 //	--config FILE             read settings from a TOML file
 //	--maxmemory SIZE          cap the store's memory (default 0: no cap)
 //	--maxmemory-policy NAME   at the cap: noeviction (default), volatile-ttl

@@ -21,6 +21,7 @@ func TestKill9UnderLoad(t *testing.T) {
 		{"--appendfsync", "always"},
 		{"--appendfsync", "everysec"},
 		{"--appendfsync", "no"},
+		{"--appendfsync", "always", "--event-loops", "1"},
 		{"--appendfsync", "everysec", "--event-loops", "1"},
 		{"--appendfsync", "no", "--event-loops", "1"},
 	} {
