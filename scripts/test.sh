@@ -62,3 +62,5 @@ echo "--- compat: go vet ./... && go test -race -count=1 ./..."
 (cd compat && go vet ./... && go test -race -count=1 ./...)
 echo "--- compat: the real clients against sessiond --event-loops 1"
 (cd compat && COMPAT_SESSIOND_ARGS="--event-loops 1" go test -race -count=1 ./goclients ./node)
+echo "--- compat: sync replicas with --event-loops 1 (a connection leaves its loop at its first write)"
+(cd compat && COMPAT_SESSIOND_ARGS="--event-loops 1" go test -race -count=1 -run 'TestKill9SyncReplicas|TestNoReplicas|TestKillWriterSurvivorsHaveAckedWrites' ./cluster)

@@ -442,7 +442,7 @@ func (l *loop) ready(c *conn, events uint32) {
 			return
 		}
 		cmd := c.s.lookup(args[0])
-		if (cmd != nil && cmd.flags&offLoop != 0) || len(args) > loopMaxArgs {
+		if (cmd != nil && (cmd.flags&offLoop != 0 || (cmd.flags&write != 0 && c.s.cfg.WritesWait))) || len(args) > loopMaxArgs {
 			l.leave(c, cmd, args)
 			return
 		}

@@ -95,9 +95,13 @@ type Config struct {
 	// A connection leaves its loop for a goroutine of its own
 	// for commands that can wait or answer at length, and when it does
 	// not read its replies. Zero (the default): a goroutine serves each
-	// connection. Leave it zero when writes wait for replicas (sync
-	// replication): such a write would stall its loop.
+	// connection.
 	EventLoops int
+
+	// WritesWait says that a write waits for replicas (sync
+	// replication): a connection then leaves its event loop for a
+	// goroutine at its first write, which would stall the loop.
+	WritesWait bool
 }
 
 // Server serves one store.

@@ -224,7 +224,7 @@ var settings = []setting{
 		set: func(c *Config, s string) error { c.RequirePass = s; return nil }},
 	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
-	{name: "event-loops", def: "0", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection; not with --sync-replicas)", from: fromAll,
+	{name: "event-loops", def: "0", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection; with --sync-replicas, a connection leaves its loop at its first write)", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.EventLoops, err = parseInt(s, 0, 1024); return err }},
 	{name: "timeout", def: "0", usage: "close connections idle for `seconds` (0: never)", from: fromAll,
 		set: func(c *Config, s string) error {
@@ -396,9 +396,6 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 				return nil, err
 			}
 		}
-	}
-	if c.EventLoops > 0 && c.Cluster.SyncReplicas > 0 {
-		return nil, errors.New("config: event-loops cannot be combined with sync-replicas: a write that waits for replicas would stall its loop")
 	}
 	return c, nil
 }

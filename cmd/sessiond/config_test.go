@@ -198,6 +198,14 @@ func TestLoadConfig(t *testing.T) {
 			want: defaults(func(c *Config) { c.EventLoops = 1 }),
 		},
 		{
+			// A connection leaves its loop at its first write.
+			name: "event loops with sync replicas",
+			args: []string{"--event-loops", "1", "--cluster-addr", "127.0.0.1:7946", "--sync-replicas", "1"},
+			want: defaults(func(c *Config) {
+				c.EventLoops, c.Cluster.Addr, c.Cluster.SyncReplicas = 1, "127.0.0.1:7946", 1
+			}),
+		},
+		{
 			// A loop waits for one flush a round, as Redis's does.
 			name: "event loops with appendfsync always",
 			args: []string{"--event-loops", "1", "--dir", "/var/lib/sessiond", "--appendfsync", "always"},
@@ -319,11 +327,6 @@ func TestLoadConfigErrors(t *testing.T) {
 			file:    "maxmemory = -1\n",
 			wantErr: `config: maxmemory "-1" (from $FILE): ` + errNotSize.Error(),
 			is:      errNotSize,
-		},
-		{
-			name:    "event loops with sync replicas",
-			args:    []string{"--event-loops", "1", "--sync-replicas", "1"},
-			wantErr: "config: event-loops cannot be combined with sync-replicas: a write that waits for replicas would stall its loop",
 		},
 		{
 			name:    "bad boolean in env",

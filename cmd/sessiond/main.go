@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		MaxClients:  c.MaxClients,
 		Timeout:     c.Timeout,
 		EventLoops:  c.EventLoops,
+		WritesWait:  c.Cluster.SyncReplicas > 0,
 		Logger:      log,
 		Version:     version(),
 
