@@ -105,7 +105,9 @@ type Options struct {
 	// into snapshots, and Open loads what the directory holds. The
 	// directory is locked: a second store, in this process or another,
 	// gets an error naming the process that holds it. If empty, the
-	// store is in memory only, and lost when it closes.
+	// store is in memory only, and lost when it closes. A data directory
+	// needs a unix system (Linux, macOS, BSD), whose flock the kernel
+	// releases when its holder dies; elsewhere Open refuses it.
 	Dir string
 
 	// Fsync says when the log is flushed to the disk. If zero,

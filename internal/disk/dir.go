@@ -1,16 +1,12 @@
-//go:build unix
-
 package disk
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Dir is a data directory, locked by this process.
@@ -46,13 +42,13 @@ func OpenDir(path string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("disk: data directory: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if held, err := lockFile(f); err != nil || held {
 		var pid int
 		if b, rerr := os.ReadFile(name); rerr == nil {
 			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if held {
 			return nil, &LockedError{Dir: path, PID: pid}
 		}
 		return nil, fmt.Errorf("disk: locking %s: %w", name, err)

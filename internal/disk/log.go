@@ -1,12 +1,9 @@
-//go:build unix
-
 package disk
 
 import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"syscall"
 )
 
 // Log is a log file open for appending. Appends are whole frames, written
@@ -176,12 +173,5 @@ func MapFile(path string) ([]byte, error) {
 	if fi.Size() != int64(int(fi.Size())) {
 		return nil, fmt.Errorf("disk: %s: too large to map", path)
 	}
-	return syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
-}
-
-// Unmap unmaps what MapFile mapped.
-func Unmap(b []byte) {
-	if len(b) > 0 {
-		_ = syscall.Munmap(b)
-	}
+	return mapFile(f, int(fi.Size()))
 }
