@@ -150,19 +150,15 @@ const snapshotStep = 64
 
 // pacer spreads a snapshot's work over time while writes go on: after each
 // step it sleeps (snapshotShare-1) times as long as the step took, but only
-// if the store took changes meanwhile. The log keeps those changes, so a
-// slower snapshot loses nothing; it only waits longer to remove old logs.
+// if the store took changes since the last step ended (during the step or
+// the sleep before it). The log keeps those changes, so a slower snapshot
+// loses nothing; it only waits longer to remove old logs.
 type pacer struct {
 	began   time.Time
-	changes int64 // the journal's count of changes when the step began
+	changes int64 // the journal's count of changes when the last step ended
 }
 
-func (p *pacer) start(j *journal) {
-	p.began = time.Now()
-	j.mu.Lock()
-	p.changes = j.changes
-	j.mu.Unlock()
-}
+func (p *pacer) start(j *journal) { p.began = time.Now() }
 
 func (p *pacer) wait(j *journal) {
 	d := p.delay(j, time.Since(p.began))
@@ -179,6 +175,7 @@ func (p *pacer) wait(j *journal) {
 func (p *pacer) delay(j *journal, took time.Duration) time.Duration {
 	j.mu.Lock()
 	busy := j.changes != p.changes
+	p.changes = j.changes
 	j.mu.Unlock()
 	if !busy {
 		return 0

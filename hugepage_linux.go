@@ -10,3 +10,10 @@ import "syscall"
 func adviseHuge(b []byte) {
 	_ = syscall.Madvise(b, syscall.MADV_HUGEPAGE)
 }
+
+// adviseSmall takes the advice back once the load is done: the huge pages
+// it got stay until parts of them are freed, but the kernel no longer
+// gathers small ones into huge ones there, which would hold freed memory.
+func adviseSmall(b []byte) {
+	_ = syscall.Madvise(b, syscall.MADV_NOHUGEPAGE)
+}

@@ -29,6 +29,7 @@ type memory struct {
 
 	mu      sync.Mutex
 	huge    bool // new arenas ask for huge pages (while loading)
+	hugeAt  int  // the first arena mapped since huge was set
 	closing bool // the arenas are about to be unmapped: freeing a segment costs nothing
 	arenas  [][]byte
 	carve   []byte   // the unused rest of the newest arena
@@ -103,13 +104,22 @@ func (m *memory) segment(force bool) ([]byte, error) {
 }
 
 // hugePages makes the arenas mapped from now on ask for huge pages, or
-// stops it. A load turns it on: it fills every page at once, where the
-// fewer faults pay; a store that grows a session at a time keeps small
-// pages, so that a small store stays small.
+// stops it and takes the advice back from those arenas. A load turns it
+// on: it fills every page at once, where the fewer faults pay; a store
+// that grows a session at a time keeps small pages, so that a small store
+// stays small. Freeing part of a huge page later splits it.
 func (m *memory) hugePages(on bool) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if on && !m.huge {
+		m.hugeAt = len(m.arenas)
+	}
+	if !on && m.huge {
+		for _, a := range m.arenas[m.hugeAt:] {
+			adviseSmall(a)
+		}
+	}
 	m.huge = on
-	m.mu.Unlock()
 }
 
 // releaseSegment returns a segment's pages to the kernel and keeps its

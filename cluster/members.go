@@ -64,7 +64,7 @@ func decodeMeta(b []byte) (meta, error) {
 }
 
 // maxMsg32 is maxMsg as gossip carries it.
-func (n *Node) maxMsg32() uint32 { return uint32(min(n.maxMsg, math.MaxUint32)) }
+func (n *Node) maxMsg32() uint32 { return uint32(min(uint64(n.maxMsg), math.MaxUint32)) }
 
 // agrees reports whether a node of metadata m can be this one's peer: its
 // id differs (unless it is this node), and both take the same largest

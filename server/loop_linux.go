@@ -334,6 +334,10 @@ func (l *loop) flushDirty() {
 			l.leave(c, nil, nil)
 		case c.w.Err() != nil:
 			l.drop(c)
+		default:
+			// As beforeRead does: an idle connection keeps small buffers.
+			c.rd.Shrink()
+			c.w.Shrink()
 		}
 	}
 	l.dirty = list[:0]
@@ -471,6 +475,17 @@ func (l *loop) ready(c *conn, events uint32) {
 // descriptor leaves it only once no other holds the socket (a child
 // process between fork and exec, say).
 func (l *loop) drop(c *conn) {
+	if c.lc.dirty && c.w.Err() == nil {
+		// Replies kept for the round's end (deferFlush) go out before
+		// the close: a client that sent its last command with its FIN
+		// still gets the reply.
+		c.w.Flush()
+		if c.lc.pending != nil {
+			c.quit = true // the goroutine writes the rest, then closes
+			l.leave(c, nil, nil)
+			return
+		}
+	}
 	delete(l.conns, c.lc.fd)
 	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.lc.fd, nil)
 	c.close()

@@ -409,7 +409,12 @@ func (s *Server) mcExpires(exptime int64) int64 {
 // storeNow is the store's clock, which its expiry follows: every expiry
 // the server computes, over either protocol, reads it, so that a store
 // with Options.Now moves them all.
-func (s *Server) storeNow() time.Time { return s.st.Now() }
+func (s *Server) storeNow() time.Time {
+	if s.st == nil {
+		return time.Now()
+	}
+	return s.st.Now()
+}
 
 // nowMS is storeNow in unix milliseconds, as expiries are kept.
-func (s *Server) nowMS() int64 { return s.st.Now().UnixMilli() }
+func (s *Server) nowMS() int64 { return s.storeNow().UnixMilli() }

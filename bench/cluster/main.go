@@ -82,6 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.phases = strings.Split(phases, ",")
+	if o.catchUpRounds < 1 {
+		fmt.Fprintln(stderr, "cluster: -catchup-rounds must be at least 1")
+		return 2
+	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "cluster: "+format+"\n", a...) }
 	dir, err := os.MkdirTemp("", "bench-cluster-")
 	if err != nil {

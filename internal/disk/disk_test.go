@@ -768,6 +768,7 @@ func TestReadSnapshotDamage(t *testing.T) {
 		reason string
 	}{
 		{"well formed", cat(h, m, sblock(records([]byte("abc"), nil)), final(2)), 10, -1, ""},
+		{"format version 1 (before compressed blocks)", cat(header(disk.KindSnapshot, 1, 1), m, sblock(records([]byte("abc"), nil)), final(2)), 10, -1, ""},
 		{"a block claims 1 MiB in a tiny file", cat(h, m, claim(1<<20), []byte("short")), 10, at(h, m), "runs past the end"},
 		{"a block claims 4 GiB", cat(h, m, claim(1<<32-1), final(0)), 10, at(h, m), "runs past the end"},
 		{"the metadata block claims 1 MiB", cat(h, claim(1<<20), final(0)), 10, at(h), "runs past the end"},

@@ -8,8 +8,12 @@ import (
 
 // FormatVersion is the version of the files this package writes. A file of
 // a later version is refused with a message that says so; readers of later
-// releases read this one.
-const FormatVersion = 1
+// releases read this one. Version 2 may compress snapshot blocks (the top
+// bit of a block's length); this package reads versions 1 and 2.
+const FormatVersion = 2
+
+// oldestVersion is the oldest version this package reads.
+const oldestVersion = 1
 
 // HeaderSize is the size of every file's header.
 const HeaderSize = 32
@@ -60,8 +64,8 @@ func checkHeader(file string, b []byte, k Kind) (gen uint64, err error) {
 	if binary.LittleEndian.Uint32(b[28:]) != Checksum(b[:28]) {
 		return 0, &DamageError{File: file, Offset: 0, Reason: "header checksum mismatch"}
 	}
-	if v := binary.LittleEndian.Uint32(b[12:]); v != FormatVersion {
-		return 0, fmt.Errorf("disk: %s: format version %d; this sessiond reads version %d (a newer release wrote it)", file, v, FormatVersion)
+	if v := binary.LittleEndian.Uint32(b[12:]); v < oldestVersion || v > FormatVersion {
+		return 0, fmt.Errorf("disk: %s: format version %d; this sessiond reads versions %d to %d (a newer release wrote it)", file, v, oldestVersion, FormatVersion)
 	}
 	return binary.LittleEndian.Uint64(b[16:]), nil
 }

@@ -11,6 +11,3 @@ func fdatasync(f *os.File) error { return f.Sync() }
 
 // preallocate does nothing: without fallocate, the writes extend the file.
 func preallocate(f *os.File, off, n int64) error { return errors.ErrUnsupported }
-
-// startWriteback does nothing: the flush at the end writes everything.
-func startWriteback(f *os.File, off, n int64) {}
