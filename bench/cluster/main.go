@@ -97,16 +97,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	if o.sessiond == "" {
-		root, err := target.RepoRoot()
-		if err == nil {
-			logf("go build ./cmd/sessiond")
-			o.sessiond, err = target.Build(ctx, root, dir)
-		}
-		if err != nil {
-			logf("%v", err)
-			return 1
-		}
+	if o.sessiond, err = target.Binary(ctx, target.Sessiond, o.sessiond, dir, logf); err != nil {
+		logf("%v", err)
+		return 1
 	}
 	b := &bench{o: o, dir: dir, logf: logf}
 	fmt.Fprintf(stdout, "`go run ./bench/cluster %s` — %s\n\n", strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))

@@ -164,22 +164,12 @@ func bench(ctx context.Context, o *options, args []string, w io.Writer, logf fun
 
 	bins := map[string]string{}
 	for _, s := range o.servers {
-		switch s {
-		case target.Sessiond:
-			bins[s] = o.sessiond
-			if bins[s] == "" {
-				logf("go build ./cmd/sessiond")
-				if bins[s], err = target.Build(ctx, root, dir); err != nil {
-					return false, err
-				}
-			}
-		case target.Redis:
-			bins[s] = o.redis
-			if bins[s] == "" {
-				if bins[s], err = target.EnsureRedis(ctx, logf); err != nil {
-					return false, err
-				}
-			}
+		given := o.redis
+		if s == target.Sessiond {
+			given = o.sessiond
+		}
+		if bins[s], err = target.Binary(ctx, s, given, dir, logf); err != nil {
+			return false, err
 		}
 	}
 

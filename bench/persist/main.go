@@ -264,24 +264,12 @@ func (b *bench) setup(ctx context.Context) error {
 	for _, s := range b.o.servers {
 		switch s {
 		case target.Sessiond:
-			b.sdBin = b.o.sessiond
-			if b.sdBin == "" {
-				root, err := target.RepoRoot()
-				if err != nil {
-					return err
-				}
-				b.logf("go build ./cmd/sessiond")
-				if b.sdBin, err = target.Build(ctx, root, dir); err != nil {
-					return err
-				}
-			}
+			b.sdBin, err = target.Binary(ctx, s, b.o.sessiond, dir, b.logf)
 		case target.Redis:
-			b.redisBin = b.o.redis
-			if b.redisBin == "" {
-				if b.redisBin, err = target.EnsureRedis(ctx, b.logf); err != nil {
-					return err
-				}
-			}
+			b.redisBin, err = target.Binary(ctx, s, b.o.redis, dir, b.logf)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -415,6 +415,29 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// Binary returns the program to run server name with: given, if not
+// empty; else sessiond built from the repository into dir, or the
+// redis-server or memcached installed (EnsureRedis, EnsureMemcached).
+func Binary(ctx context.Context, name, given, dir string, logf func(string, ...any)) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	switch name {
+	case Sessiond:
+		root, err := RepoRoot()
+		if err != nil {
+			return "", err
+		}
+		logf("go build ./cmd/sessiond")
+		return Build(ctx, root, dir)
+	case Redis:
+		return EnsureRedis(ctx, logf)
+	case Memcached:
+		return EnsureMemcached(ctx, logf)
+	}
+	return "", fmt.Errorf("target: no server %q", name)
+}
+
 // EnsureRedis makes sure redis-server is installed: if it is missing and
 // we are root, it installs Debian's redis-server and redis-tools, as the
 // README's setup does; otherwise it says what to run.
