@@ -3,11 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/sessiond/sessiond/bench/compare/target"
@@ -38,34 +34,7 @@ func (c *client) do(args ...string) (string, bool, error) {
 	if _, err := c.nc.Write(load.AppendCommand(nil, args...)); err != nil {
 		return "", false, err
 	}
-	line, err := c.r.ReadString('\n')
-	if err != nil {
-		return "", false, err
-	}
-	if len(line) < 3 {
-		return "", false, fmt.Errorf("short reply %q", line)
-	}
-	body := line[1 : len(line)-2]
-	switch line[0] {
-	case '+', ':':
-		return body, true, nil
-	case '-':
-		return "", false, errors.New(body)
-	case '$':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < -1 || n > 64<<20 {
-			return "", false, fmt.Errorf("bad bulk length %q", body)
-		}
-		if n < 0 {
-			return "", false, nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(c.r, buf); err != nil {
-			return "", false, err
-		}
-		return string(buf[:n]), true, nil
-	}
-	return "", false, fmt.Errorf("unexpected reply %q", line)
+	return load.ReadText(c.r)
 }
 
 // infoText returns INFO section of s.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/bench/compare/target"
+	"github.com/sessiond/sessiond/bench/loadgen/load"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -116,7 +117,7 @@ func TestParseInfo(t *testing.T) {
 	if _, err := infoInt(m, "aof_rewrites"); err == nil {
 		t.Fatal("a missing field parsed")
 	}
-	if !isLoading(replyError("LOADING Redis is loading the dataset in memory")) || isLoading(replyError("ERR x")) {
+	if !isLoading(load.ReplyError("LOADING Redis is loading the dataset in memory")) || isLoading(load.ReplyError("ERR x")) {
 		t.Fatal("isLoading")
 	}
 }

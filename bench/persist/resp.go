@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -22,11 +21,6 @@ type client struct {
 	nc net.Conn
 	r  *bufio.Reader
 }
-
-// replyError is an error reply; LOADING is one.
-type replyError string
-
-func (e replyError) Error() string { return string(e) }
 
 // dial connects to a Unix socket or a loopback TCP address.
 func dial(ctx context.Context, network, addr string) (*client, error) {
@@ -48,7 +42,7 @@ func (c *client) Close() error { return c.nc.Close() }
 
 // do sends a command and returns its reply: the text of a simple or bulk
 // string, the digits of an integer; ok is false for a null; an error
-// reply is a replyError. It waits up to timeout.
+// reply is a load.ReplyError. It waits up to timeout.
 func (c *client) do(timeout time.Duration, args ...string) (text string, ok bool, err error) {
 	if err := c.nc.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return "", false, err
@@ -56,34 +50,11 @@ func (c *client) do(timeout time.Duration, args ...string) (text string, ok bool
 	if _, err := c.nc.Write(load.AppendCommand(nil, args...)); err != nil {
 		return "", false, err
 	}
-	line, err := c.r.ReadString('\n')
-	if err != nil {
-		return "", false, err
+	text, ok, err = load.ReadText(c.r)
+	if errors.Is(err, load.ErrProtocol) {
+		err = fmt.Errorf("%s: %w", args[0], err)
 	}
-	if len(line) < 3 || !strings.HasSuffix(line, "\r\n") {
-		return "", false, fmt.Errorf("%s: short reply %q", args[0], line)
-	}
-	body := line[1 : len(line)-2]
-	switch line[0] {
-	case '+', ':':
-		return body, true, nil
-	case '-':
-		return "", false, replyError(body)
-	case '$':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < -1 || n > 64<<20 {
-			return "", false, fmt.Errorf("%s: bad bulk length %q", args[0], body)
-		}
-		if n < 0 {
-			return "", false, nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(c.r, buf); err != nil {
-			return "", false, err
-		}
-		return string(buf[:n]), true, nil
-	}
-	return "", false, fmt.Errorf("%s: unexpected reply %q", args[0], line)
+	return text, ok, err
 }
 
 // command runs one command on a new connection to s's Unix socket.
@@ -136,6 +107,6 @@ func infoInt(m map[string]string, field string) (int64, error) {
 
 // isLoading reports whether err is a LOADING reply.
 func isLoading(err error) bool {
-	var re replyError
+	var re load.ReplyError
 	return errors.As(err, &re) && strings.HasPrefix(string(re), "LOADING")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // ErrProtocol is wrapped by every error about a malformed reply, in
@@ -202,4 +203,45 @@ func AppendCommand(dst []byte, args ...string) []byte {
 		dst = append(dst, '\r', '\n')
 	}
 	return dst
+}
+
+// ReplyError is an error reply, as ReadText returns it.
+type ReplyError string
+
+func (e ReplyError) Error() string { return string(e) }
+
+// ReadText reads one reply of a simple string, an integer or a bulk string
+// of at most 64 MiB and returns its text (an integer's digits); ok is false
+// for a null; an error reply is a ReplyError. It is for the few commands a
+// benchmark reads the answer of (INFO, DBSIZE, a probe's GET), where Reader
+// keeps none.
+func ReadText(r *bufio.Reader) (text string, ok bool, err error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", false, err
+	}
+	if len(line) < 3 || !strings.HasSuffix(line, "\r\n") {
+		return "", false, fmt.Errorf("%w: short reply %q", ErrProtocol, line)
+	}
+	body := line[1 : len(line)-2]
+	switch line[0] {
+	case '+', ':':
+		return body, true, nil
+	case '-':
+		return "", false, ReplyError(body)
+	case '$':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < -1 || n > 64<<20 {
+			return "", false, fmt.Errorf("%w: bad bulk length %q", ErrProtocol, body)
+		}
+		if n < 0 {
+			return "", false, nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", false, err
+		}
+		return string(buf[:n]), true, nil
+	}
+	return "", false, fmt.Errorf("%w: unexpected reply %q", ErrProtocol, line)
 }

@@ -153,3 +153,36 @@ func benchmarkRead(b *testing.B, proto Protocol, one string) {
 		}
 	}
 }
+
+func TestReadText(t *testing.T) {
+	for _, tt := range []struct {
+		in, text string
+		ok       bool
+		err      string // "" for none; "reply:" prefix for a ReplyError
+	}{
+		{"+OK\r\n", "OK", true, ""},
+		{":42\r\n", "42", true, ""},
+		{"$5\r\nhello\r\n", "hello", true, ""},
+		{"$-1\r\n", "", false, ""},
+		{"-LOADING busy\r\n", "", false, "reply:LOADING busy"},
+		{"$99999999999\r\n", "", false, "bad bulk length"},
+		{"*1\r\n", "", false, "unexpected reply"},
+		{"+\n", "", false, "short reply"},
+		{"$5\r\nhel", "", false, "EOF"},
+	} {
+		text, ok, err := ReadText(bufio.NewReader(strings.NewReader(tt.in)))
+		var re ReplyError
+		switch {
+		case strings.HasPrefix(tt.err, "reply:"):
+			if !errors.As(err, &re) || string(re) != tt.err[6:] {
+				t.Errorf("%q: %v, want the error reply %q", tt.in, err, tt.err[6:])
+			}
+		case tt.err != "":
+			if err == nil || !strings.Contains(err.Error(), tt.err) || errors.As(err, &re) {
+				t.Errorf("%q: %v, want an error saying %q", tt.in, err, tt.err)
+			}
+		case err != nil || text != tt.text || ok != tt.ok:
+			t.Errorf("%q: %q %v %v, want %q %v", tt.in, text, ok, err, tt.text, tt.ok)
+		}
+	}
+}
