@@ -91,7 +91,7 @@ func (st *Store) apply(rec Record, now int64) (applied bool, pos uint64, err err
 				sh.remove(i)
 				sh.settle(now)
 			}
-			pos, err = sh.persist(entryTomb, rec.Key, nil, Item{Version: rec.Version})
+			pos, err = sh.persist(entryTomb, rec.Key, nil, item{Version: rec.Version})
 			return true, pos, err
 		}
 		// Counted from the delete's own time, not from when it arrived,
@@ -100,12 +100,12 @@ func (st *Store) apply(rec Record, now int64) (applied bool, pos uint64, err err
 		if i >= 0 {
 			exp = max(exp, sh.at(entryLoc(sh.idx.slots[i])).expires())
 		}
-		it := Item{Expires: exp, Version: rec.Version}
+		it := item{Expires: exp, Version: rec.Version}
 		if err = sh.write(tag, rec.Key, i, nil, it, recTomb, true); err == nil {
 			pos, err = sh.persist(entryTomb, rec.Key, nil, it)
 		}
 	} else {
-		it := Item{Expires: min(rec.Expires, maxExpires), Flags: rec.Flags, Version: rec.Version}
+		it := item{Expires: min(rec.Expires, maxExpires), Flags: rec.Flags, Version: rec.Version}
 		if err = sh.write(tag, rec.Key, i, rec.Value, it, 0, false); err == nil {
 			pos, err = sh.persist(entryPut, rec.Key, rec.Value, it)
 		}

@@ -92,7 +92,7 @@ func (j *journal) snapshot() (size int64, err error) {
 			if rec.Deleted {
 				kind, state = entryTomb, recTomb
 			}
-			it := Item{Expires: rec.Expires, Flags: rec.Flags, Version: rec.Version}
+			it := item{Expires: rec.Expires, Flags: rec.Flags, Version: rec.Version}
 			n := 1 + recordSize(len(rec.Key), len(rec.Value), rec.Flags)
 			start := len(step)
 			step = append(step, make([]byte, n)...)

@@ -89,7 +89,7 @@ type pending struct {
 // persist queues a change of key for the log. It is called with the key's
 // partition locked; it returns the position to commit. A store without a
 // data directory, or one loading it, does nothing.
-func (sh *shard) persist(kind byte, key string, value []byte, it Item) (pos uint64, err error) {
+func (sh *shard) persist(kind byte, key string, value []byte, it item) (pos uint64, err error) {
 	j := sh.st.journal
 	if j == nil || sh.st.loading.Load() {
 		return 0, nil
@@ -98,7 +98,7 @@ func (sh *shard) persist(kind byte, key string, value []byte, it Item) (pos uint
 }
 
 // append queues a change and returns its position.
-func (j *journal) append(kind byte, key string, value []byte, it Item) (uint64, error) {
+func (j *journal) append(kind byte, key string, value []byte, it item) (uint64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.failed != nil {
@@ -112,7 +112,7 @@ func (j *journal) append(kind byte, key string, value []byte, it Item) (uint64, 
 
 // queue frames a change into the buffer and returns its position. Called
 // with mu held.
-func (j *journal) queue(kind byte, key string, value []byte, it Item) uint64 {
+func (j *journal) queue(kind byte, key string, value []byte, it item) uint64 {
 	var state byte
 	if kind == entryTomb {
 		state = recTomb
@@ -333,7 +333,7 @@ func (j *journal) retry() {
 	if len(j.buf) == 0 {
 		// Nothing waits to be written: a frame that means nothing
 		// shows whether the disk takes writes.
-		j.queue(entryNop, "", nil, Item{})
+		j.queue(entryNop, "", nil, item{})
 	}
 	j.mu.Unlock()
 	if err := j.writeQueued(); err != nil {

@@ -95,13 +95,13 @@ func (v view) value() []byte {
 func (v view) size() int { return v.bodyOff() + v.keyLen() + v.valLen() }
 
 // item describes the record without its value.
-func (v view) item() Item {
-	return Item{Expires: v.expires(), Flags: v.flags(), Version: v.version()}
+func (v view) item() item {
+	return item{Expires: v.expires(), Flags: v.flags(), Version: v.version()}
 }
 
 // writeRecord lays a record out at the start of dst, which must hold
 // recordSize bytes, and returns the view of it.
-func writeRecord(dst []byte, key string, value []byte, it Item, state byte) view {
+func writeRecord(dst []byte, key string, value []byte, it item, state byte) view {
 	state &^= recFlags
 	if it.Flags != 0 {
 		state |= recFlags
@@ -122,8 +122,8 @@ func writeRecord(dst []byte, key string, value []byte, it Item, state byte) view
 	return v[:o]
 }
 
-// Item describes a stored record without its value.
-type Item struct {
+// item describes a stored record without its value.
+type item struct {
 	// Expires is the absolute expiry in unix milliseconds; 0 means never.
 	Expires int64
 	// Flags are the opaque client flags stored with the record.

@@ -389,7 +389,7 @@ func (j *journal) restore(file string, body []byte, now int64) error {
 // restore puts a loaded record into the store by the apply rule: it
 // replaces only a lower version. It is never refused for want of memory:
 // nothing on disk is dropped at start (the cap then holds for new writes).
-func (st *Store) restore(kind byte, key string, value []byte, it Item, now int64) error {
+func (st *Store) restore(kind byte, key string, value []byte, it item, now int64) error {
 	st.clock.Update(it.Version.Time)
 	h := st.hash(key)
 	sh, tag := &st.shards[h&st.mask], uint32(h>>32)
@@ -423,7 +423,7 @@ func (st *Store) restore(kind byte, key string, value []byte, it Item, now int64
 			exp = min(it.Version.wallMS()+st.opts.TombstoneTTL.Milliseconds(), maxExpires)
 		}
 		if exp > now {
-			err := sh.write(tag, key, i, nil, Item{Expires: exp, Version: it.Version}, recTomb, true)
+			err := sh.write(tag, key, i, nil, item{Expires: exp, Version: it.Version}, recTomb, true)
 			sh.settle(now)
 			return err
 		}

@@ -125,8 +125,8 @@ func TestPersistModel(t *testing.T) {
 			if err != nil || !found || !bytes.Equal(v, m.val) {
 				t.Fatalf("%s: Get(%q) = %d bytes, %v, %v; want %d bytes", when, k, len(v), found, err, len(m.val))
 			}
-			if e, _, _ := st.Expiry(k); e != m.exp {
-				t.Fatalf("%s: Expiry(%q) = %d, want %d", when, k, e, m.exp)
+			if e := expiryOf(t, st, k); e != m.exp {
+				t.Fatalf("%s: expiry of %q = %d, want %d", when, k, e, m.exp)
 			}
 		}
 		cursor := uint64(0)

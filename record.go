@@ -1,5 +1,7 @@
 package sessiond
 
+import "time"
+
 // Version orders the writes of one key across every node of a cluster. The
 // higher version wins everywhere: in replication, join sync and repair.
 //
@@ -50,4 +52,55 @@ type Record struct {
 	// Deleted marks a tombstone: the key was deleted at Version, and any
 	// write with a lower version must not bring it back.
 	Deleted bool
+}
+
+// Item describes a stored record without its value.
+type Item struct {
+	// Expires is when the record expires, to the millisecond; the zero
+	// Time if never.
+	Expires time.Time
+	// Flags are the opaque flags stored with the value (memcached's).
+	Flags uint32
+	// Version is the version of the record's last write. Every write
+	// changes it; memcached's cas unique is its Time.
+	Version Version
+}
+
+// public is it as the API gives it.
+func (it item) public() Item {
+	return Item{Expires: timeOf(it.Expires), Flags: it.Flags, Version: it.Version}
+}
+
+// timeOf is the time of an expiry in unix ms, 0 for never.
+func timeOf(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// expiresMS is the expiry t in unix ms, as the store keeps it: 0 for the
+// zero Time (never), rounded up to the millisecond (a key never expires
+// before t), -1 for a time at or before 1970 (past), and maxExpires for
+// one past the latest the store keeps.
+func expiresMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	s := t.Unix()
+	switch {
+	case s < 0:
+		return -1
+	case s >= maxExpires/1000:
+		return maxExpires
+	}
+	ns := int64(t.Nanosecond())
+	ms := s*1000 + ns/1e6
+	if ns%1e6 != 0 {
+		ms++
+	}
+	if ms == 0 {
+		return -1
+	}
+	return ms
 }

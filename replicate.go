@@ -40,7 +40,7 @@ var ErrNotReplicated = errors.New("sessiond: not replicated")
 // data directory's log and to the replicator. It is called with the shard
 // locked; value is the record's value (in v, or the caller's slice it was
 // written from).
-func (sh *shard) emit(key string, value []byte, it Item, deleted bool) pending {
+func (sh *shard) emit(key string, value []byte, it item, deleted bool) pending {
 	kind := byte(entryPut)
 	if deleted {
 		kind = entryTomb
@@ -54,27 +54,23 @@ func (sh *shard) emit(key string, value []byte, it Item, deleted bool) pending {
 }
 
 // await waits for what the change t left pending, the log's flush and the
-// replication, and sets *err to the reason either failed. Callers defer
-// it before deferring their unlock, so that it runs after the unlock.
-func (st *Store) await(t *pending, err *error) {
-	switch {
-	case *err != nil:
-		return
-	case t.err != nil:
-		*err = t.err
-		return
+// replication, and returns the reason either failed. change calls it once
+// the key is unlocked.
+func (st *Store) await(t pending) error {
+	if t.err != nil {
+		return t.err
 	}
 	if t.pos != 0 && !st.opts.DeferWrites {
-		if werr := st.journal.commit(t.pos); werr != nil {
-			*err = werr
-			return
+		if err := st.journal.commit(t.pos); err != nil {
+			return err
 		}
 	}
 	if t.repl != 0 {
-		if werr := st.opts.Replicator.Wait(t.repl); werr != nil {
-			*err = fmt.Errorf("%w: %w", ErrNotReplicated, werr)
+		if err := st.opts.Replicator.Wait(t.repl); err != nil {
+			return fmt.Errorf("%w: %w", ErrNotReplicated, err)
 		}
 	}
+	return nil
 }
 
 // floor is the version below which nothing is kept: the version of the

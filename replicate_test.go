@@ -105,28 +105,31 @@ func TestReplicatorSeesEveryChange(t *testing.T) {
 			return nil
 		}, nil},
 		{"touch", func() error { _, err := st.Touch("a", time.Hour); return err }, []Record{{Key: "a", Value: val, Expires: now + 3600_000}}},
-		{"expire-gt-fails", func() error {
-			_, set, err := st.ExpireIf("a", now+1000, ExpireGT)
-			if set {
-				return errors.New("GT with an earlier time set the expiry")
-			}
+		{"update-unchanged", func() error {
+			_, err := st.Update("a", func(e *Entry) error { e.Value(); return nil })
 			return err
 		}, nil},
-		{"getex", func() error { _, _, _, err := st.GetExpire(nil, "b", now+5000, true); return err }, []Record{{Key: "b", Value: []byte("x"), Flags: 2, Expires: now + 5000}}},
-		{"modify", func() error {
-			_, _, err := st.Modify("b", func(cur []byte, _ Item) ([]byte, error) { return append([]byte("<"), cur...), nil })
+		{"update-expires", func() error {
+			_, err := st.Update("b", func(e *Entry) error { e.SetExpires(time.UnixMilli(now + 5000)); return nil })
+			return err
+		}, []Record{{Key: "b", Value: []byte("x"), Flags: 2, Expires: now + 5000}}},
+		{"update-set", func() error {
+			_, err := st.Update("b", func(e *Entry) error { e.Set(append([]byte("<"), e.Value()...)); return nil })
 			return err
 		}, []Record{{Key: "b", Value: []byte("<x"), Flags: 2, Expires: now + 5000}}},
-		{"modify-fails", func() error {
-			_, _, err := st.Modify("b", func([]byte, Item) ([]byte, error) { return nil, errors.New("no") })
+		{"update-fails", func() error {
+			_, err := st.Update("b", func(e *Entry) error { e.Set([]byte("y")); return errors.New("no") })
 			if err == nil {
-				return errors.New("Modify did not return fn's error")
+				return errors.New("Update did not return fn's error")
 			}
 			return nil
 		}, nil},
 		{"delete", func() error { _, err := st.Delete("b"); return err }, []Record{{Key: "b", Deleted: true, Expires: now + (24 * time.Hour).Milliseconds()}}},
 		{"delete-missing", func() error { _, err := st.Delete("b"); return err }, nil},
-		{"take", func() error { _, _, err := st.Take(nil, "a"); return err }, []Record{{Key: "a", Deleted: true, Expires: now + (24 * time.Hour).Milliseconds()}}},
+		{"update-delete", func() error {
+			_, err := st.Update("a", func(e *Entry) error { e.Delete(); return nil })
+			return err
+		}, []Record{{Key: "a", Deleted: true, Expires: now + (24 * time.Hour).Milliseconds()}}},
 		{"set-expired", func() error {
 			if err := st.Set("c", val, 0); err != nil {
 				return err

@@ -43,6 +43,7 @@ type shard struct {
 	tombs   int
 	bytes   int64   // stored size of live records and tombstones
 	newest  Version // highest version counted in since the last reset
+	entry   Entry   // Update's, while mu is held
 	_       [64]byte
 }
 
@@ -360,7 +361,7 @@ func (sh *shard) evacuate(id uint16, now int64, drop func(v view) bool) (gone in
 			// record back past the memory cap. Its position is before
 			// that of the write that needed the room, which waits for it.
 			k := v.key()
-			_, _ = sh.persist(entryDrop, unsafe.String(unsafe.SliceData(k), len(k)), nil, Item{Version: v.version()})
+			_, _ = sh.persist(entryDrop, unsafe.String(unsafe.SliceData(k), len(k)), nil, item{Version: v.version()})
 			sh.remove(i)
 			gone++
 			continue

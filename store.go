@@ -155,15 +155,6 @@ func (st *Store) lock(key string) (*shard, uint32, error) {
 	return sh, uint32(h >> 32), nil
 }
 
-// lockWrite is lock for an operation that may change key: it refuses while
-// the data directory cannot take changes.
-func (st *Store) lockWrite(key string) (*shard, uint32, error) {
-	if err := st.journal.refuse(); err != nil {
-		return nil, 0, err
-	}
-	return st.lock(key)
-}
-
 func (st *Store) checkKey(key string) error {
 	if len(key) > MaxKeySize {
 		return fmt.Errorf("%w: key of %d bytes (at most %d)", ErrKeyTooLarge, len(key), MaxKeySize)
@@ -226,7 +217,8 @@ func (st *Store) Get(key string) (value []byte, found bool, err error) {
 }
 
 // Lookup appends key's value to dst and describes the record. It is Get for
-// callers that reuse a buffer: it allocates nothing when dst has room.
+// callers that reuse a buffer, as a server does for each connection: it
+// allocates nothing when dst has room.
 func (st *Store) Lookup(dst []byte, key string) (value []byte, it Item, found bool, err error) {
 	sh, tag, err := st.lock(key)
 	if err != nil {
@@ -248,111 +240,105 @@ func (st *Store) Lookup(dst []byte, key string) (value []byte, it Item, found bo
 		return dst, Item{}, false, nil
 	}
 	v[0] |= recRef
-	return append(dst, v.value()...), v.item(), true, nil
+	return append(dst, v.value()...), v.item().public(), true, nil
 }
 
-// Cond is the condition of a conditional write.
+// Cond is the condition of a conditional Write.
 type Cond uint8
 
 const (
 	// Always writes unconditionally.
 	Always Cond = iota
 	// IfAbsent writes only a key that does not exist (Redis SET NX,
-	// memcached add).
+	// memcached add): a new session never replaces one that holds the
+	// same id.
 	IfAbsent
 	// IfPresent writes only a key that exists (Redis SET XX, memcached
 	// replace).
 	IfPresent
-	// IfVersion writes only if the key exists with WriteOptions.Version
-	// (memcached cas).
-	IfVersion
 )
 
-// WriteOptions shape a Write.
+// WriteOptions shape a Write. The zero value writes unconditionally, with
+// no expiry and no flags.
 type WriteOptions struct {
-	// Expires is the absolute expiry in unix milliseconds; 0 means never.
-	// A time already past deletes the key, as Redis does.
-	Expires int64
-	// TTL, if positive, sets the expiry relative to the time of the write
-	// instead of Expires (Redis SET ... EX/PX): the store reads the clock
-	// once for both.
+	// TTL, if positive, expires the key that long after the write.
 	TTL time.Duration
-	// KeepTTL keeps the key's current expiry (Redis SET KEEPTTL).
+	// Expires, if TTL is not positive and Expires is not zero, is when the
+	// key expires. A time already past deletes the key, as Redis does.
+	Expires time.Time
+	// KeepTTL keeps the key's current expiry, if it has one (Redis SET
+	// KEEPTTL); TTL and Expires are then ignored.
 	KeepTTL bool
-	// Flags are opaque client flags stored with the value.
+	// Flags are opaque flags stored with the value (memcached's).
 	Flags uint32
-	// Cond makes the write conditional; a failed condition returns
-	// ErrNotStored.
+	// Cond makes the write conditional: a failed condition returns
+	// ErrNotStored and writes nothing.
 	Cond Cond
-	// Version is the version IfVersion compares with.
-	Version Version
 }
 
 // Set stores value under key. A ttl > 0 expires it after ttl, a ttl of 0
 // means no expiry, and a negative ttl deletes the key (it is born expired).
 func (st *Store) Set(key string, value []byte, ttl time.Duration) error {
-	now := st.nowMS()
-	_, _, err := st.write(key, value, WriteOptions{Expires: expiresAt(now, ttl)}, now, nil)
+	exp := int64(0)
+	if ttl < 0 {
+		exp = -1
+	}
+	_, err := st.write(key, value, WriteOptions{TTL: ttl}, exp)
 	return err
 }
 
 // Write stores value under key as o says and returns the new record's
-// description. A write that deletes the key returns a zero Item.
+// description. A write that deletes the key returns a zero Item. It is Set
+// with conditions, flags and an absolute expiry; for a change that depends
+// on the value held, use Update.
 func (st *Store) Write(key string, value []byte, o WriteOptions) (Item, error) {
-	it, _, err := st.write(key, value, o, st.nowMS(), nil)
-	return it, err
+	it, err := st.write(key, value, o, expiresMS(o.Expires))
+	return it.public(), err
 }
 
-// write is Write at time now. If old is not nil, the key's value before the
-// write is appended to *old, and found reports whether there was one.
-func (st *Store) write(key string, value []byte, o WriteOptions, now int64, old *[]byte) (it Item, found bool, err error) {
+// write is Write with o.Expires in unix ms.
+func (st *Store) write(key string, value []byte, o WriteOptions, expires int64) (it item, err error) {
 	if err := st.checkValue(key, value); err != nil {
-		return Item{}, false, err
+		return item{}, err
 	}
-	sh, tag, err := st.lockWrite(key)
-	if err != nil {
-		return Item{}, false, err
-	}
-	var ticket pending
-	defer st.await(&ticket, &err)
-	defer sh.mu.Unlock()
-	i := sh.find(tag, key)
-	cur := sh.live(i, now)
-	if old != nil && cur != nil {
-		*old = append(*old, cur.value()...)
-	}
-	found = cur != nil
-	switch {
-	case o.Cond == IfAbsent && cur != nil,
-		o.Cond == IfPresent && cur == nil,
-		o.Cond == IfVersion && (cur == nil || cur.version() != o.Version):
-		return Item{}, found, ErrNotStored
-	}
-	exp := o.Expires
-	if o.TTL > 0 {
-		exp = expiresAt(now, o.TTL)
-	}
-	if o.KeepTTL && cur != nil {
-		exp = cur.expires()
-	}
-	if expired(exp, now) {
-		if cur != nil {
-			ticket = sh.delete(tag, key, i, st.version(now), now)
+	err = st.change(key, func(sh *shard, tag uint32, now int64) (ticket pending, err error) {
+		if err := st.journal.refuse(); err != nil {
+			return pending{}, err
 		}
-		sh.settle(now)
-		return Item{}, found, nil
-	}
-	it = Item{Expires: min(exp, maxExpires), Flags: o.Flags, Version: st.version(now)}
-	if ticket, err = sh.writeLive(tag, key, i, value, it, now); err != nil {
-		return Item{}, found, err
-	}
-	return it, found, nil
+		i := sh.find(tag, key)
+		cur := sh.live(i, now)
+		switch {
+		case o.Cond == IfAbsent && cur != nil,
+			o.Cond == IfPresent && cur == nil:
+			return pending{}, ErrNotStored
+		}
+		exp := expires
+		if o.TTL > 0 {
+			exp = expiresAt(now, o.TTL)
+		}
+		if o.KeepTTL && cur != nil {
+			exp = cur.expires()
+		}
+		if expired(exp, now) {
+			if cur != nil {
+				ticket = sh.delete(tag, key, i, st.version(now), now)
+			}
+			sh.settle(now)
+			return ticket, nil
+		}
+		it = item{Expires: min(exp, maxExpires), Flags: o.Flags, Version: st.version(now)}
+		if ticket, err = sh.writeLive(tag, key, i, value, it, now); err != nil {
+			it = item{}
+		}
+		return ticket, err
+	})
+	return it, err
 }
 
 // writeLive writes a live record for key, whose index slot is i (or -1),
 // settles the shard and passes the write to the replicator: the end of
 // every local write of a value.
-func (sh *shard) writeLive(tag uint32, key string, i int, value []byte, it Item, now int64) (ticket pending, err error) {
+func (sh *shard) writeLive(tag uint32, key string, i int, value []byte, it item, now int64) (ticket pending, err error) {
 	err = sh.write(tag, key, i, value, it, 0, false)
 	sh.settle(now)
 	if err != nil {
@@ -363,7 +349,7 @@ func (sh *shard) writeLive(tag uint32, key string, i int, value []byte, it Item,
 
 // write stores a record for key, whose index slot is i (or -1), in place
 // when the size is unchanged.
-func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, state byte, force bool) error {
+func (sh *shard) write(tag uint32, key string, i int, value []byte, it item, state byte, force bool) error {
 	size := recordSize(len(key), len(value), it.Flags)
 	if i >= 0 {
 		loc := entryLoc(sh.idx.slots[i])
@@ -395,14 +381,14 @@ func (sh *shard) delete(tag uint32, key string, i int, ver Version, now int64) (
 	if !sh.st.opts.Tombstones {
 		sh.remove(i)
 		// The log keeps the delete, versioned, though memory does not.
-		ticket.pos, ticket.err = sh.persist(entryTomb, key, nil, Item{Version: ver})
+		ticket.pos, ticket.err = sh.persist(entryTomb, key, nil, item{Version: ver})
 		return ticket
 	}
 	exp := min(ver.wallMS()+sh.st.opts.TombstoneTTL.Milliseconds(), maxExpires)
 	if e := sh.at(entryLoc(sh.idx.slots[i])).expires(); e > exp {
 		exp = e
 	}
-	it := Item{Expires: exp, Version: ver}
+	it := item{Expires: exp, Version: ver}
 	// Forced: a delete must not fail for want of memory.
 	_ = sh.write(tag, key, i, nil, it, recTomb, true)
 	return sh.emit(key, nil, it, true)
@@ -410,31 +396,29 @@ func (sh *shard) delete(tag uint32, key string, i int, ver Version, now int64) (
 
 // Delete removes key and reports whether it existed.
 func (st *Store) Delete(key string) (found bool, err error) {
-	sh, tag, err := st.lockWrite(key)
-	if err != nil {
-		return false, err
-	}
-	var ticket pending
-	defer st.await(&ticket, &err)
-	defer sh.mu.Unlock()
-	now := st.nowMS()
-	i := sh.find(tag, key)
-	if i < 0 {
-		return false, nil
-	}
-	v := sh.at(entryLoc(sh.idx.slots[i]))
-	switch {
-	case v.tomb():
-		return false, nil
-	case v.expired(now):
-		sh.remove(i)
-		st.expirations.Add(1)
-	default:
-		ticket = sh.delete(tag, key, i, st.version(now), now)
-		found = true
-	}
-	sh.settle(now)
-	return found, nil
+	err = st.change(key, func(sh *shard, tag uint32, now int64) (ticket pending, err error) {
+		if err := st.journal.refuse(); err != nil {
+			return pending{}, err
+		}
+		i := sh.find(tag, key)
+		if i < 0 {
+			return pending{}, nil
+		}
+		v := sh.at(entryLoc(sh.idx.slots[i]))
+		switch {
+		case v.tomb():
+			return pending{}, nil
+		case v.expired(now):
+			sh.remove(i)
+			st.expirations.Add(1)
+		default:
+			ticket = sh.delete(tag, key, i, st.version(now), now)
+			found = true
+		}
+		sh.settle(now)
+		return ticket, nil
+	})
+	return found, err
 }
 
 // Exists reports whether key holds a live record.
@@ -445,9 +429,13 @@ func (st *Store) Exists(key string) (bool, error) {
 
 // TTL returns the time key has left to live; 0 for a key without expiry.
 // An expiry further off than a Duration holds (292 years) is reported as
-// the longest Duration; Expiry gives it exactly.
+// the longest Duration.
 func (st *Store) TTL(key string) (ttl time.Duration, found bool, err error) {
-	e, now, found, err := st.expiry(key)
+	var e, now int64
+	_, err = st.Update(key, func(en *Entry) error {
+		found, e, now = en.found, en.it.Expires, en.now
+		return nil
+	})
 	switch {
 	case !found || e == 0:
 		return 0, found, err
@@ -457,49 +445,19 @@ func (st *Store) TTL(key string) (ttl time.Duration, found bool, err error) {
 	return time.Duration(e-now) * time.Millisecond, true, nil
 }
 
-// Expiry returns key's absolute expiry in unix milliseconds, 0 for a key
-// without one. Unlike TTL it holds any expiry, however far.
-func (st *Store) Expiry(key string) (expires int64, found bool, err error) {
-	expires, _, found, err = st.expiry(key)
-	return expires, found, err
-}
-
-// expiry returns key's expiry and the time it was read at, under the
-// key's lock: a TTL computed from both cannot see a write made after the
-// clock was read.
-func (st *Store) expiry(key string) (expires, now int64, found bool, err error) {
-	sh, tag, err := st.lock(key)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	defer sh.mu.Unlock()
-	now = st.nowMS()
-	v := sh.live(sh.find(tag, key), now)
-	if v == nil {
-		return 0, now, false, nil
-	}
-	return v.expires(), now, true, nil
-}
-
 // Touch gives key a new time to live without rewriting its value. A ttl <= 0
 // deletes the key, as Redis's EXPIRE does. It reports whether key existed.
 func (st *Store) Touch(key string, ttl time.Duration) (found bool, err error) {
-	now := st.nowMS()
-	if ttl <= 0 {
-		return st.expire(key, -1, now)
-	}
-	return st.expire(key, expiresAt(now, ttl), now)
-}
-
-// Expire sets key's absolute expiry in unix milliseconds: 0 removes the
-// expiry (Redis PERSIST), a time already past deletes the key. It reports
-// whether key existed.
-func (st *Store) Expire(key string, expires int64) (found bool, err error) {
-	return st.expire(key, expires, st.nowMS())
-}
-
-func (st *Store) expire(key string, expires, now int64) (found bool, err error) {
-	found, _, err = st.expireIf(key, expires, ExpireAlways, now)
+	_, err = st.Update(key, func(e *Entry) error {
+		if found = e.found; found {
+			exp := int64(-1)
+			if ttl > 0 {
+				exp = expiresAt(e.now, ttl)
+			}
+			e.expires(exp)
+		}
+		return nil
+	})
 	return found, err
 }
 
@@ -559,8 +517,7 @@ func (st *Store) Clear() (err error) {
 	if r != nil {
 		ticket.repl = r.ReplicateClear(v)
 	}
-	st.await(&ticket, &err)
-	return err
+	return st.await(ticket)
 }
 
 // ClearBefore deletes every key, tombstones included, whose version is
@@ -588,7 +545,7 @@ func (st *Store) clearBefore(v Version) (pos uint64, err error) {
 	if j := st.journal; j != nil && !st.loading.Load() {
 		// Logged before anything is removed: a crash half-way through
 		// must not bring back what it removed.
-		if pos, err = j.append(entryClear, "", nil, Item{Version: v}); err != nil {
+		if pos, err = j.append(entryClear, "", nil, item{Version: v}); err != nil {
 			return 0, err
 		}
 	}

@@ -215,7 +215,7 @@ func TestBadInput(t *testing.T) {
 	}
 	// An expiry past what the header holds is kept as the latest it
 	// holds: the key lives, as it would have for millennia.
-	if _, err := st.Write("far", []byte("x"), WriteOptions{Expires: 1 << 62}); err != nil {
+	if _, err := st.Write("far", []byte("x"), WriteOptions{Expires: time.UnixMilli(1 << 62)}); err != nil {
 		t.Fatal(err)
 	}
 	if rec, ok, _ := st.Load("far"); !ok || rec.Expires != maxExpires {

@@ -282,6 +282,7 @@ func TestExpireFamily(t *testing.T) {
 		c.expect(num(1), "PEXPIREAT", "e", unixMSIn(300*time.Second))
 		intIn(t, c, 298, 300, "TTL", "e")
 		c.expect(num(1), "PEXPIREAT", "e", "9223372036854775807")
+		c.expect(num(0), "PEXPIREAT", "e", "9223372036854775807", "GT") // kept as the latest expiry: not later
 		c.expect(num(1), "PERSIST", "e")
 		c.expect(num(0), "PERSIST", "e")
 		c.expect(num(0), "PERSIST", "nokey")

@@ -3,6 +3,7 @@ package server
 import (
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -14,7 +15,6 @@ func cmdExpire(c *conn, args [][]byte) {
 	if !ok {
 		return
 	}
-	cond := sessiond.ExpireAlways
 	nx, xx, gt, lt := false, false, false, false
 	for _, a := range args[3:] {
 		switch {
@@ -38,19 +38,7 @@ func cmdExpire(c *conn, args [][]byte) {
 	case gt && lt:
 		c.w.Error("ERR GT and LT options at the same time are not compatible")
 		return
-	case nx:
-		cond = sessiond.ExpireNX
-	case xx:
-		cond = sessiond.ExpireXX
 	}
-	if gt {
-		cond = sessiond.ExpireGT
-	} else if lt {
-		cond = sessiond.ExpireLT
-	}
-	// GT and LT count no expiry as an infinite one: GT never sets one on
-	// a key without, so XX GT is GT; LT does, so XX LT needs its own check.
-	xxlt := xx && lt
 	var unit int64 = 1000
 	if name == "pexpire" || name == "pexpireat" {
 		unit = 1
@@ -71,20 +59,53 @@ func cmdExpire(c *conn, args [][]byte) {
 	if at <= 0 {
 		at = -1 // in the past: the key is deleted, if the condition holds
 	}
-	key := str(args[1])
-	if xxlt {
-		// Keys without an expiry fail XX; the rest are LT.
-		if exp, found, _ := c.s.st.Expiry(key); !found || exp == 0 {
-			c.w.Int(0)
-			return
+	set := false
+	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
+		if !e.Found() {
+			return nil
 		}
-	}
-	_, set, err := c.s.st.ExpireIf(key, at, cond)
+		// Compared as stored: an expiry past the latest the store
+		// keeps is kept as that.
+		if set = expireHolds(nx, xx, gt, lt, unixMS(e.Item().Expires), min(at, maxStoredExpiry)); set {
+			e.SetExpires(expiryTime(at))
+		}
+		return nil
+	})
 	if err != nil {
 		c.storeError(err)
 		return
 	}
 	c.w.Int(b2i(set))
+}
+
+// maxStoredExpiry is the latest expiry the store keeps, in unix ms
+// (2^48-1, the year 10889: see sessiond's Caveats); a later one is kept
+// as it, and EXPIRE GT compares with what is kept, as Redis does.
+const maxStoredExpiry = 1<<48 - 1
+
+// expireHolds reports whether EXPIRE's NX, XX, GT and LT let it replace
+// the expiry cur with next (unix ms, 0 for none). No expiry counts as
+// later than any time: GT never sets one on a key without, LT always
+// does, and XX LT, which needs one, fails there.
+func expireHolds(nx, xx, gt, lt bool, cur, next int64) bool {
+	later := func(a, b int64) bool { // a later than b
+		switch {
+		case a == 0:
+			return b != 0
+		case b == 0:
+			return false
+		}
+		return a > b
+	}
+	switch {
+	case nx && cur != 0, xx && cur == 0:
+		return false
+	case gt:
+		return later(next, cur)
+	case lt:
+		return later(cur, next)
+	}
+	return true
 }
 
 func b2i(b bool) int64 {
@@ -96,7 +117,12 @@ func b2i(b bool) int64 {
 
 // TTL key, PTTL key: -2 for a missing key, -1 for one without expiry.
 func cmdTTL(c *conn, args [][]byte) {
-	exp, found, err := c.s.st.Expiry(str(args[1]))
+	var exp int64
+	found := false
+	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
+		found, exp = e.Found(), unixMS(e.Item().Expires)
+		return nil
+	})
 	switch {
 	case err != nil:
 		c.storeError(err)
@@ -113,7 +139,13 @@ func cmdTTL(c *conn, args [][]byte) {
 
 // PERSIST key: 1 if an expiry was removed.
 func cmdPersist(c *conn, args [][]byte) {
-	_, set, err := c.s.st.ExpireIf(str(args[1]), 0, sessiond.ExpireXX)
+	set := false
+	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
+		if set = e.Found() && !e.Item().Expires.IsZero(); set {
+			e.SetExpires(time.Time{})
+		}
+		return nil
+	})
 	if err != nil {
 		c.storeError(err)
 		return

@@ -14,10 +14,9 @@ import (
 // store. A record's cas unique is its Version.Time, which every write
 // changes; a touch is a write to the store (it replicates), so touch and gat
 // change the unique too, where memcached keeps it. Commands that read,
-// change and write a key do it in one step of the store, under the key's
-// lock (incr, decr, append, prepend: Store.Modify; gat: Store.GetExpire),
-// or, for cas, write with IfVersion: a write another client made in between
-// is never lost, and the command never fails for it.
+// change and write a key (incr, decr, append, prepend, cas, gat, touch) do
+// it in one Store.Update, under the key's lock: a write another client
+// made in between is never lost, and the command never fails for it.
 
 // Replies memcached gives to failures of the store.
 const (
@@ -118,23 +117,6 @@ func (m *mcConn) lookup(key string) ([]byte, sessiond.Item, bool, error) {
 	return v, it, found, err
 }
 
-// lookupFor reads key for a command that changes it. If the key is missing,
-// it replies with missReply and counts miss; if the store fails, with the
-// error. It reports whether the command goes on.
-func (m *mcConn) lookupFor(cmd *memcache.Command, key string, miss mcCounter, missReply string) ([]byte, sessiond.Item, bool) {
-	v, it, found, err := m.lookup(key)
-	switch {
-	case err != nil:
-		m.storeError(cmd, err)
-		return nil, it, false
-	case !found:
-		m.counts[miss].Add(1)
-		m.reply(cmd, missReply)
-		return nil, it, false
-	}
-	return v, it, true
-}
-
 // trimScratch drops a scratch buffer that a large value grew.
 func (m *mcConn) trimScratch() {
 	if cap(m.scratch) > 64<<10 {
@@ -198,14 +180,25 @@ func (m *mcConn) retrieve(cmd *memcache.Command) {
 // the cas unique a later cas needs; when the new expiry deleted the key, it
 // is the record's as read, with the value.
 func (m *mcConn) getAndTouch(key string, expires int64) ([]byte, sessiond.Item, bool, error) {
-	v, it, found, err := m.s.st.GetExpire(m.scratch[:0], key, expires, true)
-	m.scratch = v
-	return v, it, found, err
+	var read sessiond.Item
+	found := false
+	it, err := m.s.st.Update(key, func(e *sessiond.Entry) error {
+		if found = e.Found(); found {
+			m.scratch = append(m.scratch[:0], e.Value()...)
+			read = e.Item()
+			e.SetExpires(expiryTime(expires))
+		}
+		return nil
+	})
+	if it.Version.IsZero() {
+		it = read
+	}
+	return m.scratch, it, found, err
 }
 
 // set, add, replace key flags exptime bytes [noreply]
 func (m *mcConn) store(cmd *memcache.Command) {
-	o := sessiond.WriteOptions{Expires: m.s.mcExpires(cmd.Exptime), Flags: cmd.Flags}
+	o := sessiond.WriteOptions{Expires: expiryTime(m.s.mcExpires(cmd.Exptime)), Flags: cmd.Flags}
 	switch cmd.Op {
 	case memcache.Add:
 		o.Cond = sessiond.IfAbsent
@@ -243,30 +236,28 @@ func (m *mcConn) failedSet(cmd *memcache.Command) {
 
 // cas key flags exptime bytes cas [noreply]
 func (m *mcConn) cas(cmd *memcache.Command) {
-	key := str(cmd.Key)
-	_, it, ok := m.lookupFor(cmd, key, mcCasMisses, memcache.NotFound)
-	if !ok {
-		return
-	}
-	if it.Version.Time != cmd.Cas {
-		m.counts[mcCasBadval].Add(1)
-		m.reply(cmd, memcache.Exists)
-		return
-	}
-	o := sessiond.WriteOptions{Expires: m.s.mcExpires(cmd.Exptime), Flags: cmd.Flags, Cond: sessiond.IfVersion, Version: it.Version}
-	_, err := m.s.st.Write(key, cmd.Data, o)
-	switch {
-	case errors.Is(err, sessiond.ErrNotStored):
-		// Written, or deleted, since the lookup.
-		if ok, _ := m.s.st.Exists(key); !ok {
-			m.counts[mcCasMisses].Add(1)
-			m.reply(cmd, memcache.NotFound)
-			return
+	var hit, miss bool
+	expires := expiryTime(m.s.mcExpires(cmd.Exptime))
+	_, err := m.s.st.Update(str(cmd.Key), func(e *sessiond.Entry) error {
+		hit, miss = false, !e.Found()
+		if miss || e.Item().Version.Time != cmd.Cas {
+			return nil
 		}
-		m.counts[mcCasBadval].Add(1)
-		m.reply(cmd, memcache.Exists)
+		hit = true
+		e.Set(cmd.Data)
+		e.SetFlags(cmd.Flags)
+		e.SetExpires(expires)
+		return nil
+	})
+	switch {
 	case err != nil:
 		m.storeError(cmd, err)
+	case miss:
+		m.counts[mcCasMisses].Add(1)
+		m.reply(cmd, memcache.NotFound)
+	case !hit:
+		m.counts[mcCasBadval].Add(1)
+		m.reply(cmd, memcache.Exists)
 	default:
 		m.counts[mcCasHits].Add(1)
 		m.counts[mcTotalItems].Add(1)
@@ -274,16 +265,33 @@ func (m *mcConn) cas(cmd *memcache.Command) {
 	}
 }
 
+// modify replaces the value of key, if it exists, with what fn makes of
+// it in m.scratch, in one step of the store; the key keeps its expiry
+// and flags.
+func (m *mcConn) modify(key string, fn func(cur []byte) error) (found bool, err error) {
+	_, err = m.s.st.Update(key, func(e *sessiond.Entry) error {
+		if found = e.Found(); !found {
+			return nil
+		}
+		if err := fn(e.Value()); err != nil {
+			return err
+		}
+		e.Set(m.scratch)
+		return nil
+	})
+	return found, err
+}
+
 // append, prepend key flags exptime bytes [noreply]: the flags and exptime
 // are ignored, as in memcached; the key keeps its own.
 func (m *mcConn) concat(cmd *memcache.Command) {
-	_, found, err := m.s.st.Modify(str(cmd.Key), func(cur []byte, _ sessiond.Item) ([]byte, error) {
+	found, err := m.modify(str(cmd.Key), func(cur []byte) error {
 		if cmd.Op == memcache.Append {
 			m.scratch = append(append(m.scratch[:0], cur...), cmd.Data...)
 		} else {
 			m.scratch = append(append(m.scratch[:0], cmd.Data...), cur...)
 		}
-		return m.scratch, nil
+		return nil
 	})
 	switch {
 	case errors.Is(err, sessiond.ErrValueTooLarge), errors.Is(err, sessiond.ErrOutOfMemory):
@@ -307,10 +315,10 @@ func (m *mcConn) incr(cmd *memcache.Command) {
 		hits, misses = mcDecrHits, mcDecrMisses
 	}
 	var n uint64
-	_, found, err := m.s.st.Modify(str(cmd.Key), func(cur []byte, _ sessiond.Item) ([]byte, error) {
+	found, err := m.modify(str(cmd.Key), func(cur []byte) error {
 		var ok bool
 		if n, ok = memcache.ParseValue(cur); !ok {
-			return nil, errNonNumeric
+			return errNonNumeric
 		}
 		switch {
 		case cmd.Op == memcache.Incr:
@@ -321,7 +329,7 @@ func (m *mcConn) incr(cmd *memcache.Command) {
 			n -= cmd.Delta
 		}
 		m.scratch = strconv.AppendUint(m.scratch[:0], n, 10)
-		return m.scratch, nil
+		return nil
 	})
 	switch {
 	case errors.Is(err, errNonNumeric):
@@ -347,7 +355,14 @@ var errNonNumeric = errors.New(mcNonNumeric)
 // touch key exptime [noreply]
 func (m *mcConn) touch(cmd *memcache.Command) {
 	m.counts[mcCmdTouch].Add(1)
-	found, err := m.s.st.Expire(str(cmd.Key), m.s.mcExpires(cmd.Exptime))
+	expires := expiryTime(m.s.mcExpires(cmd.Exptime))
+	found := false
+	_, err := m.s.st.Update(str(cmd.Key), func(e *sessiond.Entry) error {
+		if found = e.Found(); found {
+			e.SetExpires(expires)
+		}
+		return nil
+	})
 	m.found(cmd, found, err, mcTouchHits, mcTouchMisses, memcache.Touched)
 }
 

@@ -44,14 +44,14 @@ func (c *mcClient) gets(key string) uint64 {
 // no expiry.
 func (ts *mcServer) ttl(t *testing.T, clock *fakeClock, key string) time.Duration {
 	t.Helper()
-	exp, found, err := ts.st.Expiry(key)
+	_, it, found, err := ts.st.Lookup(nil, key)
 	switch {
 	case err != nil || !found:
-		t.Fatalf("Expiry(%q): found %v, %v", key, found, err)
-	case exp == 0:
+		t.Fatalf("Lookup(%q): found %v, %v", key, found, err)
+	case it.Expires.IsZero():
 		return -1
 	}
-	return time.Duration(exp-clock.Now().UnixMilli()) * time.Millisecond
+	return it.Expires.Sub(clock.Now().Truncate(time.Millisecond))
 }
 
 func (ts *mcServer) expectTTL(t *testing.T, clock *fakeClock, key string, want time.Duration) {

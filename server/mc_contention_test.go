@@ -88,7 +88,7 @@ func itoa(n int) string {
 
 // memcached applies every incr, however many clients change the key at the
 // same time; so does sessiond, reading and writing under the key's lock
-// (Store.Modify). append and prepend likewise.
+// (Store.Update). append and prepend likewise.
 func TestMCIncrContended(t *testing.T) {
 	ts := contendedStore(t, "ctr", "100", "(*mcConn).incr")
 	c := ts.mc(t)

@@ -137,7 +137,7 @@ func cmdSet(c *conn, args [][]byte) {
 	}
 	// An absolute time already past deletes the key, as Redis does: the
 	// store does that for any past expiry.
-	o.Expires, o.TTL, o.KeepTTL = exp.at, exp.ttl, exp.keepTTL
+	o.Expires, o.TTL, o.KeepTTL = expiryTime(exp.at), exp.ttl, exp.keepTTL
 	key, value := str(args[1]), args[2]
 	if !get {
 		_, err := c.s.st.Write(key, value, o)
@@ -151,17 +151,46 @@ func cmdSet(c *conn, args [][]byte) {
 		}
 		return
 	}
-	old, found, _, err := c.s.st.WriteGet(c.scratch[:0], key, value, o)
-	c.scratch = old
-	switch {
-	case err != nil && !errors.Is(err, sessiond.ErrNotStored):
-		c.storeError(err)
-	case found:
-		c.w.Bulk(old)
-	default:
-		c.w.Null()
+	// SET ... GET: the old value, read in the step that writes the new
+	// one. It is returned even when NX or XX keeps the write from
+	// happening, as Redis does.
+	found := false
+	_, err := c.s.st.Update(key, func(e *sessiond.Entry) error {
+		if found = e.Found(); found {
+			c.scratch = append(c.scratch[:0], e.Value()...)
+		}
+		if (o.Cond == sessiond.IfAbsent && found) || (o.Cond == sessiond.IfPresent && !found) {
+			return nil
+		}
+		e.Set(value)
+		e.SetFlags(0)
+		switch {
+		case o.KeepTTL:
+		case o.TTL > 0:
+			e.SetExpires(e.Now().Add(o.TTL))
+		default:
+			e.SetExpires(o.Expires)
+		}
+		return nil
+	})
+	c.valueReply(c.scratch, found, err)
+}
+
+// The server computes expiries in unix ms, as both protocols give them;
+// the store takes and gives times. Between the two, 0 is the zero Time
+// (no expiry), and a negative time is past.
+func expiryTime(ms int64) (t time.Time) {
+	if ms != 0 {
+		t = time.UnixMilli(ms)
 	}
-	c.trimScratch()
+	return t
+}
+
+func unixMS(t time.Time) (ms int64) {
+	if !t.IsZero() {
+		ms = t.UnixMilli()
+	}
+	return ms
 }
 
 // SETEX key seconds value, PSETEX key milliseconds value
@@ -181,7 +210,7 @@ func setEx(c *conn, args [][]byte, name string, unit int64) {
 	case n <= maxTTL/int64(time.Millisecond)/unit:
 		o.TTL = time.Duration(n*unit) * time.Millisecond
 	default: // beyond what a Duration holds: an absolute time
-		o.Expires = now + n*unit
+		o.Expires = expiryTime(now + n*unit)
 	}
 	if _, err := c.s.st.Write(str(args[1]), args[3], o); err != nil {
 		c.storeError(err)
@@ -205,9 +234,15 @@ func cmdSetNX(c *conn, args [][]byte) {
 
 // GETDEL key
 func cmdGetDel(c *conn, args [][]byte) {
-	v, found, err := c.s.st.Take(c.scratch[:0], str(args[1]))
-	c.scratch = v
-	c.valueReply(v, found, err)
+	found := false
+	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
+		if found = e.Found(); found {
+			c.scratch = append(c.scratch[:0], e.Value()...)
+			e.Delete()
+		}
+		return nil
+	})
+	c.valueReply(c.scratch, found, err)
 }
 
 func (c *conn) valueReply(v []byte, found bool, err error) {
@@ -257,9 +292,21 @@ func cmdGetEx(c *conn, args [][]byte) {
 			exp.at = -1
 		}
 	}
-	v, _, found, err := c.s.st.GetExpire(c.scratch[:0], key, exp.at, exp.set)
-	c.scratch = v
-	c.valueReply(v, found, err)
+	if !exp.set {
+		v, _, found, err := c.s.st.Lookup(c.scratch[:0], key)
+		c.scratch = v
+		c.valueReply(v, found, err)
+		return
+	}
+	found := false
+	_, err := c.s.st.Update(key, func(e *sessiond.Entry) error {
+		if found = e.Found(); found {
+			c.scratch = append(c.scratch[:0], e.Value()...)
+			e.SetExpires(expiryTime(exp.at))
+		}
+		return nil
+	})
+	c.valueReply(c.scratch, found, err)
 }
 
 // MGET key [key ...]
