@@ -6,49 +6,54 @@ import (
 	"github.com/sessiond/sessiond/internal/prefetch"
 )
 
-// MaxPrefetch is the most keys Prefetch looks at; it ignores the rest.
-const MaxPrefetch = 32
+// The server asks for the memory of a batch of commands' keys through
+// internal/prefetch, which this file sets: the store's cache controls are
+// no part of its API.
+func init() {
+	prefetch.Helps = func(st any) bool { return st.(*Store).prefetchHelps() }
+	prefetch.Keys = func(st any, b prefetch.Batch) { st.(*Store).prefetch(b.Keys[:b.N], b.Values) }
+}
 
-// prefetchMost is the most of one record Prefetch asks for: past it, the
+// prefetchMost is the most of one record prefetch asks for: past it, the
 // copy of a value streams well enough without help.
 const prefetchMost = 4 << 10
 
 // prefetchMinUsed is the least memory in use (Stats.UsedMemory) at which
-// Prefetch asks for anything: in a smaller store the records stay in the
+// prefetch asks for anything: in a smaller store the records stay in the
 // processor's cache, and prefetching costs more than it saves.
 // BenchmarkGetBatch, 16 random keys at a time, prefetching whatever the
-// size: with 8,192 sessions (8 MiB in use) Prefetch made a lookup 124 ns →
+// size: with 8,192 sessions (8 MiB in use) prefetch made a lookup 124 ns →
 // 162; with 32,768 (24 MiB), 225–235 → 197; with 262,144 (150 MiB),
 // 573–592 → 276–280 (the machine of docs/BENCHMARKS.md, 32 MiB of L3).
 const prefetchMinUsed = 16 << 20
 
-// PrefetchHelps reports whether Prefetch may save time: whether the store
+// prefetchHelps reports whether prefetch may save time: whether the store
 // is large enough for its records to fall out of the processor's cache.
-// Below that size Prefetch does nothing, and a caller can skip finding the
+// Below that size prefetch does nothing, and a caller can skip finding the
 // keys to give it.
-func (st *Store) PrefetchHelps() bool { return st.mem.used.Load() >= st.prefetchMin }
+func (st *Store) prefetchHelps() bool { return st.mem.used.Load() >= st.prefetchMin }
 
-// Prefetch asks the processor for the memory that the commands on keys will
+// prefetch asks the processor for the memory that the commands on keys will
 // touch, so that their cache misses overlap instead of coming one after
 // another: call it with the keys of the commands a client sent together,
 // then run them. With values, it asks for whole records, for commands that
 // read the value (GET); without, only for the start of each record, which
 // holds the key and what a write or an expiry changes. It changes nothing,
 // and saves time only when the store is larger than the processor's cache
-// (PrefetchHelps; it does nothing otherwise) and there is more than one
+// (prefetchHelps; it does nothing otherwise) and there is more than one
 // key.
 //
 // It goes over the keys in rounds, each asking for what the last one
 // brought in made known: their index slots, then the start of their
 // records, then the rest of the records.
-func (st *Store) Prefetch(keys []string, values bool) {
-	if !st.PrefetchHelps() {
+func (st *Store) prefetch(keys []string, values bool) {
+	if !st.prefetchHelps() {
 		return
 	}
-	if len(keys) > MaxPrefetch {
-		keys = keys[:MaxPrefetch]
+	if len(keys) > prefetch.MaxKeys {
+		keys = keys[:prefetch.MaxKeys]
 	}
-	var hashes [MaxPrefetch]uint64
+	var hashes [prefetch.MaxKeys]uint64
 	for i, key := range keys {
 		h := st.hash(key)
 		hashes[i] = h

@@ -5,15 +5,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/prefetch"
 )
 
-// Prefetch changes nothing, whatever the keys: present, absent, sharing a
-// tag, more than MaxPrefetch, on a store closed.
+// prefetch changes nothing, whatever the keys: present, absent, sharing a
+// tag, more than prefetch.MaxKeys, on a store closed.
 func TestPrefetchChangesNothing(t *testing.T) {
 	st := openTest(t, &Options{Shards: 2})
 	st.prefetchMin = 0
 	var keys []string
-	for i := range 3 * MaxPrefetch {
+	for i := range 3 * prefetch.MaxKeys {
 		k := fmt.Sprintf("k%d", i)
 		keys = append(keys, k)
 		if i%2 == 0 {
@@ -25,9 +27,9 @@ func TestPrefetchChangesNothing(t *testing.T) {
 	st.Delete("k4")
 	before := st.Stats()
 	for _, values := range []bool{false, true} {
-		st.Prefetch(nil, values)
-		st.Prefetch(keys, values)
-		st.Prefetch([]string{"", "k0", "k0"}, values)
+		st.prefetch(nil, values)
+		st.prefetch(keys, values)
+		st.prefetch([]string{"", "k0", "k0"}, values)
 	}
 	if after := st.Stats(); after != before {
 		t.Fatalf("stats changed: %+v, then %+v", before, after)
@@ -39,10 +41,10 @@ func TestPrefetchChangesNothing(t *testing.T) {
 		}
 	}
 	st.Close()
-	st.Prefetch(keys, true) // Close gave the memory back
+	st.prefetch(keys, true) // Close gave the memory back
 }
 
-// Prefetch takes each shard's lock: under -race, it runs alongside writes
+// prefetch takes each shard's lock: under -race, it runs alongside writes
 // that grow the index and compact segments.
 func TestPrefetchConcurrentWrites(t *testing.T) {
 	st := openTest(t, &Options{Shards: 1})
@@ -62,7 +64,7 @@ func TestPrefetchConcurrentWrites(t *testing.T) {
 				return
 			default:
 			}
-			st.Prefetch(keys[i%len(keys):min(i%len(keys)+16, len(keys))], i%2 == 0)
+			st.prefetch(keys[i%len(keys):min(i%len(keys)+16, len(keys))], i%2 == 0)
 		}
 	}()
 	val := make([]byte, 300)
@@ -80,14 +82,14 @@ func TestPrefetchConcurrentWrites(t *testing.T) {
 	wg.Wait()
 }
 
-// Below prefetchMinUsed, Prefetch does nothing; above, it may help.
+// Below prefetchMinUsed, prefetch does nothing; above, it may help.
 func TestPrefetchHelps(t *testing.T) {
 	st := openTest(t, nil)
-	if st.PrefetchHelps() {
+	if st.prefetchHelps() {
 		t.Fatal("an empty store prefetches")
 	}
 	val := make([]byte, 4<<10)
-	for i := 0; !st.PrefetchHelps(); i++ {
+	for i := 0; !st.prefetchHelps(); i++ {
 		if err := st.Set(fmt.Sprint("k", i), val, time.Hour); err != nil {
 			t.Fatal(err)
 		}

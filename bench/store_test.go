@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/prefetch"
 )
 
 // Package bench holds sessiond's benchmarks: the engine's hot paths here,
@@ -142,7 +143,8 @@ func BenchmarkSetDelete(b *testing.B) {
 
 // BenchmarkGetBatch looks up batches of 16 random keys, as a pipelining
 // client sends them, in stores of 2,048 to 262,144 sessions (about 1.2 to
-// 160 MB): with prefetch=true, Store.Prefetch first asks for their memory.
+// 160 MB): with prefetch=true, the store first asks for their memory, as the server
+// does (internal/prefetch).
 // Reported per lookup.
 func BenchmarkGetBatch(b *testing.B) {
 	for _, n := range []int{1 << 11, 1 << 13, 1 << 15, 1 << 18} {
@@ -168,22 +170,24 @@ func benchGetBatch(b *testing.B, n int, pf bool) {
 			b.Fatal(err)
 		}
 	}
-	batch := make([]string, 16)
+	var batch prefetch.Batch
+	batch.N = 16
 	buf := make([]byte, 0, 1024)
 	x := uint64(1)
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i += len(batch) {
-		for j := range batch {
+	for i := 0; i < b.N; i += batch.N {
+		for j := range batch.N {
 			x ^= x << 13
 			x ^= x >> 7
 			x ^= x << 17
-			batch[j] = keys[x%uint64(n)]
+			batch.Keys[j] = keys[x%uint64(n)]
 		}
 		if pf {
-			st.Prefetch(batch, true)
+			batch.Values = true
+			prefetch.Keys(st, batch)
 		}
-		for _, k := range batch {
+		for _, k := range batch.Keys[:batch.N] {
 			if _, _, ok, _ := st.Lookup(buf[:0], k); !ok {
 				b.Fatal("miss")
 			}

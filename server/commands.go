@@ -32,7 +32,7 @@ const (
 	// one, so that the loop never waits for one client.
 	offLoop
 	// readsValue marks a command that reads a key's value (GET): a
-	// batch of them prefetches whole records (sessiond.Store.Prefetch).
+	// batch of them prefetches whole records (internal/prefetch).
 	readsValue
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/prefetch"
 	"github.com/sessiond/sessiond/internal/resp"
 )
 
@@ -166,15 +166,15 @@ var errStopped = errors.New("server shutting down")
 
 // prefetch asks the store for the memory the commands just read will touch,
 // when they are more than one with a key and the store is large enough for
-// it to help (sessiond.Store.PrefetchHelps): their cache misses then
+// it to help (internal/prefetch): their cache misses then
 // overlap instead of coming one after another. It halves the time of the
 // lookups of a batch of GETs (BenchmarkGetBatch) and took a third off the
 // server's CPU per GET at pipeline 16 (docs/BENCHMARKS.md).
 func (c *conn) prefetch() {
-	if !c.authed || !c.s.st.PrefetchHelps() {
+	if !c.authed || !prefetch.Helps(c.s.st) {
 		return
 	}
-	var names, args [sessiond.MaxPrefetch][]byte
+	var names, args [prefetch.MaxKeys][]byte
 	n := 0
 	c.rd.Ahead(len(names), func(name, arg []byte) {
 		names[n], args[n] = name, arg
@@ -183,19 +183,17 @@ func (c *conn) prefetch() {
 	if n < 2 {
 		return
 	}
-	var keys [sessiond.MaxPrefetch]string
-	k, values := 0, false
+	var b prefetch.Batch
 	for i := range n {
 		cmd := c.s.lookup(names[i])
 		if cmd == nil || cmd.first != 1 {
 			continue
 		}
-		keys[k] = str(args[i])
-		k++
-		values = values || cmd.flags&readsValue != 0
+		b.Add(str(args[i]))
+		b.Values = b.Values || cmd.flags&readsValue != 0
 	}
-	if k >= 2 {
-		c.s.st.Prefetch(keys[:k], values)
+	if b.N >= 2 {
+		prefetch.Keys(c.s.st, b)
 	}
 }
 
@@ -204,19 +202,17 @@ func (c *conn) prefetch() {
 const prefetchGroup = 16
 
 // prefetchGroupAt prefetches keys[i:i+prefetchGroup] if i starts such a
-// group in a command of more than one key (sessiond.Store.Prefetch): call
-// it before looking up keys[i].
+// group in a command of more than one key (internal/prefetch): call it
+// before looking up keys[i].
 func (s *Server) prefetchGroupAt(keys [][]byte, i int, values bool) {
-	if len(keys) < 2 || i%prefetchGroup != 0 || !s.st.PrefetchHelps() {
+	if len(keys) < 2 || i%prefetchGroup != 0 || !prefetch.Helps(s.st) {
 		return
 	}
-	var group [prefetchGroup]string
-	n := 0
+	b := prefetch.Batch{Values: values}
 	for _, k := range keys[i:min(i+prefetchGroup, len(keys))] {
-		group[n] = str(k)
-		n++
+		b.Add(str(k))
 	}
-	s.st.Prefetch(group[:n], values)
+	prefetch.Keys(s.st, b)
 }
 
 // stop asks the connection to close once it has answered the commands it

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/memcache"
+	"github.com/sessiond/sessiond/internal/prefetch"
 )
 
 // mcConn is a memcached protocol connection. Its conn holds what every
@@ -72,18 +72,16 @@ func (m *mcConn) beforeRead() error {
 // prefetch asks the store for the memory the commands just read will touch,
 // when they have more than one key, as conn.prefetch does.
 func (m *mcConn) prefetch() {
-	if !m.s.st.PrefetchHelps() {
+	if !prefetch.Helps(m.s.st) {
 		return
 	}
-	var keys [sessiond.MaxPrefetch]string
-	n, values := 0, false
-	m.rd.Ahead(len(keys), func(key []byte, value bool) {
-		keys[n] = str(key)
-		n++
-		values = values || value
+	var b prefetch.Batch
+	m.rd.Ahead(prefetch.MaxKeys, func(key []byte, value bool) {
+		b.Add(str(key))
+		b.Values = b.Values || value
 	})
-	if n >= 2 {
-		m.s.st.Prefetch(keys[:n], values)
+	if b.N >= 2 {
+		prefetch.Keys(m.s.st, b)
 	}
 }
 

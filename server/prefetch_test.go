@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/prefetch"
 	"github.com/sessiond/sessiond/server"
 )
 
 // fillPastPrefetch fills st until it is large enough for the server to
-// prefetch (Store.PrefetchHelps), with keys no test here uses.
+// prefetch (prefetch.Helps), with keys no test here uses.
 func fillPastPrefetch(t *testing.T, st *sessiond.Store) {
 	t.Helper()
 	val := make([]byte, 4<<10)
-	for i := 0; !st.PrefetchHelps(); i++ {
+	for i := 0; !prefetch.Helps(st); i++ {
 		if i == 1<<14 {
 			t.Fatalf("%d bytes in use and no prefetching", st.Stats().UsedMemory)
 		}

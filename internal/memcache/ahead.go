@@ -13,7 +13,7 @@ import "bytes"
 // It changes nothing and checks less than Read does (no limits, no key
 // rules), which parses every command again and finds its errors: a key
 // Ahead reports may be refused. It is for a server that prefetches what a
-// batch of commands will touch (sessiond.Prefetch), called from AfterRead.
+// batch of commands will touch (internal/prefetch), called from AfterRead.
 func (r *Reader) Ahead(most int, fn func(key []byte, value bool)) int {
 	if r.st != stLine || r.ferr != nil {
 		return 0

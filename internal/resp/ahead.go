@@ -12,7 +12,7 @@ import "bytes"
 // It changes nothing and checks less than ReadCommand does (no limits, no
 // CRLF after a bulk), which parses every command again and finds its
 // errors: a command Ahead reports may still be refused. It is for a server
-// that prefetches what a batch of commands will touch (sessiond.Prefetch),
+// that prefetches what a batch of commands will touch (internal/prefetch),
 // called from AfterRead.
 func (r *Reader) Ahead(most int, fn func(name, arg []byte)) int {
 	if r.inCmd || r.perr != nil {
