@@ -14,7 +14,8 @@ import "fmt"
 // A record older than the store's Floor (its last Clear) is refused too.
 // The store's clock moves past rec.Version, so later local writes of the key
 // win over it.
-func (st *Store) Apply(rec Record) (applied bool, err error) {
+func (r Replica) Apply(rec Record) (applied bool, err error) {
+	st := r.st
 	applied, pos, err := st.apply(rec, st.nowMS())
 	if err == nil && pos != 0 {
 		err = st.journal.commit(pos)
@@ -29,7 +30,8 @@ func (st *Store) Apply(rec Record) (applied bool, err error) {
 // With a data directory, fn hears of the records once the log holds them
 // all as the FsyncPolicy says (one write, and one flush under FsyncAlways,
 // for the batch).
-func (st *Store) ApplyBatch(recs []Record, fn func(i int, applied bool, err error)) {
+func (r Replica) ApplyBatch(recs []Record, fn func(i int, applied bool, err error)) {
+	st := r.st
 	now := st.nowMS()
 	if st.journal == nil {
 		for i := range recs {
@@ -120,7 +122,8 @@ func (st *Store) apply(rec Record, now int64) (applied bool, pos uint64, err err
 // Load returns the record held for key with a copy of its value.
 // Tombstones are returned with Deleted set; expired records are not
 // returned.
-func (st *Store) Load(key string) (rec Record, found bool, err error) {
+func (r Replica) Load(key string) (rec Record, found bool, err error) {
+	st := r.st
 	sh, tag, err := st.lock(key)
 	if err != nil {
 		return Record{}, false, err

@@ -65,12 +65,12 @@ func FuzzApplyOrder(f *testing.F) {
 		for n, order := range orders {
 			st := openTest(t, &Options{Shards: 2, Now: clk.Now, Tombstones: true, NodeID: 9})
 			for _, r := range order {
-				if _, err := st.Apply(r); err != nil {
+				if _, err := st.Replica().Apply(r); err != nil {
 					t.Fatal(err)
 				}
 			}
 			for k, w := range want {
-				got, ok, err := st.Load(k)
+				got, ok, err := st.Replica().Load(k)
 				if err != nil || !ok {
 					t.Fatalf("order %d: Load(%q) = %v, %v", n, k, ok, err)
 				}
@@ -92,21 +92,21 @@ func TestLocalWriteBeatsApplied(t *testing.T) {
 	st := openTest(t, &Options{Now: clk.Now, Tombstones: true})
 	// A peer whose clock runs 10 seconds ahead.
 	ahead := Version{Time: uint64(clk.unixMilli()+10_000) << 16, Node: 7}
-	if ok, err := st.Apply(Record{Key: "k", Value: []byte("peer"), Version: ahead}); !ok || err != nil {
+	if ok, err := st.Replica().Apply(Record{Key: "k", Value: []byte("peer"), Version: ahead}); !ok || err != nil {
 		t.Fatalf("Apply = %v, %v", ok, err)
 	}
 	st.Set("k", []byte("local"), 0)
-	rec, _, _ := st.Load("k")
+	rec, _, _ := st.Replica().Load("k")
 	if string(rec.Value) != "local" || rec.Version.Compare(ahead) <= 0 {
 		t.Fatalf("local write after apply: %+v", rec)
 	}
 	st.Delete("k")
-	tomb, ok, _ := st.Load("k")
+	tomb, ok, _ := st.Replica().Load("k")
 	if !ok || !tomb.Deleted || tomb.Version.Compare(rec.Version) <= 0 {
 		t.Fatalf("tombstone after delete: %+v, %v", tomb, ok)
 	}
 	// The stale peer write arrives again: it must not bring the key back.
-	if ok, _ := st.Apply(Record{Key: "k", Value: []byte("peer"), Version: ahead}); ok {
+	if ok, _ := st.Replica().Apply(Record{Key: "k", Value: []byte("peer"), Version: ahead}); ok {
 		t.Fatal("stale write applied over a tombstone")
 	}
 	if _, found, _ := st.Get("k"); found {
@@ -132,7 +132,7 @@ func TestApplyBatch(t *testing.T) {
 		err bool
 	}
 	var got []result
-	st.ApplyBatch(recs, func(i int, ok bool, err error) {
+	st.Replica().ApplyBatch(recs, func(i int, ok bool, err error) {
 		if i != len(got) {
 			t.Fatalf("result %d came as the %dth", i, len(got))
 		}

@@ -87,7 +87,7 @@ func (j *journal) snapshot() (size int64, err error) {
 	for cursor := uint64(0); ; {
 		pace.start(j)
 		step, ends = step[:0], ends[:0]
-		cursor, err = st.Records(cursor, snapshotStep, func(rec *Record) {
+		cursor, err = st.records(cursor, snapshotStep, func(rec *Record) {
 			kind, state := byte(entryPut), byte(0)
 			if rec.Deleted {
 				kind, state = entryTomb, recTomb

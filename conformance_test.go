@@ -18,6 +18,13 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// versioned is a store with the Apply and Load of its Replica, as
+// storetest.Versioned has them.
+type versioned struct {
+	*sessiond.Store
+	sessiond.Replica
+}
+
 func TestConformanceVersioned(t *testing.T) {
 	storetest.RunVersioned(t, func(t *testing.T) storetest.Versioned {
 		st, err := sessiond.Open(&sessiond.Options{Tombstones: true})
@@ -25,6 +32,6 @@ func TestConformanceVersioned(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		return st
+		return versioned{st, st.Replica()}
 	})
 }

@@ -53,15 +53,15 @@ func ExampleStore_Scan() {
 	// Output: 2 sessions
 }
 
-func ExampleStore_Apply() {
+func ExampleReplica_Apply() {
 	st, _ := sessiond.Open(&sessiond.Options{Tombstones: true})
 	defer st.Close()
 
 	newer := sessiond.Record{Key: "sess:1", Value: []byte("v2"), Version: sessiond.Version{Time: 2 << 16, Node: 1}}
 	older := sessiond.Record{Key: "sess:1", Value: []byte("v1"), Version: sessiond.Version{Time: 1 << 16, Node: 2}}
 	// Whatever order replicas deliver them in, the higher version wins.
-	fmt.Println(st.Apply(newer))
-	fmt.Println(st.Apply(older))
+	fmt.Println(st.Replica().Apply(newer))
+	fmt.Println(st.Replica().Apply(older))
 	v, _, _ := st.Get("sess:1")
 	fmt.Println(string(v))
 	// Output:

@@ -313,7 +313,7 @@ func (j *journal) loadSnapshot(gen uint64, now int64, progress func()) error {
 		j.st.clock.Update(clock)
 		j.newest = max(j.newest, clock)
 		if !floor.IsZero() {
-			return j.st.ClearBefore(floor)
+			return j.st.applyClear(floor)
 		}
 		return nil
 	}, func(body []byte) error {
@@ -379,7 +379,7 @@ func (j *journal) restore(file string, body []byte, now int64) error {
 	case entryNop:
 		return nil
 	case entryClear:
-		return st.ClearBefore(it.Version)
+		return st.applyClear(it.Version)
 	}
 	// The key is copied by the write that keeps it, if any.
 	k := v.key()

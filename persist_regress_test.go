@@ -298,7 +298,7 @@ func TestPersistClearBeforeWritten(t *testing.T) {
 	st := openDir(t, dir, Options{Fsync: FsyncAlways})
 	defer st.Close()
 	st.Set("k", []byte("v"), 0)
-	if err := st.ClearBefore(st.version(st.nowMS())); err != nil {
+	if err := st.Replica().ClearBefore(st.version(st.nowMS())); err != nil {
 		t.Fatal(err)
 	}
 	cc := crashCopy(t, dir)

@@ -13,7 +13,12 @@ import "unsafe"
 // computes repair digests. Every record present for the whole visit is seen
 // exactly once; records written or deleted while it goes on may or may not
 // be, and their replication covers them.
-func (st *Store) Records(cursor uint64, limit int, fn func(rec *Record)) (next uint64, err error) {
+func (r Replica) Records(cursor uint64, limit int, fn func(rec *Record)) (next uint64, err error) {
+	return r.st.records(cursor, limit, fn)
+}
+
+// records is Records, for the store's own snapshots too.
+func (st *Store) records(cursor uint64, limit int, fn func(rec *Record)) (next uint64, err error) {
 	if limit <= 0 {
 		limit = 100
 	}

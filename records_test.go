@@ -33,14 +33,14 @@ func TestRecords(t *testing.T) {
 	clk.advance(2 * time.Second)
 	for i := range 3000 {
 		key := fmt.Sprintf("k%d", i)
-		if rec, found, _ := st.Load(key); found {
+		if rec, found, _ := st.Replica().Load(key); found {
 			want[key] = rec
 		}
 	}
 	seen := map[string]int{}
 	calls := 0
 	for cursor := uint64(0); ; {
-		cursor, err = st.Records(cursor, 7, func(rec *Record) {
+		cursor, err = st.Replica().Records(cursor, 7, func(rec *Record) {
 			seen[rec.Key]++
 			w := want[rec.Key]
 			if rec.Version != w.Version || rec.Deleted != w.Deleted || string(rec.Value) != string(w.Value) || (!w.Deleted && rec.Expires != w.Expires) {

@@ -33,7 +33,7 @@ func TestClearDropsWriteNewerThanFloor(t *testing.T) {
 	st.shards[0].mu.Lock() // hold Clear at its first shard
 	done := make(chan error, 1)
 	go func() { done <- st.Clear() }()
-	for st.Floor().IsZero() {
+	for st.Replica().Floor().IsZero() {
 		time.Sleep(time.Millisecond)
 	}
 	it, err := st.Write(key, []byte("after the flush's version"), WriteOptions{})
@@ -46,12 +46,12 @@ func TestClearDropsWriteNewerThanFloor(t *testing.T) {
 	}
 	q.drain(t, replica)
 
-	if it.Version.Compare(st.Floor()) <= 0 {
-		t.Fatalf("write version %v not above floor %v", it.Version, st.Floor())
+	if it.Version.Compare(st.Replica().Floor()) <= 0 {
+		t.Fatalf("write version %v not above floor %v", it.Version, st.Replica().Floor())
 	}
 	_, here, _ := st.Get(key)
 	_, there, _ := replica.Get(key)
 	if here != there {
-		t.Errorf("write at %v above the floor %v: present here %v, on the replica %v", it.Version, st.Floor(), here, there)
+		t.Errorf("write at %v above the floor %v: present here %v, on the replica %v", it.Version, st.Replica().Floor(), here, there)
 	}
 }

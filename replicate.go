@@ -6,9 +6,19 @@ import (
 	"sync/atomic"
 )
 
+// Replica is the store as replication uses it: a node streams its records
+// to peers (Records, Load) and merges theirs (Apply, ApplyBatch), and a
+// Clear made elsewhere reaches it as ClearBefore. Package cluster is built
+// on these, and a web application needs none of them. Get one with
+// Store.Replica; it is a handle, as cheap to copy as a pointer.
+type Replica struct{ st *Store }
+
+// Replica returns the store's replication operations.
+func (st *Store) Replica() Replica { return Replica{st} }
+
 // Replicator copies a store's local changes to other stores: package
 // cluster provides one, installed with Options.Replicator. Changes applied
-// with Apply or ClearBefore came from elsewhere and are not passed on.
+// through Replica came from elsewhere and are not passed on.
 type Replicator interface {
 	// Replicate is called for every local change of a key: a write, a
 	// new expiry (with the value, so that a replica missing the key gets

@@ -53,9 +53,9 @@ func (q *queue) drain(t *testing.T, dst *Store) {
 	for _, r := range recs {
 		var err error
 		if r.Key == "\x00clear" {
-			err = dst.ClearBefore(r.Version)
+			err = dst.Replica().ClearBefore(r.Version)
 		} else {
-			_, err = dst.Apply(r)
+			_, err = dst.Replica().Apply(r)
 		}
 		if err != nil {
 			t.Fatalf("applying %+v: %v", r, err)
@@ -160,8 +160,8 @@ func TestReplicatorSeesEveryChange(t *testing.T) {
 	if err := st.Clear(); err != nil {
 		t.Fatal(err)
 	}
-	if len(q.clears) != 1 || q.clears[0].Compare(last) <= 0 || st.Floor() != q.clears[0] {
-		t.Errorf("Clear replicated %v with floor %v, want one version past %v", q.clears, st.Floor(), last)
+	if len(q.clears) != 1 || q.clears[0].Compare(last) <= 0 || st.Replica().Floor() != q.clears[0] {
+		t.Errorf("Clear replicated %v with floor %v, want one version past %v", q.clears, st.Replica().Floor(), last)
 	}
 }
 
@@ -237,8 +237,8 @@ func TestReplicasConverge(t *testing.T) {
 	live := 0
 	for k := range 50 {
 		key := fmt.Sprintf("k%d", k)
-		ra, fa, _ := a.Load(key)
-		rb, fb, _ := b.Load(key)
+		ra, fa, _ := a.Replica().Load(key)
+		rb, fb, _ := b.Replica().Load(key)
 		// A tombstone's expiry is each store's own: how long it keeps
 		// the delete, counted from when it learned of it.
 		if fa != fb || ra.Version != rb.Version || ra.Deleted != rb.Deleted || !bytes.Equal(ra.Value, rb.Value) || (!ra.Deleted && ra.Expires != rb.Expires) {

@@ -479,7 +479,7 @@ func (st *Store) Len() (int, error) {
 
 // Clear deletes every key, tombstones included, and frees their memory.
 // With a replicator, it deletes what was written before it, and replicas do
-// the same (ClearBefore): a write that races with the Clear is kept or
+// the same (Replica.ClearBefore): a write that races with the Clear is kept or
 // dropped alike on every store, by its version, and nothing older comes
 // back from a replica.
 func (st *Store) Clear() (err error) {
@@ -524,7 +524,10 @@ func (st *Store) Clear() (err error) {
 // lower than v, and keeps out any record under v that arrives later (by
 // Apply): it is how a replica applies another store's Clear. Keys written
 // after v stay.
-func (st *Store) ClearBefore(v Version) error {
+func (r Replica) ClearBefore(v Version) error { return r.st.applyClear(v) }
+
+// applyClear is ClearBefore, for the data directory's load too.
+func (st *Store) applyClear(v Version) error {
 	pos, err := st.clearBefore(v)
 	if err == nil && pos != 0 {
 		err = st.journal.commit(pos)
@@ -578,7 +581,7 @@ func (st *Store) clearBefore(v Version) (pos uint64, err error) {
 
 // Floor returns the version of the latest Clear or ClearBefore: the store
 // keeps no record with a lower version. Zero if there was none.
-func (st *Store) Floor() Version { return st.floor.load() }
+func (r Replica) Floor() Version { return r.st.floor.load() }
 
 // reset frees everything the shard holds.
 func (sh *shard) reset() {

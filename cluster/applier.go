@@ -28,7 +28,7 @@ func (a *applier) add(rec *sessiond.Record, seq uint64) {
 // to a.refused, and returns an error that must end the stream, if any.
 func (a *applier) flush() error {
 	if len(a.recs) > 0 {
-		a.n.st.ApplyBatch(a.recs, a.result)
+		a.n.st.Replica().ApplyBatch(a.recs, a.result)
 	}
 	clear(a.recs) // keep no reference to the message
 	a.recs, a.seqs = a.recs[:0], a.seqs[:0]

@@ -53,6 +53,13 @@ func TestConformanceAcrossNodes(t *testing.T) {
 func TestConformanceClustered(t *testing.T) {
 	storetest.RunVersioned(t, func(t *testing.T) storetest.Versioned {
 		a, _ := nodePair(t)
-		return a.st
+		return versioned{a.st, a.st.Replica()}
 	})
+}
+
+// versioned is a store with the Apply and Load of its Replica, as
+// storetest.Versioned has them.
+type versioned struct {
+	*sessiond.Store
+	sessiond.Replica
 }

@@ -103,14 +103,14 @@ func TestReplication(t *testing.T) {
 	}
 	// Delete replicates, and a stale write arriving later does not
 	// bring the key back.
-	rec, _, _ := c.st.Load("sess:1")
+	rec, _, _ := c.st.Replica().Load("sess:1")
 	if _, err := c.st.Delete("sess:1"); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range nodes {
 		eventually(t, "delete on "+m.Name(), func() bool { return value(m.st, "sess:1") == "<missing>" })
 	}
-	if applied, _ := a.st.Apply(rec); applied {
+	if applied, _ := a.st.Replica().Apply(rec); applied {
 		t.Error("a stale write of a deleted key was applied")
 	}
 	// Clear replicates.
@@ -179,9 +179,9 @@ func TestRepair(t *testing.T) {
 	for i := range 300 {
 		rec := sessiond.Record{Key: fmt.Sprintf("r%d", i), Value: []byte("x"), Version: sessiond.Version{Time: uint64(time.Now().UnixMilli()) << 16, Node: 99}}
 		if i%2 == 0 {
-			a.st.Apply(rec)
+			a.st.Replica().Apply(rec)
 		} else {
-			b.st.Apply(rec)
+			b.st.Replica().Apply(rec)
 		}
 	}
 	eventually(t, "repair converges", func() bool {

@@ -177,7 +177,7 @@ func (n *Node) applyEntries(a *applier, d *decoder, first uint64, count int) (re
 			if err := a.flush(); err != nil {
 				return a.refused, err
 			}
-			if err := n.st.ClearBefore(v); err != nil {
+			if err := n.st.Replica().ClearBefore(v); err != nil {
 				return a.refused, err
 			}
 		default:

@@ -68,12 +68,12 @@ func recordHash(keyHash uint64, rec *sessiond.Record) uint64 {
 
 // digests computes the store's floor and bucket digests.
 func (n *Node) digests(pc pace) (sessiond.Version, []uint64, error) {
-	floor := n.st.Floor()
+	floor := n.st.Replica().Floor()
 	d := make([]uint64, 1<<repairBits)
 	for cursor := uint64(0); ; {
 		var err error
 		start := pc.step()
-		cursor, err = n.st.Records(cursor, 1024, func(rec *sessiond.Record) {
+		cursor, err = n.st.Replica().Records(cursor, 1024, func(rec *sessiond.Record) {
 			b, h := bucketOf(rec.Key)
 			d[b] ^= recordHash(h, rec)
 		})

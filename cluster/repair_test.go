@@ -24,7 +24,7 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 	}
 	apply := func(n *testNode, rec sessiond.Record) {
 		t.Helper()
-		if ok, err := n.st.Apply(rec); !ok || err != nil {
+		if ok, err := n.st.Replica().Apply(rec); !ok || err != nil {
 			t.Fatalf("apply %s: %v %v", rec.Key, ok, err)
 		}
 	}
@@ -103,7 +103,7 @@ func TestRepairAfterClockSkew(t *testing.T) {
 	ahead := sessiond.Version{Time: uint64(time.Now().Add(time.Minute).UnixMilli()) << 16, Node: 99}
 	// A record from the fast node moves a's clock; a's next write, stamped
 	// after it, moves b's through the stream.
-	if _, err := a.st.Apply(sessiond.Record{Key: "from-a-fast-node", Value: []byte("x"), Version: ahead}); err != nil {
+	if _, err := a.st.Replica().Apply(sessiond.Record{Key: "from-a-fast-node", Value: []byte("x"), Version: ahead}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.st.Set("seen", []byte("x"), time.Hour); err != nil {
@@ -112,7 +112,7 @@ func TestRepairAfterClockSkew(t *testing.T) {
 	eventually(t, "b has a's write", func() bool { return value(b.st, "seen") == "x" })
 	// A write on b whose stream was lost, stamped by b's clock: a minute
 	// ahead of the wall.
-	seen, _, err := b.st.Load("seen")
+	seen, _, err := b.st.Replica().Load("seen")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestRepairAfterClockSkew(t *testing.T) {
 		t.Fatalf("a's write is stamped %d, not after the fast node's %d", seen.Version.Time, ahead.Time)
 	}
 	lost := sessiond.Record{Key: "lost", Value: []byte("b"), Version: sessiond.Version{Time: seen.Version.Time + 1, Node: 7}}
-	if ok, err := b.st.Apply(lost); !ok || err != nil {
+	if ok, err := b.st.Replica().Apply(lost); !ok || err != nil {
 		t.Fatalf("apply: %v %v", ok, err)
 	}
 

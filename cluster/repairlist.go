@@ -26,7 +26,7 @@ func (n *Node) versions(diff []bool, pc pace) ([]keyVersion, error) {
 	for cursor := uint64(0); ; {
 		var err error
 		start := pc.step()
-		cursor, err = n.st.Records(cursor, 1024, func(rec *sessiond.Record) {
+		cursor, err = n.st.Replica().Records(cursor, 1024, func(rec *sessiond.Record) {
 			if b, h := bucketOf(rec.Key); diff[b] {
 				list = append(list, keyVersion{h, rec.Version})
 			}

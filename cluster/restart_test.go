@@ -54,7 +54,7 @@ func TestSurvivorsReconcileAtOnce(t *testing.T) {
 	// a's last write reached b, not c: as if a's stream to c was behind
 	// when a died.
 	rec := sessiond.Record{Key: "last", Value: []byte("v"), Version: sessiond.Version{Time: hlc.Make(time.Now().UnixMilli(), 0), Node: a.ID()}}
-	if ok, err := b.st.Apply(rec); !ok || err != nil {
+	if ok, err := b.st.Replica().Apply(rec); !ok || err != nil {
 		t.Fatalf("Apply on b: %v, %v", ok, err)
 	}
 	a.Node.Close() // no goodbye

@@ -77,7 +77,7 @@ func (n *Node) syncFromPeer() {
 // tombstones or a clear.
 func (n *Node) holdsData() bool {
 	s := n.st.Stats()
-	return s.Keys+s.Tombstones > 0 || !n.st.Floor().IsZero()
+	return s.Keys+s.Tombstones > 0 || !n.st.Replica().Floor().IsZero()
 }
 
 // catchUpFrom brings the store up to date with p by difference: one repair
@@ -238,8 +238,8 @@ func (n *Node) applyChunk(a *applier, d *decoder) (int, error) {
 
 // raiseFloor applies a peer's floor (its last Clear) if it is above ours.
 func (n *Node) raiseFloor(v sessiond.Version) error {
-	if v.Compare(n.st.Floor()) > 0 {
-		return n.st.ClearBefore(v)
+	if v.Compare(n.st.Replica().Floor()) > 0 {
+		return n.st.Replica().ClearBefore(v)
 	}
 	return nil
 }
@@ -282,7 +282,7 @@ func (n *Node) donate(ch *channel, them hello) error {
 	}
 	st := n.st.Stats()
 	b := []byte{msgSyncStart}
-	b = appendVersion(b, n.st.Floor())
+	b = appendVersion(b, n.st.Replica().Floor())
 	b = binary.BigEndian.AppendUint64(b, uint64(st.Keys+st.Tombstones))
 	b = binary.BigEndian.AppendUint64(b, uint64(st.UsedMemory))
 	ch.writeMsg(b)
@@ -309,7 +309,7 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool, pc pac
 		var err error
 		buf, cuts = buf[:0], cuts[:0]
 		start := pc.step()
-		cursor, err = n.st.Records(cursor, limit, func(rec *sessiond.Record) {
+		cursor, err = n.st.Replica().Records(cursor, limit, func(rec *sessiond.Record) {
 			seen++
 			bytes += uint64(len(rec.Key) + len(rec.Value))
 			if keep(rec) {
