@@ -198,6 +198,12 @@ func expiresAt(now int64, ttl time.Duration) int64 {
 	return now + ms
 }
 
+// Options returns the options the store runs with: those it was opened
+// with, defaults applied (Shards rounded up to a power of two, Tombstones
+// on with a Replicator). A server or a cluster node serving the store reads
+// its settings here, not from a copy of the options it was given.
+func (st *Store) Options() Options { return st.opts }
+
 // Now returns the store's current time: Options.Now, which is time.Now
 // unless a test set it.
 func (st *Store) Now() time.Time { return st.opts.Now() }

@@ -400,3 +400,14 @@ func TestNow(t *testing.T) {
 		t.Errorf("Now() = %v, want Options.Now's %v", got, at)
 	}
 }
+
+// TestOptions: a store reports the options it runs with, defaults applied,
+// so that what serves it need not know them.
+func TestOptions(t *testing.T) {
+	st := openTest(t, &Options{Shards: 100, MaxMemory: 1 << 30, Replicator: &queue{}})
+	o := st.Options()
+	if o.Shards != 128 || o.MaxMemory != 1<<30 || o.MaxValueSize != 1<<20 || o.NodeID != 1 ||
+		!o.Tombstones || o.TombstoneTTL != 24*time.Hour || o.CompactMinSize != compactMin || o.Now == nil {
+		t.Fatalf("Options() = %+v", o)
+	}
+}

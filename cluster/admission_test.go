@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -71,11 +72,11 @@ func pairWithKey(t *testing.T) (a, b *testNode) {
 // message larger than the peer takes, and the stream to that peer stopped
 // for good. Nodes that cannot stream with each other now refuse to join.
 func TestMaxValueSizeMismatch(t *testing.T) {
-	big := func(c *Config) { c.MaxValueSize = 8 << 20; c.JoinTimeout = 2 * time.Second }
+	big := func(c *Config) { c.JoinTimeout = 2 * time.Second }
 	a := startNodeWith(t, "a", "", big, &sessiond.Options{MaxValueSize: 8 << 20})
 	err := refusedJoin(t, "b", a.GossipAddr())
-	if !strings.Contains(err.Error(), "--max-value-size") {
-		t.Errorf("the error does not name --max-value-size: %v", err)
+	if !errors.Is(err, ErrMaxValueSize) || !strings.Contains(err.Error(), "max value size") {
+		t.Errorf("the error is not ErrMaxValueSize, naming the max value size: %v", err)
 	}
 	if got := len(a.Status().Members); got != 1 {
 		t.Errorf("a lists %d members after the refused join", got)
@@ -83,7 +84,7 @@ func TestMaxValueSizeMismatch(t *testing.T) {
 
 	// Below the message bound the sizes may differ (a rolling change).
 	c := startNodeWith(t, "c", "", nil, &sessiond.Options{MaxValueSize: 1 << 20})
-	d := startNodeWith(t, "d", c.GossipAddr(), func(c *Config) { c.MaxValueSize = 2 << 20 }, &sessiond.Options{MaxValueSize: 2 << 20})
+	d := startNodeWith(t, "d", c.GossipAddr(), nil, &sessiond.Options{MaxValueSize: 2 << 20})
 	eventually(t, "d ready", d.Ready)
 }
 
@@ -95,8 +96,8 @@ func TestNodeIDCollision(t *testing.T) {
 	}
 	a := startNode(t, "node-259787", "", nil)
 	err := refusedJoin(t, "node-317598", a.GossipAddr())
-	if !strings.Contains(err.Error(), "--node-name") {
-		t.Errorf("the error does not name --node-name: %v", err)
+	if !errors.Is(err, ErrNameConflict) || !strings.Contains(err.Error(), "another name") {
+		t.Errorf("the error is not ErrNameConflict, asking for another name: %v", err)
 	}
 }
 

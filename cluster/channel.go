@@ -166,7 +166,7 @@ func handshake(nc net.Conn, key []byte, me hello, initiator bool, maxMsg int) (*
 	msg, err := c.readMsg()
 	if err != nil {
 		if errors.Is(err, errAuth) {
-			return nil, hello{}, fmt.Errorf("%w: its messages do not open with our cluster key (a different --cluster-key, or none)", errAuth)
+			return nil, hello{}, fmt.Errorf("%w: its messages do not open with our cluster key (a different cluster key, or none)", errAuth)
 		}
 		return nil, hello{}, err
 	}

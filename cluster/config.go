@@ -49,10 +49,6 @@ type Config struct {
 	// RepairInterval is how often the node compares digests with a peer
 	// and exchanges what differs. If zero, 5 seconds.
 	RepairInterval time.Duration
-	// MaxValueSize is the longest value the cluster's stores take
-	// (sessiond.Options.MaxValueSize): data messages are bounded by it.
-	// If zero, 1 MiB, or the store's when Open opens it.
-	MaxValueSize int
 	// MaxLogBytes bounds the changes held for peers that are behind;
 	// a peer that falls further behind is brought up to date by repair.
 	// If zero, 64 MiB.
@@ -62,9 +58,26 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Errors that refuse a node's settings. They are wrapped with the
+// details, and name the settings as Config names them; a program that
+// takes its settings under other names (sessiond's flags) tells them
+// apart with errors.Is to name its own.
+var (
+	// ErrInsecure refuses a node whose addresses are not loopback ones
+	// while it has no Key, unless Insecure says to accept that.
+	ErrInsecure = errors.New("no cluster key on a network address")
+	// ErrNameConflict refuses a join to a cluster where another live
+	// node has this node's name, or the id its name hashes to (NodeID).
+	ErrNameConflict = errors.New("node name conflict")
+	// ErrMaxValueSize refuses a join to a cluster whose stores take
+	// values of another largest size (sessiond.Options.MaxValueSize),
+	// which bounds the data messages nodes send each other.
+	ErrMaxValueSize = errors.New("another max value size")
+)
+
 func (c Config) withDefaults() (Config, error) {
 	if c.BindAddr == "" {
-		return c, errors.New("cluster: no bind address (--cluster-addr)")
+		return c, errors.New("cluster: no bind address (Config.BindAddr)")
 	}
 	host, port, err := splitHostPort(c.BindAddr)
 	if err != nil {
@@ -99,7 +112,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Key == nil && !c.Insecure {
 		for _, a := range []string{c.BindAddr, c.AdvertiseAddr, c.DataAddr} {
 			if a != "" && !isLoopback(a) {
-				return c, fmt.Errorf("cluster: %s is not a loopback address and there is no cluster key: anyone who reaches it could read and write every session; set --cluster-key, or --cluster-insecure on a network you trust", a)
+				return c, fmt.Errorf("cluster: %w: %s is not a loopback address and there is no cluster key: anyone who reaches it could read and write every session; set Key, or Insecure on a network you trust", ErrInsecure, a)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -18,8 +19,12 @@ func TestConfigRefuses(t *testing.T) {
 		{"bad port", Config{BindAddr: "127.0.0.1:x"}, "bad port"},
 		{"negative sync replicas", Config{BindAddr: "127.0.0.1:7946", SyncReplicas: -1}, "must not be negative"},
 	} {
-		if _, err := tc.cfg.withDefaults(); err == nil || !strings.Contains(err.Error(), tc.want) {
+		_, err := tc.cfg.withDefaults()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+		if insecure := strings.Contains(tc.want, "loopback"); insecure != errors.Is(err, ErrInsecure) {
+			t.Errorf("%s: %v is ErrInsecure: %v, want %v", tc.name, err, !insecure, insecure)
 		}
 	}
 	for _, ok := range []Config{

@@ -74,14 +74,14 @@ func (n *Node) agrees(name string, m meta) error {
 	if m.ID == n.id && name != n.cfg.NodeName {
 		// Versions are told apart by the id: two nodes with one id could
 		// stamp two different writes with the same version.
-		return fmt.Errorf("node %q has the id of this node %q (ids are a hash of the name, %d): give one of them another --node-name", name, n.cfg.NodeName, m.ID)
+		return fmt.Errorf("%w: node %q has the id of this node %q (ids are a hash of the name, %d): give one of them another name", ErrNameConflict, name, n.cfg.NodeName, m.ID)
 	}
 	if _, err := n.proto.common(name, m.Proto); err != nil {
 		return err
 	}
 	if m.MaxMsg != n.maxMsg32() {
-		return fmt.Errorf("node %q takes data messages up to %d bytes and this one %d: give every node the same --max-value-size (they may differ only while all are at most %d bytes)",
-			name, m.MaxMsg, n.maxMsg, maxMessage(0)-256<<10)
+		return fmt.Errorf("%w: node %q takes data messages up to %d bytes and this one %d: give every node's store the same max value size (they may differ only while all are at most %d bytes)",
+			ErrMaxValueSize, name, m.MaxMsg, n.maxMsg, maxMessage(0)-256<<10)
 	}
 	return nil
 }
@@ -138,7 +138,7 @@ func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 		}
 		local := self.LocalNode()
 		if !p.Addr.Equal(local.Addr) || p.Port != local.Port {
-			err := fmt.Errorf("node name %q is taken by the node at %s: --node-name must be unique", p.Name, p.Address())
+			err := fmt.Errorf("%w: node name %q is taken by the node at %s: node names must be unique", ErrNameConflict, p.Name, p.Address())
 			d.n.conflict.Store(&err)
 			return err
 		}
@@ -148,7 +148,7 @@ func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 
 // NotifyConflict logs a node name claimed by two addresses.
 func (d delegate) NotifyConflict(existing, other *memberlist.Node) {
-	d.n.log.Error("two nodes claim one name; node names must be unique (--node-name)", "node", existing.Name, "address", existing.Address(), "other_address", other.Address())
+	d.n.log.Error("two nodes claim one name; node names must be unique", "node", existing.Name, "address", existing.Address(), "other_address", other.Address())
 }
 
 // NotifyJoin starts streaming to a new peer.

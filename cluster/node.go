@@ -62,7 +62,7 @@ type Node struct {
 	conns   map[net.Conn]struct{}
 	closed  bool
 
-	maxMsg int // bound on a data message, from Config.MaxValueSize
+	maxMsg int // bound on a data message, from the store's MaxValueSize; set by Start
 
 	proto     protoRange // the data protocol versions this node speaks
 	metaExtra []byte     // appended to the gossip metadata: tests play a later release
@@ -108,7 +108,6 @@ func New(cfg Config) (*Node, error) {
 		failed:  map[string]failedPeer{},
 		conns:   map[net.Conn]struct{}{},
 		stop:    make(chan struct{}),
-		maxMsg:  maxMessage(cfg.MaxValueSize),
 
 		handshakes: make(chan struct{}, 64),
 		repairNow:  make(chan struct{}, 1),
@@ -141,9 +140,6 @@ func Open(ctx context.Context, cfg Config, opts *sessiond.Options) (*sessiond.St
 	if opts != nil {
 		o = *opts
 	}
-	if cfg.MaxValueSize == 0 && o.MaxValueSize > 0 {
-		n.maxMsg = maxMessage(o.MaxValueSize)
-	}
 	o.NodeID, o.Replicator = n.ID(), n
 	st, err := sessiond.Open(&o)
 	if err != nil {
@@ -162,6 +158,9 @@ func Open(ctx context.Context, cfg Config, opts *sessiond.Options) (*sessiond.St
 // Ready reports when it is done.
 func (n *Node) Start(ctx context.Context, st *sessiond.Store) error {
 	n.st = st
+	// Data messages are bounded by the largest value the store takes;
+	// every node must take the same (see agrees).
+	n.maxMsg = maxMessage(st.Options().MaxValueSize)
 	n.catchingUp.Store(len(n.cfg.Join) > 0 && n.holdsData())
 	data, err := net.Listen("tcp", n.cfg.DataAddr)
 	if err != nil {

@@ -24,7 +24,7 @@ func TestOneClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := serveStore(t, stA, server.Config{MemcacheAddr: "127.0.0.1:0"}, opts())
+	ts := serveStore(t, stA, server.Config{MemcacheAddr: "127.0.0.1:0"})
 	t.Cleanup(func() { nodeA.Leave(time.Second) })
 	stB, nodeB, err := cluster.Open(ctx, cluster.Config{NodeName: "b", BindAddr: "127.0.0.1:0", DataAddr: "127.0.0.1:0", Join: []string{nodeA.GossipAddr()}, Logger: quietLog}, opts())
 	if err != nil {

@@ -45,7 +45,7 @@ func cmdDebug(c *conn, args [][]byte) {
 		return
 	}
 	if c.s.cfg.Cluster == nil {
-		c.w.Error("ERR DEBUG DIGEST needs a cluster (--cluster-addr)")
+		c.w.Error("ERR DEBUG DIGEST needs a cluster: this server is not a cluster node")
 		return
 	}
 	d, err := c.s.cfg.Cluster.Digest()

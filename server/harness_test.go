@@ -59,12 +59,12 @@ func startServer(t testing.TB, cfg server.Config, opts *sessiond.Options) *testS
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	return serveStore(t, st, cfg, opts)
+	return serveStore(t, st, cfg)
 }
 
-// serveStore is startServer on a store opened already (with opts), which
+// serveStore is startServer on a store opened already, which
 // the server closes when the test ends.
-func serveStore(t testing.TB, st *sessiond.Store, cfg server.Config, opts *sessiond.Options) *testServer {
+func serveStore(t testing.TB, st *sessiond.Store, cfg server.Config) *testServer {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -79,7 +79,7 @@ func serveStore(t testing.TB, st *sessiond.Store, cfg server.Config, opts *sessi
 		cfg.EventLoops = *eventLoops
 	}
 	ts := &testServer{st: st, cfg: cfg, serve: make(chan error, 1)}
-	ts.srv = server.New(st, opts, cfg)
+	ts.srv = server.New(st, cfg)
 	if err := ts.srv.Listen(); err != nil {
 		st.Close()
 		t.Fatalf("listen: %v", err)

@@ -21,7 +21,7 @@ func TestLoadingRefusesData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := New(st, nil, Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s := New(st, Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	s.ready.Store(false) // as until the store's Loaded closes
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func loopTestServer(t *testing.T, cfg Config, opts *sessiond.Options) (*Server, 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := New(st, opts, cfg)
+	s := New(st, cfg)
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func TestMemcacheOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv := server.New(st, nil, server.Config{MemcacheAddr: "127.0.0.1:0", Logger: quietLog})
+	srv := server.New(st, server.Config{MemcacheAddr: "127.0.0.1:0", Logger: quietLog})
 	if err := srv.Listen(); err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
@@ -91,7 +91,7 @@ func TestMemcacheRequirePass(t *testing.T) {
 		if cfg.Logger == nil {
 			cfg.Logger = quietLog
 		}
-		srv := server.New(st, nil, cfg)
+		srv := server.New(st, cfg)
 		err = srv.Listen()
 		if err == nil {
 			go srv.Serve()
@@ -105,7 +105,10 @@ func TestMemcacheRequirePass(t *testing.T) {
 			t.Errorf("MemcacheAddr %s with RequirePass: Listen succeeded", addr)
 			continue
 		}
-		for _, want := range []string{addr, "no authentication", "bypass", "--memcache-insecure"} {
+		if !errors.Is(err, server.ErrMemcacheNoAuth) {
+			t.Errorf("MemcacheAddr %s: error %q is not ErrMemcacheNoAuth", addr, err)
+		}
+		for _, want := range []string{addr, "no authentication", "bypass", "MemcacheInsecure"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("MemcacheAddr %s: error %q does not say %q", addr, err, want)
 			}
@@ -150,7 +153,7 @@ func TestMemcacheUnixSocket(t *testing.T) {
 	// A live socket is an error; a stale one is replaced.
 	st, _ := sessiond.Open(nil)
 	defer st.Close()
-	err := server.New(st, nil, server.Config{MemcacheUnix: ts.mcUnix, Logger: quietLog}).Listen()
+	err := server.New(st, server.Config{MemcacheUnix: ts.mcUnix, Logger: quietLog}).Listen()
 	if err == nil || !strings.Contains(err.Error(), "another server is listening") {
 		t.Errorf("Listen on a live socket: %v", err)
 	}

@@ -39,10 +39,11 @@ type mcState struct {
 	flush   *time.Timer // a flush_all with a delay, pending
 }
 
-// errMemcacheAuth explains why a memcache listener on the network is refused
-// while a password is set.
-var errMemcacheAuth = errors.New("the memcached text protocol has no authentication, so anyone who can reach the port would bypass requirepass; " +
-	"listen on a loopback address (127.0.0.1, ::1, localhost) or a Unix socket, or set MemcacheInsecure (--memcache-insecure) to accept that")
+// ErrMemcacheNoAuth is returned by Listen for a memcached protocol
+// listener on a network address while RequirePass is set, unless
+// MemcacheInsecure says to accept that.
+var ErrMemcacheNoAuth = errors.New("the memcached text protocol has no authentication, so anyone who can reach the port would bypass requirepass; " +
+	"listen on a loopback address (127.0.0.1, ::1, localhost) or a Unix socket, or set MemcacheInsecure to accept that")
 
 // checkMemcacheAddr refuses a memcache TCP listener that others can reach
 // while a password protects the Redis protocol, unless MemcacheInsecure says
@@ -53,7 +54,7 @@ func (s *Server) checkMemcacheAddr() error {
 		return nil
 	}
 	if !s.cfg.MemcacheInsecure {
-		return fmt.Errorf("server: memcache address %s is not a loopback address and a password is set: %w", addr, errMemcacheAuth)
+		return fmt.Errorf("server: memcache address %s is not a loopback address and a password is set: %w", addr, ErrMemcacheNoAuth)
 	}
 	s.log.Warn("serving the memcached protocol without authentication on a non-loopback address: anyone who can reach it bypasses requirepass",
 		"addr", addr)

@@ -18,7 +18,7 @@ import (
 const (
 	errLoading  = "LOADING sessiond is loading the dataset in memory"
 	errMisconf  = "MISCONF Errors writing to the data directory, so writes are refused until the disk takes them again: "
-	errNoDir    = "ERR no data directory: start sessiond with --dir to keep sessions across restarts"
+	errNoDir    = "ERR no data directory: sessions are kept in memory only, and there is nothing to save"
 	errBGInProg = "ERR Background save already in progress"
 )
 

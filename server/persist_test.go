@@ -119,8 +119,8 @@ func TestPersistCommands(t *testing.T) {
 func TestPersistCommandsWithoutDir(t *testing.T) {
 	ts := start(t)
 	c := ts.dial(t)
-	c.expect("-ERR no data directory: start sessiond with --dir to keep sessions across restarts\r\n", "SAVE")
-	c.expect("-ERR no data directory: start sessiond with --dir to keep sessions across restarts\r\n", "BGSAVE")
+	c.expect("-ERR no data directory: sessions are kept in memory only, and there is nothing to save\r\n", "SAVE")
+	c.expect("-ERR no data directory: sessions are kept in memory only, and there is nothing to save\r\n", "BGSAVE")
 	c.expect("-ERR SHUTDOWN is not available: this server is embedded in a program that decides when it stops\r\n", "SHUTDOWN")
 	if got := infoField(t, c, "aof_enabled"); got != "0" {
 		t.Errorf("aof_enabled = %s", got)

@@ -123,7 +123,7 @@ type Server struct {
 	started   time.Time
 	now       atomic.Int64 // coarse clock, unix ns; see coarseNow
 	stats     stats
-	storeOpts sessiond.Options
+	storeOpts sessiond.Options // st.Options(), read once
 	mc        mcState
 	ready     atomic.Bool // the store has loaded its data directory
 	// commitReplies: the store defers its log writes (DeferWrites), and
@@ -188,9 +188,9 @@ func (s *Server) resetStats() {
 	s.stats.rejected.Store(0)
 }
 
-// New returns a server for st. opts are the options st was opened with, for
-// INFO and CONFIG GET (nil: the defaults).
-func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
+// New returns a server for st. The store's settings, for INFO, CONFIG GET
+// and the limits of a command, are read from st (Store.Options).
+func New(st *sessiond.Store, cfg Config) *Server {
 	if cfg.UnixPerm == 0 {
 		cfg.UnixPerm = 0o600
 	}
@@ -204,14 +204,8 @@ func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
 		cfg.MaxArgs = 1 << 20
 	}
 	var o sessiond.Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.MaxValueSize <= 0 {
-		o.MaxValueSize = 1 << 20
-	}
-	if o.CompactMinSize <= 0 {
-		o.CompactMinSize = 64 << 20 // the store's default, for CONFIG GET
+	if st != nil {
+		o = st.Options()
 	}
 	if cfg.MaxBulk <= 0 {
 		cfg.MaxBulk = max(o.MaxValueSize, sessiond.MaxKeySize) + 1<<10
@@ -235,10 +229,8 @@ func New(st *sessiond.Store, opts *sessiond.Options, cfg Config) *Server {
 	}
 	s.cmds = commandTable()
 	s.watchLoad()
-	// From the store itself, not the options passed in: a store that
-	// defers its writes must see Commit before a reply, whatever this
-	// server was told.
-	s.commitReplies = st != nil && st.Persistence().DeferWrites
+	// A store that defers its writes must see Commit before a reply.
+	s.commitReplies = o.DeferWrites
 	s.now.Store(time.Now().UnixNano())
 	return s
 }

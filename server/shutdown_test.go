@@ -162,7 +162,7 @@ func TestShutdownTwice(t *testing.T) {
 
 func TestListenWithoutAddress(t *testing.T) {
 	t.Parallel()
-	srv := server.New(nil, nil, server.Config{Logger: quietLog})
+	srv := server.New(nil, server.Config{Logger: quietLog})
 	if err := srv.Listen(); err == nil {
 		t.Errorf("Listen with neither Addr nor Unix succeeded")
 	}

@@ -94,7 +94,7 @@ func TestUnixLiveSocketRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	second := server.New(st, nil, server.Config{Unix: first.unix, Addr: "127.0.0.1:0", Logger: quietLog})
+	second := server.New(st, server.Config{Unix: first.unix, Addr: "127.0.0.1:0", Logger: quietLog})
 	err = second.Listen()
 	if err == nil {
 		second.Shutdown(t.Context())
@@ -127,7 +127,7 @@ func TestUnixPathNotASocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	err = server.New(st, nil, server.Config{Unix: path, Logger: quietLog}).Listen()
+	err = server.New(st, server.Config{Unix: path, Logger: quietLog}).Listen()
 	if err == nil || !strings.Contains(err.Error(), "not a socket") {
 		t.Errorf("Listen on a regular file: %v, want an error saying it is not a socket", err)
 	}

@@ -17,7 +17,7 @@ func (c *Config) clusterConfig(log *slog.Logger) cluster.Config {
 		NodeName: cc.NodeName, BindAddr: cc.Addr, AdvertiseAddr: cc.Advertise, DataAddr: cc.DataAddr,
 		Join: cc.Join, JoinTimeout: cc.JoinTimeout, ClusterName: cc.Name, Key: cc.Key, Insecure: cc.Insecure,
 		SyncReplicas: cc.SyncReplicas, SyncTimeout: cc.SyncTimeout, RepairInterval: cc.RepairInterval,
-		MaxValueSize: c.MaxValueSize, Logger: log,
+		Logger: log,
 	}
 }
 

@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if c.Cluster.Addr != "" {
 		node, err = cluster.New(c.clusterConfig(log))
 		if err != nil {
-			fmt.Fprintf(stderr, "sessiond: %v\n", err)
+			fmt.Fprintf(stderr, "sessiond: %s\n", explain(err))
 			return exitConfig
 		}
 		opts.NodeID, opts.Replicator = node.ID(), node
@@ -87,13 +87,13 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	var clusterSrv server.Cluster
 	if node != nil {
 		if err := node.Start(ctx, store); err != nil {
-			fmt.Fprintf(stderr, "sessiond: %v\n", err)
+			fmt.Fprintf(stderr, "sessiond: %s\n", explain(err))
 			store.Close()
 			return exitFailed
 		}
 		clusterSrv = clusterInfo{node}
 	}
-	srv := server.New(store, opts, server.Config{
+	srv := server.New(store, server.Config{
 		Addr:        c.Addr,
 		Unix:        c.Unix,
 		UnixPerm:    c.UnixPerm,
@@ -114,7 +114,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	})
 	if c.listens() {
 		if err := srv.Listen(); err != nil {
-			fmt.Fprintf(stderr, "sessiond: %v\n", err)
+			fmt.Fprintf(stderr, "sessiond: %s\n", explain(err))
 			if node != nil {
 				node.Close()
 			}
