@@ -13,14 +13,33 @@
 //	err = st.Set("sess:abc", []byte(`{"user":42}`), 24*time.Hour)
 //	value, found, err := st.Get("sess:abc")
 //
-// A ttl of 0 means no expiry; an expired session is never returned. Scan
-// walks the keys with Redis SCAN semantics and glob patterns.
+// A ttl of 0 means no expiry; an expired session is never returned. TTL
+// says how long a session has left, Exists whether it is there, Len how
+// many there are, and Scan walks the keys with Redis SCAN semantics and
+// glob patterns. A time to live is a time.Duration and an expiry a
+// time.Time (the zero Time for none), by the store's clock: Options.Now,
+// which a test sets to move time without sleeping.
 //
-// Every write carries a Version, a hybrid logical clock stamp and the node
-// id. Apply merges a record from elsewhere if its version is higher, and
-// with Options.Tombstones a delete leaves a versioned tombstone, so that a
-// late, stale copy cannot bring a destroyed session back. Replication is
-// built on exactly these two operations.
+// # Read, modify, write
+//
+// Update changes a session by what it holds, in one step: its function
+// runs under the key's lock, so that no other change of the key comes
+// between what it reads and what it writes. It sees whether the key is
+// there, its value and expiry, and sets a new value, a new expiry, or
+// deletes the key:
+//
+//	_, err := st.Update("sess:abc", func(e *sessiond.Entry) error {
+//		if !e.Found() {
+//			return errLoggedOut
+//		}
+//		e.Set(addFlash(e.Value(), "saved")) // keeps the expiry
+//		return nil
+//	})
+//
+// Write is Set with a condition (IfAbsent: a new session never replaces one
+// with the same id), an absolute expiry and flags; Lookup is Get into a
+// buffer the caller reuses, allocating nothing. The sessiond server builds
+// every command of both protocols on these.
 //
 // # Persistence
 //
@@ -50,9 +69,23 @@
 // Options.MaxMemory caps the memory records and index take. Past it, a
 // write fails with ErrOutOfMemory, or evicts by Options.Policy.
 //
+// # Replication
+//
+// Every write carries a Version, a hybrid logical clock stamp and the node
+// id, and Store.Replica gives the operations replication is built on:
+// Apply merges a record from elsewhere if its version is higher, Records
+// and Load read what the store holds, ClearBefore replays another store's
+// Clear. With Options.Tombstones a delete leaves a versioned tombstone, so
+// that a late, stale copy cannot bring a destroyed session back. Package
+// cluster builds a cluster of stores on these, and passes on every local
+// change as the store's Options.Replicator; a web application needs none of
+// them.
+//
 // # Caveats
 //
 //   - Keys are at most 65,535 bytes, values at most Options.MaxValueSize.
+//   - Expiries are kept to the millisecond (rounded up: never before the
+//     time asked for) and up to the year 10889; a later one is kept as that.
 //   - Len counts expired keys until they are reclaimed, within about a
 //     second, as Redis's DBSIZE does.
 //   - Eviction is approximate, a segment at a time: AllKeysLRU evicts the

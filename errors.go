@@ -16,8 +16,7 @@ var (
 	// Options.MaxMemory and the eviction policy cannot make room. Nothing
 	// already stored is lost.
 	ErrOutOfMemory = errors.New("sessiond: out of memory")
-	// ErrNotStored is returned by a conditional write whose condition
-	// failed (IfAbsent on a present key, IfPresent on a missing one, or
-	// IfVersion on a changed one).
+	// ErrNotStored is returned by a conditional Write whose condition
+	// failed (IfAbsent on a present key, IfPresent on a missing one).
 	ErrNotStored = errors.New("sessiond: not stored")
 )

@@ -1,14 +1,19 @@
 package sessiond_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiond/sessiond"
 )
 
+// A web application's sessions: created at login, read on every request,
+// destroyed at logout.
 func Example() {
 	st, err := sessiond.Open(nil)
 	if err != nil {
@@ -20,13 +25,96 @@ func Example() {
 	value, found, _ := st.Get("sess:abc")
 	fmt.Println(string(value), found)
 
-	st.Touch("sess:abc", time.Hour) // a new TTL, the value untouched
+	st.Touch("sess:abc", time.Hour) // a new time to live, the value untouched
 	st.Delete("sess:abc")
 	_, found, _ = st.Get("sess:abc")
 	fmt.Println(found)
 	// Output:
 	// {"user":42} true
 	// false
+}
+
+// Sessions expire by the store's clock, Options.Now, which a test moves
+// instead of sleeping. Touching a session on each request keeps an active
+// user logged in.
+func Example_expiry() {
+	var now atomic.Int64 // unix ms
+	now.Store(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).UnixMilli())
+	later := func(d time.Duration) { now.Add(d.Milliseconds()) }
+	st, _ := sessiond.Open(&sessiond.Options{Now: func() time.Time { return time.UnixMilli(now.Load()) }})
+	defer st.Close()
+
+	st.Set("sess:abc", []byte("v"), 30*time.Minute)
+	ttl, _, _ := st.TTL("sess:abc")
+	fmt.Println(ttl)
+
+	later(20 * time.Minute)
+	st.Touch("sess:abc", 30*time.Minute) // a request: 30 minutes from now
+	later(20 * time.Minute)
+	_, found, _ := st.Get("sess:abc")
+	fmt.Println(found)
+
+	later(time.Hour) // no request for an hour
+	_, found, _ = st.Get("sess:abc")
+	fmt.Println(found)
+	// Output:
+	// 30m0s
+	// true
+	// false
+}
+
+// Update reads and changes a session in one step: requests of one user
+// that count its page views at the same time lose none.
+func ExampleStore_Update() {
+	st, _ := sessiond.Open(nil)
+	defer st.Close()
+	st.Set("sess:abc", []byte(`{"views":0}`), time.Hour)
+
+	errLoggedOut := errors.New("logged out")
+	view := func(e *sessiond.Entry) error {
+		if !e.Found() {
+			return errLoggedOut
+		}
+		var s struct {
+			Views int `json:"views"`
+		}
+		if err := json.Unmarshal(e.Value(), &s); err != nil {
+			return err
+		}
+		s.Views++
+		b, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		e.Set(b) // the session keeps its expiry
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() { st.Update("sess:abc", view) })
+	}
+	wg.Wait()
+	v, _, _ := st.Get("sess:abc")
+	fmt.Println(string(v))
+	_, err := st.Update("sess:gone", view)
+	fmt.Println(err)
+	// Output:
+	// {"views":10}
+	// logged out
+}
+
+// A new session never replaces a session that holds its id.
+func ExampleStore_Write() {
+	st, _ := sessiond.Open(nil)
+	defer st.Close()
+	create := sessiond.WriteOptions{Cond: sessiond.IfAbsent, TTL: time.Hour}
+	_, err := st.Write("sess:abc", []byte(`{"user":42}`), create)
+	fmt.Println(err)
+	_, err = st.Write("sess:abc", []byte(`{"user":7}`), create)
+	fmt.Println(errors.Is(err, sessiond.ErrNotStored))
+	// Output:
+	// <nil>
+	// true
 }
 
 func ExampleStore_Scan() {
@@ -53,34 +141,6 @@ func ExampleStore_Scan() {
 	// Output: 2 sessions
 }
 
-func ExampleReplica_Apply() {
-	st, _ := sessiond.Open(&sessiond.Options{Tombstones: true})
-	defer st.Close()
-
-	newer := sessiond.Record{Key: "sess:1", Value: []byte("v2"), Version: sessiond.Version{Time: 2 << 16, Node: 1}}
-	older := sessiond.Record{Key: "sess:1", Value: []byte("v1"), Version: sessiond.Version{Time: 1 << 16, Node: 2}}
-	// Whatever order replicas deliver them in, the higher version wins.
-	fmt.Println(st.Replica().Apply(newer))
-	fmt.Println(st.Replica().Apply(older))
-	v, _, _ := st.Get("sess:1")
-	fmt.Println(string(v))
-	// Output:
-	// true <nil>
-	// false <nil>
-	// v2
-}
-
-func ExampleOptions_maxMemory() {
-	st, _ := sessiond.Open(&sessiond.Options{MaxMemory: 16 << 20, Policy: sessiond.NoEviction})
-	defer st.Close()
-	var err error
-	for i := 0; err == nil; i++ {
-		err = st.Set(fmt.Sprint("sess:", i), make([]byte, 512), time.Hour)
-	}
-	fmt.Println(errors.Is(err, sessiond.ErrOutOfMemory))
-	// Output: true
-}
-
 // A store with a data directory keeps its sessions across restarts.
 func Example_persistence() {
 	dir, err := os.MkdirTemp("", "sessiond-example")
@@ -105,4 +165,33 @@ func Example_persistence() {
 	fmt.Println(string(value), found)
 	// Output:
 	// {"user":42} true
+}
+
+func ExampleOptions_maxMemory() {
+	st, _ := sessiond.Open(&sessiond.Options{MaxMemory: 16 << 20, Policy: sessiond.NoEviction})
+	defer st.Close()
+	var err error
+	for i := 0; err == nil; i++ {
+		err = st.Set(fmt.Sprint("sess:", i), make([]byte, 512), time.Hour)
+	}
+	fmt.Println(errors.Is(err, sessiond.ErrOutOfMemory))
+	// Output: true
+}
+
+// Replicas merge records by version: whatever order they arrive in, every
+// store ends with the highest version of each key.
+func ExampleReplica_Apply() {
+	st, _ := sessiond.Open(&sessiond.Options{Tombstones: true})
+	defer st.Close()
+
+	newer := sessiond.Record{Key: "sess:1", Value: []byte("v2"), Version: sessiond.Version{Time: 2 << 16, Node: 1}}
+	older := sessiond.Record{Key: "sess:1", Value: []byte("v1"), Version: sessiond.Version{Time: 1 << 16, Node: 2}}
+	fmt.Println(st.Replica().Apply(newer))
+	fmt.Println(st.Replica().Apply(older))
+	v, _, _ := st.Get("sess:1")
+	fmt.Println(string(v))
+	// Output:
+	// true <nil>
+	// false <nil>
+	// v2
 }

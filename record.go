@@ -35,7 +35,9 @@ func (v Version) wallMS() int64 { return int64(v.Time >> 16) }
 // exceeds.
 func (v Version) IsZero() bool { return v == Version{} }
 
-// Record is one session as it is stored and replicated.
+// Record is one session as it is stored and replicated (see Replica): in
+// the form the data directory's log and the cluster's wire hold it, its
+// expiry in unix milliseconds, as its Version's clock counts.
 type Record struct {
 	// Key names the session. Keys are at most MaxKeySize bytes; the empty
 	// key is valid, as in Redis.

@@ -31,7 +31,7 @@ type Replicator interface {
 	Replicate(rec Record) (ticket uint64)
 
 	// ReplicateClear is called when Clear removed every key written
-	// before version v: replicas do the same with ClearBefore.
+	// before version v: replicas do the same with Replica.ClearBefore.
 	ReplicateClear(v Version) (ticket uint64)
 
 	// Wait returns when the change with the ticket has been applied as
