@@ -25,7 +25,7 @@ func TestRestartCatchesUpByDifference(t *testing.T) {
 	eventually(t, "b holds a's set", func() bool { n, _ := b.st.Len(); return n == 1001 })
 	b.Node.Close() // down, without a goodbye
 	b.st.Close()
-	eventually(t, "a declares b failed", func() bool { return len(a.Status().Members) == 1 || a.Status().Members[1].State == "failed" })
+	eventually(t, "a declares b failed", func() bool { m := a.Status().Members; return len(m) == 1 || m[1].State == "failed" })
 
 	for i := range 50 {
 		a.st.Set(fmt.Sprintf("missed%d", i), []byte("v"), 0)
