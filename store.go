@@ -272,8 +272,8 @@ type WriteOptions struct {
 	// Expires, if TTL is not positive and Expires is not zero, is when the
 	// key expires. A time already past deletes the key, as Redis does.
 	Expires time.Time
-	// KeepTTL keeps the key's current expiry, if it has one (Redis SET
-	// KEEPTTL); TTL and Expires are then ignored.
+	// KeepTTL keeps the expiry of a key that exists, whatever TTL and
+	// Expires say (Redis SET KEEPTTL).
 	KeepTTL bool
 	// Flags are opaque flags stored with the value (memcached's).
 	Flags uint32

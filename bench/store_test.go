@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -125,6 +127,26 @@ func BenchmarkTouch(b *testing.B) {
 	parallel(b, func(i uint64) {
 		if ok, _ := st.Touch(keys[i%benchKeys], time.Hour); !ok {
 			b.Fatal("miss")
+		}
+	})
+}
+
+// BenchmarkUpdate reads a session and writes it back, in one step under
+// its lock, as the server's read-modify-write commands do (SET ... GET,
+// GETEX, memcached's append and gat): the value read, and a write of the
+// same size.
+func BenchmarkUpdate(b *testing.B) {
+	st, keys, val := benchStore(b)
+	parallel(b, func(i uint64) {
+		_, err := st.Update(keys[i%benchKeys], func(e *sessiond.Entry) error {
+			if !bytes.Equal(e.Value(), val) {
+				return errors.New("the value changed")
+			}
+			e.Set(val)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 	})
 }
