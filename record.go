@@ -58,19 +58,26 @@ type Record struct {
 
 // Item describes a stored record without its value.
 type Item struct {
-	// Expires is when the record expires, to the millisecond; the zero
-	// Time if never.
-	Expires time.Time
 	// Flags are the opaque flags stored with the value (memcached's).
 	Flags uint32
 	// Version is the version of the record's last write. Every write
 	// changes it; memcached's cas unique is its Time.
 	Version Version
+
+	// The expiry as the store keeps it, in unix ms: a Lookup copies it,
+	// and only a caller that asks for the time converts it (a time.Time
+	// in the Item made a lookup of a store larger than the processor's
+	// cache a quarter slower).
+	expires int64
 }
+
+// Expires returns when the record expires, to the millisecond; the zero
+// Time if never.
+func (it Item) Expires() time.Time { return timeOf(it.expires) }
 
 // public is it as the API gives it.
 func (it item) public() Item {
-	return Item{Expires: timeOf(it.Expires), Flags: it.Flags, Version: it.Version}
+	return Item{Flags: it.Flags, Version: it.Version, expires: it.Expires}
 }
 
 // timeOf is the time of an expiry in unix ms, 0 for never.

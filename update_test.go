@@ -44,7 +44,7 @@ func TestUpdate(t *testing.T) {
 
 	// Set keeps the expiry and the flags, and writes a new version.
 	it, err = st.Update("k", func(e *Entry) error { e.Set([]byte("22")); return nil })
-	if err != nil || it.Flags != 7 || !it.Expires.Equal(hour) || it.Version.Compare(before.Version) <= 0 {
+	if err != nil || it.Flags != 7 || !it.Expires().Equal(hour) || it.Version.Compare(before.Version) <= 0 {
 		t.Fatalf("Set = %+v, %v; want flags 7, expiry %v, a later version than %+v", it, err, hour, before)
 	}
 	if v, got, _, _ := st.Lookup(nil, "k"); string(v) != "22" || got != it {
@@ -67,10 +67,10 @@ func TestUpdate(t *testing.T) {
 
 	// SetExpires alone: a new expiry, then none; not on a missing key.
 	later := time.UnixMilli(now + 7200_000)
-	if it, err := st.Update("k", func(e *Entry) error { e.SetExpires(later); return nil }); err != nil || !it.Expires.Equal(later) {
+	if it, err := st.Update("k", func(e *Entry) error { e.SetExpires(later); return nil }); err != nil || !it.Expires().Equal(later) {
 		t.Fatalf("SetExpires = %+v, %v; want expiry %v", it, err, later)
 	}
-	if it, err := st.Update("k", func(e *Entry) error { e.SetExpires(time.Time{}); return nil }); err != nil || !it.Expires.IsZero() {
+	if it, err := st.Update("k", func(e *Entry) error { e.SetExpires(time.Time{}); return nil }); err != nil || !it.Expires().IsZero() {
 		t.Fatalf("SetExpires(zero) = %+v, %v; want no expiry", it, err)
 	}
 	if it, err := st.Update("missing", func(e *Entry) error { e.SetExpires(later); return nil }); err != nil || it != (Item{}) {
@@ -97,7 +97,7 @@ func TestUpdate(t *testing.T) {
 		e.SetExpires(hour)
 		return nil
 	})
-	if err != nil || it.Flags != 3 || !it.Expires.Equal(hour) {
+	if err != nil || it.Flags != 3 || !it.Expires().Equal(hour) {
 		t.Fatalf("Set of a new key = %+v, %v", it, err)
 	}
 

@@ -53,8 +53,8 @@ func TestOneClock(t *testing.T) {
 			t.Fatalf("%s never reached b", key)
 		}
 		for name, st := range map[string]*sessiond.Store{"a": stA, "b": stB} {
-			if _, it, _, err := st.Lookup(nil, key); err != nil || it.Expires.UnixMilli() != at {
-				t.Errorf("%s on %s: expires at %v (%v), want %d, 100s after the fake clock", key, name, it.Expires, err, at)
+			if _, it, _, err := st.Lookup(nil, key); err != nil || it.Expires().UnixMilli() != at {
+				t.Errorf("%s on %s: expires at %v (%v), want %d, 100s after the fake clock", key, name, it.Expires(), err, at)
 			}
 		}
 	}

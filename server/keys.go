@@ -66,7 +66,7 @@ func cmdExpire(c *conn, args [][]byte) {
 		}
 		// Compared as stored: an expiry past the latest the store
 		// keeps is kept as that.
-		if set = expireHolds(nx, xx, gt, lt, unixMS(e.Item().Expires), min(at, maxStoredExpiry)); set {
+		if set = expireHolds(nx, xx, gt, lt, unixMS(e.Item().Expires()), min(at, maxStoredExpiry)); set {
 			e.SetExpires(expiryTime(at))
 		}
 		return nil
@@ -120,7 +120,7 @@ func cmdTTL(c *conn, args [][]byte) {
 	var exp int64
 	found := false
 	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
-		found, exp = e.Found(), unixMS(e.Item().Expires)
+		found, exp = e.Found(), unixMS(e.Item().Expires())
 		return nil
 	})
 	switch {
@@ -141,7 +141,7 @@ func cmdTTL(c *conn, args [][]byte) {
 func cmdPersist(c *conn, args [][]byte) {
 	set := false
 	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
-		if set = e.Found() && !e.Item().Expires.IsZero(); set {
+		if set = e.Found() && !e.Item().Expires().IsZero(); set {
 			e.SetExpires(time.Time{})
 		}
 		return nil

@@ -48,10 +48,10 @@ func (ts *mcServer) ttl(t *testing.T, clock *fakeClock, key string) time.Duratio
 	switch {
 	case err != nil || !found:
 		t.Fatalf("Lookup(%q): found %v, %v", key, found, err)
-	case it.Expires.IsZero():
+	case it.Expires().IsZero():
 		return -1
 	}
-	return it.Expires.Sub(clock.Now().Truncate(time.Millisecond))
+	return it.Expires().Sub(clock.Now().Truncate(time.Millisecond))
 }
 
 func (ts *mcServer) expectTTL(t *testing.T, clock *fakeClock, key string, want time.Duration) {

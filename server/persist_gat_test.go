@@ -55,8 +55,8 @@ func TestPersistGatCommitsEveryKey(t *testing.T) {
 		}
 		_, e1, _, _ := st.Lookup(nil, "big")
 		_, e2, _, _ := st.Lookup(nil, "small")
-		t.Logf("round %d: after crash: big expiry %v, small expiry %v", round, e1.Expires, e2.Expires)
-		if e2.Expires.IsZero() {
+		t.Logf("round %d: after crash: big expiry %v, small expiry %v", round, e1.Expires(), e2.Expires())
+		if e2.Expires().IsZero() {
 			lost++
 		}
 		st.Close()
