@@ -81,8 +81,9 @@ func (e *Entry) Delete() { e.op = opDelete }
 //
 // fn must be quick, as it holds up every key of the key's partition, and
 // must not call the store, or it deadlocks. Update returns the Item of the
-// record the key holds afterwards, zero if none; a change waits, as every
-// change does, for the data directory and the replicas before it returns.
+// record the key holds afterwards (the one found, if nothing changed), zero
+// if none; a change waits, as every change does, for the data directory
+// and the replicas before it returns.
 func (st *Store) Update(key string, fn func(e *Entry) error) (it Item, err error) {
 	if err := st.checkKey(key); err != nil {
 		return Item{}, err
@@ -98,20 +99,21 @@ func (st *Store) Update(key string, fn func(e *Entry) error) (it Item, err error
 			e.found, e.value, e.it = true, v.value(), v.item()
 		}
 		if err := fn(e); err != nil {
+			after = e.it
 			return pending{}, err
 		}
 		var t pending
 		var err error
-		after, t, err = sh.apply(tag, key, i, v, e, now)
+		after, t, err = sh.applyEntry(tag, key, i, v, e, now)
 		return t, err
 	})
 	return after.public(), err
 }
 
-// apply makes the change e asks for of key, whose index slot is i and
-// whose live record, if any, is v. It returns the record's description
-// afterwards.
-func (sh *shard) apply(tag uint32, key string, i int, v view, e *Entry, now int64) (it item, t pending, err error) {
+// applyEntry makes the change e asks for of key, whose index slot is i
+// and whose live record, if any, is v. It returns the record's
+// description afterwards: the one found if it makes no change.
+func (sh *shard) applyEntry(tag uint32, key string, i int, v view, e *Entry, now int64) (it item, t pending, err error) {
 	st := sh.st
 	change := e.op != opKeep || (e.expSet && v != nil)
 	if !change {

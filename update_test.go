@@ -56,9 +56,9 @@ func TestUpdate(t *testing.T) {
 		"error":     func(e *Entry) error { e.Set([]byte("3")); return ErrNotStored },
 		"too large": func(e *Entry) error { e.Set([]byte("123456789")); return nil },
 	} {
-		_, err := st.Update("k", fn)
-		if err == nil || (name == "too large") != errors.Is(err, ErrValueTooLarge) {
-			t.Errorf("%s: Update = %v", name, err)
+		got, err := st.Update("k", fn)
+		if err == nil || (name == "too large") != errors.Is(err, ErrValueTooLarge) || got != it {
+			t.Errorf("%s: Update = %+v, %v; want %+v, the record unchanged, and an error", name, got, err, it)
 		}
 		if v, got, _, _ := st.Lookup(nil, "k"); string(v) != "22" || got != it {
 			t.Errorf("%s: the key changed to %q, %+v", name, v, got)
