@@ -69,16 +69,16 @@ type loop struct {
 	eprc  syscall.RawConn // epf's, to wait on
 	wake  [2]int          // a pipe: a byte written wakes the loop
 	spare int             // an open /dev/null, closed to make room for leave's descriptor at the process's limit
-	conns map[int]*conn
-	again []*conn   // connections that may have input left, to read next round
-	spent []*conn   // the list again was last round, reused
-	dirty []*conn   // connections whose replies wait for the round's one Commit
-	base  time.Time // the loop's clock, monotonic: times below are ns since it
-	swept int64     // the last idle sweep
+	conns map[int]*respConn
+	again []*respConn // connections that may have input left, to read next round
+	spent []*respConn // the list again was last round, reused
+	dirty []*respConn // connections whose replies wait for the round's one Commit
+	base  time.Time   // the loop's clock, monotonic: times below are ns since it
+	swept int64       // the last idle sweep
 
 	mu    sync.Mutex
-	added []*conn // accepted, to join the loop
-	stop  bool    // Shutdown: every connection leaves, and the loop ends
+	added []*respConn // accepted, to join the loop
+	stop  bool        // Shutdown: every connection leaves, and the loop ends
 	done  chan struct{}
 }
 
@@ -104,7 +104,7 @@ func newLoop(s *Server, ls *eventLoops) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loop{s: s, ls: ls, ep: ep, conns: map[int]*conn{}, base: time.Now(), spare: -1, done: make(chan struct{})}
+	l := &loop{s: s, ls: ls, ep: ep, conns: map[int]*respConn{}, base: time.Now(), spare: -1, done: make(chan struct{})}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(ep)
 		return nil, err
@@ -159,7 +159,7 @@ func (l *loop) now() int64 { return int64(time.Since(l.base)) }
 
 // attach hands c to a loop and reports whether one took it; if not, the
 // caller serves c with a goroutine.
-func (ls *eventLoops) attach(c *conn) bool {
+func (ls *eventLoops) attach(c *respConn) bool {
 	l := ls.loops[int(ls.next.Add(1))%len(ls.loops)]
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -303,7 +303,7 @@ func (lc *loopConn) deferFlush(c *conn) bool {
 	}
 	if !lc.dirty {
 		lc.dirty = true
-		lc.l.dirty = append(lc.l.dirty, c)
+		lc.l.dirty = append(lc.l.dirty, c.proto.(*respConn))
 	}
 	return true
 }
@@ -393,7 +393,7 @@ func (l *loop) woken() bool {
 		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLPRI | epollET, Fd: int32(fd)}); err != nil {
 			l.s.log.Debug("connection not added to an event loop", "id", c.id, "err", err)
 			c.close()
-			l.s.connDone(c)
+			l.s.connDone(c.conn)
 			continue
 		}
 		l.conns[fd] = c
@@ -410,7 +410,7 @@ func (l *loop) woken() bool {
 // ready serves c's input: its one read, the commands it completes, and
 // their replies. events is the event's mask, 0 when the loop reads c again
 // (readAgain).
-func (l *loop) ready(c *conn, events uint32) {
+func (l *loop) ready(c *respConn, events uint32) {
 	lc := c.lc
 	lc.read = false
 	if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
@@ -474,7 +474,7 @@ func (l *loop) ready(c *conn, events uint32) {
 // drop closes c. The socket leaves the epoll set first: a closed
 // descriptor leaves it only once no other holds the socket (a child
 // process between fork and exec, say).
-func (l *loop) drop(c *conn) {
+func (l *loop) drop(c *respConn) {
 	if c.lc.dirty && c.w.Err() == nil {
 		// Replies kept for the round's end (deferFlush) go out before
 		// the close: a client that sent its last command with its FIN
@@ -489,13 +489,13 @@ func (l *loop) drop(c *conn) {
 	delete(l.conns, c.lc.fd)
 	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.lc.fd, nil)
 	c.close()
-	l.s.connDone(c)
+	l.s.connDone(c.conn)
 }
 
 // leave hands c to a goroutine of its own, which first writes the replies
 // the socket did not take, then runs cmd (args), if any, and goes on
 // serving c. args alias the reader's buffer, which nothing reads before.
-func (l *loop) leave(c *conn, cmd *command, args [][]byte) {
+func (l *loop) leave(c *respConn, cmd *command, args [][]byte) {
 	lc := c.lc
 	delete(l.conns, lc.fd)
 	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lc.fd, nil)
@@ -510,7 +510,7 @@ func (l *loop) leave(c *conn, cmd *command, args [][]byte) {
 	l.spare, _ = openSpare()
 	if err != nil {
 		l.s.log.Warn("closing a connection that could not leave its event loop", "id", c.id, "err", err)
-		l.s.connDone(c)
+		l.s.connDone(c.conn)
 		return
 	}
 	c.lc = nil
@@ -518,7 +518,7 @@ func (l *loop) leave(c *conn, cmd *command, args [][]byte) {
 	l.ls.left.Add(1)
 	pending := lc.pending
 	go func() {
-		defer l.s.connDone(c)
+		defer l.s.connDone(c.conn)
 		defer c.close()
 		// The deadline the loop never set, before any write.
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))

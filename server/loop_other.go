@@ -15,6 +15,6 @@ type eventLoops struct{}
 
 func startLoops(*Server, int) *eventLoops { return nil }
 
-func (*eventLoops) attach(*conn) bool { return false }
+func (*eventLoops) attach(*respConn) bool { return false }
 
 func (*eventLoops) stop() {}

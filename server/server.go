@@ -157,35 +157,61 @@ func (a *connStats) add(b *connStats) {
 	a.netOut.Add(b.netOut.Load())
 }
 
-// totals returns the counters of every connection, open or closed.
-func (s *Server) totals() *connStats {
-	var t connStats
-	s.mu.Lock()
-	t.add(&s.stats.closed)
-	for c := range s.conns {
-		t.add(&c.stats)
-	}
-	s.mu.Unlock()
-	return &t
+func (a *connStats) reset() {
+	a.commands.Store(0)
+	a.hits.Store(0)
+	a.misses.Store(0)
+	a.netIn.Store(0)
+	a.netOut.Store(0)
 }
 
-// resetStats zeroes the counters (CONFIG RESETSTAT).
-func (s *Server) resetStats() {
+// connTotals are the counters of every connection, open or closed.
+type connTotals struct {
+	all    connStats  // what both protocols count
+	mc     mcCounters // memcached's own counts
+	mcOpen int        // memcached connections open
+}
+
+// totals adds up the counters of every connection, open or closed.
+func (s *Server) totals() *connTotals {
+	t := &connTotals{}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	z := func(c *connStats) {
-		c.commands.Store(0)
-		c.hits.Store(0)
-		c.misses.Store(0)
-		c.netIn.Store(0)
-		c.netOut.Store(0)
-	}
-	z(&s.stats.closed)
+	t.all.add(&s.stats.closed)
+	t.mc.add(&s.mc.closed)
 	for c := range s.conns {
-		z(&c.stats)
+		t.all.add(&c.stats)
+		if m, ok := c.proto.(*mcConn); ok {
+			t.mc.add(m.counters())
+			t.mcOpen++
+		}
 	}
-	s.stats.connections.Store(0)
-	s.stats.rejected.Store(0)
+	return t
+}
+
+// resetStats zeroes the counters one protocol resets: RESP's CONFIG
+// RESETSTAT those every connection keeps, memcached's stats reset its own.
+func (s *Server) resetStats(memcache bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if memcache {
+		s.mc.closed.reset()
+		s.mc.total.Store(0)
+	} else {
+		s.stats.closed.reset()
+		s.stats.connections.Store(0)
+		s.stats.rejected.Store(0)
+	}
+	for c := range s.conns {
+		switch m, ok := c.proto.(*mcConn); {
+		case !memcache:
+			c.stats.reset()
+		case ok:
+			m.counts.reset()
+			m.inBase.Store(m.stats.netIn.Load())
+			m.outBase.Store(m.stats.netOut.Load())
+		}
+	}
 }
 
 // New returns a server for st. opts are the options st was opened with, for
@@ -324,18 +350,14 @@ type listener struct {
 type protocol struct {
 	name    string // in logs: resp or memcache
 	tooMany string // the reply to a connection past MaxClients
-	// open makes the connection for nc and returns the loop that serves
-	// it.
-	open func(s *Server, nc net.Conn) (c *conn, serve func())
+	// open makes the connection for nc.
+	open func(s *Server, nc net.Conn) *conn
 }
 
 var respProtocol = &protocol{
 	name:    "resp",
 	tooMany: "-ERR max number of clients reached\r\n",
-	open: func(s *Server, nc net.Conn) (*conn, func()) {
-		c := newConn(s, nc)
-		return c, c.serve
-	},
+	open:    func(s *Server, nc net.Conn) *conn { return newRESPConn(s, nc).conn },
 }
 
 // Addrs returns the addresses the server serves the Redis protocol on.
@@ -423,7 +445,7 @@ func (s *Server) accept(l listener) error {
 			nc.Close()
 			continue
 		}
-		c, serve := l.proto.open(s, nc)
+		c := l.proto.open(s, nc)
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
@@ -435,12 +457,12 @@ func (s *Server) accept(l listener) error {
 		s.wg.Add(1)
 		loops := s.loops
 		s.mu.Unlock()
-		if l.proto == respProtocol && loops != nil && loops.attach(c) {
+		if l.proto == respProtocol && loops != nil && loops.attach(c.proto.(*respConn)) {
 			continue
 		}
 		go func() {
 			defer s.connDone(c)
-			serve()
+			c.serve()
 		}()
 	}
 }
@@ -450,6 +472,9 @@ func (s *Server) connDone(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.stats.closed.add(&c.stats)
+	if m, ok := c.proto.(*mcConn); ok {
+		s.mc.closed.add(m.counters())
+	}
 	s.mu.Unlock()
 	s.clients.Add(-1)
 	s.wg.Done()
