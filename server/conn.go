@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/sessiond/sessiond/internal/eventloop"
 )
 
 // conn is one client connection, of either protocol: what both share (the
@@ -23,8 +25,8 @@ type conn struct {
 	in    io.Reader // nc, or raw I/O on it
 	out   io.Writer // likewise
 
-	raddr, laddr net.Addr  // nc's, kept for CLIENT LIST: nc changes when a connection leaves an event loop
-	lc           *loopConn // the connection's state in an event loop; nil when a goroutine serves it
+	raddr, laddr net.Addr          // nc's, kept for CLIENT LIST: nc changes when a connection leaves an event loop
+	sock         *eventloop.Socket // nc while an event loop serves the connection; nil when a goroutine does
 
 	id      int64
 	created time.Time
@@ -143,8 +145,11 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 // beforeRead runs when the connection would wait for input: the batch of
 // commands it sent is done, so its replies go out now.
 func (c *conn) beforeRead() error {
-	if c.lc != nil && c.lc.deferFlush(c) {
-		return nil // the loop sends the replies at the end of its round
+	if c.sock != nil && c.s.commitReplies && !c.quit && c.sock.Defer() {
+		// The loop's round ends with one write of the log for every
+		// connection it served, as Redis's loop writes its AOF buffer,
+		// then sends their replies (loopConn.Flush).
+		return nil
 	}
 	if err := c.proto.flush(); err != nil {
 		return err

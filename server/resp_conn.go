@@ -24,6 +24,11 @@ type respConn struct {
 	multiErr  bool       // a command failed to queue: EXEC aborts
 	queue     [][][]byte // commands queued by MULTI, copied
 	queueSize int        // bytes in queue, bounded by MaxCommand
+
+	// held is the command that made the connection leave its event loop,
+	// for its goroutine to run first.
+	held     *command
+	heldArgs [][]byte
 }
 
 func newRESPConn(s *Server, nc net.Conn) *respConn {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/eventloop"
 )
 
 // Config configures a Server. Zero fields take the defaults given.
@@ -116,7 +117,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closing   bool
 	wg        sync.WaitGroup
-	loops     *eventLoops // nil: goroutines serve every connection
+	loops     *eventloop.Group // nil: goroutines serve every connection
 
 	nextID    atomic.Int64
 	clients   atomic.Int64
@@ -389,11 +390,10 @@ func (s *Server) Serve() error {
 	stop := make(chan struct{})
 	defer close(stop)
 	go s.runClock(stop)
-	if s.cfg.EventLoops > 0 {
-		loops := startLoops(s, s.cfg.EventLoops)
+	if loops := s.startLoops(); loops != nil {
 		s.mu.Lock()
 		if s.closing || s.loops != nil {
-			loops.stop()
+			loops.Stop()
 		} else {
 			s.loops = loops
 		}
@@ -457,7 +457,7 @@ func (s *Server) accept(l listener) error {
 		s.wg.Add(1)
 		loops := s.loops
 		s.mu.Unlock()
-		if l.proto == respProtocol && loops != nil && loops.attach(c.proto.(*respConn)) {
+		if l.proto == respProtocol && loops != nil && attach(loops, c.proto.(*respConn)) {
 			continue
 		}
 		go func() {
@@ -512,7 +512,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	// Connections in event loops leave them for goroutines, which stop as
 	// every other connection does.
-	loops.stop()
+	loops.Stop()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.stop()
