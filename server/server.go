@@ -95,8 +95,10 @@ type Config struct {
 	// wake-up serves every connection ready.
 	// A connection leaves its loop for a goroutine of its own
 	// for commands that can wait or answer at length, and when it does
-	// not read its replies. Zero (the default): a goroutine serves each
-	// connection.
+	// not read its replies. Zero: a goroutine serves each connection
+	// (and so everywhere but on Linux). The sessiond command runs one
+	// loop by default: it costs less CPU per request than goroutines at
+	// the loads servers mostly run at (docs/BENCHMARKS.md).
 	EventLoops int
 
 	// WritesWait says that a write waits for replicas (sync

@@ -114,7 +114,7 @@ func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
 	}
 	args = append([]string{"--log-format", "text"}, args...)
 	// COMPAT_SESSIOND_ARGS runs every sessiond with more flags, such as
-	// "--event-loops 1" (scripts/test.sh runs the client suites so).
+	// "--event-loops 0" (scripts/test.sh runs the client suites so).
 	args = append(strings.Fields(os.Getenv("COMPAT_SESSIOND_ARGS")), args...)
 	cmd := exec.Command(bin, args...)
 	if len(wrapper) > 0 {
