@@ -343,8 +343,3 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool, pc pac
 		limit = int(max(1, min(1024, stepSize*seen/max(bytes, 1))))
 	}
 }
-
-func appendVersion(b []byte, v sessiond.Version) []byte {
-	b = binary.BigEndian.AppendUint64(b, v.Time)
-	return binary.AppendUvarint(b, uint64(v.Node))
-}

@@ -9,6 +9,9 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+// The cluster's wire: every message two nodes exchange, each kind's layout
+// beside its encoder and decoder.
+//
 // The data stream between two nodes is a sequence of messages (see
 // channel.go for how they are framed, authenticated and encrypted). Each
 // message starts with its kind.
@@ -16,6 +19,10 @@ import (
 // The first message on a connection, from the side that dialed, says what
 // it is for: msgStream (our log, for good), msgSyncRequest (your whole set,
 // a join) or msgDigest (a repair round).
+//
+// In the layouts below, integers are big-endian, uvarint and varint are
+// encoding/binary's, and a version is its time (uint64) then its node
+// (uvarint).
 const (
 	// msgStream opens a log stream; the acceptor answers msgResume.
 	msgStream byte = 1 + iota
@@ -25,7 +32,7 @@ const (
 	// difference on the rest).
 	msgResume
 	// msgLog carries log entries: sequence number of the first, count,
-	// entries (outlog.go).
+	// entries.
 	msgLog
 	// msgAck says the acceptor applied the log through a sequence number.
 	msgAck
@@ -47,7 +54,7 @@ const (
 	// round.
 	msgNotReady
 	// msgVersions carries key hashes and versions of a repair round,
-	// back to back, in the order of the hashes (repair.go).
+	// back to back, in the order of the hashes (repairlist.go).
 	msgVersions
 	// msgWant carries the key hashes whose records one side of a repair
 	// round asks the other for, in order.
@@ -59,8 +66,113 @@ const (
 	msgCatchUp
 )
 
+// errMalformed wraps every decoding error: the peer sent something no
+// sessiond sends, and the stream is closed.
+var errMalformed = errors.New("cluster: malformed message")
+
 // resumeAtEnd is the msgResume of a node catching up by difference.
 const resumeAtEnd = ^uint64(0)
+
+// appendResume appends a msgResume:
+//
+//	kind  seq uint64
+func appendResume(b []byte, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, msgResume), seq)
+}
+
+// decodeResume reads a msgResume.
+func decodeResume(msg []byte) (seq uint64, err error) {
+	d := decoder{b: msg}
+	if d.byte("kind") != msgResume {
+		return 0, fmt.Errorf("%w: expected a resume point", errMalformed)
+	}
+	seq = d.uint64("resume point")
+	return seq, d.err
+}
+
+// appendLogHeader appends the start of a msgLog, the count entries that
+// follow it numbered from first:
+//
+//	kind  first uint64  count uint32  entries...
+func appendLogHeader(b []byte, first uint64, count int) []byte {
+	b = binary.BigEndian.AppendUint64(append(b, msgLog), first)
+	return binary.BigEndian.AppendUint32(b, uint32(count))
+}
+
+// decodeLog reads the start of a msgLog and returns its entries' bytes,
+// which decoder.entry reads one at a time.
+func decodeLog(msg []byte) (first uint64, count uint32, entries []byte, err error) {
+	d := decoder{b: msg}
+	if d.byte("kind") != msgLog {
+		return 0, 0, nil, fmt.Errorf("%w: expected log entries", errMalformed)
+	}
+	first = d.uint64("first entry")
+	count = d.uint32("entry count")
+	return first, count, d.b, d.err
+}
+
+// Kinds of log entries. The outbound log (outlog.go) holds its entries in
+// their wire form, and a msgLog carries them as they are: each is its kind
+// and then
+//
+//	entryRecord  record
+//	entryClear   version
+const (
+	entryRecord byte = 1 + iota // a record
+	entryClear                  // a Clear: the version everything older goes
+)
+
+// appendEntryRecord appends a log entry of rec.
+func appendEntryRecord(b []byte, rec *sessiond.Record) []byte {
+	return appendRecord(append(b, entryRecord), rec)
+}
+
+// appendEntryClear appends a log entry of a Clear at version v.
+func appendEntryClear(b []byte, v sessiond.Version) []byte {
+	return appendVersion(append(b, entryClear), v)
+}
+
+// entry decodes one log entry: a record into rec (as record does), or the
+// version of a Clear.
+func (d *decoder) entry(rec *sessiond.Record, maxValue int) (kind byte, clear sessiond.Version) {
+	if d.err != nil {
+		return 0, clear
+	}
+	switch kind = d.byte("entry kind"); kind {
+	case entryRecord:
+		d.record(rec, maxValue)
+	case entryClear:
+		clear = d.version()
+	default: // a message that ends early included: its kind reads 0
+		d.err = fmt.Errorf("%w: entry of kind %d", errMalformed, kind)
+	}
+	return kind, clear
+}
+
+// appendAck appends a msgAck: applied through last, but for the refused
+// entries.
+//
+//	kind  last uint64  refused uint64...
+func appendAck(b []byte, last uint64, refused []uint64) []byte {
+	b = binary.BigEndian.AppendUint64(append(b, msgAck), last)
+	for _, s := range refused {
+		b = binary.BigEndian.AppendUint64(b, s)
+	}
+	return b
+}
+
+// decodeAck reads a msgAck.
+func decodeAck(msg []byte) (last uint64, refused []uint64, err error) {
+	d := decoder{b: msg}
+	if d.byte("kind") != msgAck {
+		return 0, nil, fmt.Errorf("%w: expected an ack", errMalformed)
+	}
+	last = d.uint64("ack")
+	for d.err == nil && len(d.b) > 0 {
+		refused = append(refused, d.uint64("refused entry"))
+	}
+	return last, refused, d.err
+}
 
 // Record encoding flags.
 const (
@@ -69,11 +181,13 @@ const (
 	recFlags
 )
 
-// errMalformed wraps every decoding error: the peer sent something no
-// sessiond sends, and the stream is closed.
-var errMalformed = errors.New("cluster: malformed message")
-
-// appendRecord appends the wire form of rec to b.
+// appendRecord appends the wire form of rec to b:
+//
+//	flags byte  key length uvarint  key
+//	value length uvarint  value    (not for a tombstone)
+//	expiry varint                  (with recExpires)
+//	client flags uint32            (with recFlags)
+//	version
 func appendRecord(b []byte, rec *sessiond.Record) []byte {
 	var f byte
 	if rec.Deleted {
@@ -100,6 +214,12 @@ func appendRecord(b []byte, rec *sessiond.Record) []byte {
 	}
 	b = binary.BigEndian.AppendUint64(b, rec.Version.Time)
 	return binary.AppendUvarint(b, uint64(rec.Version.Node))
+}
+
+// appendVersion appends the wire form of v: its time, then its node.
+func appendVersion(b []byte, v sessiond.Version) []byte {
+	b = binary.BigEndian.AppendUint64(b, v.Time)
+	return binary.AppendUvarint(b, uint64(v.Node))
 }
 
 // decoder reads the fields of one message, remembering the first error.

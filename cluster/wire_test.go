@@ -3,7 +3,9 @@ package cluster
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -183,6 +185,155 @@ func FuzzHashList(f *testing.F) {
 		}
 		if len(hashes) != 1+len(data)/8 || !slices.IsSorted(hashes) {
 			t.Fatalf("%d bytes parsed as %v", len(data), hashes)
+		}
+	})
+}
+
+// wireMessages holds a message of each kind as its encoder writes it, the
+// bytes every release since the first writes for it, and what decodes it.
+var wireMessages = []struct {
+	name   string
+	msg    []byte
+	golden string // hex
+	// again decodes a message as its reader does and encodes what it
+	// read; nil for a kind with no body.
+	again func(msg []byte) ([]byte, error)
+	// shorter are the lengths of the message's prefixes that are
+	// messages too (an ack without refused entries).
+	shorter []int
+}{
+	{name: "msgStream", msg: []byte{msgStream}, golden: "01"},
+	{
+		name: "msgResume", msg: appendResume(nil, 42), golden: "02" + "000000000000002a",
+		again: func(msg []byte) ([]byte, error) {
+			seq, err := decodeResume(msg)
+			return appendResume(nil, seq), err
+		},
+	},
+	{
+		name: "msgResume at the end", msg: appendResume(nil, resumeAtEnd), golden: "02" + "ffffffffffffffff",
+		again: func(msg []byte) ([]byte, error) {
+			seq, err := decodeResume(msg)
+			return appendResume(nil, seq), err
+		},
+	},
+	{
+		name: "msgLog with a record and a clear",
+		msg: appendEntryClear(appendEntryRecord(appendLogHeader(nil, 7, 2),
+			&sessiond.Record{Key: "k", Value: []byte("v"), Version: sessiond.Version{Time: 5, Node: 3}}),
+			sessiond.Version{Time: 9, Node: 1}),
+		golden: "03" + "0000000000000007" + "00000002" +
+			"01" + "00" + "01" + "6b" + "01" + "76" + "0000000000000005" + "03" +
+			"02" + "0000000000000009" + "01",
+		again: reencodeLog,
+	},
+	{
+		name: "msgAck with refused entries", msg: appendAck(nil, 9, []uint64{4, 6}),
+		golden: "04" + "0000000000000009" + "0000000000000004" + "0000000000000006",
+		again: func(msg []byte) ([]byte, error) {
+			last, refused, err := decodeAck(msg)
+			return appendAck(nil, last, refused), err
+		},
+		shorter: []int{9, 17},
+	},
+}
+
+// reencodeLog decodes a msgLog as a receiver does, entry by entry, and
+// encodes it again.
+func reencodeLog(msg []byte) ([]byte, error) {
+	first, count, entries, err := decodeLog(msg)
+	if err != nil {
+		return nil, err
+	}
+	out := appendLogHeader(nil, first, int(count))
+	d := decoder{b: entries}
+	for range count {
+		var rec sessiond.Record
+		switch kind, clear := d.entry(&rec, 1<<20); {
+		case d.err != nil:
+			return nil, d.err
+		case kind == entryRecord:
+			out = appendEntryRecord(out, &rec)
+		default:
+			out = appendEntryClear(out, clear)
+		}
+	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the entries", errMalformed, len(d.b))
+	}
+	return out, nil
+}
+
+func TestWireBytes(t *testing.T) {
+	for _, m := range wireMessages {
+		t.Run(m.name, func(t *testing.T) {
+			if got := hex.EncodeToString(m.msg); got != m.golden {
+				t.Errorf("encoded as %s\nwant        %s", got, m.golden)
+			}
+		})
+	}
+}
+
+func TestWireRoundTrip(t *testing.T) {
+	for _, m := range wireMessages {
+		if m.again == nil {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			got, err := m.again(m.msg)
+			if err != nil || !bytes.Equal(got, m.msg) {
+				t.Fatalf("decoded and encoded again: %x, %v\nwant %x", got, err, m.msg)
+			}
+		})
+	}
+}
+
+// TestWireTruncated: a message cut short is refused, unless what is left
+// is a message too.
+func TestWireTruncated(t *testing.T) {
+	for _, m := range wireMessages {
+		if m.again == nil {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			for n := range len(m.msg) {
+				_, err := m.again(m.msg[:n])
+				if slices.Contains(m.shorter, n) {
+					if err != nil {
+						t.Errorf("its first %d bytes: %v, want a shorter message", n, err)
+					}
+					continue
+				}
+				if !errors.Is(err, errMalformed) {
+					t.Errorf("its first %d bytes: %v, want errMalformed", n, err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzWire: any bytes given to the decoder of a kind of message decode or
+// are refused with errMalformed, never a panic; what decodes encodes to
+// bytes that decode to the same message again.
+func FuzzWire(f *testing.F) {
+	for i, m := range wireMessages {
+		f.Add(uint8(i), m.msg)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		m := wireMessages[int(which)%len(wireMessages)]
+		if m.again == nil {
+			return
+		}
+		out, err := m.again(data)
+		if err != nil {
+			if !errors.Is(err, errMalformed) {
+				t.Fatalf("%s: error %v is not errMalformed", m.name, err)
+			}
+			return
+		}
+		again, err := m.again(out)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("%s: %x decoded and encoded as %x, then as %x, %v", m.name, data, out, again, err)
 		}
 	})
 }
