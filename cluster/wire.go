@@ -41,7 +41,8 @@ const (
 	// msgSyncStart gives the records and bytes a sync will send, for the
 	// joiner's progress log.
 	msgSyncStart
-	// msgSyncChunk carries records of a sync or a repair, back to back.
+	// msgSyncChunk carries records of a sync or a repair, back to back
+	// (appendRecord).
 	msgSyncChunk
 	// msgSyncDone ends a sync or one side of a repair: the number of
 	// records sent.
@@ -54,10 +55,10 @@ const (
 	// round.
 	msgNotReady
 	// msgVersions carries key hashes and versions of a repair round,
-	// back to back, in the order of the hashes (repairlist.go).
+	// back to back, in the order of the hashes (appendKeyVersion).
 	msgVersions
 	// msgWant carries the key hashes whose records one side of a repair
-	// round asks the other for, in order.
+	// round asks the other for, in order (decodeHashes).
 	msgWant
 	// msgCatchUp opens a repair round as msgDigest does, from a node
 	// that restarted with its data and catches up by difference: the
@@ -73,21 +74,31 @@ var errMalformed = errors.New("cluster: malformed message")
 // resumeAtEnd is the msgResume of a node catching up by difference.
 const resumeAtEnd = ^uint64(0)
 
-// appendResume appends a msgResume:
-//
-//	kind  seq uint64
-func appendResume(b []byte, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(append(b, msgResume), seq)
-}
+// appendResume appends a msgResume, a message of one number.
+func appendResume(b []byte, seq uint64) []byte { return appendNumber(b, msgResume, seq) }
 
 // decodeResume reads a msgResume.
 func decodeResume(msg []byte) (seq uint64, err error) {
+	return decodeNumber(msg, msgResume, "a resume point", "resume point")
+}
+
+// appendNumber appends a message that is one number, n: a msgResume or a
+// msgSyncDone.
+//
+//	kind  n uint64
+func appendNumber(b []byte, kind byte, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, kind), n)
+}
+
+// decodeNumber reads a message of kind that is one number; expected and
+// field name the message and the number in its errors.
+func decodeNumber(msg []byte, kind byte, expected, field string) (uint64, error) {
 	d := decoder{b: msg}
-	if d.byte("kind") != msgResume {
-		return 0, fmt.Errorf("%w: expected a resume point", errMalformed)
+	if d.byte("kind") != kind {
+		return 0, fmt.Errorf("%w: expected %s", errMalformed, expected)
 	}
-	seq = d.uint64("resume point")
-	return seq, d.err
+	n := d.uint64(field)
+	return n, d.err
 }
 
 // appendLogHeader appends the start of a msgLog, the count entries that
@@ -172,6 +183,102 @@ func decodeAck(msg []byte) (last uint64, refused []uint64, err error) {
 		refused = append(refused, d.uint64("refused entry"))
 	}
 	return last, refused, d.err
+}
+
+// appendSyncStart appends a msgSyncStart, which answers msgSyncRequest:
+// the donor's floor (its last Clear), and the records and bytes it holds.
+//
+//	kind  floor version  records uint64  bytes uint64
+func appendSyncStart(b []byte, floor sessiond.Version, records, bytes uint64) []byte {
+	b = appendVersion(append(b, msgSyncStart), floor)
+	b = binary.BigEndian.AppendUint64(b, records)
+	return binary.BigEndian.AppendUint64(b, bytes)
+}
+
+// decodeSyncStart reads a msgSyncStart.
+func decodeSyncStart(msg []byte) (floor sessiond.Version, records, bytes uint64, err error) {
+	d := decoder{b: msg}
+	if d.byte("kind") != msgSyncStart {
+		return floor, 0, 0, fmt.Errorf("%w: expected the start of a sync", errMalformed)
+	}
+	floor = d.version()
+	records = d.uint64("record count")
+	bytes = d.uint64("byte count")
+	return floor, records, bytes, d.err
+}
+
+// appendDone appends a msgSyncDone, a message of one number: it ends a
+// list of n items (lists.go), the records of msgSyncChunk messages, the
+// entries of msgVersions or the key hashes of msgWant.
+func appendDone(b []byte, n uint64) []byte { return appendNumber(b, msgSyncDone, n) }
+
+// decodeDone reads a msgSyncDone.
+func decodeDone(msg []byte) (n uint64, err error) {
+	return decodeNumber(msg, msgSyncDone, "the end of a list", "items sent")
+}
+
+// appendDigest appends a msgDigest or msgCatchUp (kind): the sender's floor
+// and the digest of each repair bucket (repair.go).
+//
+//	kind  floor version  digest uint64 × 1<<repairBits
+func appendDigest(b []byte, kind byte, floor sessiond.Version, d []uint64) []byte {
+	b = appendVersion(append(b, kind), floor)
+	for _, x := range d {
+		b = binary.BigEndian.AppendUint64(b, x)
+	}
+	return b
+}
+
+// decodeDigest reads a msgDigest or msgCatchUp.
+func decodeDigest(msg []byte) (sessiond.Version, []uint64, error) {
+	d := decoder{b: msg}
+	if k := d.byte("kind"); k != msgDigest && k != msgCatchUp {
+		return sessiond.Version{}, nil, fmt.Errorf("%w: expected a digest", errMalformed)
+	}
+	floor := d.version()
+	if d.err == nil && len(d.b) != 8<<repairBits {
+		d.fail("digest size")
+	}
+	if d.err != nil {
+		return floor, nil, d.err
+	}
+	ds := make([]uint64, 1<<repairBits)
+	for i := range ds {
+		ds[i] = binary.BigEndian.Uint64(d.b[8*i:])
+	}
+	return floor, ds, nil
+}
+
+// notReady reports whether msg is a msgNotReady, which is its kind alone.
+func notReady(msg []byte) bool { return len(msg) > 0 && msg[0] == msgNotReady }
+
+// appendKeyVersion appends an entry of a msgVersions:
+//
+//	key hash uint64  version
+func appendKeyVersion(b []byte, kv keyVersion) []byte {
+	return appendVersion(binary.BigEndian.AppendUint64(b, kv.h), kv.v)
+}
+
+// keyVersion reads an entry of a msgVersions.
+func (d *decoder) keyVersion() keyVersion {
+	h := d.uint64("key hash")
+	return keyVersion{h: h, v: d.version()}
+}
+
+// decodeHashes appends the key hashes of a msgWant body, 8 bytes each, to
+// hashes, which they must continue in order.
+func decodeHashes(hashes []uint64, body []byte) ([]uint64, error) {
+	if len(body)%8 != 0 || len(hashes)+len(body)/8 > maxRepairList {
+		return hashes, fmt.Errorf("%w: hash list of %d bytes", errMalformed, len(body))
+	}
+	for ; len(body) > 0; body = body[8:] {
+		h := binary.BigEndian.Uint64(body)
+		if len(hashes) > 0 && h < hashes[len(hashes)-1] {
+			return hashes, fmt.Errorf("%w: hash list out of order", errMalformed)
+		}
+		hashes = append(hashes, h)
+	}
+	return hashes, nil
 }
 
 // Record encoding flags.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond"
@@ -111,7 +112,7 @@ func TestVersionMerge(t *testing.T) {
 	mine := []keyVersion{{10, v(5, 1)}, {20, v(5, 1)}, {30, v(5, 1)}, {35, v(7, 1)}}
 	var body []byte
 	for _, kv := range []keyVersion{{5, v(1, 0)}, {20, v(9, 2)}, {30, v(5, 1)}, {35, v(6, 3)}, {40, v(1, 0)}} {
-		body = appendVersion(binary.BigEndian.AppendUint64(body, kv.h), kv.v)
+		body = appendKeyVersion(body, kv)
 	}
 	m := versionMerge{mine: mine}
 	// In two messages, cut between entries.
@@ -134,8 +135,8 @@ func TestVersionMerge(t *testing.T) {
 		t.Errorf("want = %v, want %v (theirs alone, theirs newer)", m.want, want)
 	}
 	bad := versionMerge{}
-	out := binary.BigEndian.AppendUint64(appendVersion(binary.BigEndian.AppendUint64(nil, 9), v(1, 0)), 8)
-	if err := bad.add(&decoder{b: appendVersion(out, v(1, 0))}); !errors.Is(err, errMalformed) {
+	out := appendKeyVersion(appendKeyVersion(nil, keyVersion{9, v(1, 0)}), keyVersion{8, v(1, 0)})
+	if err := bad.add(&decoder{b: out}); !errors.Is(err, errMalformed) {
 		t.Errorf("a list out of order: %v", err)
 	}
 }
@@ -146,7 +147,7 @@ func FuzzVersionList(f *testing.F) {
 	mine := []keyVersion{{h: 10, v: sessiond.Version{Time: 5, Node: 1}}, {h: 20, v: sessiond.Version{Time: 5, Node: 1}}, {h: 30, v: sessiond.Version{Time: 5, Node: 1}}}
 	var seed []byte
 	for _, kv := range []keyVersion{{5, sessiond.Version{Time: 1}}, {20, sessiond.Version{Time: 9, Node: 2}}, {30, sessiond.Version{Time: 5, Node: 1}}, {40, sessiond.Version{Time: 1}}} {
-		seed = appendVersion(binary.BigEndian.AppendUint64(seed, kv.h), kv.v)
+		seed = appendKeyVersion(seed, kv)
 	}
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -176,7 +177,7 @@ func FuzzVersionList(f *testing.F) {
 func FuzzHashList(f *testing.F) {
 	f.Add(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1), 2))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		hashes, err := appendHashes([]uint64{0}, data)
+		hashes, err := decodeHashes([]uint64{0}, data)
 		if err != nil {
 			if !errors.Is(err, errMalformed) {
 				t.Fatalf("error %v is not errMalformed", err)
@@ -236,6 +237,107 @@ var wireMessages = []struct {
 		},
 		shorter: []int{9, 17},
 	},
+	{name: "msgSyncRequest", msg: []byte{msgSyncRequest}, golden: "05"},
+	{
+		name: "msgSyncStart", msg: appendSyncStart(nil, sessiond.Version{Time: 1 << 40, Node: 300}, 3, 4096),
+		golden: "06" + "0000010000000000" + "ac02" + "0000000000000003" + "0000000000001000",
+		again: func(msg []byte) ([]byte, error) {
+			floor, records, bytes, err := decodeSyncStart(msg)
+			return appendSyncStart(nil, floor, records, bytes), err
+		},
+	},
+	{
+		name: "msgSyncChunk with a tombstone and a session",
+		msg: appendRecord(appendRecord([]byte{msgSyncChunk},
+			&sessiond.Record{Key: "k", Deleted: true, Expires: 1000, Flags: 7, Version: sessiond.Version{Time: 1 << 40, Node: 300}}),
+			&sessiond.Record{Key: "a", Value: []byte("xy"), Version: sessiond.Version{Time: 2, Node: 1}}),
+		golden: "07" +
+			"07" + "01" + "6b" + "d00f" + "00000007" + "0000010000000000" + "ac02" +
+			"00" + "01" + "61" + "02" + "7879" + "0000000000000002" + "01",
+		again:   reencodeChunk,
+		shorter: []int{1, 20},
+	},
+	{
+		name: "msgSyncDone", msg: appendDone(nil, 3), golden: "08" + "0000000000000003",
+		again: func(msg []byte) ([]byte, error) {
+			n, err := decodeDone(msg)
+			return appendDone(nil, n), err
+		},
+	},
+	{
+		name:   "msgDigest",
+		msg:    appendDigest(nil, msgDigest, sessiond.Version{Time: 1 << 40, Node: 300}, wireDigests),
+		golden: "09" + "0000010000000000" + "ac02" + strings.Repeat("0123456789abcdef", 1<<repairBits),
+		again:  reencodeDigest,
+	},
+	{name: "msgNotReady", msg: []byte{msgNotReady}, golden: "0a"},
+	{
+		name:   "msgVersions",
+		msg:    appendKeyVersion(appendKeyVersion([]byte{msgVersions}, keyVersion{5, sessiond.Version{Time: 1}}), keyVersion{20, sessiond.Version{Time: 9, Node: 2}}),
+		golden: "0b" + "0000000000000005" + "0000000000000001" + "00" + "0000000000000014" + "0000000000000009" + "02",
+		again: func(msg []byte) ([]byte, error) {
+			d := decoder{b: msg}
+			if d.byte("kind") != msgVersions {
+				return nil, fmt.Errorf("%w: not a version list", errMalformed)
+			}
+			out := []byte{msgVersions}
+			for d.err == nil && len(d.b) > 0 {
+				out = appendKeyVersion(out, d.keyVersion())
+			}
+			return out, d.err
+		},
+		shorter: []int{1, 18},
+	},
+	{
+		name:   "msgWant",
+		msg:    binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte{msgWant}, 5), 20),
+		golden: "0c" + "0000000000000005" + "0000000000000014",
+		again: func(msg []byte) ([]byte, error) {
+			d := decoder{b: msg}
+			if d.byte("kind") != msgWant {
+				return nil, fmt.Errorf("%w: not a hash list", errMalformed)
+			}
+			hashes, err := decodeHashes(nil, d.b)
+			out := []byte{msgWant}
+			for _, h := range hashes {
+				out = binary.BigEndian.AppendUint64(out, h)
+			}
+			return out, err
+		},
+		shorter: []int{1, 9},
+	},
+	{
+		name:   "msgCatchUp",
+		msg:    appendDigest(nil, msgCatchUp, sessiond.Version{}, wireDigests),
+		golden: "0d" + "0000000000000000" + "00" + strings.Repeat("0123456789abcdef", 1<<repairBits),
+		again:  reencodeDigest,
+	},
+}
+
+// wireDigests is a repair round's digests, each bucket's the same.
+var wireDigests = slices.Repeat([]uint64{0x0123456789abcdef}, 1<<repairBits)
+
+// reencodeChunk decodes a msgSyncChunk as a receiver does, record by
+// record, and encodes it again.
+func reencodeChunk(msg []byte) ([]byte, error) {
+	if len(msg) == 0 || msg[0] != msgSyncChunk {
+		return nil, fmt.Errorf("%w: not a chunk", errMalformed)
+	}
+	recs, err := decodeAll(msg[1:])
+	out := []byte{msgSyncChunk}
+	for i := range recs {
+		out = appendRecord(out, &recs[i])
+	}
+	return out, err
+}
+
+// reencodeDigest decodes a msgDigest or msgCatchUp and encodes it again.
+func reencodeDigest(msg []byte) ([]byte, error) {
+	floor, d, err := decodeDigest(msg)
+	if err != nil {
+		return nil, err
+	}
+	return appendDigest(nil, msg[0], floor, d), nil
 }
 
 // reencodeLog decodes a msgLog as a receiver does, entry by entry, and
