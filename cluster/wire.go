@@ -9,8 +9,9 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-// The cluster's wire: every message two nodes exchange, each kind's layout
-// beside its encoder and decoder.
+// The cluster's wire: what nodes tell each other, each message's layout
+// beside its encoder and decoder. Gossip carries each node's metadata
+// (meta); a data connection, a hello each way and then messages.
 //
 // The data stream between two nodes is a sequence of messages (see
 // channel.go for how they are framed, authenticated and encrypted). Each
@@ -18,7 +19,7 @@ import (
 //
 // The first message on a connection, from the side that dialed, says what
 // it is for: msgStream (our log, for good), msgSyncRequest (your whole set,
-// a join) or msgDigest (a repair round).
+// a join), or msgDigest or msgCatchUp (a repair round).
 //
 // In the layouts below, integers are big-endian, uvarint and varint are
 // encoding/binary's, and a version is its time (uint64) then its node
@@ -279,6 +280,111 @@ func decodeHashes(hashes []uint64, body []byte) ([]uint64, error) {
 		hashes = append(hashes, h)
 	}
 	return hashes, nil
+}
+
+// hello is what each side of a data connection tells the other once the
+// channel is secure (channel.go), before any message.
+type hello struct {
+	Cluster string
+	Node    string
+	// ID is the node's id, the Node of its versions.
+	ID uint32
+	// Incarnation is random per start of the node, so that a restarted
+	// node's log sequence numbers are not taken for the old ones.
+	Incarnation uint64
+	// Proto is the data protocol versions the node speaks (version.go).
+	// A hello without it is from the release that spoke version 1 alone.
+	Proto protoRange
+}
+
+// append appends h's wire form, a zero Proto as this build's range:
+//
+//	cluster name length uvarint  cluster name  (at most 255 bytes)
+//	node name length uvarint     node name     (at most 255 bytes)
+//	id uint32  incarnation uint64
+//	lowest protocol version uint16  highest protocol version uint16
+func (h *hello) append(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(h.Cluster)))
+	b = append(b, h.Cluster...)
+	b = binary.AppendUvarint(b, uint64(len(h.Node)))
+	b = append(b, h.Node...)
+	b = binary.BigEndian.AppendUint32(b, h.ID)
+	b = binary.BigEndian.AppendUint64(b, h.Incarnation)
+	p := h.Proto
+	if p == (protoRange{}) {
+		p = ours
+	}
+	b = binary.BigEndian.AppendUint16(b, p.lo)
+	return binary.BigEndian.AppendUint16(b, p.hi)
+}
+
+// decode reads a hello into h: of this release, of the one before, which
+// sent no protocol versions, or of a later one, which may append fields.
+func (h *hello) decode(b []byte) error {
+	d := decoder{b: b}
+	h.Cluster = string(d.bytes(d.uvarint("cluster name length"), 255, "cluster name"))
+	h.Node = string(d.bytes(d.uvarint("node name length"), 255, "node name"))
+	h.ID = d.uint32("node id")
+	h.Incarnation = d.uint64("incarnation")
+	h.Proto = protoRange{1, 1}
+	if d.err == nil && len(d.b) > 0 {
+		h.Proto = protoRange{d.uint16("lowest protocol version"), d.uint16("highest protocol version")}
+		if d.err == nil && (h.Proto.lo == 0 || h.Proto.lo > h.Proto.hi) {
+			d.fail("hello: protocol versions")
+		}
+	}
+	// What a later release appends is not ours to read.
+	return d.err
+}
+
+// meta is what a node advertises in its gossip metadata.
+type meta struct {
+	DataPort uint16
+	ID       uint32
+	MaxMsg   uint32     // the largest data message the node takes
+	Proto    protoRange // the data protocol versions it speaks
+}
+
+// metaVersion is the layout of the metadata this build writes:
+//
+//	0  1  layout version (2: the first four fields alone; 3 adds Proto)
+//	1  2  data port
+//	3  4  id
+//	7  4  largest message
+//	11 2  lowest data protocol version (3 on)
+//	13 2  highest data protocol version (3 on)
+//
+// A later layout appends fields: a reader takes the fields it knows of
+// any layout from 2 on, and ignores what follows them.
+const metaVersion = 3
+
+// encode returns m in the layout of metaVersion.
+func (m meta) encode() []byte {
+	b := []byte{metaVersion}
+	b = binary.BigEndian.AppendUint16(b, m.DataPort)
+	b = binary.BigEndian.AppendUint32(b, m.ID)
+	b = binary.BigEndian.AppendUint32(b, m.MaxMsg)
+	b = binary.BigEndian.AppendUint16(b, m.Proto.lo)
+	return binary.BigEndian.AppendUint16(b, m.Proto.hi)
+}
+
+// decodeMeta reads metadata of any layout from 2 on.
+func decodeMeta(b []byte) (meta, error) {
+	bad := func() (meta, error) {
+		return meta{}, fmt.Errorf("cluster: node metadata of %d bytes is not a sessiond node's", len(b))
+	}
+	if len(b) < 11 || b[0] < 2 || (b[0] == 2 && len(b) != 11) || (b[0] >= 3 && len(b) < 15) {
+		return bad()
+	}
+	m := meta{DataPort: binary.BigEndian.Uint16(b[1:]), ID: binary.BigEndian.Uint32(b[3:]), MaxMsg: binary.BigEndian.Uint32(b[7:]),
+		Proto: protoRange{1, 1}} // layout 2 is the release that spoke version 1 alone
+	if b[0] >= 3 {
+		m.Proto = protoRange{binary.BigEndian.Uint16(b[11:]), binary.BigEndian.Uint16(b[13:])}
+		if m.Proto.lo == 0 || m.Proto.lo > m.Proto.hi {
+			return bad()
+		}
+	}
+	return m, nil
 }
 
 // Record encoding flags.
