@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -247,13 +246,9 @@ func (p *peer) stream(r *logReader) error {
 	if err != nil {
 		return err
 	}
-	d := decoder{b: msg}
-	if d.byte("kind") != msgResume {
-		return fmt.Errorf("%w: expected a resume point", errMalformed)
-	}
-	resume := d.uint64("resume point")
-	if d.err != nil {
-		return d.err
+	resume, err := decodeResume(msg)
+	if err != nil {
+		return err
 	}
 	// A peer that applied nothing of this incarnation's log (new, or
 	// restarted) gets what the log holds, and counts for no write before
@@ -343,10 +338,7 @@ func (p *peer) stream(r *logReader) error {
 			}
 			continue
 		}
-		hdr[0] = msgLog
-		binary.BigEndian.PutUint64(hdr[1:], first)
-		binary.BigEndian.PutUint32(hdr[9:], uint32(count))
-		err := ch.writeMsg(hdr[:], b)
+		err := ch.writeMsg(appendLogHeader(hdr[:0], first, count), b)
 		p.n.out.sent(r)
 		if err != nil {
 			return err

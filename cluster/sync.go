@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -150,7 +149,7 @@ func (n *Node) pickDonor(unready map[string]bool) *peer {
 
 // syncFrom streams p's whole set into the store, logging progress.
 func (n *Node) syncFrom(p *peer) error {
-	ch, err := n.dialData(p, msgSyncRequest, nil)
+	ch, err := n.dialData(p, []byte{msgSyncRequest})
 	if err != nil {
 		return err
 	}
@@ -159,19 +158,12 @@ func (n *Node) syncFrom(p *peer) error {
 	if err != nil {
 		return err
 	}
-	d := decoder{b: msg}
-	switch d.byte("kind") {
-	case msgNotReady:
+	if notReady(msg) {
 		return errNotReady
-	case msgSyncStart:
-	default:
-		return fmt.Errorf("%w: expected the start of a sync", errMalformed)
 	}
-	floor := d.version()
-	total := d.uint64("record count")
-	totalBytes := d.uint64("byte count")
-	if d.err != nil {
-		return d.err
+	floor, total, totalBytes, err := decodeSyncStart(msg)
+	if err != nil {
+		return err
 	}
 	if err := n.raiseFloor(floor); err != nil {
 		return err
@@ -244,9 +236,9 @@ func (n *Node) raiseFloor(v sessiond.Version) error {
 	return nil
 }
 
-// dialData opens a data connection to p for one purpose: its first
-// message is kind followed by body.
-func (n *Node) dialData(p *peer, kind byte, body []byte) (*channel, error) {
+// dialData opens a data connection to p for one purpose, which its first
+// message says.
+func (n *Node) dialData(p *peer, first []byte) (*channel, error) {
 	nc, err := net.DialTimeout("tcp", p.addr, 2*time.Second)
 	if err != nil {
 		return nil, err
@@ -261,7 +253,7 @@ func (n *Node) dialData(p *peer, kind byte, body []byte) (*channel, error) {
 	}
 	if err == nil {
 		ch.timeout = ioTimeout
-		ch.writeMsg([]byte{kind}, body)
+		ch.writeMsg(first)
 		err = ch.Flush()
 	}
 	if err != nil {
@@ -281,11 +273,7 @@ func (n *Node) donate(ch *channel, them hello) error {
 		return ch.Flush()
 	}
 	st := n.st.Stats()
-	b := []byte{msgSyncStart}
-	b = appendVersion(b, n.st.Floor())
-	b = binary.BigEndian.AppendUint64(b, uint64(st.Keys+st.Tombstones))
-	b = binary.BigEndian.AppendUint64(b, uint64(st.UsedMemory))
-	ch.writeMsg(b)
+	ch.writeMsg(appendSyncStart(nil, n.st.Floor(), uint64(st.Keys+st.Tombstones), uint64(st.UsedMemory)))
 	n.log.Info("streaming the whole set to a joining node", "node", them.Node, "records", st.Keys+st.Tombstones)
 	_, err := n.sendRecords(ch, func(*sessiond.Record) bool { return true }, pace{})
 	return err
@@ -332,7 +320,7 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool, pc pac
 			}
 		}
 		if cursor == 0 {
-			ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, sent))
+			ch.writeMsg(appendDone(nil, sent))
 			return sent, ch.Flush()
 		}
 		pc.done(start)
@@ -342,9 +330,4 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool, pc pac
 		// The next step visits about stepSize bytes of records.
 		limit = int(max(1, min(1024, stepSize*seen/max(bytes, 1))))
 	}
-}
-
-func appendVersion(b []byte, v sessiond.Version) []byte {
-	b = binary.BigEndian.AppendUint64(b, v.Time)
-	return binary.AppendUvarint(b, uint64(v.Node))
 }
