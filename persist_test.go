@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/disk"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // openDir opens a store on dir with o (a copy), failing the test on error.
@@ -452,13 +453,7 @@ func TestPersistDiskFull(t *testing.T) {
 		t.Fatal("Persistence says writes are fine")
 	}
 	fd.write.Store(false)
-	deadline := time.Now().Add(5 * time.Second)
-	for st.Set("after", val, 0) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("writes did not resume once the disk took them again")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, "writes resume once the disk takes them again", func() bool { return st.Set("after", val, 0) == nil })
 	st.Close()
 	st = openDir(t, dir, Options{})
 	for _, k := range append(acked, "before", "after") {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/cluster"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -32,9 +33,7 @@ func TestOneClock(t *testing.T) {
 	}
 	defer stB.Close()
 	defer nodeB.Leave(time.Second)
-	if !waitFor(10*time.Second, nodeB.Ready) {
-		t.Fatal("b did not finish joining a")
-	}
+	testkit.Eventually(t, 10*time.Second, "b has finished joining a", nodeB.Ready)
 
 	c := ts.dial(t)
 	mc := dialMC(t, "tcp", mcAddr(t, ts))
@@ -49,9 +48,7 @@ func TestOneClock(t *testing.T) {
 	at := clock.Now().Add(100 * time.Second).UnixMilli()
 	for _, key := range []string{"resp", "mc"} {
 		c.expect(":100\r\n", "TTL", key)
-		if !waitFor(10*time.Second, func() bool { _, found, _ := stB.Get(key); return found }) {
-			t.Fatalf("%s never reached b", key)
-		}
+		testkit.Eventually(t, 10*time.Second, key+" has reached b", func() bool { _, found, _ := stB.Get(key); return found })
 		for name, st := range map[string]*sessiond.Store{"a": stA, "b": stB} {
 			if exp, _, err := st.Expiry(key); err != nil || exp != at {
 				t.Errorf("%s on %s: expires at %d (%v), want %d, 100s after the fake clock", key, name, exp, err, at)

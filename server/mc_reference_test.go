@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -108,15 +109,13 @@ func startMemcached(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !waitFor(5*time.Second, func() bool {
+	testkit.Eventually(t, 5*time.Second, "memcached listens on "+addr, func() bool {
 		nc, err := net.Dial("tcp", addr)
 		if err == nil {
 			nc.Close()
 		}
 		return err == nil
-	}) {
-		t.Fatalf("memcached did not listen on %s", addr)
-	}
+	})
 	return addr
 }
 
