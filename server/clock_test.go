@@ -18,7 +18,7 @@ import (
 // protocols see them expire when the fake clock passes them, and so does a
 // node the writes were replicated to, sharing the clock.
 func TestOneClock(t *testing.T) {
-	clock := newFakeClock() // years behind the wall clock
+	clock := new(testkit.FakeClock) // years behind the wall clock
 	opts := func() *sessiond.Options { return &sessiond.Options{Now: clock.Now} }
 	ctx := context.Background()
 	stA, nodeA, err := cluster.Open(ctx, cluster.Config{NodeName: "a", BindAddr: "127.0.0.1:0", DataAddr: "127.0.0.1:0", Logger: quietLog}, opts())
@@ -56,10 +56,10 @@ func TestOneClock(t *testing.T) {
 		}
 	}
 
-	clock.advance(99 * time.Second)
+	clock.Advance(99 * time.Second)
 	c.expect(":1\r\n", "TTL", "mc")
 	mc.do("get resp\r\n", "VALUE resp 0 1\r\nv\r\nEND\r\n")
-	clock.advance(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	for _, key := range []string{"resp", "mc"} {
 		c.expect("$-1\r\n", "GET", key)
 		c.expect(":-2\r\n", "TTL", key)

@@ -1,5 +1,6 @@
 // Package testkit holds what sessiond's tests share, so that each piece is
-// written once: waiting for a condition (Eventually, Poll).
+// written once: waiting for a condition (Eventually, Poll) and a clock
+// that a test moves by hand (FakeClock).
 //
 // It is for tests only: the root module's tests, the storetest
 // conformance suite, and the compat module's tests of real clients, which
