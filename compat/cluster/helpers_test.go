@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // node is one sessiond process of a test cluster and a client for it.
@@ -84,7 +85,7 @@ func (nd *node) tryInfo(section string) (map[string]string, error) {
 // alive members with every peer's stream connected.
 func (nd *node) waitReady(t *testing.T, n int) {
 	t.Helper()
-	eventually(t, 20*time.Second, nd.name+" ready with all members connected", func() bool {
+	testkit.Eventually(t, 20*time.Second, nd.name+" ready with all members connected", func() bool {
 		f := nd.info(t, "cluster")
 		if f["cluster_state"] != "ok" || f["cluster_members"] != strconv.Itoa(n) {
 			return false
@@ -115,7 +116,7 @@ func (nd *node) digest(t *testing.T) string {
 func converged(t *testing.T, d time.Duration, nodes ...*node) {
 	t.Helper()
 	var last []string
-	eventually(t, d, "the nodes' digests agree", func() bool {
+	testkit.Eventually(t, d, "the nodes' digests agree", func() bool {
 		last = last[:0]
 		for _, nd := range nodes {
 			last = append(last, nd.digest(t))
@@ -127,18 +128,6 @@ func converged(t *testing.T, d time.Duration, nodes ...*node) {
 		}
 		return true
 	})
-}
-
-// eventually polls cond every 20ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func ctx(t *testing.T) context.Context { return harness.Context(t, 60*time.Second) }

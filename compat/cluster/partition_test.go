@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // netns is a bridge in the root namespace with one network namespace per
@@ -109,14 +110,14 @@ func TestPartitionHeals(t *testing.T) {
 	if err := a.rdb.Set(c, "destroyed", "session", time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "destroyed on the lone node", func() bool { return lone.rdb.Exists(c, "destroyed").Val() == 1 })
+	testkit.Eventually(t, 5*time.Second, "destroyed on the lone node", func() bool { return lone.rdb.Exists(c, "destroyed").Val() == 1 })
 
 	nw.cut(0, 2)
 	nw.cut(1, 2)
 	// Long enough for each side to declare the other failed, so that the
 	// sides must find each other again after the heal.
 	for _, side := range [][2]*node{{a, lone}, {lone, a}} {
-		eventually(t, 30*time.Second, side[0].name+" declares "+side[1].name+" failed", func() bool {
+		testkit.Eventually(t, 30*time.Second, side[0].name+" declares "+side[1].name+" failed", func() bool {
 			for k, v := range side[0].info(t, "cluster") {
 				if strings.HasPrefix(k, "member") && strings.Contains(v, "name="+side[1].name+",") {
 					return strings.Contains(v, "state=failed")

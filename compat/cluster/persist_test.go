@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // A node with fixed ports and the arguments it was started with, so that it
@@ -96,7 +97,7 @@ func startFixedCluster(t *testing.T, n int, withDir bool, extra ...string) []*fi
 func (nd *node) waitGone(t *testing.T, d time.Duration) {
 	t.Helper()
 	pid := nd.Pid()
-	eventually(t, d, nd.name+"'s process (pid "+strconv.Itoa(pid)+") is gone", func() bool {
+	testkit.Eventually(t, d, nd.name+"'s process (pid "+strconv.Itoa(pid)+") is gone", func() bool {
 		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 	})
 }
@@ -115,7 +116,7 @@ func (nd *node) kill9(t *testing.T) {
 func (nd *node) waitStateOK(t *testing.T, d time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	eventually(t, d, nd.name+" reports cluster_state:ok", func() bool {
+	testkit.Eventually(t, d, nd.name+" reports cluster_state:ok", func() bool {
 		f, err := nd.tryInfo("cluster")
 		return err == nil && f["cluster_state"] == "ok"
 	})
@@ -485,13 +486,13 @@ func TestStaleDirIsSetAside(t *testing.T) {
 	if err := a.rdb.Set(c, "kept", "yes", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "k and kept replicated to n1", func() bool {
+	testkit.Eventually(t, 5*time.Second, "k and kept replicated to n1", func() bool {
 		return b.rdb.Get(c, "k").Val() == "before" && b.rdb.Get(c, "kept").Val() == "yes"
 	})
 
 	b.Cmd.Process.Signal(syscall.SIGTERM)
 	b.waitGone(t, 15*time.Second)
-	eventually(t, 5*time.Second, "n0 drops n1, which left", func() bool {
+	testkit.Eventually(t, 5*time.Second, "n0 drops n1, which left", func() bool {
 		return a.info(t, "cluster")["cluster_members"] == "1"
 	})
 	if n, err := a.rdb.Del(c, "k").Result(); err != nil || n != 1 {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // The restart tests stop sessiond under a running app and start a new one
@@ -100,13 +102,9 @@ func stopServer(t *testing.T, srv *harness.Server) {
 	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM to sessiond (pid %d): %v", srv.Pid(), err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for !errors.Is(srv.Cmd.Process.Signal(syscall.Signal(0)), os.ErrProcessDone) {
-		if time.Now().After(deadline) {
-			t.Fatalf("sessiond (pid %d) did not exit within 15s of SIGTERM:\n%s", srv.Pid(), srv.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 15*time.Second, fmt.Sprintf("sessiond (pid %d) has exited after SIGTERM", srv.Pid()), func() bool {
+		return errors.Is(srv.Cmd.Process.Signal(syscall.Signal(0)), os.ErrProcessDone)
+	})
 }
 
 // waitForApp waits, for up to 15s, until the new server has loaded its data
