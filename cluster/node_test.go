@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -310,12 +309,7 @@ func TestLargeValue(t *testing.T) {
 func TestSimultaneousStart(t *testing.T) {
 	ports := make([]string, 2)
 	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = l.Addr().String()
-		l.Close()
+		ports[i] = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	}
 	nodes := make([]*testNode, 2)
 	done := make(chan struct{}, 2)

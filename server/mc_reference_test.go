@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -93,14 +94,9 @@ func startMemcached(t *testing.T) string {
 	if err != nil {
 		t.Skip("no memcached on PATH to compare with")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	args := []string{"-U", "0", "-l", "127.0.0.1", "-p", port, "-m", "64"}
+	port := testkit.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	args := []string{"-U", "0", "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "64"}
 	if os.Getuid() == 0 {
 		args = append(args, "-u", "nobody") // memcached refuses root without it
 	}

@@ -34,9 +34,9 @@ type fixedNode struct {
 func startFixedNode(t *testing.T, name, join, dir string, extra ...string) *fixedNode {
 	t.Helper()
 	gossip := freePair(t) // gossip on it, data on the next port (the default)
-	addr := harness.FreePort(t)
+	addr := testkit.FreePort(t)
 	for addr == gossip || addr == gossip+1 {
-		addr = harness.FreePort(t)
+		addr = testkit.FreePort(t)
 	}
 	args := []string{"--addr", fmt.Sprintf("127.0.0.1:%d", addr), "--node-name", name,
 		"--cluster-addr", fmt.Sprintf("127.0.0.1:%d", gossip), "--cluster-name", "compat",

@@ -66,7 +66,7 @@ func readmeCluster(t *testing.T) (cmds [][]string, ports map[int]int) {
 func freePair(t *testing.T) int {
 	t.Helper()
 	for range 100 {
-		p := harness.FreePort(t)
+		p := testkit.FreePort(t)
 		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
 			l.Close()
 			return p

@@ -1,6 +1,7 @@
 // Package testkit holds what sessiond's tests share, so that each piece is
-// written once: waiting for a condition (Eventually, Poll) and a clock
-// that a test moves by hand (FakeClock).
+// written once: waiting for a condition (Eventually, Poll), a clock that a
+// test moves by hand (FakeClock), and a loopback port for a server that
+// cannot pick its own (FreePort).
 //
 // It is for tests only: the root module's tests, the storetest
 // conformance suite, and the compat module's tests of real clients, which
