@@ -28,12 +28,25 @@ const testKey = "c2Vzc2lvbmQgY29tcGF0IGNsdXN0ZXIgdGVzdCBrZXk="
 // unless it is empty, with extra arguments.
 func startNode(t *testing.T, name, join string, extra ...string) *node {
 	t.Helper()
-	args := []string{"--node-name", name, "--cluster-addr", "127.0.0.1:0", "--cluster-name", "compat",
+	s := harness.Start(t, append(nodeArgs(name, "127.0.0.1:0", join), extra...)...)
+	return asNode(t, name, s)
+}
+
+// nodeArgs is the command line of a test node named name, gossiping on
+// clusterAddr and joining join unless it is empty: every test node has the
+// cluster's name and key, and a repair round a second.
+func nodeArgs(name, clusterAddr, join string) []string {
+	args := []string{"--node-name", name, "--cluster-addr", clusterAddr, "--cluster-name", "compat",
 		"--cluster-key", testKey, "--cluster-repair-interval", "1s"}
 	if join != "" {
 		args = append(args, "--join", join)
 	}
-	s := harness.Start(t, append(args, extra...)...)
+	return args
+}
+
+// asNode returns the started sessiond s as the node named name, with a
+// client for it that is closed when the test ends.
+func asNode(t *testing.T, name string, s *harness.Server) *node {
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 5 * time.Second, PoolSize: 8})
 	t.Cleanup(func() { rdb.Close() })

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sessiond/sessiond/compat/harness"
 	"github.com/sessiond/sessiond/internal/testkit"
 )
@@ -80,17 +78,9 @@ func (nw *netns) heal(i, j int) {
 // startIn starts node i in its namespace.
 func (nw *netns) startIn(t *testing.T, i int, join string) *node {
 	t.Helper()
-	a := nw.addrs[i]
-	args := []string{"--addr", a + ":6379", "--node-name", fmt.Sprintf("n%d", i), "--cluster-addr", a + ":7946",
-		"--cluster-name", "compat", "--cluster-key", testKey, "--cluster-repair-interval", "1s"}
-	if join != "" {
-		args = append(args, "--join", join)
-	}
-	s := harness.StartWrapped(t, []string{"ip", "netns", "exec", nw.names[i]}, args...)
-	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 5 * time.Second,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 5 * time.Second})
-	t.Cleanup(func() { rdb.Close() })
-	return &node{Server: s, name: fmt.Sprintf("n%d", i), rdb: rdb}
+	a, name := nw.addrs[i], fmt.Sprintf("n%d", i)
+	args := append([]string{"--addr", a + ":6379"}, nodeArgs(name, a+":7946", join)...)
+	return asNode(t, name, harness.StartWrapped(t, []string{"ip", "netns", "exec", nw.names[i]}, args...))
 }
 
 // TestPartitionHeals: a 2|1 partition under writes on both sides; once it

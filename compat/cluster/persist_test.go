@@ -38,14 +38,9 @@ func startFixedNode(t *testing.T, name, join, dir string, extra ...string) *fixe
 	for addr == gossip || addr == gossip+1 {
 		addr = testkit.FreePort(t)
 	}
-	args := []string{"--addr", fmt.Sprintf("127.0.0.1:%d", addr), "--node-name", name,
-		"--cluster-addr", fmt.Sprintf("127.0.0.1:%d", gossip), "--cluster-name", "compat",
-		"--cluster-key", testKey, "--cluster-repair-interval", "1s"}
+	args := append([]string{"--addr", fmt.Sprintf("127.0.0.1:%d", addr)}, nodeArgs(name, fmt.Sprintf("127.0.0.1:%d", gossip), join)...)
 	if dir != "" {
 		args = append(args, "--dir", dir)
-	}
-	if join != "" {
-		args = append(args, "--join", join)
 	}
 	args = append(args, extra...)
 	fn := &fixedNode{args: args}
@@ -56,11 +51,7 @@ func startFixedNode(t *testing.T, name, join, dir string, extra ...string) *fixe
 // fixedStart runs sessiond with args and returns it as node name.
 func fixedStart(t *testing.T, name string, args []string) *node {
 	t.Helper()
-	s := harness.Start(t, args...)
-	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 5 * time.Second,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 5 * time.Second, PoolSize: 8})
-	t.Cleanup(func() { rdb.Close() })
-	return &node{Server: s, name: name, rdb: rdb}
+	return asNode(t, name, harness.Start(t, args...))
 }
 
 // restart starts the node again with the command line it was first
