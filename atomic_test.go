@@ -5,12 +5,14 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 func TestAtomicOps(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	st := openTest(t, &Options{Now: clk.Now})
-	now := clk.unixMilli()
+	now := clk.Now().UnixMilli()
 
 	st.Set("k", []byte("v1"), 0)
 	old, found, _, err := st.WriteGet(nil, "k", []byte("v2"), WriteOptions{})
@@ -92,9 +94,9 @@ func TestAtomicOps(t *testing.T) {
 }
 
 func TestModify(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	st := openTest(t, &Options{Now: clk.Now, MaxValueSize: 8})
-	now := clk.unixMilli()
+	now := clk.Now().UnixMilli()
 	if _, err := st.Write("k", []byte("1"), WriteOptions{Flags: 7, Expires: now + 60_000}); err != nil {
 		t.Fatal(err)
 	}

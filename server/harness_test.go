@@ -175,20 +175,6 @@ func heapInuse() int64 {
 	return int64(ms.HeapInuse)
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	end := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(end) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // infoField returns a field of INFO's text, as a client reads it.
 func infoField(t testing.TB, c *client, field string) string {
 	t.Helper()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // ack is one acknowledged write.
@@ -181,7 +182,7 @@ func TestStopPastFailureDetection(t *testing.T) {
 	c := ctx(t)
 	frozen.Cmd.Process.Signal(syscall.SIGSTOP)
 	defer frozen.Cmd.Process.Signal(syscall.SIGCONT)
-	eventually(t, 30*time.Second, "n0 sees n2 fail", func() bool {
+	testkit.Eventually(t, 30*time.Second, "n0 sees n2 fail", func() bool {
 		for k, v := range nodes[0].info(t, "cluster") {
 			if strings.HasPrefix(k, "member") && strings.Contains(v, "name=n2,") {
 				return strings.Contains(v, "state=failed") || strings.Contains(v, "state=left")
@@ -285,7 +286,7 @@ func TestGracefulLeave(t *testing.T) {
 	acks := <-result
 	sent := time.Now()
 	leaving.Cmd.Process.Signal(syscall.SIGTERM)
-	eventually(t, 3*time.Second, "n0 drops the node that left", func() bool {
+	testkit.Eventually(t, 3*time.Second, "n0 drops the node that left", func() bool {
 		return nodes[0].info(t, "cluster")["cluster_members"] == "2"
 	})
 	if d := time.Since(sent); d > 2*time.Second {
