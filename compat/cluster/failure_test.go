@@ -294,7 +294,7 @@ func TestGracefulLeave(t *testing.T) {
 	}
 	// The others may drop it before its own log says so: the line comes
 	// once the leave is done.
-	eventually(t, 3*time.Second, "the node's log says it left", func() bool {
+	testkit.Eventually(t, 3*time.Second, "the node's log says it left", func() bool {
 		return strings.Contains(leaving.Log(), "left the cluster")
 	})
 	if missing := lost(t, acks, nodes[0], nodes[1]); len(missing) > 0 {
