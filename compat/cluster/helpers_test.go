@@ -85,13 +85,7 @@ func (nd *node) tryInfo(section string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	fields := map[string]string{}
-	for _, line := range strings.Split(text, "\r\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			fields[k] = v
-		}
-	}
-	return fields, nil
+	return testkit.InfoFields(text), nil
 }
 
 // waitReady waits until the node's cluster_state is ok and it sees n

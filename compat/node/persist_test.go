@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -116,7 +115,8 @@ func waitForApp(t *testing.T, f *fixture) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		info, _ := f.do(t, "INFO").(string)
-		loading, clients := infoField(info, "loading"), infoField(info, "connected_clients")
+		fields := testkit.InfoFields(info)
+		loading, clients := fields["loading"], fields["connected_clients"]
 		if n, err := strconv.Atoi(clients); loading == "0" && err == nil && n >= 2 {
 			return
 		}
@@ -125,14 +125,4 @@ func waitForApp(t *testing.T, f *fixture) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// infoField returns the value of name in an INFO reply, or "".
-func infoField(info, name string) string {
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			return v
-		}
-	}
-	return ""
 }

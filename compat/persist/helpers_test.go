@@ -62,13 +62,7 @@ func info(ctx context.Context, rdb *redis.Client, section string) (map[string]st
 	if err != nil {
 		return nil, err
 	}
-	fields := map[string]string{}
-	for _, line := range strings.Split(text, "\r\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			fields[k] = v
-		}
-	}
-	return fields, nil
+	return testkit.InfoFields(text), nil
 }
 
 // persistence returns INFO persistence, failing the test if it cannot.
