@@ -247,10 +247,7 @@ func (n *Node) dialData(p *peer, first []byte) (*channel, error) {
 		nc.Close()
 		return nil, errClosed
 	}
-	ch, them, err := handshake(nc, n.cfg.Key, n.me, true, n.maxMsg)
-	if err == nil && them.Node != p.name {
-		err = fmt.Errorf("cluster: %s answers as %q, not %q", p.addr, them.Node, p.name)
-	}
+	ch, _, err := n.authenticate(nc, p)
 	if err == nil {
 		ch.timeout = ioTimeout
 		ch.writeMsg(first)
@@ -261,6 +258,16 @@ func (n *Node) dialData(p *peer, first []byte) (*channel, error) {
 		return nil, err
 	}
 	return ch, nil
+}
+
+// authenticate runs the dialer's side of the handshake on nc and checks
+// that the node answering is p.
+func (n *Node) authenticate(nc net.Conn, p *peer) (*channel, hello, error) {
+	ch, them, err := handshake(nc, n.cfg.Key, n.me, true, n.maxMsg)
+	if err == nil && them.Node != p.name {
+		err = fmt.Errorf("cluster: %s answers as %q, not %q", p.addr, them.Node, p.name)
+	}
+	return ch, them, err
 }
 
 // donate streams the whole set to a joining node, a partition at a time,

@@ -45,8 +45,8 @@ const (
 	// msgSyncChunk carries records of a sync or a repair, back to back
 	// (appendRecord).
 	msgSyncChunk
-	// msgSyncDone ends a sync or one side of a repair: the number of
-	// records sent.
+	// msgSyncDone ends a list (the records of a sync or of one side of
+	// a repair, a version or hash list): the number of items sent.
 	msgSyncDone
 	// msgDigest carries the sender's floor and a digest per key-range
 	// bucket (repair.go).

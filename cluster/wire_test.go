@@ -191,11 +191,13 @@ func FuzzHashList(f *testing.F) {
 }
 
 // wireMessages holds a message of each kind as its encoder writes it, the
-// bytes every release since the first writes for it, and what decodes it.
+// bytes it must be, and what decodes it.
 var wireMessages = []struct {
-	name   string
-	msg    []byte
-	golden string // hex
+	name string
+	msg  []byte
+	// golden is msg in hex, as nodes of this data protocol version
+	// write it: a change here is a change of the protocol (version.go).
+	golden string
 	// again decodes a message as its reader does and encodes what it
 	// read; nil for a kind with no body.
 	again func(msg []byte) ([]byte, error)
@@ -433,6 +435,23 @@ func TestWireTruncated(t *testing.T) {
 				if err == nil || !m.anyError && !errors.Is(err, errMalformed) {
 					t.Errorf("its first %d bytes: %v, want errMalformed", n, err)
 				}
+			}
+		})
+	}
+}
+
+// TestWireGarbage: a message whose first byte is 0 (no kind, no layout of
+// the metadata, and a hello of a cluster without a name whose node's name
+// is longer than what follows) is refused.
+func TestWireGarbage(t *testing.T) {
+	for _, m := range wireMessages {
+		if m.again == nil {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			garbage := append([]byte{0}, m.msg[1:]...)
+			if _, err := m.again(garbage); err == nil || !m.anyError && !errors.Is(err, errMalformed) {
+				t.Errorf("%x: %v, want errMalformed", garbage, err)
 			}
 		})
 	}
