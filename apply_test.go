@@ -6,17 +6,19 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // decodeRecords turns fuzz bytes into records over three keys with few
 // distinct versions, so ties on Time and deletes are common. A version is
 // used at most once per key: a node never stamps two writes alike.
-func decodeRecords(data []byte, clk *fakeClock) []Record {
+func decodeRecords(data []byte, clk *testkit.FakeClock) []Record {
 	var recs []Record
 	seen := map[string]bool{}
 	for ; len(data) >= 3; data = data[3:] {
 		key := fmt.Sprintf("k%d", data[0]%3)
-		ver := Version{Time: uint64(clk.unixMilli())<<16 + uint64(data[1]%8), Node: uint32(data[0]>>2%3) + 1}
+		ver := Version{Time: uint64(clk.Now().UnixMilli())<<16 + uint64(data[1]%8), Node: uint32(data[0]>>2%3) + 1}
 		id := fmt.Sprint(key, ver)
 		if seen[id] {
 			continue
@@ -26,7 +28,7 @@ func decodeRecords(data []byte, clk *fakeClock) []Record {
 		if !rec.Deleted {
 			rec.Value = bytes.Repeat([]byte{data[2]}, int(data[2]%40))
 			if data[2]%3 == 0 {
-				rec.Expires = clk.unixMilli() + 3600_000
+				rec.Expires = clk.Now().UnixMilli() + 3600_000
 			}
 		}
 		recs = append(recs, rec)
@@ -40,7 +42,7 @@ func FuzzApplyOrder(f *testing.F) {
 	f.Add([]byte{0, 1, 5, 0, 2, 4, 0, 1, 7, 1, 3, 8})
 	f.Add([]byte{0, 5, 4, 0, 3, 9, 4, 5, 1, 0, 6, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		clk := newFakeClock()
+		clk := new(testkit.FakeClock)
 		recs := decodeRecords(data, clk)
 		if len(recs) == 0 {
 			return
@@ -88,10 +90,10 @@ func FuzzApplyOrder(f *testing.F) {
 }
 
 func TestLocalWriteBeatsApplied(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	st := openTest(t, &Options{Now: clk.Now, Tombstones: true})
 	// A peer whose clock runs 10 seconds ahead.
-	ahead := Version{Time: uint64(clk.unixMilli()+10_000) << 16, Node: 7}
+	ahead := Version{Time: uint64(clk.Now().UnixMilli()+10_000) << 16, Node: 7}
 	if ok, err := st.Replica().Apply(Record{Key: "k", Value: []byte("peer"), Version: ahead}); !ok || err != nil {
 		t.Fatalf("Apply = %v, %v", ok, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/disk"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // openDir opens a store on dir with o (a copy), failing the test on error.
@@ -47,7 +48,7 @@ func TestPersistRestart(t *testing.T) {
 	for _, tomb := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tombstones=%v", tomb), func(t *testing.T) {
 			dir := t.TempDir()
-			clk := newFakeClock()
+			clk := new(testkit.FakeClock)
 			o := Options{Now: clk.Now, Tombstones: tomb, ReapInterval: time.Hour}
 			st := openDir(t, dir, o)
 			for i := range 100 {
@@ -65,7 +66,7 @@ func TestPersistRestart(t *testing.T) {
 			if err := st.Close(); err != nil {
 				t.Fatal(err)
 			}
-			clk.advance(30 * time.Second) // k2 expires while the store is down
+			clk.Advance(30 * time.Second) // k2 expires while the store is down
 
 			for round := range 2 {
 				st = openDir(t, dir, o)
@@ -108,14 +109,14 @@ func TestPersistModel(t *testing.T) {
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 2))
 	dir := t.TempDir()
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	o := Options{Shards: 4, Now: clk.Now, ReapInterval: time.Hour, CompactMinSize: 4 << 10}
 	st := openDir(t, dir, o)
 	defer func() { st.Close() }()
 	model := map[string]modelRec{}
 	check := func(when string) {
 		t.Helper()
-		now := clk.unixMilli()
+		now := clk.Now().UnixMilli()
 		for k, m := range model {
 			if m.exp != 0 && m.exp <= now {
 				delete(model, k)
@@ -161,20 +162,20 @@ func TestPersistModel(t *testing.T) {
 			}
 			m := modelRec{val: v}
 			if ttl > 0 {
-				m.exp = clk.unixMilli() + ttl.Milliseconds()
+				m.exp = clk.Now().UnixMilli() + ttl.Milliseconds()
 			}
 			model[k] = m
 		case op < 70:
 			st.Delete(k)
 			delete(model, k)
 		case op < 80:
-			if m, ok := model[k]; ok && (m.exp == 0 || m.exp > clk.unixMilli()) {
+			if m, ok := model[k]; ok && (m.exp == 0 || m.exp > clk.Now().UnixMilli()) {
 				st.Touch(k, 90*time.Second)
-				m.exp = clk.unixMilli() + 90_000
+				m.exp = clk.Now().UnixMilli() + 90_000
 				model[k] = m
 			}
 		case op < 85:
-			clk.advance(time.Duration(r.IntN(5000)) * time.Millisecond)
+			clk.Advance(time.Duration(r.IntN(5000)) * time.Millisecond)
 		case op < 86:
 			if err := st.Clear(); err != nil {
 				t.Fatal(err)
@@ -222,12 +223,12 @@ func TestPersistEvictedStayGone(t *testing.T) {
 
 func TestPersistClockAboveLoaded(t *testing.T) {
 	dir := t.TempDir()
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	st := openDir(t, dir, Options{Now: clk.Now})
 	st.Set("k", []byte("old"), 0)
 	_, it, _, _ := st.Lookup(nil, "k")
 	st.Close()
-	clk.advance(-time.Hour) // the wall clock went back across the restart
+	clk.Advance(-time.Hour) // the wall clock went back across the restart
 	st = openDir(t, dir, Options{Now: clk.Now})
 	defer st.Close()
 	st.Set("k", []byte("new"), 0)
@@ -452,13 +453,7 @@ func TestPersistDiskFull(t *testing.T) {
 		t.Fatal("Persistence says writes are fine")
 	}
 	fd.write.Store(false)
-	deadline := time.Now().Add(5 * time.Second)
-	for st.Set("after", val, 0) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("writes did not resume once the disk took them again")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, "writes resume once the disk takes them again", func() bool { return st.Set("after", val, 0) == nil })
 	st.Close()
 	st = openDir(t, dir, Options{})
 	for _, k := range append(acked, "before", "after") {
@@ -507,18 +502,18 @@ func TestPersistLoadInBackground(t *testing.T) {
 // tombstones of sessions deleted since, and its copies would come back.
 func TestPersistStaleDirectory(t *testing.T) {
 	dir := t.TempDir()
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	o := Options{Now: clk.Now, Tombstones: true, TombstoneTTL: time.Hour}
 	st := openDir(t, dir, o)
 	st.Set("old", []byte("v"), 0)
 	st.Close()
 
-	clk.advance(59 * time.Minute) // within the lifetime: loaded
+	clk.Advance(59 * time.Minute) // within the lifetime: loaded
 	st = openDir(t, dir, o)
 	mustGet(t, st, "old", "v")
 	st.Close()
 
-	clk.advance(2 * time.Hour) // past it
+	clk.Advance(2 * time.Hour) // past it
 	st = openDir(t, dir, o)
 	mustMiss(t, st, "old")
 	st.Set("new", []byte("v"), 0)
@@ -537,7 +532,7 @@ func TestPersistStaleDirectory(t *testing.T) {
 	st2 := openDir(t, dir2, Options{Now: clk.Now})
 	st2.Set("k", []byte("v"), 0)
 	st2.Close()
-	clk.advance(48 * time.Hour)
+	clk.Advance(48 * time.Hour)
 	st2 = openDir(t, dir2, Options{Now: clk.Now})
 	defer st2.Close()
 	mustGet(t, st2, "k", "v")

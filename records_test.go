@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // TestRecords: a visit in small steps sees every record once, tombstones
 // marked and expired records left out, with values and versions as Load
 // gives them.
 func TestRecords(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	st, err := Open(&Options{Now: clk.Now, Tombstones: true, Shards: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +32,7 @@ func TestRecords(t *testing.T) {
 			st.Delete(key)
 		}
 	}
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	for i := range 3000 {
 		key := fmt.Sprintf("k%d", i)
 		if rec, found, _ := st.Replica().Load(key); found {

@@ -5,15 +5,17 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // Regression, found in review. A key that expires more than ~292 years from now reports a garbage
 // (negative) TTL: time.Duration(e-now)*time.Millisecond overflows.
 func TestRegressTTLOverflow(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	st := openTest(t, &Options{Now: clk.Now})
 	st.Set("k", []byte("v"), 0)
-	far := clk.unixMilli() + 10_000_000_000*1000 // EXPIRE k 10000000000
+	far := clk.Now().UnixMilli() + 10_000_000_000*1000 // EXPIRE k 10000000000
 	if _, err := st.Update("k", func(e *Entry) error { e.SetExpires(time.UnixMilli(far)); return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func TestRegressTTLOverflow(t *testing.T) {
 // rounding, turns into "already expired", and deletes the existing key.
 // The server reaches this with SET k v PX 9223372036854 / PSETEX.
 func TestRegressExpiresAtOverflow(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	st := openTest(t, &Options{Now: clk.Now})
 	st.Set("k", []byte("old"), 0)
 	if _, err := st.Write("k", []byte("new"), WriteOptions{TTL: time.Duration(math.MaxInt64/int64(time.Millisecond)) * time.Millisecond}); err != nil {

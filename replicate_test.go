@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // queue is a Replicator that keeps copies of the changes it is given, for a
@@ -75,14 +77,14 @@ func (q *queue) take() []Record {
 // replicator once, as the record the store now holds, and nothing that
 // changes nothing (a read, a failed condition, a miss) does.
 func TestReplicatorSeesEveryChange(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	q := &queue{}
 	st, err := Open(&Options{Now: clk.Now, Replicator: q, NodeID: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	now := clk.unixMilli()
+	now := clk.Now().UnixMilli()
 
 	type step struct {
 		name string
@@ -195,7 +197,7 @@ func TestReplicatorWaitFails(t *testing.T) {
 // random (sets, touches, deletes, clears) and exchanging their changes late
 // and in batches, end up holding the same records.
 func TestReplicasConverge(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	qa, qb := &queue{}, &queue{}
 	a, err := Open(&Options{Now: clk.Now, Replicator: qa, NodeID: 1, Shards: 4})
 	if err != nil {
@@ -222,7 +224,7 @@ func TestReplicasConverge(t *testing.T) {
 		case op < 91:
 			err = st.Clear()
 		default:
-			clk.advance(time.Duration(rng.IntN(2000)) * time.Millisecond)
+			clk.Advance(time.Duration(rng.IntN(2000)) * time.Millisecond)
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -6,23 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
-
-// fakeClock is a settable clock for driving expiry without sleeping.
-type fakeClock struct{ ms atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ms.Store(time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC).UnixMilli())
-	return c
-}
-
-func (c *fakeClock) Now() time.Time          { return time.UnixMilli(c.ms.Load()) }
-func (c *fakeClock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
-func (c *fakeClock) unixMilli() int64        { return c.ms.Load() }
 
 func openTest(t testing.TB, o *Options) *Store {
 	t.Helper()
@@ -56,12 +44,12 @@ func TestModel(t *testing.T) {
 			seed := uint64(time.Now().UnixNano())
 			t.Logf("seed %d", seed)
 			r := rand.New(rand.NewPCG(seed, 1))
-			clk := newFakeClock()
+			clk := new(testkit.FakeClock)
 			st := openTest(t, &Options{Shards: 4, Now: clk.Now, Tombstones: tomb, MaxValueSize: 200 << 10, ReapInterval: time.Hour})
 			model := map[string]modelRec{}
 			live := func(k string) (modelRec, bool) {
 				m, ok := model[k]
-				if ok && m.exp != 0 && m.exp <= clk.unixMilli() {
+				if ok && m.exp != 0 && m.exp <= clk.Now().UnixMilli() {
 					return m, false
 				}
 				return m, ok
@@ -76,7 +64,7 @@ func TestModel(t *testing.T) {
 					if err := st.Set(k, v, ttl); err != nil {
 						t.Fatal(err)
 					}
-					model[k] = modelRec{val: v, exp: expiresAt(clk.unixMilli(), ttl)}
+					model[k] = modelRec{val: v, exp: expiresAt(clk.Now().UnixMilli(), ttl)}
 				case 4, 5:
 					got, ok, err := st.Get(k)
 					m, mok := live(k)
@@ -101,12 +89,12 @@ func TestModel(t *testing.T) {
 						if ttl <= 0 {
 							delete(model, k)
 						} else {
-							m.exp = expiresAt(clk.unixMilli(), ttl)
+							m.exp = expiresAt(clk.Now().UnixMilli(), ttl)
 							model[k] = m
 						}
 					}
 				case 8:
-					clk.advance(time.Duration(r.IntN(700)) * time.Millisecond)
+					clk.Advance(time.Duration(r.IntN(700)) * time.Millisecond)
 				case 9:
 					st.reap()
 				}
@@ -132,7 +120,7 @@ func TestModel(t *testing.T) {
 }
 
 func TestReclaimExpired(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	st := openTest(t, &Options{Now: clk.Now, ReapInterval: time.Hour})
 	val := make([]byte, 512)
 	for i := range 20000 {
@@ -145,7 +133,7 @@ func TestReclaimExpired(t *testing.T) {
 		}
 	}
 	before := st.Stats()
-	clk.advance(1500 * time.Millisecond)
+	clk.Advance(1500 * time.Millisecond)
 	if n := st.reap(); n != 10000 {
 		t.Fatalf("reap reclaimed %d records, want 10000", n)
 	}
@@ -159,7 +147,7 @@ func TestReclaimExpired(t *testing.T) {
 		t.Fatalf("UsedMemory %d after reclaiming half of %d", after.UsedMemory, before.UsedMemory)
 	}
 	mustCheck(t, st)
-	clk.advance(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	st.reap()
 	if s := st.Stats(); s.Keys != 0 || s.Segments != 0 {
 		t.Fatalf("after all expired: %+v", s)

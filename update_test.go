@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // expiryOf returns key's expiry in unix ms as the store keeps it, 0 for
@@ -22,9 +24,9 @@ func expiryOf(t testing.TB, st *Store, key string) int64 {
 // TestUpdate: what an Update function finds, and each change it can ask
 // for, as the store then holds it.
 func TestUpdate(t *testing.T) {
-	clk := newFakeClock()
+	clk := new(testkit.FakeClock)
 	st := openTest(t, &Options{Now: clk.Now, MaxValueSize: 8})
-	now := clk.unixMilli()
+	now := clk.Now().UnixMilli()
 	hour := time.UnixMilli(now + 3600_000)
 	if _, err := st.Write("k", []byte("1"), WriteOptions{Flags: 7, Expires: hour}); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // A node that left comes back under its name at another address (a
@@ -20,10 +21,10 @@ func TestRejoinAtNewAddress(t *testing.T) {
 	if err := b.Leave(2 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a sees b leave", func() bool { return len(a.Status().Members) == 1 || a.Status().Members[1].State != "alive" })
+	testkit.Eventually(t, converge, "a sees b leave", func() bool { return len(a.Status().Members) == 1 || a.Status().Members[1].State != "alive" })
 
 	back := startNode(t, "b", a.GossipAddr(), func(c *Config) { c.JoinTimeout = 5 * time.Second })
-	eventually(t, "the new b ready", back.Ready)
+	testkit.Eventually(t, converge, "the new b ready", back.Ready)
 	if got := value(back.st, "k"); got != "v" {
 		t.Errorf("k on the new b = %q, want v", got)
 	}
@@ -34,11 +35,11 @@ func TestRejoinAtNewAddress(t *testing.T) {
 func TestRejoinAfterCrashAtNewAddress(t *testing.T) {
 	a, b := pairWithKey(t)
 	b.Close() // no goodbye
-	eventually(t, "a declares b failed", func() bool { return len(a.Status().Members) == 1 || a.Status().Members[1].State == "failed" })
+	testkit.Eventually(t, converge, "a declares b failed", func() bool { return len(a.Status().Members) == 1 || a.Status().Members[1].State == "failed" })
 
 	back := startNode(t, "b", a.GossipAddr(), func(c *Config) { c.JoinTimeout = 5 * time.Second })
-	eventually(t, "the new b ready", back.Ready)
-	eventually(t, "a streams to the new b", func() bool {
+	testkit.Eventually(t, converge, "the new b ready", back.Ready)
+	testkit.Eventually(t, converge, "a streams to the new b", func() bool {
 		for _, m := range a.Status().Members {
 			if m.Name == "b" && m.State == "alive" && m.Connected {
 				return true
@@ -52,7 +53,7 @@ func TestRejoinAfterCrashAtNewAddress(t *testing.T) {
 	if err := a.st.Set("k2", []byte("v2"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a write through a reaches the new b", func() bool { return value(back.st, "k2") == "v2" })
+	testkit.Eventually(t, converge, "a write through a reaches the new b", func() bool { return value(back.st, "k2") == "v2" })
 }
 
 // pairWithKey starts nodes a and b and has both hold k = v.
@@ -60,11 +61,11 @@ func pairWithKey(t *testing.T) (a, b *testNode) {
 	t.Helper()
 	a = startNode(t, "a", "", nil)
 	b = startNode(t, "b", a.GossipAddr(), nil)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	if err := a.st.Set("k", []byte("v"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b has k", func() bool { return value(b.st, "k") == "v" })
+	testkit.Eventually(t, converge, "b has k", func() bool { return value(b.st, "k") == "v" })
 	return a, b
 }
 
@@ -85,7 +86,7 @@ func TestMaxValueSizeMismatch(t *testing.T) {
 	// Below the message bound the sizes may differ (a rolling change).
 	c := startNodeWith(t, "c", "", nil, &sessiond.Options{MaxValueSize: 1 << 20})
 	d := startNodeWith(t, "d", c.GossipAddr(), nil, &sessiond.Options{MaxValueSize: 2 << 20})
-	eventually(t, "d ready", d.Ready)
+	testkit.Eventually(t, converge, "d ready", d.Ready)
 }
 
 // Two names whose ids (a hash of the name) are the same cannot be in one

@@ -69,52 +69,6 @@ const (
 // or it belongs to another cluster.
 var errAuth = errors.New("cluster: peer failed authentication")
 
-// hello is what each side tells the other once the channel is secure.
-type hello struct {
-	Cluster string
-	Node    string
-	// ID is the node's id, the Node of its versions.
-	ID uint32
-	// Incarnation is random per start of the node, so that a restarted
-	// node's log sequence numbers are not taken for the old ones.
-	Incarnation uint64
-	// Proto is the data protocol versions the node speaks (version.go).
-	// A hello without it is from the release that spoke version 1 alone.
-	Proto protoRange
-}
-
-func (h *hello) append(b []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(h.Cluster)))
-	b = append(b, h.Cluster...)
-	b = binary.AppendUvarint(b, uint64(len(h.Node)))
-	b = append(b, h.Node...)
-	b = binary.BigEndian.AppendUint32(b, h.ID)
-	b = binary.BigEndian.AppendUint64(b, h.Incarnation)
-	p := h.Proto
-	if p == (protoRange{}) {
-		p = ours
-	}
-	b = binary.BigEndian.AppendUint16(b, p.lo)
-	return binary.BigEndian.AppendUint16(b, p.hi)
-}
-
-func (h *hello) decode(b []byte) error {
-	d := decoder{b: b}
-	h.Cluster = string(d.bytes(d.uvarint("cluster name length"), 255, "cluster name"))
-	h.Node = string(d.bytes(d.uvarint("node name length"), 255, "node name"))
-	h.ID = d.uint32("node id")
-	h.Incarnation = d.uint64("incarnation")
-	h.Proto = protoRange{1, 1}
-	if d.err == nil && len(d.b) > 0 {
-		h.Proto = protoRange{d.uint16("lowest protocol version"), d.uint16("highest protocol version")}
-		if d.err == nil && (h.Proto.lo == 0 || h.Proto.lo > h.Proto.hi) {
-			d.fail("hello: protocol versions")
-		}
-	}
-	// What a later release appends is not ours to read.
-	return d.err
-}
-
 // handshake secures nc as initiator or acceptor and exchanges hellos. key
 // is the cluster key (nil: none). It returns the peer's hello; a peer of
 // another cluster, or one without our key, is refused with errAuth.

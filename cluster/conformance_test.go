@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/storetest"
 )
 
@@ -34,8 +35,8 @@ func (s split) Scan(cursor uint64, match string, count int) ([]string, uint64, e
 func nodePair(t *testing.T) (*testNode, *testNode) {
 	a := startNode(t, "a", "", func(c *Config) { c.SyncReplicas = 1 })
 	b := startNode(t, "b", a.GossipAddr(), nil)
-	eventually(t, "b ready", b.Ready)
-	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, 10*time.Millisecond, nil) == 1 })
+	testkit.Eventually(t, converge, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "a streams to b", func() bool { return a.WaitReplicas(1, 10*time.Millisecond, nil) == 1 })
 	return a, b
 }
 

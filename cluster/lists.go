@@ -1,9 +1,6 @@
 package cluster
 
-import (
-	"encoding/binary"
-	"fmt"
-)
+import "fmt"
 
 // A list — the records of a sync or of one side of a repair, a repair
 // round's version or hash list — goes as messages of one kind, each cut at
@@ -25,7 +22,7 @@ func sendList(ch *channel, kind byte, n, msgSize int, appendItem func(b []byte, 
 			b = b[:0]
 		}
 	}
-	return ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, uint64(n)))
+	return ch.writeMsg(appendDone(nil, uint64(n)))
 }
 
 // readList reads messages of kind, passing each (after its kind byte) to
@@ -45,8 +42,7 @@ func readList(ch *channel, kind byte, what string, take func(d *decoder, msg []b
 				return 0, err
 			}
 		case msgSyncDone:
-			sent := d.uint64("items sent")
-			return sent, d.err
+			return decodeDone(msg)
 		default:
 			return 0, fmt.Errorf("%w: expected %s", errMalformed, what)
 		}

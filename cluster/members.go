@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"log"
 	"log/slog"
@@ -14,54 +13,6 @@ import (
 
 	"github.com/hashicorp/memberlist"
 )
-
-// meta is what a node advertises in its gossip metadata.
-type meta struct {
-	DataPort uint16
-	ID       uint32
-	MaxMsg   uint32     // the largest data message the node takes
-	Proto    protoRange // the data protocol versions it speaks
-}
-
-// metaVersion is the layout of the metadata this build writes:
-//
-//	0  1  layout version (2: the first four fields alone; 3 adds Proto)
-//	1  2  data port
-//	3  4  id
-//	7  4  largest message
-//	11 2  lowest data protocol version (3 on)
-//	13 2  highest data protocol version (3 on)
-//
-// A later layout appends fields: a reader takes the fields it knows of
-// any layout from 2 on, and ignores what follows them.
-const metaVersion = 3
-
-func (m meta) encode() []byte {
-	b := []byte{metaVersion}
-	b = binary.BigEndian.AppendUint16(b, m.DataPort)
-	b = binary.BigEndian.AppendUint32(b, m.ID)
-	b = binary.BigEndian.AppendUint32(b, m.MaxMsg)
-	b = binary.BigEndian.AppendUint16(b, m.Proto.lo)
-	return binary.BigEndian.AppendUint16(b, m.Proto.hi)
-}
-
-func decodeMeta(b []byte) (meta, error) {
-	bad := func() (meta, error) {
-		return meta{}, fmt.Errorf("cluster: node metadata of %d bytes is not a sessiond node's", len(b))
-	}
-	if len(b) < 11 || b[0] < 2 || (b[0] == 2 && len(b) != 11) || (b[0] >= 3 && len(b) < 15) {
-		return bad()
-	}
-	m := meta{DataPort: binary.BigEndian.Uint16(b[1:]), ID: binary.BigEndian.Uint32(b[3:]), MaxMsg: binary.BigEndian.Uint32(b[7:]),
-		Proto: protoRange{1, 1}} // layout 2 is the release that spoke version 1 alone
-	if b[0] >= 3 {
-		m.Proto = protoRange{binary.BigEndian.Uint16(b[11:]), binary.BigEndian.Uint16(b[13:])}
-		if m.Proto.lo == 0 || m.Proto.lo > m.Proto.hi {
-			return bad()
-		}
-	}
-	return m, nil
-}
 
 // maxMsg32 is maxMsg as gossip carries it.
 func (n *Node) maxMsg32() uint32 { return uint32(min(uint64(n.maxMsg), math.MaxUint32)) }

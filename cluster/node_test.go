@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 type testNode struct {
@@ -52,17 +52,9 @@ func startNodeWith(t *testing.T, name string, join string, mod func(*Config), op
 	return &testNode{n, st}
 }
 
-// eventually polls cond for up to 10s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 10s: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// converge is how long a test waits for the nodes to get where it expects
+// them: joined, streaming, replicated, repaired.
+const converge = 10 * time.Second
 
 func value(st *sessiond.Store, key string) string {
 	v, found, _ := st.Get(key)
@@ -78,7 +70,7 @@ func TestReplication(t *testing.T) {
 	c := startNode(t, "c", a.GossipAddr(), nil)
 	nodes := []*testNode{a, b, c}
 	for _, n := range nodes {
-		eventually(t, n.Name()+" ready", n.Ready)
+		testkit.Eventually(t, converge, n.Name()+" ready", n.Ready)
 	}
 
 	// A write through any node is read through every other.
@@ -88,7 +80,7 @@ func TestReplication(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range nodes {
-			eventually(t, key+" on "+m.Name(), func() bool { return value(m.st, key) == "v"+n.Name() })
+			testkit.Eventually(t, converge, key+" on "+m.Name(), func() bool { return value(m.st, key) == "v"+n.Name() })
 		}
 	}
 	// Touch replicates.
@@ -96,7 +88,7 @@ func TestReplication(t *testing.T) {
 		t.Fatal(found, err)
 	}
 	for _, m := range nodes {
-		eventually(t, "touch on "+m.Name(), func() bool {
+		testkit.Eventually(t, converge, "touch on "+m.Name(), func() bool {
 			ttl, _, _ := m.st.TTL("sess:0")
 			return ttl > 9*time.Minute && ttl <= 10*time.Minute
 		})
@@ -108,7 +100,7 @@ func TestReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range nodes {
-		eventually(t, "delete on "+m.Name(), func() bool { return value(m.st, "sess:1") == "<missing>" })
+		testkit.Eventually(t, converge, "delete on "+m.Name(), func() bool { return value(m.st, "sess:1") == "<missing>" })
 	}
 	if applied, _ := a.st.Replica().Apply(rec); applied {
 		t.Error("a stale write of a deleted key was applied")
@@ -118,14 +110,14 @@ func TestReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range nodes {
-		eventually(t, "clear on "+m.Name(), func() bool { n, _ := m.st.Len(); return n == 0 })
+		testkit.Eventually(t, converge, "clear on "+m.Name(), func() bool { n, _ := m.st.Len(); return n == 0 })
 	}
 }
 
 func TestJoinSync(t *testing.T) {
 	a := startNode(t, "a", "", nil)
 	b := startNode(t, "b", a.GossipAddr(), nil)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	for i := range 5000 {
 		if err := a.st.Set(fmt.Sprintf("k%d", i), []byte(fmt.Sprint(i)), time.Hour); err != nil {
 			t.Fatal(err)
@@ -133,13 +125,13 @@ func TestJoinSync(t *testing.T) {
 	}
 	// The delete must follow the set's arrival on b, or it deletes
 	// nothing and the set arrives after it.
-	eventually(t, "b holds the set", func() bool { n, _ := b.st.Len(); return n == 5000 })
+	testkit.Eventually(t, converge, "b holds the set", func() bool { n, _ := b.st.Len(); return n == 5000 })
 	if found, err := b.st.Delete("k7"); !found || err != nil {
 		t.Fatalf("delete k7 on b: %v %v", found, err)
 	}
 	c := startNode(t, "c", b.GossipAddr(), nil)
-	eventually(t, "c ready", c.Ready)
-	eventually(t, "c holds the set", func() bool { n, _ := c.st.Len(); return n == 4999 }) // k7 was deleted
+	testkit.Eventually(t, converge, "c ready", c.Ready)
+	testkit.Eventually(t, converge, "c holds the set", func() bool { n, _ := c.st.Len(); return n == 4999 }) // k7 was deleted
 	for i := range 5000 {
 		want := fmt.Sprint(i)
 		if i == 7 {
@@ -157,8 +149,8 @@ func TestSyncReplicas(t *testing.T) {
 		t.Fatal("a write with sync replicas 1 and no peer succeeded")
 	}
 	b := startNode(t, "b", a.GossipAddr(), nil)
-	eventually(t, "b ready", b.Ready)
-	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, 10*time.Millisecond, nil) == 1 })
+	testkit.Eventually(t, converge, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "a streams to b", func() bool { return a.WaitReplicas(1, 10*time.Millisecond, nil) == 1 })
 	for i := range 100 {
 		key := fmt.Sprintf("k%d", i)
 		if err := a.st.Set(key, []byte("v"), 0); err != nil {
@@ -174,7 +166,7 @@ func TestSyncReplicas(t *testing.T) {
 func TestRepair(t *testing.T) {
 	a := startNode(t, "a", "", nil)
 	b := startNode(t, "b", a.GossipAddr(), nil)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	// Writes that bypass replication (as if their stream was lost).
 	for i := range 300 {
 		rec := sessiond.Record{Key: fmt.Sprintf("r%d", i), Value: []byte("x"), Version: sessiond.Version{Time: uint64(time.Now().UnixMilli()) << 16, Node: 99}}
@@ -184,7 +176,7 @@ func TestRepair(t *testing.T) {
 			b.st.Replica().Apply(rec)
 		}
 	}
-	eventually(t, "repair converges", func() bool {
+	testkit.Eventually(t, converge, "repair converges", func() bool {
 		na, _ := a.st.Len()
 		nb, _ := b.st.Len()
 		return na == 300 && nb == 300
@@ -194,10 +186,10 @@ func TestRepair(t *testing.T) {
 func TestStatus(t *testing.T) {
 	a := startNode(t, "a", "", nil)
 	b := startNode(t, "b", a.GossipAddr(), nil)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	a.st.Set("k", []byte("v"), 0)
-	eventually(t, "b applied k", func() bool { return value(b.st, "k") == "v" })
-	eventually(t, "a sees b connected and caught up", func() bool {
+	testkit.Eventually(t, converge, "b applied k", func() bool { return value(b.st, "k") == "v" })
+	testkit.Eventually(t, converge, "a sees b connected and caught up", func() bool {
 		s := a.Status()
 		return len(s.Members) == 2 && s.Members[1].Name == "b" && s.Members[1].Connected && s.Members[1].LagRecords == 0 && s.Members[1].SentBytes > 0
 	})
@@ -261,13 +253,13 @@ func TestRefused(t *testing.T) {
 func TestClockSkew(t *testing.T) {
 	a := startNodeWith(t, "a", "", nil, &sessiond.Options{Now: func() time.Time { return time.Now().Add(5 * time.Second) }})
 	b := startNode(t, "b", a.GossipAddr(), nil)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	for i := range 20 {
 		key := fmt.Sprintf("sess:%d", i)
 		if err := a.st.Set(key, []byte("first"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the first write on b", func() bool { return value(b.st, key) == "first" })
+		testkit.Eventually(t, converge, "the first write on b", func() bool { return value(b.st, key) == "first" })
 		if err := b.st.Set(key, []byte("second"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +267,7 @@ func TestClockSkew(t *testing.T) {
 	for i := range 20 {
 		key := fmt.Sprintf("sess:%d", i)
 		for _, n := range []*testNode{a, b} {
-			eventually(t, key+" = second on "+n.Name(), func() bool { return value(n.st, key) == "second" })
+			testkit.Eventually(t, converge, key+" = second on "+n.Name(), func() bool { return value(n.st, key) == "second" })
 		}
 	}
 }
@@ -286,7 +278,7 @@ func TestJoinByName(t *testing.T) {
 	a := startNode(t, "a", "", nil)
 	_, port, _ := strings.Cut(a.GossipAddr(), ":")
 	b := startNode(t, "b", "localhost:"+port, nil)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	if got := len(a.Status().Members); got != 2 {
 		t.Fatalf("a lists %d members after b joined by name, want 2", got)
 	}
@@ -302,12 +294,12 @@ func TestLargeValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := startNodeWith(t, "b", a.GossipAddr(), nil, opts())
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	if err := a.st.Set("after", []byte(big), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"before", "after"} {
-		eventually(t, key+" on b", func() bool { return len(value(b.st, key)) == len(big) })
+		testkit.Eventually(t, converge, key+" on b", func() bool { return len(value(b.st, key)) == len(big) })
 	}
 }
 
@@ -317,12 +309,7 @@ func TestLargeValue(t *testing.T) {
 func TestSimultaneousStart(t *testing.T) {
 	ports := make([]string, 2)
 	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = l.Addr().String()
-		l.Close()
+		ports[i] = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	}
 	nodes := make([]*testNode, 2)
 	done := make(chan struct{}, 2)
@@ -338,8 +325,8 @@ func TestSimultaneousStart(t *testing.T) {
 		t.Fatal("a node did not start")
 	}
 	for _, n := range nodes {
-		eventually(t, n.Name()+" ready", n.Ready)
+		testkit.Eventually(t, converge, n.Name()+" ready", n.Ready)
 	}
 	nodes[1].st.Set("k", []byte("v"), 0)
-	eventually(t, "k on x", func() bool { return value(nodes[0].st, "k") == "v" })
+	testkit.Eventually(t, converge, "k on x", func() bool { return value(nodes[0].st, "k") == "v" })
 }

@@ -7,12 +7,6 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-// Kinds of log entries.
-const (
-	entryRecord byte = 1 + iota // a record (wire.go's encoding)
-	entryClear                  // a Clear: the version everything older goes
-)
-
 // outLog is the node's outbound log: every local change, encoded once in the
 // order the store passed them, numbered from 1 (a sequence number is the
 // ticket the store waits on). Each peer's sender reads it from its own
@@ -59,8 +53,7 @@ func (l *outLog) appendRecord(rec *sessiond.Record) uint64 {
 	l.mu.Lock()
 	c := l.open()
 	n := len(c.buf)
-	c.buf = append(c.buf, entryRecord)
-	c.buf = appendRecord(c.buf, rec)
+	c.buf = appendEntryRecord(c.buf, rec)
 	return l.added(c, len(c.buf)-n)
 }
 
@@ -69,7 +62,7 @@ func (l *outLog) appendClear(v sessiond.Version) uint64 {
 	l.mu.Lock()
 	c := l.open()
 	n := len(c.buf)
-	c.buf = appendVersion(append(c.buf, entryClear), v)
+	c.buf = appendEntryClear(c.buf, v)
 	return l.added(c, len(c.buf)-n)
 }
 
@@ -286,15 +279,9 @@ func (l *outLog) sent(r *logReader) {
 // entryLen returns the length of the entry at the start of b, which the log
 // wrote itself.
 func entryLen(b []byte) int {
-	d := decoder{b: b[1:]}
-	switch b[0] {
-	case entryRecord:
-		var rec sessiond.Record
-		d.record(&rec, 1<<31-1)
-	case entryClear:
-		d.version()
-	}
-	if d.err != nil {
+	d := decoder{b: b}
+	var rec sessiond.Record
+	if d.entry(&rec, 1<<31-1); d.err != nil {
 		panic("cluster: corrupt outbound log: " + d.err.Error())
 	}
 	return len(b) - len(d.b)

@@ -28,16 +28,11 @@ func readAll(t *testing.T, l *outLog, r *logReader, want uint64) (keys []string,
 		}
 		d := decoder{b: b}
 		for range n {
-			switch kind := d.byte("kind"); kind {
-			case entryRecord:
-				var rec sessiond.Record
-				d.record(&rec, 1<<20)
+			var rec sessiond.Record
+			if kind, clear := d.entry(&rec, 1<<20); kind == entryClear {
+				keys = append(keys, fmt.Sprintf("clear@%d", clear.Time))
+			} else {
 				keys = append(keys, rec.Key)
-			case entryClear:
-				v := d.version()
-				keys = append(keys, fmt.Sprintf("clear@%d", v.Time))
-			default:
-				t.Fatalf("entry kind %d", kind)
 			}
 		}
 		if d.err != nil || len(d.b) != 0 {

@@ -2,9 +2,7 @@ package cluster
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"runtime"
 	"strconv"
@@ -214,46 +212,65 @@ func (p *peer) run() {
 	}
 }
 
-// stream runs one connection: handshake, resume point, then the log from
-// r.
+// stream runs one connection: dial and handshake, resume point, then the
+// log from r, while the acks come back on the same connection.
 func (p *peer) stream(r *logReader) error {
-	nc, err := net.DialTimeout("tcp", p.addr, 2*time.Second)
+	ch, them, err := p.dial()
 	if err != nil {
 		return err
+	}
+	defer p.n.untrack(ch.nc)
+	if err := p.resume(ch, them, r); err != nil {
+		return err
+	}
+	p.connected.Store(true)
+	var marks sentMarks
+	errc := make(chan error, 1)
+	go p.readAcks(ch, r, &marks, errc)
+	return p.send(ch, r, &marks, errc)
+}
+
+// dial opens a stream's connection: it dials the peer, authenticates it
+// and asks it to apply our log (msgStream). The node tracks the
+// connection, and p.close closes it; once dial succeeds, the caller
+// untracks it.
+func (p *peer) dial() (*channel, hello, error) {
+	nc, err := net.DialTimeout("tcp", p.addr, 2*time.Second)
+	if err != nil {
+		return nil, hello{}, err
 	}
 	p.mu.Lock()
 	p.nc = nc
 	p.mu.Unlock()
 	if !p.n.track(nc) || p.stopped() {
 		nc.Close()
-		return errClosed
+		return nil, hello{}, errClosed
 	}
-	defer p.n.untrack(nc)
-	ch, them, err := handshake(nc, p.n.cfg.Key, p.n.me, true, p.n.maxMsg)
+	ch, them, err := p.n.authenticate(nc, p)
+	if err == nil {
+		ch.writeMsg([]byte{msgStream})
+		err = ch.Flush()
+	}
 	if err != nil {
 		if errors.Is(err, errAuth) {
 			p.n.log.Warn("peer refused our stream", "node", p.name, "err", err)
 		}
-		return err
+		p.n.untrack(nc)
+		return nil, hello{}, err
 	}
-	if them.Node != p.name {
-		return fmt.Errorf("cluster: %s answers as %q, not %q", p.addr, them.Node, p.name)
-	}
-	ch.writeMsg([]byte{msgStream})
-	if err := ch.Flush(); err != nil {
-		return err
-	}
+	return ch, them, nil
+}
+
+// resume reads where the peer resumes the stream, and moves r, and the
+// acks the node counts for the peer, there.
+func (p *peer) resume(ch *channel, them hello, r *logReader) error {
 	msg, err := ch.readMsg()
 	if err != nil {
 		return err
 	}
-	d := decoder{b: msg}
-	if d.byte("kind") != msgResume {
-		return fmt.Errorf("%w: expected a resume point", errMalformed)
-	}
-	resume := d.uint64("resume point")
-	if d.err != nil {
-		return d.err
+	point, err := decodeResume(msg)
+	if err != nil {
+		return err
 	}
 	// A peer that applied nothing of this incarnation's log (new, or
 	// restarted) gets what the log holds, and counts for no write before
@@ -261,62 +278,59 @@ func (p *peer) stream(r *logReader) error {
 	// what it has not applied, or learns on the first read that entries
 	// were dropped meanwhile.
 	switch {
-	case resume == 0 && p.streamed && them.Incarnation == p.incarnation:
+	case point == 0 && p.streamed && them.Incarnation == p.incarnation:
 		// The peer of the last connection, which had applied nothing of
 		// the log yet: it resumes where it was, and learns on the first
 		// read what the log dropped meanwhile.
 		p.n.out.rewind(r, p.n.out.kept(r))
-	case resume == resumeAtEnd:
+	case point == resumeAtEnd:
 		// A restarted node catching up by difference: what came
 		// before, its repair round brings.
 		p.n.out.toEnd(r)
 		p.n.acks.start(p.name, r.seq, r.seq-1)
-	case resume == 0:
+	case point == 0:
 		p.n.out.restart(r)
 		p.n.acks.start(p.name, r.seq, r.seq-1)
 	default:
-		p.n.out.rewind(r, resume+1)
+		p.n.out.rewind(r, point+1)
 		if _, known := p.n.acks.get(p.name); !known {
-			p.n.acks.start(p.name, 1, resume)
+			p.n.acks.start(p.name, 1, point)
 		}
-		p.n.acks.set(p.name, resume)
+		p.n.acks.set(p.name, point)
 	}
 	p.streamed, p.incarnation = true, them.Incarnation
-	p.connected.Store(true)
+	return nil
+}
 
-	// Acks come back on the same connection. sent keeps when each
-	// message went out, for the lag.
-	var sentMu sync.Mutex
-	var sent []sentMark
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			msg, err := ch.readMsg()
-			if err != nil {
-				errc <- err
-				return
-			}
-			seq, refused, err := decodeAck(msg)
-			if err != nil {
-				errc <- err
-				return
-			}
-			for _, s := range refused {
-				p.n.acks.hole(p.name, s, s+1)
-			}
-			p.n.acks.set(p.name, seq)
-			p.n.out.acked(r, seq)
-			sentMu.Lock()
-			i := 0
-			for ; i < len(sent) && sent[i].last <= seq; i++ {
-				p.lagMicros.Store(time.Since(sent[i].at).Microseconds())
-			}
-			// Shift, keeping the array: appends then do not allocate.
-			sent = sent[:copy(sent, sent[i:])]
-			sentMu.Unlock()
+// readAcks reads the peer's acks until the connection fails or a message
+// is not an ack, and sends that error on errc: it counts the entries
+// acknowledged for the node's waiting writes, lets the log drop them, and
+// measures the lag.
+func (p *peer) readAcks(ch *channel, r *logReader, marks *sentMarks, errc chan<- error) {
+	for {
+		msg, err := ch.readMsg()
+		if err != nil {
+			errc <- err
+			return
 		}
-	}()
+		seq, refused, err := decodeAck(msg)
+		if err != nil {
+			errc <- err
+			return
+		}
+		for _, s := range refused {
+			p.n.acks.hole(p.name, s, s+1)
+		}
+		p.n.acks.set(p.name, seq)
+		p.n.out.acked(r, seq)
+		marks.acked(seq, &p.lagMicros)
+	}
+}
 
+// send writes the log from r to the peer, as it grows, until a write
+// fails, the ack reader fails (errc) or the peer is stopped. It flushes
+// whenever it has sent all the log holds, and then waits for more.
+func (p *peer) send(ch *channel, r *logReader, marks *sentMarks, errc <-chan error) error {
 	var hdr [13]byte
 	for {
 		b, first, count, lost := p.n.out.read(r)
@@ -343,24 +357,47 @@ func (p *peer) stream(r *logReader) error {
 			}
 			continue
 		}
-		hdr[0] = msgLog
-		binary.BigEndian.PutUint64(hdr[1:], first)
-		binary.BigEndian.PutUint32(hdr[9:], uint32(count))
-		err := ch.writeMsg(hdr[:], b)
+		err := ch.writeMsg(appendLogHeader(hdr[:0], first, count), b)
 		p.n.out.sent(r)
 		if err != nil {
 			return err
 		}
 		p.sentBytes.Add(int64(len(b)))
-		sentMu.Lock()
-		if len(sent) < 1024 {
-			sent = append(sent, sentMark{last: first + uint64(count) - 1, at: time.Now()})
-		}
-		sentMu.Unlock()
+		marks.add(first + uint64(count) - 1)
 	}
 }
 
+// sentMarks keeps when each message of a stream went out, until the peer
+// acknowledges it, for the lag: send adds, readAcks takes.
+type sentMarks struct {
+	mu   sync.Mutex
+	list []sentMark
+}
+
 type sentMark struct {
-	last uint64
+	last uint64 // the last entry of the message
 	at   time.Time
+}
+
+// add notes that the message ending with entry last went out now. It keeps
+// 1024 marks at most.
+func (m *sentMarks) add(last uint64) {
+	m.mu.Lock()
+	if len(m.list) < 1024 {
+		m.list = append(m.list, sentMark{last: last, at: time.Now()})
+	}
+	m.mu.Unlock()
+}
+
+// acked drops the marks of the messages acknowledged through seq, storing
+// the round trip of each in lag.
+func (m *sentMarks) acked(seq uint64, lag *atomic.Int64) {
+	m.mu.Lock()
+	i := 0
+	for ; i < len(m.list) && m.list[i].last <= seq; i++ {
+		lag.Store(time.Since(m.list[i].at).Microseconds())
+	}
+	// Shift, keeping the array: appends then do not allocate.
+	m.list = m.list[:copy(m.list, m.list[i:])]
+	m.mu.Unlock()
 }

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -106,14 +105,11 @@ func (n *Node) receive(ch *channel, them hello) error {
 		}
 		n.mu.Unlock()
 	}()
-	var b [9]byte
-	b[0] = msgResume
 	resume := last
 	if last == 0 && n.catchingUp.Load() {
 		resume = resumeAtEnd
 	}
-	binary.BigEndian.PutUint64(b[1:], resume)
-	ch.writeMsg(b[:])
+	ch.writeMsg(appendResume(nil, resume))
 	var ack []byte
 	a := applier{n: n}
 	if err := ch.Flush(); err != nil {
@@ -125,19 +121,14 @@ func (n *Node) receive(ch *channel, them hello) error {
 			return err
 		}
 		n.stats.streamedIn.Add(int64(len(msg)))
-		d := decoder{b: msg}
-		if d.byte("kind") != msgLog {
-			return fmt.Errorf("%w: expected log entries", errMalformed)
-		}
-		first := d.uint64("first entry")
-		count := d.uint32("entry count")
-		if d.err != nil {
-			return d.err
+		first, count, entries, err := decodeLog(msg)
+		if err != nil {
+			return err
 		}
 		if last != 0 && first > last+1 {
 			n.log.Warn("entries of a peer's log were skipped; repair will bring them", "node", them.Node, "from", last+1, "to", first-1)
 		}
-		refused, err := n.applyEntries(&a, &d, first, int(count))
+		refused, err := n.applyEntries(&a, entries, first, int(count))
 		if err != nil {
 			return fmt.Errorf("from %s: %w", them.Node, err)
 		}
@@ -155,62 +146,33 @@ func (n *Node) receive(ch *channel, them hello) error {
 	}
 }
 
-// applyEntries applies count log entries from d, the first numbered first,
-// to the store, and returns the numbers of the records the store refused.
-func (n *Node) applyEntries(a *applier, d *decoder, first uint64, count int) (refused []uint64, err error) {
+// applyEntries applies count log entries, the first numbered first, to
+// the store, and returns the numbers of the records the store refused.
+func (n *Node) applyEntries(a *applier, entries []byte, first uint64, count int) (refused []uint64, err error) {
 	a.refused = a.refused[:0]
+	d := decoder{b: entries}
 	var rec sessiond.Record
 	for i := range count {
-		switch kind := d.byte("entry kind"); kind {
-		case entryRecord:
-			d.record(&rec, n.maxMsg)
-			if d.err != nil {
-				return a.refused, d.err
-			}
+		kind, clear := d.entry(&rec, n.maxMsg)
+		if d.err != nil {
+			return a.refused, d.err
+		}
+		if kind == entryRecord {
 			a.add(&rec, first+uint64(i))
-		case entryClear:
-			v := d.version()
-			if d.err != nil {
-				return a.refused, d.err
-			}
-			// In order: the records before the clear first.
-			if err := a.flush(); err != nil {
-				return a.refused, err
-			}
-			if err := n.st.Replica().ClearBefore(v); err != nil {
-				return a.refused, err
-			}
-		default:
-			return a.refused, fmt.Errorf("%w: entry of kind %d", errMalformed, kind)
+			continue
+		}
+		// A Clear, in order: the records before it first.
+		if err := a.flush(); err != nil {
+			return a.refused, err
+		}
+		if err := n.st.Replica().ClearBefore(clear); err != nil {
+			return a.refused, err
 		}
 	}
 	if len(d.b) != 0 {
 		return a.refused, fmt.Errorf("%w: %d bytes after the entries", errMalformed, len(d.b))
 	}
 	return a.refused, a.flush()
-}
-
-// appendAck appends a msgAck: applied through last, but for the refused
-// entries.
-func appendAck(b []byte, last uint64, refused []uint64) []byte {
-	b = binary.BigEndian.AppendUint64(append(b, msgAck), last)
-	for _, s := range refused {
-		b = binary.BigEndian.AppendUint64(b, s)
-	}
-	return b
-}
-
-// decodeAck reads a msgAck.
-func decodeAck(msg []byte) (last uint64, refused []uint64, err error) {
-	d := decoder{b: msg}
-	if d.byte("kind") != msgAck {
-		return 0, nil, fmt.Errorf("%w: expected an ack", errMalformed)
-	}
-	last = d.uint64("ack")
-	for d.err == nil && len(d.b) > 0 {
-		refused = append(refused, d.uint64("refused entry"))
-	}
-	return last, refused, d.err
 }
 
 // ioTimeout bounds each read and write of a message on a sync or repair

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // Was: a peer whose stream reconnects after the log dropped entries it had not
@@ -31,9 +32,9 @@ func TestSyncAckAcrossLogGap(t *testing.T) {
 	}
 	a := startNode(t, "a", "", sync1)
 	b := startNode(t, "b", a.GossipAddr(), sync1)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	var p *peer
-	eventually(t, "a streams to b", func() bool {
+	testkit.Eventually(t, converge, "a streams to b", func() bool {
 		a.mu.Lock()
 		p = a.peers["b"]
 		a.mu.Unlock()
@@ -47,7 +48,7 @@ func TestSyncAckAcrossLogGap(t *testing.T) {
 	// reconnects (it takes p.mu right after dialing).
 	p.mu.Lock()
 	p.nc.Close()
-	eventually(t, "stream down", func() bool { return !p.connected.Load() })
+	testkit.Eventually(t, converge, "stream down", func() bool { return !p.connected.Load() })
 	base := a.out.last()
 	const writers = 100
 	errs := make([]error, writers)
@@ -89,8 +90,8 @@ func TestSyncAckOfRefusedRecord(t *testing.T) {
 	}
 	a := startNode(t, "a", "", sync1)
 	b := startNodeWith(t, "b", a.GossipAddr(), sync1, &sessiond.Options{MaxValueSize: 32 << 10})
-	eventually(t, "b ready", b.Ready)
-	eventually(t, "a streams to b", func() bool { return a.WaitReplicas(1, time.Second, nil) == 1 })
+	testkit.Eventually(t, converge, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "a streams to b", func() bool { return a.WaitReplicas(1, time.Second, nil) == 1 })
 	err := a.st.Set("big", make([]byte, 64<<10), 0)
 	if _, found, _ := b.st.Get("big"); err == nil && !found {
 		t.Errorf("write acknowledged with --sync-replicas 1, but the only peer refused it")
@@ -172,7 +173,7 @@ func TestJoinFromUnreadyDonor(t *testing.T) {
 		}
 	}
 	b := startNode(t, "b", a.GossipAddr(), quiet)
-	eventually(t, "b syncing", func() bool { k, _ := b.st.Len(); return k > 0 })
+	testkit.Eventually(t, converge, "b syncing", func() bool { k, _ := b.st.Len(); return k > 0 })
 	// b, or the joiners themselves, are peers still syncing.
 	var cs []*testNode
 	for i := range 4 {

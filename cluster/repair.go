@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -85,33 +84,6 @@ func (n *Node) digests(pc pace) (sessiond.Version, []uint64, error) {
 			return floor, d, nil
 		}
 	}
-}
-
-func appendDigest(floor sessiond.Version, d []uint64) []byte {
-	b := appendVersion([]byte{msgDigest}, floor)
-	for _, x := range d {
-		b = binary.BigEndian.AppendUint64(b, x)
-	}
-	return b
-}
-
-func decodeDigest(msg []byte) (sessiond.Version, []uint64, error) {
-	d := decoder{b: msg}
-	if k := d.byte("kind"); k != msgDigest && k != msgCatchUp {
-		return sessiond.Version{}, nil, fmt.Errorf("%w: expected a digest", errMalformed)
-	}
-	floor := d.version()
-	if d.err == nil && len(d.b) != 8<<repairBits {
-		d.fail("digest size")
-	}
-	if d.err != nil {
-		return floor, nil, d.err
-	}
-	ds := make([]uint64, 1<<repairBits)
-	for i := range ds {
-		ds[i] = binary.BigEndian.Uint64(d.b[8*i:])
-	}
-	return floor, ds, nil
 }
 
 // differing returns the set of buckets whose digests differ, and how many
@@ -274,7 +246,7 @@ func (n *Node) repairAs(p *peer, kind byte, fresh window, pc pace) (buckets int,
 	if err != nil {
 		return 0, 0, err
 	}
-	ch, err := n.dialData(p, kind, appendDigest(floor, mine)[1:])
+	ch, err := n.dialData(p, appendDigest(nil, kind, floor, mine))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -283,7 +255,7 @@ func (n *Node) repairAs(p *peer, kind byte, fresh window, pc pace) (buckets int,
 	if err != nil {
 		return 0, 0, err
 	}
-	if len(msg) > 0 && msg[0] == msgNotReady {
+	if notReady(msg) {
 		return 0, 0, errRepairBusy
 	}
 	theirFloor, theirs, err := decodeDigest(msg)
@@ -332,7 +304,7 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if err != nil {
 		return err
 	}
-	ch.writeMsg(appendDigest(floor, mine))
+	ch.writeMsg(appendDigest(nil, msgDigest, floor, mine))
 	if err := ch.Flush(); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // A repair round sends the records that differ, not the whole buckets
@@ -14,7 +15,7 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 	noRepair := func(c *Config) { c.RepairInterval = time.Hour }
 	a := startNode(t, "a", "", noRepair)
 	b := startNode(t, "b", a.GossipAddr(), noRepair)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	// Writes that bypass replication, as if their stream was lost, and
 	// old enough for repair to send them: the same 20,000 keys on both
 	// (about 20 a bucket), then newer versions on each side, a key only
@@ -59,7 +60,7 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 		t.Errorf("records exchanged = %d, want 5 (the ones that differ)", got)
 	}
 	// b applies what a sent after a's side of the round has ended.
-	eventually(t, "both hold the newest version of every other key", func() bool {
+	testkit.Eventually(t, converge, "both hold the newest version of every other key", func() bool {
 		for _, n := range []*testNode{a, b} {
 			for key, want := range map[string]string{"k1": "a", "k2": "a", "k3": "<missing>", "k4": "b", "only-b": "b", "k5": "v"} {
 				if value(n.st, key) != want {
@@ -80,7 +81,7 @@ func TestRepairSendsOnlyDifferences(t *testing.T) {
 	if _, _, err := a.repairAs(p, msgDigest, a.inFlight(), pace{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the young writes, settled, are sent by the next round", func() bool {
+	testkit.Eventually(t, converge, "the young writes, settled, are sent by the next round", func() bool {
 		da, _ := a.Digest()
 		db, _ := b.Digest()
 		return value(b.st, "young") == "a" && value(a.st, "young-b") == "b" && da == db
@@ -99,7 +100,7 @@ func TestRepairAfterClockSkew(t *testing.T) {
 	noRepair := func(c *Config) { c.RepairInterval = time.Hour }
 	a := startNode(t, "a", "", noRepair)
 	b := startNode(t, "b", a.GossipAddr(), noRepair)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	ahead := sessiond.Version{Time: uint64(time.Now().Add(time.Minute).UnixMilli()) << 16, Node: 99}
 	// A record from the fast node moves a's clock; a's next write, stamped
 	// after it, moves b's through the stream.
@@ -109,7 +110,7 @@ func TestRepairAfterClockSkew(t *testing.T) {
 	if err := a.st.Set("seen", []byte("x"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b has a's write", func() bool { return value(b.st, "seen") == "x" })
+	testkit.Eventually(t, converge, "b has a's write", func() bool { return value(b.st, "seen") == "x" })
 	// A write on b whose stream was lost, stamped by b's clock: a minute
 	// ahead of the wall.
 	seen, _, err := b.st.Replica().Load("seen")
@@ -130,7 +131,7 @@ func TestRepairAfterClockSkew(t *testing.T) {
 	if _, _, err := b.repairAs(p, msgDigest, b.inFlight(), pace{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the first round brings the lost write to a", func() bool { return value(a.st, "lost") == "b" })
+	testkit.Eventually(t, converge, "the first round brings the lost write to a", func() bool { return value(a.st, "lost") == "b" })
 }
 
 // A peer that falls behind the log's bound is repaired at once, not at the
@@ -139,11 +140,11 @@ func TestRepairPeerBehindLog(t *testing.T) {
 	mod := func(c *Config) { c.RepairInterval = time.Hour; c.MaxLogBytes = 64 << 10 }
 	a := startNode(t, "a", "", mod)
 	b := startNode(t, "b", a.GossipAddr(), mod)
-	eventually(t, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
 	a.mu.Lock()
 	p := a.peers["b"]
 	a.mu.Unlock()
-	eventually(t, "a streams to b", p.connected.Load)
+	testkit.Eventually(t, converge, "a streams to b", p.connected.Load)
 
 	// Break the stream; while a reconnects, write more than the log holds.
 	p.mu.Lock()

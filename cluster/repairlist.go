@@ -57,7 +57,7 @@ const maxRepairList = 1 << 26
 // sendVersions sends list as msgVersions messages and a msgSyncDone.
 func sendVersions(ch *channel, list []keyVersion) error {
 	return sendList(ch, msgVersions, len(list), repairMsgSize, func(b []byte, i int) []byte {
-		return appendVersion(binary.BigEndian.AppendUint64(b, list[i].h), list[i].v)
+		return appendKeyVersion(b, list[i])
 	})
 }
 
@@ -89,8 +89,8 @@ type versionMerge struct {
 // add merges the entries of a msgVersions body.
 func (m *versionMerge) add(d *decoder) error {
 	for len(d.b) > 0 {
-		h := d.uint64("key hash")
-		v := d.version()
+		theirs := d.keyVersion()
+		h := theirs.h
 		if d.err == nil && (m.count > 0 && h < m.prev || m.count >= maxRepairList) {
 			d.fail("version list out of order or too long")
 		}
@@ -102,7 +102,7 @@ func (m *versionMerge) add(d *decoder) error {
 			m.send = append(m.send, m.mine[m.i].h)
 		}
 		if m.i < len(m.mine) && m.mine[m.i].h == h {
-			switch m.mine[m.i].v.Compare(v) {
+			switch m.mine[m.i].v.Compare(theirs.v) {
 			case 1:
 				m.send = append(m.send, h)
 			case -1:
@@ -140,7 +140,7 @@ func sendHashes(ch *channel, hashes []uint64) error {
 func receiveHashes(ch *channel, limit int) ([]uint64, error) {
 	var hashes []uint64
 	sent, err := readList(ch, msgWant, "a hash list", func(d *decoder, _ []byte) (err error) {
-		if hashes, err = appendHashes(hashes, d.b); err != nil {
+		if hashes, err = decodeHashes(hashes, d.b); err != nil {
 			return err
 		}
 		if len(hashes) > limit {
@@ -153,22 +153,6 @@ func receiveHashes(ch *channel, limit int) ([]uint64, error) {
 	}
 	if err != nil {
 		return nil, err
-	}
-	return hashes, nil
-}
-
-// appendHashes appends the hashes of a msgWant body to hashes, which they
-// must continue in order.
-func appendHashes(hashes []uint64, body []byte) ([]uint64, error) {
-	if len(body)%8 != 0 || len(hashes)+len(body)/8 > maxRepairList {
-		return hashes, fmt.Errorf("%w: hash list of %d bytes", errMalformed, len(body))
-	}
-	for ; len(body) > 0; body = body[8:] {
-		h := binary.BigEndian.Uint64(body)
-		if len(hashes) > 0 && h < hashes[len(hashes)-1] {
-			return hashes, fmt.Errorf("%w: hash list out of order", errMalformed)
-		}
-		hashes = append(hashes, h)
 	}
 	return hashes, nil
 }

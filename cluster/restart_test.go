@@ -7,6 +7,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/hlc"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // TestRestartCatchesUpByDifference: a node restarted with its data
@@ -22,18 +23,18 @@ func TestRestartCatchesUpByDifference(t *testing.T) {
 	}
 	a.st.Set("doomed", []byte("v"), 0)
 	b := startNodeWith(t, "b", a.GossipAddr(), slow, &sessiond.Options{Dir: dir})
-	eventually(t, "b holds a's set", func() bool { n, _ := b.st.Len(); return n == 1001 })
+	testkit.Eventually(t, converge, "b holds a's set", func() bool { n, _ := b.st.Len(); return n == 1001 })
 	b.Node.Close() // down, without a goodbye
 	b.st.Close()
-	eventually(t, "a declares b failed", func() bool { m := a.Status().Members; return len(m) == 1 || m[1].State == "failed" })
+	testkit.Eventually(t, converge, "a declares b failed", func() bool { m := a.Status().Members; return len(m) == 1 || m[1].State == "failed" })
 
 	for i := range 50 {
 		a.st.Set(fmt.Sprintf("missed%d", i), []byte("v"), 0)
 	}
 	a.st.Delete("doomed")
 	b = startNodeWith(t, "b", a.GossipAddr(), slow, &sessiond.Options{Dir: dir})
-	eventually(t, "b ready", b.Ready)
-	eventually(t, "b has what it missed", func() bool { return value(b.st, "missed49") == "v" })
+	testkit.Eventually(t, converge, "b ready", b.Ready)
+	testkit.Eventually(t, converge, "b has what it missed", func() bool { return value(b.st, "missed49") == "v" })
 	if got := value(b.st, "doomed"); got != "<missing>" {
 		t.Errorf("a session deleted while b was down is back on b: %q", got)
 	}
@@ -50,7 +51,7 @@ func TestSurvivorsReconcileAtOnce(t *testing.T) {
 	a := startNode(t, "a", "", slow)
 	b := startNode(t, "b", a.GossipAddr(), slow)
 	c := startNode(t, "c", a.GossipAddr(), slow)
-	eventually(t, "three ready", func() bool { return b.Ready() && c.Ready() })
+	testkit.Eventually(t, converge, "three ready", func() bool { return b.Ready() && c.Ready() })
 	// a's last write reached b, not c: as if a's stream to c was behind
 	// when a died.
 	rec := sessiond.Record{Key: "last", Value: []byte("v"), Version: sessiond.Version{Time: hlc.Make(time.Now().UnixMilli(), 0), Node: a.ID()}}
@@ -76,7 +77,7 @@ func TestSurvivorsReconcileAtOnce(t *testing.T) {
 		}
 	}
 	detected := time.Now()
-	eventually(t, "c holds a's last write", func() bool { return value(c.st, "last") == "v" })
+	testkit.Eventually(t, converge, "c holds a's last write", func() bool { return value(c.st, "last") == "v" })
 	if took := time.Since(detected); took > time.Second {
 		t.Errorf("c had a's last write %v after the failure was detected, want within 1s", took)
 	}

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -150,7 +149,7 @@ func (n *Node) pickDonor(unready map[string]bool) *peer {
 
 // syncFrom streams p's whole set into the store, logging progress.
 func (n *Node) syncFrom(p *peer) error {
-	ch, err := n.dialData(p, msgSyncRequest, nil)
+	ch, err := n.dialData(p, []byte{msgSyncRequest})
 	if err != nil {
 		return err
 	}
@@ -159,19 +158,12 @@ func (n *Node) syncFrom(p *peer) error {
 	if err != nil {
 		return err
 	}
-	d := decoder{b: msg}
-	switch d.byte("kind") {
-	case msgNotReady:
+	if notReady(msg) {
 		return errNotReady
-	case msgSyncStart:
-	default:
-		return fmt.Errorf("%w: expected the start of a sync", errMalformed)
 	}
-	floor := d.version()
-	total := d.uint64("record count")
-	totalBytes := d.uint64("byte count")
-	if d.err != nil {
-		return d.err
+	floor, total, totalBytes, err := decodeSyncStart(msg)
+	if err != nil {
+		return err
 	}
 	if err := n.raiseFloor(floor); err != nil {
 		return err
@@ -244,9 +236,9 @@ func (n *Node) raiseFloor(v sessiond.Version) error {
 	return nil
 }
 
-// dialData opens a data connection to p for one purpose: its first
-// message is kind followed by body.
-func (n *Node) dialData(p *peer, kind byte, body []byte) (*channel, error) {
+// dialData opens a data connection to p for one purpose, which its first
+// message says.
+func (n *Node) dialData(p *peer, first []byte) (*channel, error) {
 	nc, err := net.DialTimeout("tcp", p.addr, 2*time.Second)
 	if err != nil {
 		return nil, err
@@ -255,13 +247,10 @@ func (n *Node) dialData(p *peer, kind byte, body []byte) (*channel, error) {
 		nc.Close()
 		return nil, errClosed
 	}
-	ch, them, err := handshake(nc, n.cfg.Key, n.me, true, n.maxMsg)
-	if err == nil && them.Node != p.name {
-		err = fmt.Errorf("cluster: %s answers as %q, not %q", p.addr, them.Node, p.name)
-	}
+	ch, _, err := n.authenticate(nc, p)
 	if err == nil {
 		ch.timeout = ioTimeout
-		ch.writeMsg([]byte{kind}, body)
+		ch.writeMsg(first)
 		err = ch.Flush()
 	}
 	if err != nil {
@@ -269,6 +258,16 @@ func (n *Node) dialData(p *peer, kind byte, body []byte) (*channel, error) {
 		return nil, err
 	}
 	return ch, nil
+}
+
+// authenticate runs the dialer's side of the handshake on nc and checks
+// that the node answering is p.
+func (n *Node) authenticate(nc net.Conn, p *peer) (*channel, hello, error) {
+	ch, them, err := handshake(nc, n.cfg.Key, n.me, true, n.maxMsg)
+	if err == nil && them.Node != p.name {
+		err = fmt.Errorf("cluster: %s answers as %q, not %q", p.addr, them.Node, p.name)
+	}
+	return ch, them, err
 }
 
 // donate streams the whole set to a joining node, a partition at a time,
@@ -281,11 +280,7 @@ func (n *Node) donate(ch *channel, them hello) error {
 		return ch.Flush()
 	}
 	st := n.st.Stats()
-	b := []byte{msgSyncStart}
-	b = appendVersion(b, n.st.Replica().Floor())
-	b = binary.BigEndian.AppendUint64(b, uint64(st.Keys+st.Tombstones))
-	b = binary.BigEndian.AppendUint64(b, uint64(st.UsedMemory))
-	ch.writeMsg(b)
+	ch.writeMsg(appendSyncStart(nil, n.st.Replica().Floor(), uint64(st.Keys+st.Tombstones), uint64(st.UsedMemory)))
 	n.log.Info("streaming the whole set to a joining node", "node", them.Node, "records", st.Keys+st.Tombstones)
 	_, err := n.sendRecords(ch, func(*sessiond.Record) bool { return true }, pace{})
 	return err
@@ -332,7 +327,7 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool, pc pac
 			}
 		}
 		if cursor == 0 {
-			ch.writeMsg(binary.BigEndian.AppendUint64([]byte{msgSyncDone}, sent))
+			ch.writeMsg(appendDone(nil, sent))
 			return sent, ch.Flush()
 		}
 		pc.done(start)
@@ -342,9 +337,4 @@ func (n *Node) sendRecords(ch *channel, keep func(*sessiond.Record) bool, pc pac
 		// The next step visits about stepSize bytes of records.
 		limit = int(max(1, min(1024, stepSize*seen/max(bytes, 1))))
 	}
-}
-
-func appendVersion(b []byte, v sessiond.Version) []byte {
-	b = binary.BigEndian.AppendUint64(b, v.Time)
-	return binary.AppendUvarint(b, uint64(v.Node))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 func TestDecodeMeta(t *testing.T) {
@@ -103,11 +104,11 @@ func TestLaterReleaseJoins(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a node of the next release did not join: %v", err)
 	}
-	eventually(t, "the join sync to the later node", func() bool { return value(b.st, "before") == "1" })
+	testkit.Eventually(t, converge, "the join sync to the later node", func() bool { return value(b.st, "before") == "1" })
 	a.st.Set("from-a", []byte("2"), 0)
 	b.st.Set("from-b", []byte("3"), 0)
-	eventually(t, "a's write on b", func() bool { return value(b.st, "from-a") == "2" })
-	eventually(t, "b's write on a", func() bool { return value(a.st, "from-b") == "3" })
+	testkit.Eventually(t, converge, "a's write on b", func() bool { return value(b.st, "from-a") == "2" })
+	testkit.Eventually(t, converge, "b's write on a", func() bool { return value(a.st, "from-b") == "3" })
 
 	_, err = startLater(t, "c", a.GossipAddr(), protoRange{2, 2})
 	if err == nil || !strings.Contains(err.Error(), "one release at a time") {

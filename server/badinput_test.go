@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -160,9 +161,7 @@ func TestHugeArrayHeaderDoesNotPreallocate(t *testing.T) {
 	}
 	// The server has read the headers once it has accepted the
 	// connections and had a moment; nothing it says can tell us more.
-	if !waitFor(5*time.Second, func() bool { return connectedClients(t, other) == conns+1 }) {
-		t.Fatalf("connected_clients never reached %d", conns+1)
-	}
+	testkit.Eventually(t, 5*time.Second, fmt.Sprintf("connected_clients reaches %d", conns+1), func() bool { return connectedClients(t, other) == conns+1 })
 	time.Sleep(300 * time.Millisecond)
 	during := heapInuse()
 	if growth := during - before; growth > 4<<20 {
@@ -171,7 +170,7 @@ func TestHugeArrayHeaderDoesNotPreallocate(t *testing.T) {
 	for _, c := range cs {
 		c.nc.Close()
 	}
-	if !waitFor(5*time.Second, func() bool { return connectedClients(t, other) == 1 }) {
+	if !testkit.Poll(5*time.Second, func() bool { return connectedClients(t, other) == 1 }) {
 		t.Fatalf("closed connections were not released: connected_clients = %d", connectedClients(t, other))
 	}
 	after := heapInuse()
@@ -203,14 +202,11 @@ func TestClientThatNeverReads(t *testing.T) {
 
 	start := time.Now()
 	peak := int64(0)
-	closed := waitFor(8*time.Second, func() bool {
+	testkit.Eventually(t, 8*time.Second, "a client that never reads is closed (write timeout 1s)", func() bool {
 		peak = max(peak, heapInuse())
 		checkServes(t, other)
 		return connectedClients(t, other) == 1
 	})
-	if !closed {
-		t.Fatalf("a client that never reads was not closed within 8s (write timeout 1s)")
-	}
 	t.Logf("closed after %v; heap in use: before %d KB, peak %d KB", time.Since(start).Round(time.Millisecond), before>>10, peak>>10)
 	if growth := peak - before; growth > 50<<20 {
 		t.Errorf("heap grew by %d MB for one client that does not read: output is not bounded", growth>>20)
@@ -351,7 +347,7 @@ func TestMaxClients(t *testing.T) {
 	}
 	// A slot freed is a slot for the next client.
 	conns[99].nc.Close()
-	ok := waitFor(5*time.Second, func() bool {
+	ok := testkit.Poll(5*time.Second, func() bool {
 		c, err := dialErr("tcp", ts.tcp)
 		if err != nil {
 			return false

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/cluster"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -17,7 +18,7 @@ import (
 // protocols see them expire when the fake clock passes them, and so does a
 // node the writes were replicated to, sharing the clock.
 func TestOneClock(t *testing.T) {
-	clock := newFakeClock() // years behind the wall clock
+	clock := new(testkit.FakeClock) // years behind the wall clock
 	opts := func() *sessiond.Options { return &sessiond.Options{Now: clock.Now} }
 	ctx := context.Background()
 	stA, nodeA, err := cluster.Open(ctx, cluster.Config{NodeName: "a", BindAddr: "127.0.0.1:0", DataAddr: "127.0.0.1:0", Logger: quietLog}, opts())
@@ -32,9 +33,7 @@ func TestOneClock(t *testing.T) {
 	}
 	defer stB.Close()
 	defer nodeB.Leave(time.Second)
-	if !waitFor(10*time.Second, nodeB.Ready) {
-		t.Fatal("b did not finish joining a")
-	}
+	testkit.Eventually(t, 10*time.Second, "b has finished joining a", nodeB.Ready)
 
 	c := ts.dial(t)
 	mc := dialMC(t, "tcp", mcAddr(t, ts))
@@ -49,9 +48,7 @@ func TestOneClock(t *testing.T) {
 	at := clock.Now().Add(100 * time.Second).UnixMilli()
 	for _, key := range []string{"resp", "mc"} {
 		c.expect(":100\r\n", "TTL", key)
-		if !waitFor(10*time.Second, func() bool { _, found, _ := stB.Get(key); return found }) {
-			t.Fatalf("%s never reached b", key)
-		}
+		testkit.Eventually(t, 10*time.Second, key+" has reached b", func() bool { _, found, _ := stB.Get(key); return found })
 		for name, st := range map[string]*sessiond.Store{"a": stA, "b": stB} {
 			if _, it, _, err := st.Lookup(nil, key); err != nil || it.Expires().UnixMilli() != at {
 				t.Errorf("%s on %s: expires at %v (%v), want %d, 100s after the fake clock", key, name, it.Expires(), err, at)
@@ -59,10 +56,10 @@ func TestOneClock(t *testing.T) {
 		}
 	}
 
-	clock.advance(99 * time.Second)
+	clock.Advance(99 * time.Second)
 	c.expect(":1\r\n", "TTL", "mc")
 	mc.do("get resp\r\n", "VALUE resp 0 1\r\nv\r\nEND\r\n")
-	clock.advance(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	for _, key := range []string{"resp", "mc"} {
 		c.expect("$-1\r\n", "GET", key)
 		c.expect(":-2\r\n", "TTL", key)

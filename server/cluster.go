@@ -39,7 +39,7 @@ func noReplicasError(err error) string {
 
 // DEBUG DIGEST: a digest of the whole set, which converged nodes share.
 // Only the DIGEST subcommand is served.
-func cmdDebug(c *conn, args [][]byte) {
+func cmdDebug(c *respConn, args [][]byte) {
 	if !strings.EqualFold(string(args[1]), "digest") || len(args) != 2 {
 		c.subcommandError("debug", args, "digest")
 		return
@@ -54,4 +54,31 @@ func cmdDebug(c *conn, args [][]byte) {
 		return
 	}
 	c.w.Simple(d)
+}
+
+// WAIT numreplicas timeout: in a cluster, waits until numreplicas peers
+// applied every write made so far (by any client: a superset of this
+// connection's), or timeout milliseconds pass (0: no limit), and answers
+// how many did. A single server has no replicas: it answers 0 at once
+// rather than holding the client for the timeout, since no replica can
+// appear to acknowledge.
+func cmdWait(c *respConn, args [][]byte) {
+	n, ok := c.intArg(args[1])
+	if !ok {
+		return
+	}
+	t, ok := parseInt(args[2])
+	if !ok {
+		c.w.Error("ERR timeout is not an integer or out of range")
+		return
+	}
+	if t < 0 {
+		c.w.Error("ERR timeout is negative")
+		return
+	}
+	if c.s.cfg.Cluster == nil {
+		c.w.Int(0)
+		return
+	}
+	c.w.Int(int64(c.s.cfg.Cluster.WaitReplicas(int(min(n, 1<<20)), time.Duration(min(t, 1<<40))*time.Millisecond, c.stopped)))
 }

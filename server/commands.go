@@ -16,7 +16,7 @@ type command struct {
 	first int // position of the first key, 0 for none (COMMAND INFO)
 	last  int // position of the last key, -1 for the last argument
 	step  int
-	fn    func(c *conn, args [][]byte)
+	fn    func(c *respConn, args [][]byte)
 }
 
 type cmdFlags uint8
@@ -126,30 +126,42 @@ const (
 )
 
 // storeError replies to an error from the store.
-func (c *conn) storeError(err error) {
+func (c *respConn) storeError(err error) { c.w.Error(c.s.storeFailure(err).resp) }
+
+// failure is an error of the store, in each protocol's words.
+type failure struct {
+	resp string    // RESP's error reply, with its prefix
+	mc   string    // memcached's SERVER_ERROR message
+	mcN  mcCounter // the memcached counter it adds to, if any (mcNone)
+}
+
+// storeFailure says how each protocol answers err, an error of the store.
+func (s *Server) storeFailure(err error) failure {
 	switch {
 	case errors.Is(err, sessiond.ErrOutOfMemory):
-		c.w.Error(errOOM)
+		return failure{errOOM, mcOutOfMemory, mcStoreNoMemory}
 	case errors.Is(err, sessiond.ErrValueTooLarge):
-		c.w.Error(fmt.Sprintf("ERR value too large: max-value-size is %d bytes", c.s.storeOpts.MaxValueSize))
+		return failure{fmt.Sprintf("ERR value too large: max-value-size is %d bytes", s.storeOpts.MaxValueSize), mcTooLarge, mcStoreTooLarge}
 	case errors.Is(err, sessiond.ErrKeyTooLarge):
-		c.w.Error(fmt.Sprintf("ERR key too large: keys are at most %d bytes", sessiond.MaxKeySize))
+		msg := fmt.Sprintf("key too large: keys are at most %d bytes", sessiond.MaxKeySize)
+		return failure{"ERR " + msg, err.Error(), mcNone}
 	case errors.Is(err, sessiond.ErrClosed):
-		c.w.Error("ERR server is shutting down")
+		return failure{"ERR server is shutting down", "server is shutting down", mcNone}
 	case errors.Is(err, sessiond.ErrNotReplicated):
-		c.w.Error(noReplicasError(err))
+		// The write is made here, not on enough replicas.
+		return failure{noReplicasError(err), noReplicasError(err), mcNone}
 	case errors.Is(err, sessiond.ErrNotPersisted):
-		c.w.Error(errMisconf + err.Error())
+		return failure{errMisconf + err.Error(), "writes refused: " + err.Error(), mcNone}
 	case errors.Is(err, sessiond.ErrLoading):
-		c.w.Error(errLoading)
+		return failure{errLoading, "loading the dataset", mcNone}
 	default:
-		c.w.Error("ERR " + err.Error())
+		return failure{"ERR " + err.Error(), err.Error(), mcNone}
 	}
 }
 
 // intArg parses an integer argument, replying with Redis's error if it is
 // not one.
-func (c *conn) intArg(b []byte) (int64, bool) {
+func (c *respConn) intArg(b []byte) (int64, bool) {
 	n, ok := parseInt(b)
 	if !ok {
 		c.w.Error(errNotInt)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -175,20 +176,6 @@ func heapInuse() int64 {
 	return int64(ms.HeapInuse)
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	end := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(end) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // infoField returns a field of INFO's text, as a client reads it.
 func infoField(t testing.TB, c *client, field string) string {
 	t.Helper()
@@ -201,13 +188,11 @@ func infoField(t testing.TB, c *client, field string) string {
 			t.Fatalf("INFO: got %q, want a bulk string", r.Raw)
 		}
 	}
-	for _, line := range strings.Split(text, "\r\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && k == field {
-			return v
-		}
+	v, ok := testkit.InfoFields(text)[field]
+	if !ok {
+		t.Fatalf("INFO has no %s field:\n%s", field, text)
 	}
-	t.Fatalf("INFO has no %s field:\n%s", field, text)
-	return ""
+	return v
 }
 
 // connectedClients returns INFO's connected_clients, read on c.

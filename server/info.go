@@ -15,7 +15,7 @@ import (
 )
 
 // INFO [section ...]
-func cmdInfo(c *conn, args [][]byte) {
+func cmdInfo(c *respConn, args [][]byte) {
 	c.w.Verbatim("txt", c.s.info(args[1:]))
 }
 
@@ -112,7 +112,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 		return s.persistenceInfo()
 	case "stats":
 		st := s.st.Stats()
-		t := s.totals()
+		t := &s.totals().all
 		return [][2]string{
 			{"total_connections_received", itoa(s.stats.connections.Load())},
 			{"total_commands_processed", itoa(t.commands.Load())},
@@ -208,7 +208,7 @@ func human(n int64) string {
 }
 
 // CONFIG GET parameter [parameter ...], CONFIG RESETSTAT
-func cmdConfig(c *conn, args [][]byte) {
+func cmdConfig(c *respConn, args [][]byte) {
 	switch sub := strings.ToLower(string(args[1])); {
 	case sub == "get" && len(args) >= 3:
 		settings := c.s.settings()
@@ -228,7 +228,7 @@ func cmdConfig(c *conn, args [][]byte) {
 			c.w.BulkString(settings[n])
 		}
 	case sub == "resetstat" && len(args) == 2:
-		c.s.resetStats()
+		c.s.resetStats(false)
 		c.w.OK()
 	case sub == "set":
 		c.w.Error("ERR CONFIG SET is not supported: sessiond takes its settings from flags, the environment or its config file at start")
@@ -278,7 +278,7 @@ func (s *Server) settings() map[string]string {
 
 // COMMAND, COMMAND COUNT, COMMAND INFO name..., COMMAND DOCS [name...],
 // COMMAND LIST
-func cmdCommand(c *conn, args [][]byte) {
+func cmdCommand(c *respConn, args [][]byte) {
 	names := make([]string, 0, len(c.s.cmds))
 	for n := range c.s.cmds {
 		names = append(names, n)
@@ -322,7 +322,7 @@ func cmdCommand(c *conn, args [][]byte) {
 	}
 }
 
-func (c *conn) commandInfo(cmd *command) {
+func (c *respConn) commandInfo(cmd *command) {
 	c.w.Array(10)
 	c.w.BulkString(cmd.name)
 	c.w.Int(int64(cmd.arity))
@@ -349,76 +349,9 @@ func (c *conn) commandInfo(cmd *command) {
 }
 
 // TIME
-func cmdTime(c *conn, args [][]byte) {
+func cmdTime(c *respConn, args [][]byte) {
 	now := c.s.storeNow() // the clock expiry follows: EXPIREAT from TIME means what it says
 	c.w.Array(2)
 	c.w.BulkString(strconv.FormatInt(now.Unix(), 10))
 	c.w.BulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
-}
-
-// WAIT numreplicas timeout: in a cluster, waits until numreplicas peers
-// applied every write made so far (by any client: a superset of this
-// connection's), or timeout milliseconds pass (0: no limit), and answers
-// how many did. A single server has no replicas: it answers 0 at once
-// rather than holding the client for the timeout, since no replica can
-// appear to acknowledge.
-func cmdWait(c *conn, args [][]byte) {
-	n, ok := c.intArg(args[1])
-	if !ok {
-		return
-	}
-	t, ok := parseInt(args[2])
-	if !ok {
-		c.w.Error("ERR timeout is not an integer or out of range")
-		return
-	}
-	if t < 0 {
-		c.w.Error("ERR timeout is negative")
-		return
-	}
-	if c.s.cfg.Cluster == nil {
-		c.w.Int(0)
-		return
-	}
-	c.w.Int(int64(c.s.cfg.Cluster.WaitReplicas(int(min(n, 1<<20)), time.Duration(min(t, 1<<40))*time.Millisecond, c.stopped)))
-}
-
-// MULTI
-func cmdMulti(c *conn, args [][]byte) {
-	if c.multi {
-		c.w.Error("ERR MULTI calls can not be nested")
-		return
-	}
-	c.multi, c.multiErr, c.queue, c.queueSize = true, false, nil, 0
-	c.w.OK()
-}
-
-// EXEC runs the queued commands one after another. Other clients'
-// commands on other keys may run between them: EXEC is not isolated as
-// in Redis (each command on its own is atomic).
-func cmdExec(c *conn, args [][]byte) {
-	if !c.multi {
-		c.w.Error("ERR EXEC without MULTI")
-		return
-	}
-	queue, failed := c.queue, c.multiErr
-	c.multi, c.multiErr, c.queue, c.queueSize = false, false, nil, 0
-	if failed {
-		c.w.Error("EXECABORT Transaction discarded because of previous errors.")
-		return
-	}
-	c.w.Array(len(queue))
-	for _, q := range queue {
-		c.dispatch(q)
-	}
-}
-
-// DISCARD
-func cmdDiscard(c *conn, args [][]byte) {
-	if !c.multi {
-		c.w.Error("ERR DISCARD without MULTI")
-		return
-	}
-	c.multi, c.multiErr, c.queue, c.queueSize = false, false, nil, 0
-	c.w.OK()
 }

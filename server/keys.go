@@ -9,7 +9,7 @@ import (
 )
 
 // EXPIRE key seconds [NX|XX|GT|LT], and PEXPIRE, EXPIREAT, PEXPIREAT.
-func cmdExpire(c *conn, args [][]byte) {
+func cmdExpire(c *respConn, args [][]byte) {
 	name := c.lastCmd
 	n, ok := c.intArg(args[2])
 	if !ok {
@@ -116,7 +116,7 @@ func b2i(b bool) int64 {
 }
 
 // TTL key, PTTL key: -2 for a missing key, -1 for one without expiry.
-func cmdTTL(c *conn, args [][]byte) {
+func cmdTTL(c *respConn, args [][]byte) {
 	var exp int64
 	found := false
 	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
@@ -138,7 +138,7 @@ func cmdTTL(c *conn, args [][]byte) {
 }
 
 // PERSIST key: 1 if an expiry was removed.
-func cmdPersist(c *conn, args [][]byte) {
+func cmdPersist(c *respConn, args [][]byte) {
 	set := false
 	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
 		if set = e.Found() && !e.Item().Expires().IsZero(); set {
@@ -154,7 +154,7 @@ func cmdPersist(c *conn, args [][]byte) {
 }
 
 // SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-func cmdScan(c *conn, args [][]byte) {
+func cmdScan(c *respConn, args [][]byte) {
 	cursor, err := strconv.ParseUint(str(args[1]), 10, 64)
 	if err != nil {
 		c.w.Error("ERR invalid cursor")
@@ -206,7 +206,7 @@ func cmdScan(c *conn, args [][]byte) {
 }
 
 // KEYS pattern
-func cmdKeys(c *conn, args [][]byte) {
+func cmdKeys(c *respConn, args [][]byte) {
 	match := string(args[1])
 	if match == "*" {
 		match = ""
@@ -232,7 +232,7 @@ func cmdKeys(c *conn, args [][]byte) {
 }
 
 // DBSIZE
-func cmdDBSize(c *conn, args [][]byte) {
+func cmdDBSize(c *respConn, args [][]byte) {
 	n, err := c.s.st.Len()
 	if err != nil {
 		c.storeError(err)
@@ -242,7 +242,7 @@ func cmdDBSize(c *conn, args [][]byte) {
 }
 
 // FLUSHDB [ASYNC|SYNC], FLUSHALL [ASYNC|SYNC]
-func cmdFlush(c *conn, args [][]byte) {
+func cmdFlush(c *respConn, args [][]byte) {
 	if len(args) > 2 || (len(args) == 2 && !equalFold(args[1], "async") && !equalFold(args[1], "sync")) {
 		c.w.Error(errSyntax)
 		return

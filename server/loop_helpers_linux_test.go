@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/eventloop"
 )
 
 // loopTestServer starts a server with cfg (Addr and Logger filled in) and
@@ -76,3 +77,8 @@ func dialSmallRcvbuf(t *testing.T, addr string) net.Conn {
 	t.Cleanup(func() { nc.Close() })
 	return nc
 }
+
+// attachedCount and leftCount are how many connections joined one of the
+// loops g, and how many left one for a goroutine.
+func attachedCount(g *eventloop.Group) int64 { a, _ := g.Counts(); return a }
+func leftCount(g *eventloop.Group) int64     { _, l := g.Counts(); return l }

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/eventloop"
 )
 
 // loopServer starts a server with two event loops on a loopback port.
-func loopServer(t *testing.T) (*Server, *eventLoops, string) {
+func loopServer(t *testing.T) (*Server, *eventloop.Group, string) {
 	t.Helper()
 	s, addr := loopTestServer(t, Config{EventLoops: 2}, nil)
 	return s, s.loops, addr
@@ -67,13 +69,13 @@ func TestLoopLeavesForLongCommands(t *testing.T) {
 	c := dialLoop(t, addr)
 	c.expect(respCmd("SET", "a", "1"), "+OK\r\n")
 	c.expect(respCmd("GET", "a"), "$1\r\n1\r\n")
-	if a, l := ls.attached.Load(), ls.left.Load(); a != 1 || l != 0 {
+	if a, l := attachedCount(ls), leftCount(ls); a != 1 || l != 0 {
 		t.Fatalf("after SET and GET: %d attached, %d left; want 1 and 0", a, l)
 	}
 	// Pipelined behind it, in the same read, the commands after MGET
 	// are answered in order by the goroutine.
 	c.expect(respCmd("MGET", "a", "b")+respCmd("PING"), "*2\r\n$1\r\n1\r\n$-1\r\n+PONG\r\n")
-	if l := ls.left.Load(); l != 1 {
+	if l := leftCount(ls); l != 1 {
 		t.Fatalf("after MGET: %d left the loops, want 1", l)
 	}
 
@@ -84,7 +86,7 @@ func TestLoopLeavesForLongCommands(t *testing.T) {
 	}
 	c2.expect(respCmd(keys...), ":0\r\n")
 	c2.expect(respCmd("GET", "a"), "$1\r\n1\r\n")
-	if a, l := ls.attached.Load(), ls.left.Load(); a != 2 || l != 2 {
+	if a, l := attachedCount(ls), leftCount(ls); a != 2 || l != 2 {
 		t.Fatalf("after a DEL of %d keys: %d attached, %d left; want 2 and 2", loopMaxArgs, a, l)
 	}
 }
@@ -113,7 +115,7 @@ func TestLoopSlowReaderGetsEveryReply(t *testing.T) {
 		c.expect("", fmt.Sprintf("$%d\r\n%s\r\n", len(e), e))
 	}
 	c.expect(respCmd("PING"), "+PONG\r\n")
-	if l := ls.left.Load(); l != 1 {
+	if l := leftCount(ls); l != 1 {
 		t.Errorf("%d connections left the loops, want 1", l)
 	}
 }
@@ -132,7 +134,7 @@ func TestLoopShutdown(t *testing.T) {
 	if _, err := c.br.ReadByte(); err != io.EOF {
 		t.Errorf("after Shutdown, read = %v; want EOF", err)
 	}
-	if l := ls.left.Load(); l != 1 {
+	if l := leftCount(ls); l != 1 {
 		t.Errorf("%d connections left the loops, want 1", l)
 	}
 	// Accepting after Shutdown is over; the cleanup's Shutdown is a no-op.
@@ -147,7 +149,7 @@ func TestLoopShutdown(t *testing.T) {
 func TestLoopHalfClose(t *testing.T) {
 	_, ls, addr := loopServer(t)
 	for _, n := range []int{1, 3000} { // 3000 PINGs: more than the first read takes
-		before := ls.attached.Load()
+		before := attachedCount(ls)
 		c := dialLoop(t, addr)
 		if _, err := io.WriteString(c.nc, strings.Repeat(respCmd("PING"), n)); err != nil {
 			t.Fatal(err)
@@ -160,7 +162,7 @@ func TestLoopHalfClose(t *testing.T) {
 		if b, err := c.br.ReadByte(); err != io.EOF {
 			t.Fatalf("%d PINGs: after the replies, %q %v, want the close", n, b, err)
 		}
-		if ls.attached.Load() == before {
+		if attachedCount(ls) == before {
 			t.Fatal("the connection was not served by a loop")
 		}
 	}

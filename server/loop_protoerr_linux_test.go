@@ -68,10 +68,10 @@ func TestLoopProtocolErrorKeepsReplies(t *testing.T) {
 func fillUntilLeft(s *Server, nc net.Conn, n int) int {
 	var before int64
 	if s.loops != nil {
-		before = s.loops.left.Load()
+		before = leftCount(s.loops)
 	}
 	sent := 0
-	for (n > 0 && sent < n) || (n == 0 && s.loops.left.Load() == before && sent < 100000) {
+	for (n > 0 && sent < n) || (n == 0 && leftCount(s.loops) == before && sent < 100000) {
 		io.WriteString(nc, respCmd("GET", "k"))
 		sent++
 		time.Sleep(200 * time.Microsecond)

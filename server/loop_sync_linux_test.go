@@ -36,10 +36,10 @@ func TestLoopWriteWaitsOffLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for ls.left.Load() < 1 && time.Now().Before(deadline) {
+	for leftCount(ls) < 1 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if l := ls.left.Load(); l != 1 {
+	if l := leftCount(ls); l != 1 {
 		t.Fatalf("%d connections left the loop at a write that waits; want 1", l)
 	}
 	// The write waits; the loop still serves the reader.
@@ -48,7 +48,7 @@ func TestLoopWriteWaitsOffLoop(t *testing.T) {
 	close(rep.release)
 	released = true
 	writer.expect("", "+OK\r\n")
-	if l := ls.left.Load(); l != 1 {
+	if l := leftCount(ls); l != 1 {
 		t.Fatalf("%d connections left the loop; want only the writer", l)
 	}
 }

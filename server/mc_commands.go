@@ -40,7 +40,7 @@ func (m *mcConn) dispatch(cmd *memcache.Command) {
 	switch cmd.Op {
 	case memcache.Get, memcache.Gets, memcache.Version, memcache.Verbosity, memcache.Stats, memcache.Quit:
 	default: // a change: its reply waits for the disk (see conn.uncommitted)
-		m.c.uncommitted = m.s.commitReplies
+		m.uncommitted = m.s.commitReplies
 	}
 	switch cmd.Op {
 	case memcache.Get, memcache.Gets, memcache.Gat, memcache.Gats:
@@ -64,9 +64,9 @@ func (m *mcConn) dispatch(cmd *memcache.Command) {
 	case memcache.Verbosity:
 		m.reply(cmd, memcache.OK) // sessiond's log level is its own setting
 	case memcache.Stats:
-		m.stats(cmd)
+		m.statsCmd(cmd)
 	case memcache.Quit:
-		m.c.quit = true
+		m.quit = true
 	}
 	m.trimScratch()
 }
@@ -88,26 +88,11 @@ func (m *mcConn) serverError(cmd *memcache.Command, msg string) {
 
 // storeError replies to an error from the store.
 func (m *mcConn) storeError(cmd *memcache.Command, err error) {
-	switch {
-	case errors.Is(err, sessiond.ErrValueTooLarge):
-		m.counts[mcStoreTooLarge].Add(1)
-		m.serverError(cmd, mcTooLarge)
-	case errors.Is(err, sessiond.ErrOutOfMemory):
-		m.counts[mcStoreNoMemory].Add(1)
-		m.serverError(cmd, mcOutOfMemory)
-	case errors.Is(err, sessiond.ErrClosed):
-		m.serverError(cmd, "server is shutting down")
-	case errors.Is(err, sessiond.ErrLoading):
-		m.serverError(cmd, "loading the dataset")
-	case errors.Is(err, sessiond.ErrNotPersisted):
-		m.serverError(cmd, "writes refused: "+err.Error())
-	case errors.Is(err, sessiond.ErrNotReplicated):
-		// As RESP's NOREPLICAS: the write is made here, not on enough
-		// replicas.
-		m.serverError(cmd, noReplicasError(err))
-	default:
-		m.serverError(cmd, err.Error())
+	f := m.s.storeFailure(err)
+	if f.mcN != mcNone {
+		m.counts[f.mcN].Add(1)
 	}
+	m.serverError(cmd, f.mc)
 }
 
 // lookup reads key into the scratch buffer, after prefix.
@@ -115,13 +100,6 @@ func (m *mcConn) lookup(key string) ([]byte, sessiond.Item, bool, error) {
 	v, it, found, err := m.s.st.Lookup(m.scratch[:0], key)
 	m.scratch = v
 	return v, it, found, err
-}
-
-// trimScratch drops a scratch buffer that a large value grew.
-func (m *mcConn) trimScratch() {
-	if cap(m.scratch) > 64<<10 {
-		m.scratch = nil
-	}
 }
 
 // get, gets key [key ...]; gat, gats exptime key [key ...]: a VALUE for
@@ -146,7 +124,7 @@ func (m *mcConn) retrieve(cmd *memcache.Command) {
 			v, it, found, err = m.getAndTouch(str(k), exp)
 			// Its reply may go out in a later flush than the one the
 			// command's first change set this for.
-			m.c.uncommitted = m.s.commitReplies
+			m.uncommitted = m.s.commitReplies
 		} else {
 			v, it, found, err = m.lookup(str(k))
 		}
@@ -159,11 +137,11 @@ func (m *mcConn) retrieve(cmd *memcache.Command) {
 			return
 		case !found:
 			m.counts[misses].Add(1)
-			m.c.stats.misses.Add(1)
+			m.stats.misses.Add(1)
 			continue
 		}
 		m.counts[hits].Add(1)
-		m.c.stats.hits.Add(1)
+		m.stats.hits.Add(1)
 		if cmd.Op == memcache.Gets || cmd.Op == memcache.Gats {
 			m.w.ValueCAS(k, it.Flags, v, it.Version.Time)
 		} else {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -42,7 +43,7 @@ func (c *mcClient) gets(key string) uint64 {
 
 // ttl returns the time key has left by the store's clock, or -1 if it has
 // no expiry.
-func (ts *mcServer) ttl(t *testing.T, clock *fakeClock, key string) time.Duration {
+func (ts *mcServer) ttl(t *testing.T, clock *testkit.FakeClock, key string) time.Duration {
 	t.Helper()
 	_, it, found, err := ts.st.Lookup(nil, key)
 	switch {
@@ -54,7 +55,7 @@ func (ts *mcServer) ttl(t *testing.T, clock *fakeClock, key string) time.Duratio
 	return it.Expires().Sub(clock.Now().Truncate(time.Millisecond))
 }
 
-func (ts *mcServer) expectTTL(t *testing.T, clock *fakeClock, key string, want time.Duration) {
+func (ts *mcServer) expectTTL(t *testing.T, clock *testkit.FakeClock, key string, want time.Duration) {
 	t.Helper()
 	if got := ts.ttl(t, clock, key); got != want {
 		t.Errorf("%s expires in %v, want %v", key, got, want)
@@ -98,7 +99,7 @@ func TestMemcacheGetSet(t *testing.T) {
 
 func TestMemcacheAddReplaceAppendPrepend(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := new(testkit.FakeClock)
 	ts := startMC(t, server.Config{}, &sessiond.Options{Now: clock.Now})
 	c := ts.mc(t)
 	runMC(t, c, []mcStep{
@@ -116,7 +117,7 @@ func TestMemcacheAddReplaceAppendPrepend(t *testing.T) {
 		{"prepend nokey 0 0 1\r\nx\r\n", "NOT_STORED\r\n"},
 	})
 	ts.expectTTL(t, clock, "p", 100*time.Second)
-	clock.advance(101 * time.Second)
+	clock.Advance(101 * time.Second)
 	c.do("get p\r\n", "END\r\n")
 }
 
@@ -150,7 +151,7 @@ func TestMemcacheCas(t *testing.T) {
 
 func TestMemcacheIncrDecr(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := new(testkit.FakeClock)
 	ts := startMC(t, server.Config{}, &sessiond.Options{Now: clock.Now})
 	c := ts.mc(t)
 	runMC(t, c, []mcStep{
@@ -191,7 +192,7 @@ func TestMemcacheIncrDecr(t *testing.T) {
 
 func TestMemcacheTouchAndGat(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := new(testkit.FakeClock)
 	ts := startMC(t, server.Config{}, &sessiond.Options{Now: clock.Now})
 	c := ts.mc(t)
 	runMC(t, c, []mcStep{
@@ -235,7 +236,7 @@ func TestMemcacheTouchAndGat(t *testing.T) {
 // unix time, negative already expired.
 func TestMemcacheExptime(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := new(testkit.FakeClock)
 	ts := startMC(t, server.Config{}, &sessiond.Options{Now: clock.Now})
 	c := ts.mc(t)
 	r := ts.dial(t)
@@ -256,9 +257,9 @@ func TestMemcacheExptime(t *testing.T) {
 	ts.expectTTL(t, clock, "month", month*time.Second)
 	ts.expectTTL(t, clock, "abs", 2*month*time.Second)
 	r.expect(":0\r\n", "EXISTS", "past")
-	clock.advance(61 * time.Second)
+	clock.Advance(61 * time.Second)
 	c.do("get rel none\r\n", "VALUE none 0 1\r\nx\r\nEND\r\n")
-	clock.advance(2 * month * time.Second)
+	clock.Advance(2 * month * time.Second)
 	c.do("get month abs none\r\n", "VALUE none 0 1\r\nx\r\nEND\r\n")
 }
 
@@ -301,9 +302,7 @@ func TestMemcacheFlushAll(t *testing.T) {
 	c.do("flush_all 1\r\n", "OK\r\n")
 	c.do("get a\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n")
 	c.do("set b 0 0 1\r\nx\r\n", "STORED\r\n")
-	if !waitFor(5*time.Second, func() bool { ok, _ := ts.st.Exists("a"); return !ok }) {
-		t.Fatal("flush_all 1: a still there after 5s")
-	}
+	testkit.Eventually(t, 5*time.Second, "flush_all 1: a is gone", func() bool { ok, _ := ts.st.Exists("a"); return !ok })
 	c.do("get b\r\n", "END\r\n")
 	// A later flush_all replaces the pending one.
 	c.do("flush_all 1\r\n", "OK\r\n")

@@ -6,9 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/server"
@@ -139,24 +137,4 @@ func checkServesMC(t testing.TB, c *mcClient) {
 	k := fmt.Sprintf("mcother:%d", uniq.Add(1))
 	c.do("set "+k+" 7 0 3\r\nabc\r\n", "STORED\r\n")
 	c.do("get "+k+"\r\n", "VALUE "+k+" 7 3\r\nabc\r\nEND\r\n")
-}
-
-// fakeClock is a clock for Options.Now that tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
 }

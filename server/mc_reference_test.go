@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -92,14 +94,9 @@ func startMemcached(t *testing.T) string {
 	if err != nil {
 		t.Skip("no memcached on PATH to compare with")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	args := []string{"-U", "0", "-l", "127.0.0.1", "-p", port, "-m", "64"}
+	port := testkit.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	args := []string{"-U", "0", "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "64"}
 	if os.Getuid() == 0 {
 		args = append(args, "-u", "nobody") // memcached refuses root without it
 	}
@@ -108,15 +105,13 @@ func startMemcached(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !waitFor(5*time.Second, func() bool {
+	testkit.Eventually(t, 5*time.Second, "memcached listens on "+addr, func() bool {
 		nc, err := net.Dial("tcp", addr)
 		if err == nil {
 			nc.Close()
 		}
 		return err == nil
-	}) {
-		t.Fatalf("memcached did not listen on %s", addr)
-	}
+	})
 	return addr
 }
 

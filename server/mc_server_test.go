@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -267,9 +268,7 @@ func TestMemcacheStats(t *testing.T) {
 	other := ts.mc(t)
 	other.do("get a\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n")
 	other.nc.Close()
-	if !waitFor(5*time.Second, func() bool { return c.stats("")["curr_connections"] == "1" }) {
-		t.Fatal("curr_connections did not drop back to 1")
-	}
+	testkit.Eventually(t, 5*time.Second, "curr_connections drops back to 1", func() bool { return c.stats("")["curr_connections"] == "1" })
 	if st := c.stats(""); st["cmd_get"] != "1" || st["get_hits"] != "1" {
 		t.Errorf("after a connection closed: cmd_get %s, get_hits %s", st["cmd_get"], st["get_hits"])
 	}

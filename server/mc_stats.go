@@ -15,6 +15,9 @@ import (
 // mcCounter names a memcached statistic a connection counts.
 type mcCounter int
 
+// mcNone is no counter.
+const mcNone mcCounter = -1
+
 // The statistics, in memcached's meaning. Each connection counts its own,
 // as for RESP, so that no cache line is shared by every request.
 const (
@@ -70,7 +73,7 @@ func (a *mcCounters) reset() {
 }
 
 // stats [items|slabs|settings|reset]
-func (m *mcConn) stats(cmd *memcache.Command) {
+func (m *mcConn) statsCmd(cmd *memcache.Command) {
 	sub := ""
 	if len(cmd.Args) > 0 {
 		sub = string(cmd.Args[0])
@@ -85,7 +88,7 @@ func (m *mcConn) stats(cmd *memcache.Command) {
 	case "settings":
 		m.settingStats()
 	case "reset":
-		m.s.mcResetStats()
+		m.s.resetStats(true)
 		m.w.Line(memcache.Reset)
 		return
 	default:
@@ -103,10 +106,8 @@ func (m *mcConn) generalStats() {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	tv := func(t syscall.Timeval) string { return fmt.Sprintf("%d.%06d", t.Sec, t.Usec) }
 	st := s.st.Stats()
-	t := s.mcTotals()
-	s.mc.mu.Lock()
-	open := len(s.mc.conns)
-	s.mc.mu.Unlock()
+	tot := s.totals()
+	t, open := &tot.mc, tot.mcOpen
 
 	w.StatInt("pid", int64(os.Getpid()))
 	w.StatInt("uptime", int64(now.Sub(s.started).Seconds()))
@@ -146,7 +147,7 @@ func (m *mcConn) itemStats() {
 	if st.Keys == 0 {
 		return
 	}
-	t := m.s.mcTotals()
+	t := &m.s.totals().mc
 	for _, kv := range []struct {
 		name string
 		n    int64
@@ -180,7 +181,7 @@ func (m *mcConn) slabStats() {
 	active := int64(0)
 	if st.Keys > 0 {
 		active = 1
-		t := m.s.mcTotals()
+		t := &m.s.totals().mc
 		for _, kv := range []struct {
 			name string
 			n    int64

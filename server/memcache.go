@@ -22,17 +22,15 @@ const memcachedVersion = "1.6.18"
 var memcacheProtocol = &protocol{
 	name:    "memcache",
 	tooMany: "ERROR Too many open connections\r\n",
-	open: func(s *Server, nc net.Conn) (*conn, func()) {
-		m := newMCConn(s, nc)
-		return m.c, m.serve
+	open: func(s *Server, nc net.Conn) *conn {
+		s.mc.total.Add(1)
+		return newMCConn(s, nc).conn
 	},
 }
 
 // mcState is the server's memcached protocol state.
 type mcState struct {
-	mu     sync.Mutex
-	conns  map[*mcConn]struct{}
-	closed mcCounters // the counts of connections that have closed
+	closed mcCounters // the counts of connections that have closed, under Server.mu
 	total  atomic.Int64
 
 	flushMu sync.Mutex
@@ -104,48 +102,4 @@ func (s *Server) stopFlush() {
 	if s.mc.flush != nil {
 		s.mc.flush.Stop()
 	}
-}
-
-// addMCConn and removeMCConn keep the registry that stats adds up.
-func (s *Server) addMCConn(m *mcConn) {
-	s.mc.total.Add(1)
-	s.mc.mu.Lock()
-	if s.mc.conns == nil {
-		s.mc.conns = map[*mcConn]struct{}{}
-	}
-	s.mc.conns[m] = struct{}{}
-	s.mc.mu.Unlock()
-}
-
-func (s *Server) removeMCConn(m *mcConn) {
-	s.mc.mu.Lock()
-	delete(s.mc.conns, m)
-	s.mc.closed.add(m.counters())
-	s.mc.mu.Unlock()
-}
-
-// mcTotals returns the counters of every memcache connection, open or
-// closed.
-func (s *Server) mcTotals() *mcCounters {
-	var t mcCounters
-	s.mc.mu.Lock()
-	defer s.mc.mu.Unlock()
-	t.add(&s.mc.closed)
-	for m := range s.mc.conns {
-		t.add(m.counters())
-	}
-	return &t
-}
-
-// mcResetStats zeroes the counters (stats reset).
-func (s *Server) mcResetStats() {
-	s.mc.mu.Lock()
-	defer s.mc.mu.Unlock()
-	s.mc.closed.reset()
-	for m := range s.mc.conns {
-		m.counts.reset()
-		m.inBase.Store(m.c.stats.netIn.Load())
-		m.outBase.Store(m.c.stats.netOut.Load())
-	}
-	s.mc.total.Store(0)
 }

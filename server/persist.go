@@ -42,7 +42,7 @@ func (s *Server) watchLoad() {
 }
 
 // SAVE
-func cmdSave(c *conn, args [][]byte) {
+func cmdSave(c *respConn, args [][]byte) {
 	switch err := c.s.st.Save(); {
 	case err == nil:
 		c.w.OK()
@@ -55,7 +55,7 @@ func cmdSave(c *conn, args [][]byte) {
 
 // BGSAVE [SCHEDULE] and BGREWRITEAOF: a snapshot written in the
 // background.
-func cmdBgsave(c *conn, args [][]byte) {
+func cmdBgsave(c *respConn, args [][]byte) {
 	if len(args) > 2 || (len(args) == 2 && !equalFold(args[1], "schedule")) {
 		c.w.Error(errSyntax)
 		return
@@ -99,7 +99,7 @@ func (s *Server) saveAfter() {
 }
 
 // LASTSAVE
-func cmdLastsave(c *conn, args [][]byte) {
+func cmdLastsave(c *respConn, args [][]byte) {
 	c.w.Int(c.s.lastSave().Unix())
 }
 
@@ -117,7 +117,7 @@ func (s *Server) lastSave() time.Time {
 // running (unless FORCE). The log is flushed either way: NOSAVE loses
 // nothing with a data directory. On success the connection closes with no
 // reply, as in Redis.
-func cmdShutdown(c *conn, args [][]byte) {
+func cmdShutdown(c *respConn, args [][]byte) {
 	var save, nosave, force bool
 	for _, a := range args[1:] {
 		switch strings.ToLower(string(a)) {
@@ -165,7 +165,7 @@ func yesNo(b bool) string {
 }
 
 // persistError replies to an error of the data directory.
-func (c *conn) persistError(err error) {
+func (c *respConn) persistError(err error) {
 	switch {
 	case errors.Is(err, sessiond.ErrNoDir):
 		c.w.Error(errNoDir)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -94,11 +95,11 @@ func TestPersistCommands(t *testing.T) {
 		t.Errorf("no snapshot after SAVE: %v", err)
 	}
 	c.expect("+Background saving started\r\n", "BGSAVE")
-	if !waitFor(5*time.Second, func() bool { return infoField(t, c, "rdb_saves") == "2" }) {
+	if !testkit.Poll(5*time.Second, func() bool { return infoField(t, c, "rdb_saves") == "2" }) {
 		t.Error("BGSAVE did not finish")
 	}
 	c.expect("+Background append only file rewriting started\r\n", "BGREWRITEAOF")
-	if !waitFor(5*time.Second, func() bool { return infoField(t, c, "rdb_saves") == "3" }) {
+	if !testkit.Poll(5*time.Second, func() bool { return infoField(t, c, "rdb_saves") == "3" }) {
 		t.Error("BGREWRITEAOF did not finish")
 	}
 	c.expect("*6\r\n$11\r\nappendfsync\r\n$6\r\nalways\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n$3\r\ndir\r\n$"+strconv.Itoa(len(dir))+"\r\n"+dir+"\r\n",
@@ -172,9 +173,7 @@ func TestPersistDiskFull(t *testing.T) {
 		t.Errorf("aof_last_write_status = %s on a full disk", got)
 	}
 	os.Remove(filler)
-	if !waitFor(5*time.Second, func() bool { return c.do("SET", "after", "x").Raw == "+OK\r\n" }) {
-		t.Fatal("writes did not resume once the disk had room")
-	}
+	testkit.Eventually(t, 5*time.Second, "writes resume once the disk has room", func() bool { return c.do("SET", "after", "x").Raw == "+OK\r\n" })
 	ts.shutdown(t, 5*time.Second)
 	ts.st.Close()
 	ts = startServer(t, server.Config{}, opts)

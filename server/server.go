@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/eventloop"
 )
 
 // Config configures a Server. Zero fields take the defaults given.
@@ -94,8 +95,10 @@ type Config struct {
 	// wake-up serves every connection ready.
 	// A connection leaves its loop for a goroutine of its own
 	// for commands that can wait or answer at length, and when it does
-	// not read its replies. Zero (the default): a goroutine serves each
-	// connection.
+	// not read its replies. Zero: a goroutine serves each connection
+	// (and so everywhere but on Linux). The sessiond command runs one
+	// loop by default: it costs less CPU per request than goroutines at
+	// the loads servers mostly run at (docs/BENCHMARKS.md).
 	EventLoops int
 
 	// WritesWait says that a write waits for replicas (sync
@@ -116,7 +119,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closing   bool
 	wg        sync.WaitGroup
-	loops     *eventLoops // nil: goroutines serve every connection
+	loops     *eventloop.Group // nil: goroutines serve every connection
 
 	nextID    atomic.Int64
 	clients   atomic.Int64
@@ -157,35 +160,61 @@ func (a *connStats) add(b *connStats) {
 	a.netOut.Add(b.netOut.Load())
 }
 
-// totals returns the counters of every connection, open or closed.
-func (s *Server) totals() *connStats {
-	var t connStats
-	s.mu.Lock()
-	t.add(&s.stats.closed)
-	for c := range s.conns {
-		t.add(&c.stats)
-	}
-	s.mu.Unlock()
-	return &t
+func (a *connStats) reset() {
+	a.commands.Store(0)
+	a.hits.Store(0)
+	a.misses.Store(0)
+	a.netIn.Store(0)
+	a.netOut.Store(0)
 }
 
-// resetStats zeroes the counters (CONFIG RESETSTAT).
-func (s *Server) resetStats() {
+// connTotals are the counters of every connection, open or closed.
+type connTotals struct {
+	all    connStats  // what both protocols count
+	mc     mcCounters // memcached's own counts
+	mcOpen int        // memcached connections open
+}
+
+// totals adds up the counters of every connection, open or closed.
+func (s *Server) totals() *connTotals {
+	t := &connTotals{}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	z := func(c *connStats) {
-		c.commands.Store(0)
-		c.hits.Store(0)
-		c.misses.Store(0)
-		c.netIn.Store(0)
-		c.netOut.Store(0)
-	}
-	z(&s.stats.closed)
+	t.all.add(&s.stats.closed)
+	t.mc.add(&s.mc.closed)
 	for c := range s.conns {
-		z(&c.stats)
+		t.all.add(&c.stats)
+		if m, ok := c.proto.(*mcConn); ok {
+			t.mc.add(m.counters())
+			t.mcOpen++
+		}
 	}
-	s.stats.connections.Store(0)
-	s.stats.rejected.Store(0)
+	return t
+}
+
+// resetStats zeroes the counters one protocol resets: RESP's CONFIG
+// RESETSTAT those every connection keeps, memcached's stats reset its own.
+func (s *Server) resetStats(memcache bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if memcache {
+		s.mc.closed.reset()
+		s.mc.total.Store(0)
+	} else {
+		s.stats.closed.reset()
+		s.stats.connections.Store(0)
+		s.stats.rejected.Store(0)
+	}
+	for c := range s.conns {
+		switch m, ok := c.proto.(*mcConn); {
+		case !memcache:
+			c.stats.reset()
+		case ok:
+			m.counts.reset()
+			m.inBase.Store(m.stats.netIn.Load())
+			m.outBase.Store(m.stats.netOut.Load())
+		}
+	}
 }
 
 // New returns a server for st. The store's settings, for INFO, CONFIG GET
@@ -316,18 +345,14 @@ type listener struct {
 type protocol struct {
 	name    string // in logs: resp or memcache
 	tooMany string // the reply to a connection past MaxClients
-	// open makes the connection for nc and returns the loop that serves
-	// it.
-	open func(s *Server, nc net.Conn) (c *conn, serve func())
+	// open makes the connection for nc.
+	open func(s *Server, nc net.Conn) *conn
 }
 
 var respProtocol = &protocol{
 	name:    "resp",
 	tooMany: "-ERR max number of clients reached\r\n",
-	open: func(s *Server, nc net.Conn) (*conn, func()) {
-		c := newConn(s, nc)
-		return c, c.serve
-	},
+	open:    func(s *Server, nc net.Conn) *conn { return newRESPConn(s, nc).conn },
 }
 
 // Addrs returns the addresses the server serves the Redis protocol on.
@@ -359,11 +384,10 @@ func (s *Server) Serve() error {
 	stop := make(chan struct{})
 	defer close(stop)
 	go s.runClock(stop)
-	if s.cfg.EventLoops > 0 {
-		loops := startLoops(s, s.cfg.EventLoops)
+	if loops := s.startLoops(); loops != nil {
 		s.mu.Lock()
 		if s.closing || s.loops != nil {
-			loops.stop()
+			loops.Stop()
 		} else {
 			s.loops = loops
 		}
@@ -415,7 +439,7 @@ func (s *Server) accept(l listener) error {
 			nc.Close()
 			continue
 		}
-		c, serve := l.proto.open(s, nc)
+		c := l.proto.open(s, nc)
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
@@ -427,12 +451,12 @@ func (s *Server) accept(l listener) error {
 		s.wg.Add(1)
 		loops := s.loops
 		s.mu.Unlock()
-		if l.proto == respProtocol && loops != nil && loops.attach(c) {
+		if l.proto == respProtocol && loops != nil && attach(loops, c.proto.(*respConn)) {
 			continue
 		}
 		go func() {
 			defer s.connDone(c)
-			serve()
+			c.serve()
 		}()
 	}
 }
@@ -442,6 +466,9 @@ func (s *Server) connDone(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.stats.closed.add(&c.stats)
+	if m, ok := c.proto.(*mcConn); ok {
+		s.mc.closed.add(m.counters())
+	}
 	s.mu.Unlock()
 	s.clients.Add(-1)
 	s.wg.Done()
@@ -479,7 +506,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	// Connections in event loops leave them for goroutines, which stop as
 	// every other connection does.
-	loops.stop()
+	loops.Stop()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.stop()

@@ -9,7 +9,7 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-func cmdGet(c *conn, args [][]byte) {
+func cmdGet(c *respConn, args [][]byte) {
 	v, _, found, err := c.s.st.Lookup(c.scratch[:0], str(args[1]))
 	c.scratch = v
 	switch {
@@ -23,13 +23,6 @@ func cmdGet(c *conn, args [][]byte) {
 		c.w.Bulk(v)
 	}
 	c.trimScratch()
-}
-
-// trimScratch drops a scratch buffer that a large value grew.
-func (c *conn) trimScratch() {
-	if cap(c.scratch) > 64<<10 {
-		c.scratch = nil
-	}
 }
 
 // expiry is an expiry option of SET or GETEX.
@@ -59,7 +52,7 @@ func (e *expiry) option(a []byte, args [][]byte, i int) bool {
 // (the store adds it to the time it reads anyway), an absolute time in unix
 // ms for the others. It replies and returns false on a bad one, with
 // Redis's words for cmd.
-func (c *conn) parseExpiry(opt, val []byte, cmd string) (ttl time.Duration, at int64, ok bool) {
+func (c *respConn) parseExpiry(opt, val []byte, cmd string) (ttl time.Duration, at int64, ok bool) {
 	n, ok := parseInt(val)
 	if !ok {
 		c.w.Error(errNotInt)
@@ -106,7 +99,7 @@ func isExpiryOpt(b []byte) bool {
 }
 
 // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
-func cmdSet(c *conn, args [][]byte) {
+func cmdSet(c *respConn, args [][]byte) {
 	var o sessiond.WriteOptions
 	var exp expiry
 	get := false
@@ -194,10 +187,10 @@ func unixMS(t time.Time) (ms int64) {
 }
 
 // SETEX key seconds value, PSETEX key milliseconds value
-func cmdSetEx(c *conn, args [][]byte)  { setEx(c, args, "setex", 1000) }
-func cmdPSetEx(c *conn, args [][]byte) { setEx(c, args, "psetex", 1) }
+func cmdSetEx(c *respConn, args [][]byte)  { setEx(c, args, "setex", 1000) }
+func cmdPSetEx(c *respConn, args [][]byte) { setEx(c, args, "psetex", 1) }
 
-func setEx(c *conn, args [][]byte, name string, unit int64) {
+func setEx(c *respConn, args [][]byte, name string, unit int64) {
 	n, ok := c.intArg(args[2])
 	if !ok {
 		return
@@ -220,7 +213,7 @@ func setEx(c *conn, args [][]byte, name string, unit int64) {
 }
 
 // SETNX key value
-func cmdSetNX(c *conn, args [][]byte) {
+func cmdSetNX(c *respConn, args [][]byte) {
 	_, err := c.s.st.Write(str(args[1]), args[2], sessiond.WriteOptions{Cond: sessiond.IfAbsent})
 	switch {
 	case errors.Is(err, sessiond.ErrNotStored):
@@ -233,7 +226,7 @@ func cmdSetNX(c *conn, args [][]byte) {
 }
 
 // GETDEL key
-func cmdGetDel(c *conn, args [][]byte) {
+func cmdGetDel(c *respConn, args [][]byte) {
 	found := false
 	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
 		if found = e.Found(); found {
@@ -245,7 +238,7 @@ func cmdGetDel(c *conn, args [][]byte) {
 	c.valueReply(c.scratch, found, err)
 }
 
-func (c *conn) valueReply(v []byte, found bool, err error) {
+func (c *respConn) valueReply(v []byte, found bool, err error) {
 	switch {
 	case err != nil:
 		c.storeError(err)
@@ -258,7 +251,7 @@ func (c *conn) valueReply(v []byte, found bool, err error) {
 }
 
 // GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
-func cmdGetEx(c *conn, args [][]byte) {
+func cmdGetEx(c *respConn, args [][]byte) {
 	var exp expiry
 	for i := 2; i < len(args); i++ {
 		a := args[i]
@@ -310,7 +303,7 @@ func cmdGetEx(c *conn, args [][]byte) {
 }
 
 // MGET key [key ...]
-func cmdMGet(c *conn, args [][]byte) {
+func cmdMGet(c *respConn, args [][]byte) {
 	c.w.Array(len(args) - 1)
 	for i, k := range args[1:] {
 		c.s.prefetchGroupAt(args[1:], i, true)
@@ -329,7 +322,7 @@ func cmdMGet(c *conn, args [][]byte) {
 
 // MSET key value [key value ...]. Each pair is written in turn: another
 // client may see some of the pairs before the others.
-func cmdMSet(c *conn, args [][]byte) {
+func cmdMSet(c *respConn, args [][]byte) {
 	if len(args)%2 == 0 {
 		c.w.Error("ERR wrong number of arguments for 'mset' command")
 		return
@@ -344,7 +337,7 @@ func cmdMSet(c *conn, args [][]byte) {
 }
 
 // DEL key [key ...], UNLINK key [key ...]
-func cmdDel(c *conn, args [][]byte) {
+func cmdDel(c *respConn, args [][]byte) {
 	n := int64(0)
 	for _, k := range args[1:] {
 		found, err := c.s.st.Delete(str(k))
@@ -360,7 +353,7 @@ func cmdDel(c *conn, args [][]byte) {
 }
 
 // EXISTS key [key ...]: a key named twice counts twice, as in Redis.
-func cmdExists(c *conn, args [][]byte) {
+func cmdExists(c *respConn, args [][]byte) {
 	n := int64(0)
 	for _, k := range args[1:] {
 		if ok, _ := c.s.st.Exists(str(k)); ok {
@@ -371,7 +364,7 @@ func cmdExists(c *conn, args [][]byte) {
 }
 
 // TYPE key: every value is a string.
-func cmdType(c *conn, args [][]byte) {
+func cmdType(c *respConn, args [][]byte) {
 	if ok, _ := c.s.st.Exists(str(args[1])); ok {
 		c.w.Simple("string")
 	} else {

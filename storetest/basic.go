@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // getSetChecks check that what Set stores Get returns, byte for byte, for
@@ -209,13 +211,16 @@ func lenChecks() []check[Store] {
 			for i := range 5 {
 				set(t, s, fmt.Sprint("long", i), []byte("v"), 0)
 			}
-			eventually(t, func() (bool, string) {
-				n := length(t, s)
+			var n int
+			if !testkit.Poll(expiryWait, func() bool {
+				n = length(t, s)
 				if n < 5 || n > 25 {
 					t.Fatalf("Len = %d with 5 keys without ttl and 20 expiring ones", n)
 				}
-				return n == 5, fmt.Sprintf("Len = %d, want 5: expired keys must be reclaimed within about a second", n)
-			})
+				return n == 5
+			}) {
+				t.Fatalf("after %v: Len = %d, want 5: expired keys must be reclaimed within about a second", expiryWait, n)
+			}
 		}},
 		{"Clear", "clear removes every key", func(t testing.TB, open func() Store) {
 			s := open()

@@ -369,23 +369,6 @@ func expectExpiry(t testing.TB, s Store, key string, value []byte, ttl time.Dura
 	wantMissing(t, s, key)
 }
 
-// eventually polls cond until it reports true or expiryWait passes, and then
-// fails with the message cond last returned.
-func eventually(t testing.TB, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(expiryWait)
-	for {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", expiryWait, msg)
-		}
-		time.Sleep(pollInterval)
-	}
-}
-
 // show formats a value for a failure message: quoted, cut after 32 bytes,
 // with its length.
 func show(b []byte) string {

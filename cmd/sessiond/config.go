@@ -75,8 +75,8 @@ type Config struct {
 	MaxClients int
 
 	// EventLoops is the number of event loops serving RESP connections
-	// (Linux; see server.Config.EventLoops). Default 0: a goroutine per
-	// connection.
+	// (Linux; see server.Config.EventLoops). Default 1; 0: a goroutine per
+	// connection, as on other systems.
 	EventLoops int
 
 	// Timeout closes idle connections after it. Default 0: never.
@@ -224,7 +224,7 @@ var settings = []setting{
 		set: func(c *Config, s string) error { c.RequirePass = s; return nil }},
 	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
-	{name: "event-loops", def: "0", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection; with --sync-replicas, a connection leaves its loop at its first write)", from: fromAll,
+	{name: "event-loops", def: "1", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection, as elsewhere; with --sync-replicas, a connection leaves its loop at its first write)", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.EventLoops, err = parseInt(s, 0, 1024); return err }},
 	{name: "timeout", def: "0", usage: "close connections idle for `seconds` (0: never)", from: fromAll,
 		set: func(c *Config, s string) error {

@@ -25,6 +25,7 @@ func defaults(change func(c *Config)) Config {
 		Addr:           "127.0.0.1:6379",
 		UnixPerm:       0o600,
 		MaxClients:     10000,
+		EventLoops:     1,
 		CompactMinSize: 64 << 20,
 		TombstoneTTL:   24 * time.Hour,
 		Cluster: ClusterConfig{
@@ -193,9 +194,9 @@ func TestLoadConfig(t *testing.T) {
 			}),
 		},
 		{
-			name: "event loops",
-			args: []string{"--event-loops", "1"},
-			want: defaults(func(c *Config) { c.EventLoops = 1 }),
+			name: "goroutines instead of event loops",
+			args: []string{"--event-loops", "0"},
+			want: defaults(func(c *Config) { c.EventLoops = 0 }),
 		},
 		{
 			// A connection leaves its loop at its first write.

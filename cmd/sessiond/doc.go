@@ -32,10 +32,10 @@
 //	--maxclients N            connections at once (default 10000)
 //	--timeout SECONDS         close idle connections (default 0: never)
 //	--event-loops N           serve RESP connections from N event loops
-//	                          (Linux; default 0: a goroutine per
-//	                          connection; with --sync-replicas a
-//	                          connection leaves its loop at its first
-//	                          write)
+//	                          (Linux; default 1; 0: a goroutine per
+//	                          connection, as on other systems; with
+//	                          --sync-replicas a connection leaves its
+//	                          loop at its first write)
 //	--config FILE             read settings from a TOML file
 //	--maxmemory SIZE          cap the store's memory (default 0: no cap)
 //	--maxmemory-policy NAME   at the cap: noeviction (default), volatile-ttl

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // node is one sessiond process of a test cluster and a client for it.
@@ -27,12 +28,25 @@ const testKey = "c2Vzc2lvbmQgY29tcGF0IGNsdXN0ZXIgdGVzdCBrZXk="
 // unless it is empty, with extra arguments.
 func startNode(t *testing.T, name, join string, extra ...string) *node {
 	t.Helper()
-	args := []string{"--node-name", name, "--cluster-addr", "127.0.0.1:0", "--cluster-name", "compat",
+	s := harness.Start(t, append(nodeArgs(name, "127.0.0.1:0", join), extra...)...)
+	return asNode(t, name, s)
+}
+
+// nodeArgs is the command line of a test node named name, gossiping on
+// clusterAddr and joining join unless it is empty: every test node has the
+// cluster's name and key, and a repair round a second.
+func nodeArgs(name, clusterAddr, join string) []string {
+	args := []string{"--node-name", name, "--cluster-addr", clusterAddr, "--cluster-name", "compat",
 		"--cluster-key", testKey, "--cluster-repair-interval", "1s"}
 	if join != "" {
 		args = append(args, "--join", join)
 	}
-	s := harness.Start(t, append(args, extra...)...)
+	return args
+}
+
+// asNode returns the started sessiond s as the node named name, with a
+// client for it that is closed when the test ends.
+func asNode(t *testing.T, name string, s *harness.Server) *node {
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 5 * time.Second, PoolSize: 8})
 	t.Cleanup(func() { rdb.Close() })
@@ -71,20 +85,14 @@ func (nd *node) tryInfo(section string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	fields := map[string]string{}
-	for _, line := range strings.Split(text, "\r\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			fields[k] = v
-		}
-	}
-	return fields, nil
+	return testkit.InfoFields(text), nil
 }
 
 // waitReady waits until the node's cluster_state is ok and it sees n
 // alive members with every peer's stream connected.
 func (nd *node) waitReady(t *testing.T, n int) {
 	t.Helper()
-	eventually(t, 20*time.Second, nd.name+" ready with all members connected", func() bool {
+	testkit.Eventually(t, 20*time.Second, nd.name+" ready with all members connected", func() bool {
 		f := nd.info(t, "cluster")
 		if f["cluster_state"] != "ok" || f["cluster_members"] != strconv.Itoa(n) {
 			return false
@@ -115,7 +123,7 @@ func (nd *node) digest(t *testing.T) string {
 func converged(t *testing.T, d time.Duration, nodes ...*node) {
 	t.Helper()
 	var last []string
-	eventually(t, d, "the nodes' digests agree", func() bool {
+	testkit.Eventually(t, d, "the nodes' digests agree", func() bool {
 		last = last[:0]
 		for _, nd := range nodes {
 			last = append(last, nd.digest(t))
@@ -127,18 +135,6 @@ func converged(t *testing.T, d time.Duration, nodes ...*node) {
 		}
 		return true
 	})
-}
-
-// eventually polls cond every 20ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func ctx(t *testing.T) context.Context { return harness.Context(t, 60*time.Second) }

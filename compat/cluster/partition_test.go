@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // netns is a bridge in the root namespace with one network namespace per
@@ -79,17 +78,9 @@ func (nw *netns) heal(i, j int) {
 // startIn starts node i in its namespace.
 func (nw *netns) startIn(t *testing.T, i int, join string) *node {
 	t.Helper()
-	a := nw.addrs[i]
-	args := []string{"--addr", a + ":6379", "--node-name", fmt.Sprintf("n%d", i), "--cluster-addr", a + ":7946",
-		"--cluster-name", "compat", "--cluster-key", testKey, "--cluster-repair-interval", "1s"}
-	if join != "" {
-		args = append(args, "--join", join)
-	}
-	s := harness.StartWrapped(t, []string{"ip", "netns", "exec", nw.names[i]}, args...)
-	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 5 * time.Second,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 5 * time.Second})
-	t.Cleanup(func() { rdb.Close() })
-	return &node{Server: s, name: fmt.Sprintf("n%d", i), rdb: rdb}
+	a, name := nw.addrs[i], fmt.Sprintf("n%d", i)
+	args := append([]string{"--addr", a + ":6379"}, nodeArgs(name, a+":7946", join)...)
+	return asNode(t, name, harness.StartWrapped(t, []string{"ip", "netns", "exec", nw.names[i]}, args...))
 }
 
 // TestPartitionHeals: a 2|1 partition under writes on both sides; once it
@@ -109,14 +100,14 @@ func TestPartitionHeals(t *testing.T) {
 	if err := a.rdb.Set(c, "destroyed", "session", time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "destroyed on the lone node", func() bool { return lone.rdb.Exists(c, "destroyed").Val() == 1 })
+	testkit.Eventually(t, 5*time.Second, "destroyed on the lone node", func() bool { return lone.rdb.Exists(c, "destroyed").Val() == 1 })
 
 	nw.cut(0, 2)
 	nw.cut(1, 2)
 	// Long enough for each side to declare the other failed, so that the
 	// sides must find each other again after the heal.
 	for _, side := range [][2]*node{{a, lone}, {lone, a}} {
-		eventually(t, 30*time.Second, side[0].name+" declares "+side[1].name+" failed", func() bool {
+		testkit.Eventually(t, 30*time.Second, side[0].name+" declares "+side[1].name+" failed", func() bool {
 			for k, v := range side[0].info(t, "cluster") {
 				if strings.HasPrefix(k, "member") && strings.Contains(v, "name="+side[1].name+",") {
 					return strings.Contains(v, "state=failed")

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // A node with fixed ports and the arguments it was started with, so that it
@@ -33,18 +34,13 @@ type fixedNode struct {
 func startFixedNode(t *testing.T, name, join, dir string, extra ...string) *fixedNode {
 	t.Helper()
 	gossip := freePair(t) // gossip on it, data on the next port (the default)
-	addr := harness.FreePort(t)
+	addr := testkit.FreePort(t)
 	for addr == gossip || addr == gossip+1 {
-		addr = harness.FreePort(t)
+		addr = testkit.FreePort(t)
 	}
-	args := []string{"--addr", fmt.Sprintf("127.0.0.1:%d", addr), "--node-name", name,
-		"--cluster-addr", fmt.Sprintf("127.0.0.1:%d", gossip), "--cluster-name", "compat",
-		"--cluster-key", testKey, "--cluster-repair-interval", "1s"}
+	args := append([]string{"--addr", fmt.Sprintf("127.0.0.1:%d", addr)}, nodeArgs(name, fmt.Sprintf("127.0.0.1:%d", gossip), join)...)
 	if dir != "" {
 		args = append(args, "--dir", dir)
-	}
-	if join != "" {
-		args = append(args, "--join", join)
 	}
 	args = append(args, extra...)
 	fn := &fixedNode{args: args}
@@ -55,11 +51,7 @@ func startFixedNode(t *testing.T, name, join, dir string, extra ...string) *fixe
 // fixedStart runs sessiond with args and returns it as node name.
 func fixedStart(t *testing.T, name string, args []string) *node {
 	t.Helper()
-	s := harness.Start(t, args...)
-	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 5 * time.Second,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 5 * time.Second, PoolSize: 8})
-	t.Cleanup(func() { rdb.Close() })
-	return &node{Server: s, name: name, rdb: rdb}
+	return asNode(t, name, harness.Start(t, args...))
 }
 
 // restart starts the node again with the command line it was first
@@ -96,7 +88,7 @@ func startFixedCluster(t *testing.T, n int, withDir bool, extra ...string) []*fi
 func (nd *node) waitGone(t *testing.T, d time.Duration) {
 	t.Helper()
 	pid := nd.Pid()
-	eventually(t, d, nd.name+"'s process (pid "+strconv.Itoa(pid)+") is gone", func() bool {
+	testkit.Eventually(t, d, nd.name+"'s process (pid "+strconv.Itoa(pid)+") is gone", func() bool {
 		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 	})
 }
@@ -115,7 +107,7 @@ func (nd *node) kill9(t *testing.T) {
 func (nd *node) waitStateOK(t *testing.T, d time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	eventually(t, d, nd.name+" reports cluster_state:ok", func() bool {
+	testkit.Eventually(t, d, nd.name+" reports cluster_state:ok", func() bool {
 		f, err := nd.tryInfo("cluster")
 		return err == nil && f["cluster_state"] == "ok"
 	})
@@ -485,13 +477,13 @@ func TestStaleDirIsSetAside(t *testing.T) {
 	if err := a.rdb.Set(c, "kept", "yes", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "k and kept replicated to n1", func() bool {
+	testkit.Eventually(t, 5*time.Second, "k and kept replicated to n1", func() bool {
 		return b.rdb.Get(c, "k").Val() == "before" && b.rdb.Get(c, "kept").Val() == "yes"
 	})
 
 	b.Cmd.Process.Signal(syscall.SIGTERM)
 	b.waitGone(t, 15*time.Second)
-	eventually(t, 5*time.Second, "n0 drops n1, which left", func() bool {
+	testkit.Eventually(t, 5*time.Second, "n0 drops n1, which left", func() bool {
 		return a.info(t, "cluster")["cluster_members"] == "1"
 	})
 	if n, err := a.rdb.Del(c, "k").Result(); err != nil || n != 1 {

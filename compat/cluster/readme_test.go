@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // readmeCluster returns the argument lists of the README's "Run a cluster"
@@ -65,7 +66,7 @@ func readmeCluster(t *testing.T) (cmds [][]string, ports map[int]int) {
 func freePair(t *testing.T) int {
 	t.Helper()
 	for range 100 {
-		p := harness.FreePort(t)
+		p := testkit.FreePort(t)
 		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
 			l.Close()
 			return p
@@ -97,7 +98,7 @@ func TestReadmeCluster(t *testing.T) {
 	if err := nodes[0].rdb.Set(ctx(t), "sess:1", "hello", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "sess:1 read through the third node", func() bool {
+	testkit.Eventually(t, 5*time.Second, "sess:1 read through the third node", func() bool {
 		return nodes[2].rdb.Get(ctx(t), "sess:1").Val() == "hello"
 	})
 
@@ -113,7 +114,7 @@ func TestReadmeCluster(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
 	defer rdb.Close()
 	back := &node{Server: s, name: "n1", rdb: rdb}
-	eventually(t, 30*time.Second, "n1 says it is ready again", func() bool {
+	testkit.Eventually(t, 30*time.Second, "n1 says it is ready again", func() bool {
 		return back.info(t, "cluster")["cluster_state"] == "ok"
 	})
 	if n := rdb.DBSize(ctx(t)).Val(); n != sessions+1 {

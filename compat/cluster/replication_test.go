@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // TestReplication: a write through any node is read through every other;
@@ -24,7 +26,7 @@ func TestReplication(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, dst := range nodes {
-			eventually(t, 5*time.Second, key+" on "+dst.name, func() bool {
+			testkit.Eventually(t, 5*time.Second, key+" on "+dst.name, func() bool {
 				v, err := dst.rdb.Get(c, key).Result()
 				return err == nil && v == "from "+src.name
 			})
@@ -39,7 +41,7 @@ func TestReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dst := range nodes {
-		eventually(t, 5*time.Second, "the touch on "+dst.name, func() bool {
+		testkit.Eventually(t, 5*time.Second, "the touch on "+dst.name, func() bool {
 			ttl, err := dst.rdb.TTL(c, "sess:0").Result()
 			return err == nil && ttl > 9*time.Minute && ttl <= 10*time.Minute
 		})
@@ -49,7 +51,7 @@ func TestReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dst := range nodes {
-		eventually(t, 5*time.Second, "the delete on "+dst.name, func() bool {
+		testkit.Eventually(t, 5*time.Second, "the delete on "+dst.name, func() bool {
 			n, err := dst.rdb.Exists(c, "sess:1").Result()
 			return err == nil && n == 0
 		})
@@ -59,7 +61,7 @@ func TestReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dst := range nodes {
-		eventually(t, 5*time.Second, "short on "+dst.name, func() bool { return dst.rdb.Get(c, "short").Val() == "v" })
+		testkit.Eventually(t, 5*time.Second, "short on "+dst.name, func() bool { return dst.rdb.Get(c, "short").Val() == "v" })
 	}
 	time.Sleep(1600 * time.Millisecond)
 	for _, dst := range nodes {
@@ -73,7 +75,7 @@ func TestReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dst := range nodes {
-		eventually(t, 5*time.Second, "the flush on "+dst.name, func() bool { return dst.rdb.DBSize(c).Val() == 0 })
+		testkit.Eventually(t, 5*time.Second, "the flush on "+dst.name, func() bool { return dst.rdb.DBSize(c).Val() == 0 })
 	}
 }
 
@@ -96,7 +98,7 @@ func TestDeleteWinsOverStaleWrite(t *testing.T) {
 		if err := a.rdb.Set(c, key, "logged in", time.Hour).Err(); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 5*time.Second, key+" on b", func() bool { return b.rdb.Exists(c, key).Val() == 1 })
+		testkit.Eventually(t, 5*time.Second, key+" on b", func() bool { return b.rdb.Exists(c, key).Val() == 1 })
 		if err := b.rdb.Del(c, key).Err(); err != nil {
 			t.Fatal(err)
 		}

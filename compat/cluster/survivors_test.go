@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // failedOn reports whether nd no longer counts name as a live member:
@@ -181,7 +183,7 @@ func TestSyncWriteSurvivesPeerLeave(t *testing.T) {
 	time.Sleep(time.Second)
 	b.Cmd.Process.Signal(syscall.SIGTERM)
 	left := time.Now()
-	eventually(t, 5*time.Second, a.name+" drops "+b.name+", which left", func() bool {
+	testkit.Eventually(t, 5*time.Second, a.name+" drops "+b.name+", which left", func() bool {
 		return a.info(t, "cluster")["cluster_members"] == "2"
 	})
 	dropped := time.Since(left)

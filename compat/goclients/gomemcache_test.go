@@ -13,6 +13,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // TestGomemcache drives every method of gomemcache's Client over TCP and
@@ -361,20 +362,13 @@ func testMCExpiration(t *testing.T, mc *memcache.Client) {
 // waitMiss fails the test unless key is gone within d.
 func waitMiss(t *testing.T, mc *memcache.Client, key string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	testkit.Eventually(t, d, key+" has expired", func() bool {
 		_, err := mc.Get(key)
-		if errors.Is(err, memcache.ErrCacheMiss) {
-			return
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
 			t.Fatalf("Get %s: %v", key, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is still there %v after it should have expired", key, d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err != nil
+	})
 }
 
 func testMCTouch(t *testing.T, mc *memcache.Client) {

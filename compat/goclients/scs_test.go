@@ -13,7 +13,9 @@ import (
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/v2"
+
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // scsPrefix is where goredisstore keeps sessions.
@@ -54,57 +56,22 @@ func newApp(t *testing.T, srv *harness.Server, lifetime time.Duration) *app {
 	return &app{url: hs.URL, sm: sm, store: store}
 }
 
-// browser holds one session cookie and sends it to whichever app it
-// visits. It keeps the cookie past its Expires: whether a session is
-// still there is the store's answer, not the cookie's.
-type browser struct {
-	t      *testing.T
-	client *http.Client
-	cookie *http.Cookie
+// visit GETs path on a with br, which keeps the session cookie the app
+// sets past its Expires (whether a session is still there is the store's
+// answer, not the cookie's), and returns the body.
+func visit(t *testing.T, br *testkit.Browser, a *app, path string) string {
+	t.Helper()
+	return string(br.Call(t, http.MethodGet, a.url+path))
 }
 
-func newBrowser(t *testing.T) *browser {
-	return &browser{t: t, client: &http.Client{Timeout: 10 * time.Second}}
-}
-
-// visit GETs path on a and returns the body, taking any session cookie
-// the app sets (or deletes).
-func (b *browser) visit(a *app, path string) string {
-	b.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, a.url+path, nil)
-	if err != nil {
-		b.t.Fatal(err)
+// sessionToken is the session token in br's cookie.
+func sessionToken(t *testing.T, br *testkit.Browser) string {
+	t.Helper()
+	token, ok := br.Cookie("session")
+	if !ok {
+		t.Fatal("no session cookie")
 	}
-	if b.cookie != nil {
-		req.AddCookie(&http.Cookie{Name: b.cookie.Name, Value: b.cookie.Value})
-	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		b.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		b.t.Fatalf("GET %s: %s %q %v", path, resp.Status, body, err)
-	}
-	for _, c := range resp.Cookies() {
-		if c.Name == "session" {
-			b.cookie = c
-			if c.MaxAge < 0 {
-				b.cookie = nil
-			}
-		}
-	}
-	return string(body)
-}
-
-// token is the session token in the cookie.
-func (b *browser) token() string {
-	b.t.Helper()
-	if b.cookie == nil {
-		b.t.Fatal("no session cookie")
-	}
-	return b.cookie.Value
+	return token
 }
 
 // TestSCS runs scs with goredisstore in two apps that share the server.
@@ -131,17 +98,17 @@ func TestSCS(t *testing.T) {
 // by the other, under one token.
 func testSCSSharedSession(t *testing.T, srv *harness.Server) {
 	a, b := newApp(t, srv, time.Hour), newApp(t, srv, time.Hour)
-	br := newBrowser(t)
-	br.visit(a, "/put?v=hello")
-	token := br.token()
-	if got := br.visit(b, "/get"); got != "hello" {
+	br := testkit.NewBrowser()
+	visit(t, br, a, "/put?v=hello")
+	token := sessionToken(t, br)
+	if got := visit(t, br, b, "/get"); got != "hello" {
 		t.Errorf("app B read %q, want the \"hello\" app A wrote", got)
 	}
-	br.visit(b, "/put?v=world")
-	if br.token() != token {
-		t.Errorf("token changed from %q to %q", token, br.token())
+	visit(t, br, b, "/put?v=world")
+	if sessionToken(t, br) != token {
+		t.Errorf("token changed from %q to %q", token, sessionToken(t, br))
 	}
-	if got := br.visit(a, "/get"); got != "world" {
+	if got := visit(t, br, a, "/get"); got != "world" {
 		t.Errorf("app A read %q, want the \"world\" app B wrote", got)
 	}
 
@@ -152,7 +119,7 @@ func testSCSSharedSession(t *testing.T, srv *harness.Server) {
 	wantTTL(t, rdb.PTTL(ctx, scsPrefix+token), 59*time.Minute, time.Hour)
 
 	// Another browser has a session of its own.
-	if got := newBrowser(t).visit(b, "/get"); got != "" {
+	if got := visit(t, testkit.NewBrowser(), b, "/get"); got != "" {
 		t.Errorf("a new browser read %q, want nothing", got)
 	}
 }
@@ -162,19 +129,19 @@ func testSCSSharedSession(t *testing.T, srv *harness.Server) {
 func testSCSExpiry(t *testing.T, srv *harness.Server) {
 	const lifetime = 500 * time.Millisecond
 	a, b := newApp(t, srv, lifetime), newApp(t, srv, lifetime)
-	br := newBrowser(t)
+	br := testkit.NewBrowser()
 	sent := time.Now()
-	br.visit(a, "/put?v=short")
+	visit(t, br, a, "/put?v=short")
 	// scs set the deadline while handling the request, so by now at the
 	// latest, and no earlier than when it was sent.
 	deadline := time.Now().Add(lifetime)
-	token := br.token()
-	got := br.visit(b, "/get")
+	token := sessionToken(t, br)
+	got := visit(t, br, b, "/get")
 	if time.Since(sent) < lifetime && got != "short" {
 		t.Fatalf("app B read %q before expiry, want \"short\"", got)
 	}
 	waitUntil(deadline)
-	if got = br.visit(b, "/get"); got != "" {
+	if got = visit(t, br, b, "/get"); got != "" {
 		t.Errorf("app B read %q after expiry, want nothing", got)
 	}
 	ctx := testContext(t)
@@ -190,18 +157,17 @@ func testSCSExpiry(t *testing.T, srv *harness.Server) {
 // other, even when a stale cookie still names it.
 func testSCSDestroy(t *testing.T, srv *harness.Server) {
 	a, b := newApp(t, srv, time.Hour), newApp(t, srv, time.Hour)
-	br := newBrowser(t)
-	br.visit(a, "/put?v=secret")
-	stale := *br.cookie
-	br.visit(b, "/destroy")
-	if br.cookie != nil {
-		t.Errorf("after Destroy the cookie is %v, want it deleted", br.cookie)
+	br := testkit.NewBrowser()
+	visit(t, br, a, "/put?v=secret")
+	stale := br.Clone()
+	visit(t, br, b, "/destroy")
+	if token, ok := br.Cookie("session"); ok {
+		t.Errorf("after Destroy the cookie is %q, want it deleted", token)
 	}
 	ctx := testContext(t)
 	rdb := newClient(t, clientOptions(srv, variant{protocol: 3}))
-	want(t, rdb.Exists(ctx, scsPrefix+stale.Value), int64(0))
-	br.cookie = &stale
-	if got := br.visit(a, "/get"); got != "" {
+	want(t, rdb.Exists(ctx, scsPrefix+sessionToken(t, stale)), int64(0))
+	if got := visit(t, stale, a, "/get"); got != "" {
 		t.Errorf("app A read %q with the destroyed session's cookie, want nothing", got)
 	}
 }
@@ -214,10 +180,10 @@ func testSCSAll(t *testing.T, srv *harness.Server) {
 	ctx := testContext(t)
 	wantMsgs := map[string]string{}
 	for i := range 3 {
-		br := newBrowser(t)
+		br := testkit.NewBrowser()
 		msg := fmt.Sprintf("browser-%d", i)
-		br.visit([]*app{a, b}[i%2], "/put?v="+msg)
-		wantMsgs[br.token()] = msg
+		visit(t, br, []*app{a, b}[i%2], "/put?v="+msg)
+		wantMsgs[sessionToken(t, br)] = msg
 	}
 	// Sessions other processes committed, straight through the store.
 	for i := range 25 {

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // Server is a running server process.
@@ -114,7 +116,7 @@ func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
 	}
 	args = append([]string{"--log-format", "text"}, args...)
 	// COMPAT_SESSIOND_ARGS runs every sessiond with more flags, such as
-	// "--event-loops 1" (scripts/test.sh runs the client suites so).
+	// "--event-loops 0" (scripts/test.sh runs the client suites so).
 	args = append(strings.Fields(os.Getenv("COMPAT_SESSIOND_ARGS")), args...)
 	cmd := exec.Command(bin, args...)
 	if len(wrapper) > 0 {
@@ -210,7 +212,7 @@ func stopAtCleanup(t testing.TB, name string, s *Server, exited <-chan struct{})
 func StartRedis(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin := Need(t, "redis-server")
-	port := FreePort(t)
+	port := testkit.FreePort(t)
 	sock := filepath.Join(t.TempDir(), "redis.sock")
 	all := append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--unixsocket", sock,
 		"--save", "", "--appendonly", "no", "--daemonize", "no"}, args...)
@@ -261,7 +263,7 @@ func StartMemcached(t testing.TB, unix bool) *Server {
 		args = append(args, "-s", s.MemcacheUnix)
 		network, addr = "unix", s.MemcacheUnix
 	} else {
-		s.MemcacheAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+		s.MemcacheAddr = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 		host, port, _ := net.SplitHostPort(s.MemcacheAddr)
 		args = append(args, "-l", host, "-p", port)
 		network, addr = "tcp", s.MemcacheAddr
@@ -301,17 +303,6 @@ func WaitDial(t testing.TB, network, addr string, exited <-chan struct{}, s *Ser
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Need returns the path of an installed program. Without it, the test is

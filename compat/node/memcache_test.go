@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // testMemcacheStore: connect-memcached's length, memcached's `stats items`,
@@ -24,10 +26,10 @@ func (f *fixture) testMemcacheStore(t *testing.T) {
 		t.Fatalf("length after clear counts %d items, want 0", n)
 	}
 	var keys []string
-	var browsers []*browser
+	var browsers []*testkit.Browser
 	for i, app := range []string{f.a, f.b} {
-		br := newBrowser()
-		s := br.session(t, "POST", fmt.Sprintf("%s/set?k=n&v=%d", app, i))
+		br := testkit.NewBrowser()
+		s := visit(t, br, "POST", fmt.Sprintf("%s/set?k=n&v=%d", app, i))
 		keys = append(keys, f.st.prefix+s.ID)
 		browsers = append(browsers, br)
 	}
@@ -41,7 +43,7 @@ func (f *fixture) testMemcacheStore(t *testing.T) {
 		}
 	}
 	for _, br := range browsers {
-		if got := br.session(t, "GET", f.a+"/get"); len(got.Data) != 0 {
+		if got := visit(t, br, "GET", f.a+"/get"); len(got.Data) != 0 {
 			t.Errorf("/get after clear read %+v, want nothing", got.Data)
 		}
 	}

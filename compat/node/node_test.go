@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +33,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // stack is one session library and its Redis client, run as one app file.
@@ -112,13 +112,13 @@ type fixture struct {
 // testShared: a session written through one app is read and updated
 // through the other.
 func (f *fixture) testShared(t *testing.T) {
-	br := newBrowser()
-	s := br.session(t, "POST", f.a+"/set?k=user&v=alice")
+	br := testkit.NewBrowser()
+	s := visit(t, br, "POST", f.a+"/set?k=user&v=alice")
 	key := f.st.prefix + s.ID
 	if ttl := f.pttl(t, key); ttl <= 0 {
 		t.Fatalf("after /set through app A: PTTL %s = %d, want > 0", key, ttl)
 	}
-	got := br.session(t, "GET", f.b+"/get")
+	got := visit(t, br, "GET", f.b+"/get")
 	if got.ID != s.ID || got.Data["user"] != "alice" {
 		t.Fatalf("app B read %+v, want id %s with user=alice", got, s.ID)
 	}
@@ -130,8 +130,8 @@ func (f *fixture) testShared(t *testing.T) {
 			t.Fatalf("GET %s over RESP = %v, want the session's JSON with user=alice", key, v)
 		}
 	}
-	br.session(t, "POST", f.b+"/set?k=n&v=2")
-	got = br.session(t, "GET", f.a+"/get")
+	visit(t, br, "POST", f.b+"/set?k=n&v=2")
+	got = visit(t, br, "GET", f.a+"/get")
 	if got.Data["user"] != "alice" || got.Data["n"] != "2" {
 		t.Fatalf("app A read %+v after app B's update, want user=alice n=2", got.Data)
 	}
@@ -139,8 +139,8 @@ func (f *fixture) testShared(t *testing.T) {
 
 // testTouch: a request that does not change the session renews its TTL.
 func (f *fixture) testTouch(t *testing.T) {
-	br := newBrowser()
-	s := br.session(t, "POST", f.a+"/set?k=x&v=1&ttl=10000")
+	br := testkit.NewBrowser()
+	s := visit(t, br, "POST", f.a+"/set?k=x&v=1&ttl=10000")
 	key := f.st.prefix + s.ID
 	before := f.pttl(t, key)
 	if before <= 8000 || before > 10000 {
@@ -153,13 +153,13 @@ func (f *fixture) testTouch(t *testing.T) {
 	if aged > before-2000 {
 		t.Fatalf("PTTL %s went from %d to %d in 2.5s, want it to fall", key, before, aged)
 	}
-	if got := br.session(t, "GET", f.b+"/touch"); got.Data["x"] != "1" {
+	if got := visit(t, br, "GET", f.b+"/touch"); got.Data["x"] != "1" {
 		t.Fatalf("/touch through app B read %+v, want x=1", got.Data)
 	}
 	if after := f.pttl(t, key); after < aged+1000 {
 		t.Fatalf("/touch did not renew the TTL: PTTL %s = %d before, %d after", key, aged, after)
 	}
-	if got := br.session(t, "GET", f.a+"/get"); got.Data["x"] != "1" {
+	if got := visit(t, br, "GET", f.a+"/get"); got.Data["x"] != "1" {
 		t.Fatalf("after /touch app A read %+v, want x=1", got.Data)
 	}
 }
@@ -167,16 +167,16 @@ func (f *fixture) testTouch(t *testing.T) {
 // testDestroy: a destroyed session is gone from the other app and from the
 // server, even for a client that still sends the old cookie.
 func (f *fixture) testDestroy(t *testing.T) {
-	br := newBrowser()
-	s := br.session(t, "POST", f.a+"/set?k=x&v=1")
+	br := testkit.NewBrowser()
+	s := visit(t, br, "POST", f.a+"/set?k=x&v=1")
 	key := f.st.prefix + s.ID
-	stale := br.clone()
-	br.session(t, "GET", f.b+"/destroy")
+	stale := br.Clone()
+	visit(t, br, "GET", f.b+"/destroy")
 	if ttl := f.pttl(t, key); ttl != -2 {
 		t.Errorf("after /destroy: PTTL %s = %d, want -2 (no such key)", key, ttl)
 	}
 	for _, app := range []string{f.a, f.b} {
-		if got := stale.session(t, "GET", app+"/get"); len(got.Data) != 0 {
+		if got := visit(t, stale, "GET", app+"/get"); len(got.Data) != 0 {
 			t.Errorf("%s/get with the destroyed session's cookie read %+v, want nothing", app, got.Data)
 		}
 	}
@@ -185,13 +185,13 @@ func (f *fixture) testDestroy(t *testing.T) {
 // testExpiry: a session ends with its cookie's maxAge, on the server and so
 // in both apps, even for a client that still sends the cookie.
 func (f *fixture) testExpiry(t *testing.T) {
-	br := newBrowser()
-	s := br.session(t, "POST", f.a+"/set?k=x&v=1&ttl=1500")
+	br := testkit.NewBrowser()
+	s := visit(t, br, "POST", f.a+"/set?k=x&v=1&ttl=1500")
 	key := f.st.prefix + s.ID
 	if ttl := f.pttl(t, key); ttl <= 0 || ttl > 2000 {
 		t.Fatalf("after /set with a 1.5s cookie: PTTL %s = %d, want 1..2000", key, ttl)
 	}
-	if got := br.session(t, "GET", f.b+"/get"); got.Data["x"] != "1" {
+	if got := visit(t, br, "GET", f.b+"/get"); got.Data["x"] != "1" {
 		t.Fatalf("app B read %+v before expiry, want x=1", got.Data)
 	}
 	start := time.Now()
@@ -202,7 +202,7 @@ func (f *fixture) testExpiry(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	for _, app := range []string{f.a, f.b} {
-		if got := br.session(t, "GET", app+"/get"); len(got.Data) != 0 {
+		if got := visit(t, br, "GET", app+"/get"); len(got.Data) != 0 {
 			t.Errorf("%s/get after expiry read %+v, want nothing", app, got.Data)
 		}
 	}
@@ -226,10 +226,10 @@ func (f *fixture) testStore(t *testing.T) {
 	}
 
 	ids := map[string]string{} // session id -> value of n
-	var browsers []*browser
+	var browsers []*testkit.Browser
 	for i, app := range []string{f.a, f.b} {
-		br := newBrowser()
-		s := br.session(t, "POST", fmt.Sprintf("%s/set?k=n&v=%d", app, i))
+		br := testkit.NewBrowser()
+		s := visit(t, br, "POST", fmt.Sprintf("%s/set?k=n&v=%d", app, i))
 		ids[s.ID] = strconv.Itoa(i)
 		browsers = append(browsers, br)
 	}
@@ -265,7 +265,7 @@ func (f *fixture) testStore(t *testing.T) {
 		}
 	}
 	for _, br := range browsers {
-		if got := br.session(t, "GET", f.a+"/get"); len(got.Data) != 0 {
+		if got := visit(t, br, "GET", f.a+"/get"); len(got.Data) != 0 {
 			t.Errorf("/get after clear read %+v, want nothing", got.Data)
 		}
 	}
@@ -280,7 +280,7 @@ func (f *fixture) testStore(t *testing.T) {
 func (f *fixture) storeOp(t *testing.T, app, op string) json.RawMessage {
 	t.Helper()
 	var res map[string]json.RawMessage
-	decode(t, newBrowser().call(t, "GET", app+"/store/"+op), &res)
+	decode(t, testkit.NewBrowser().Call(t, "GET", app+"/store/"+op), &res)
 	return res[op]
 }
 
@@ -432,71 +432,20 @@ func (o *output) String() string {
 
 // HTTP.
 
-var client = &http.Client{Timeout: 10 * time.Second}
-
-// browser is a cookie jar that, unlike net/http/cookiejar, keeps sending
-// a cookie after it expires: the expiry test must show that the server
-// forgot the session, not that the client stopped asking for it. A cookie
-// is dropped only when a response clears it.
-type browser struct {
-	cookies map[string]string
-}
-
-func newBrowser() *browser { return &browser{cookies: map[string]string{}} }
-
-func (b *browser) clone() *browser {
-	c := newBrowser()
-	for k, v := range b.cookies {
-		c.cookies[k] = v
-	}
-	return c
-}
-
 // session is an app's answer to the session routes.
 type session struct {
 	ID   string
 	Data map[string]any
 }
 
-// session calls a session route and decodes its answer.
-func (b *browser) session(t *testing.T, method, url string) session {
+// visit calls a session route with br and decodes the app's answer. br
+// keeps a cookie past its expiry: the expiry test must show that the
+// server forgot the session, not that the client stopped asking for it.
+func visit(t *testing.T, br *testkit.Browser, method, url string) session {
 	t.Helper()
 	var s session
-	decode(t, b.call(t, method, url), &s)
+	decode(t, br.Call(t, method, url), &s)
 	return s
-}
-
-// call sends a request with the jar's cookies, stores the cookies the
-// response sets and returns the body of a 200 response.
-func (b *browser) call(t *testing.T, method, url string) []byte {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range sortedKeys(b.cookies) {
-		req.AddCookie(&http.Cookie{Name: name, Value: b.cookies[name]})
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, url, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %s: %s", method, url, resp.Status, body)
-	}
-	for _, c := range resp.Cookies() {
-		if c.Value == "" || c.MaxAge < 0 {
-			delete(b.cookies, c.Name)
-		} else {
-			b.cookies[c.Name] = c.Value
-		}
-	}
-	return body
 }
 
 // RESP.

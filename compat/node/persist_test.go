@@ -2,14 +2,15 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // The restart tests stop sessiond under a running app and start a new one
@@ -56,11 +57,11 @@ func testRestart(t *testing.T, st stack) {
 	app := startApp(t, node, st, first).url(t)
 	f := &fixture{st: st, srv: first}
 
-	br := newBrowser()
-	s := br.session(t, "POST", app+"/set?k=user&v=alice&ttl=600000")
-	br.session(t, "POST", app+"/set?k=cart&v=3")
+	br := testkit.NewBrowser()
+	s := visit(t, br, "POST", app+"/set?k=user&v=alice&ttl=600000")
+	visit(t, br, "POST", app+"/set?k=cart&v=3")
 	key := st.prefix + s.ID
-	if got := br.session(t, "GET", app+"/get"); got.ID != s.ID || got.Data["user"] != "alice" || got.Data["cart"] != "3" {
+	if got := visit(t, br, "GET", app+"/get"); got.ID != s.ID || got.Data["user"] != "alice" || got.Data["cart"] != "3" {
 		t.Fatalf("before the restart the app read %+v, want id %s with user=alice cart=3", got, s.ID)
 	}
 	before := f.pttl(t, key)
@@ -83,12 +84,12 @@ func testRestart(t *testing.T, st stack) {
 	case after <= 0 || after > before || after < before-elapsed-1000:
 		t.Errorf("after the restart: PTTL %s = %d, want %d less the %dms since", key, after, before, elapsed)
 	}
-	got := br.session(t, "GET", app+"/get")
+	got := visit(t, br, "GET", app+"/get")
 	if got.ID != s.ID || got.Data["user"] != "alice" || got.Data["cart"] != "3" {
 		t.Fatalf("after the restart the app read %+v with the same cookie, want id %s with user=alice cart=3", got, s.ID)
 	}
-	br.session(t, "POST", app+"/set?k=cart&v=4")
-	if got := br.session(t, "GET", app+"/get"); got.ID != s.ID || got.Data["user"] != "alice" || got.Data["cart"] != "4" {
+	visit(t, br, "POST", app+"/set?k=cart&v=4")
+	if got := visit(t, br, "GET", app+"/get"); got.ID != s.ID || got.Data["user"] != "alice" || got.Data["cart"] != "4" {
 		t.Fatalf("after an update following the restart the app read %+v, want id %s with user=alice cart=4", got, s.ID)
 	}
 }
@@ -100,13 +101,9 @@ func stopServer(t *testing.T, srv *harness.Server) {
 	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM to sessiond (pid %d): %v", srv.Pid(), err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for !errors.Is(srv.Cmd.Process.Signal(syscall.Signal(0)), os.ErrProcessDone) {
-		if time.Now().After(deadline) {
-			t.Fatalf("sessiond (pid %d) did not exit within 15s of SIGTERM:\n%s", srv.Pid(), srv.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 15*time.Second, fmt.Sprintf("sessiond (pid %d) has exited after SIGTERM", srv.Pid()), func() bool {
+		return errors.Is(srv.Cmd.Process.Signal(syscall.Signal(0)), os.ErrProcessDone)
+	})
 }
 
 // waitForApp waits, for up to 15s, until the new server has loaded its data
@@ -118,7 +115,8 @@ func waitForApp(t *testing.T, f *fixture) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		info, _ := f.do(t, "INFO").(string)
-		loading, clients := infoField(info, "loading"), infoField(info, "connected_clients")
+		fields := testkit.InfoFields(info)
+		loading, clients := fields["loading"], fields["connected_clients"]
 		if n, err := strconv.Atoi(clients); loading == "0" && err == nil && n >= 2 {
 			return
 		}
@@ -127,14 +125,4 @@ func waitForApp(t *testing.T, f *fixture) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// infoField returns the value of name in an INFO reply, or "".
-func infoField(info, name string) string {
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			return v
-		}
-	}
-	return ""
 }

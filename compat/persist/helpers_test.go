@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/compat/harness"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // proc is one sessiond process serving a data directory, and a client for
@@ -60,13 +62,7 @@ func info(ctx context.Context, rdb *redis.Client, section string) (map[string]st
 	if err != nil {
 		return nil, err
 	}
-	fields := map[string]string{}
-	for _, line := range strings.Split(text, "\r\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			fields[k] = v
-		}
-	}
-	return fields, nil
+	return testkit.InfoFields(text), nil
 }
 
 // persistence returns INFO persistence, failing the test if it cannot.
@@ -135,17 +131,9 @@ func (p *proc) sigterm(t *testing.T) {
 // released its lock on the directory.
 func (p *proc) waitGone(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := syscall.Kill(p.Pid(), 0)
-		if errors.Is(err, syscall.ESRCH) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sessiond (pid %d) still runs 15s after it was told to stop (kill(0): %v)", p.Pid(), err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testkit.Eventually(t, 15*time.Second, fmt.Sprintf("sessiond (pid %d) is gone after it was told to stop", p.Pid()), func() bool {
+		return errors.Is(syscall.Kill(p.Pid(), 0), syscall.ESRCH)
+	})
 }
 
 // snapshotTemps lists the unfinished snapshots in dir: a process killed

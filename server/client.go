@@ -1,14 +1,16 @@
 package server
 
+// The Redis protocol's connection commands: PING, ECHO, QUIT, SELECT,
+// AUTH, HELLO, RESET and CLIENT.
+
 import (
 	"crypto/subtle"
-	"fmt"
 	"strings"
 	"time"
 )
 
 // PING [message]
-func cmdPing(c *conn, args [][]byte) {
+func cmdPing(c *respConn, args [][]byte) {
 	switch len(args) {
 	case 1:
 		c.w.Simple("PONG")
@@ -20,16 +22,16 @@ func cmdPing(c *conn, args [][]byte) {
 }
 
 // ECHO message
-func cmdEcho(c *conn, args [][]byte) { c.w.Bulk(args[1]) }
+func cmdEcho(c *respConn, args [][]byte) { c.w.Bulk(args[1]) }
 
 // QUIT: answers OK and closes once the reply is out.
-func cmdQuit(c *conn, args [][]byte) {
+func cmdQuit(c *respConn, args [][]byte) {
 	c.w.OK()
 	c.quit = true
 }
 
 // SELECT index: there is one database, 0.
-func cmdSelect(c *conn, args [][]byte) {
+func cmdSelect(c *respConn, args [][]byte) {
 	n, ok := c.intArg(args[1])
 	if !ok {
 		return
@@ -48,20 +50,20 @@ func cmdSelect(c *conn, args [][]byte) {
 // Without a configured password the default user takes any password, as
 // Redis's "nopass" default user does: clients configured with one still
 // connect.
-func (c *conn) checkPassword(user, pass []byte) bool {
+func (c *respConn) checkPassword(user, pass []byte) bool {
 	want := c.s.cfg.RequirePass
 	userOK := user == nil || string(user) == "default"
 	passOK := want == "" || subtle.ConstantTimeCompare(pass, []byte(want)) == 1
 	return userOK && passOK
 }
 
-func (c *conn) setAuthed() {
+func (c *respConn) setAuthed() {
 	c.authed = true
 	c.rd.Unauthenticated = false
 }
 
 // AUTH [username] password
-func cmdAuth(c *conn, args [][]byte) {
+func cmdAuth(c *respConn, args [][]byte) {
 	if len(args) > 3 {
 		c.w.Error(errSyntax)
 		return
@@ -85,7 +87,7 @@ func cmdAuth(c *conn, args [][]byte) {
 }
 
 // HELLO [protover [AUTH username password] [SETNAME clientname]]
-func cmdHello(c *conn, args [][]byte) {
+func cmdHello(c *respConn, args [][]byte) {
 	proto := c.w.Proto
 	if len(args) >= 2 {
 		n, ok := parseInt(args[1])
@@ -166,7 +168,7 @@ func validName(b []byte) bool {
 }
 
 // RESET: back to a fresh connection's state.
-func cmdReset(c *conn, args [][]byte) {
+func cmdReset(c *respConn, args [][]byte) {
 	c.multi, c.multiErr, c.queue, c.queueSize = false, false, nil, 0
 	c.w.Proto = 2
 	c.setMeta(func(m *clientMeta) { m.name, m.proto = "", 2 })
@@ -176,7 +178,7 @@ func cmdReset(c *conn, args [][]byte) {
 }
 
 // CLIENT subcommand [arguments]
-func cmdClient(c *conn, args [][]byte) {
+func cmdClient(c *respConn, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	switch {
 	case sub == "setname" && len(args) == 3:
@@ -235,7 +237,7 @@ func cmdClient(c *conn, args [][]byte) {
 
 // subcommandError replies as Redis does to a subcommand it cannot run: a
 // known one had the wrong number of arguments, or it is unknown.
-func (c *conn) subcommandError(cmd string, args [][]byte, known ...string) {
+func (c *respConn) subcommandError(cmd string, args [][]byte, known ...string) {
 	sub := strings.ToLower(string(args[1]))
 	for _, k := range known {
 		if k == sub {
@@ -244,25 +246,4 @@ func (c *conn) subcommandError(cmd string, args [][]byte, known ...string) {
 		}
 	}
 	c.w.Error("ERR unknown subcommand '" + string(trunc(args[1], 128)) + "'. Try " + strings.ToUpper(cmd) + " HELP.")
-}
-
-// clientMeta is what CLIENT LIST shows of a connection that its own
-// goroutine changes. It is replaced whole, never modified, so that other
-// connections can read it without a lock.
-type clientMeta struct {
-	name, libName, libVer string
-	proto                 int
-}
-
-func (c *conn) setMeta(f func(*clientMeta)) {
-	m := *c.meta.Load()
-	f(&m)
-	c.meta.Store(&m)
-}
-
-// info is the connection's line in CLIENT LIST and CLIENT INFO.
-func (c *conn) info(now time.Time) string {
-	m := c.meta.Load()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d db=0 flags=N resp=%d lib-name=%s lib-ver=%s",
-		c.id, c.raddr, c.laddr, m.name, int(now.Sub(c.created).Seconds()), m.proto, m.libName, m.libVer)
 }
