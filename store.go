@@ -438,9 +438,13 @@ func (st *Store) Exists(key string) (bool, error) {
 // the longest Duration.
 func (st *Store) TTL(key string) (ttl time.Duration, found bool, err error) {
 	var e, now int64
-	_, err = st.Update(key, func(en *Entry) error {
-		found, e, now = en.found, en.it.Expires, en.now
-		return nil
+	// A read: it works while the data directory refuses changes.
+	_, err = st.locked(key, func(sh *shard, tag uint32, n int64) (pending, error) {
+		if v := sh.live(sh.find(tag, key), n); v != nil {
+			found, e = true, v.expires()
+		}
+		now = n
+		return pending{}, nil
 	})
 	switch {
 	case !found || e == 0:

@@ -77,7 +77,8 @@ func (e *Entry) Delete() { e.op = opDelete }
 // (Set, SetExpires, SetFlags, Delete), which the store makes once fn
 // returns nil; a function that asks for none reads the key and changes
 // nothing. If fn returns an error, nothing changes and Update returns the
-// error as it is.
+// error as it is. While the data directory refuses changes, Update returns
+// ErrNotPersisted without calling fn.
 //
 // fn must be quick, as it holds up every key of the key's partition, and
 // must not call the store, or it deadlocks. Update returns the Item of the
@@ -85,11 +86,15 @@ func (e *Entry) Delete() { e.op = opDelete }
 // if none; a change waits, as every change does, for the data directory
 // and the replicas before it returns.
 func (st *Store) Update(key string, fn func(e *Entry) error) (it Item, err error) {
-	if err := st.checkKey(key); err != nil {
-		return Item{}, err
-	}
 	var after item
 	err = st.change(key, func(sh *shard, tag uint32, now int64) (pending, error) {
+		// Update is a change: while the data directory refuses changes,
+		// it fails before fn runs, whatever fn would have asked, as a
+		// write command does in Redis. A key too long to be stored is
+		// simply not found; a Set of it fails (applyEntry).
+		if err := st.journal.refuse(); err != nil {
+			return pending{}, err
+		}
 		i := sh.find(tag, key)
 		v := sh.live(i, now)
 		e := &sh.entry // in the shard, not on the stack: fn would move it to the heap
@@ -121,9 +126,6 @@ func (sh *shard) applyEntry(tag uint32, key string, i int, v view, e *Entry, now
 			v[0] |= recRef // a read, for allkeys-lru
 		}
 		return e.it, pending{}, nil
-	}
-	if err := st.journal.refuse(); err != nil {
-		return e.it, pending{}, err
 	}
 	switch {
 	case e.op == opDelete:

@@ -3,6 +3,7 @@ package sessiond
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,5 +245,31 @@ func TestUpdateAllocs(t *testing.T) {
 	})
 	if allocs != 0 || !found {
 		t.Fatalf("an Update allocates %v times (found %v)", allocs, found)
+	}
+}
+
+// TestUpdateKeyTooLong: a key longer than MaxKeySize cannot be stored, so
+// Update finds it missing; only a Set of it fails.
+func TestUpdateKeyTooLong(t *testing.T) {
+	st := openTest(t, nil)
+	long := strings.Repeat("k", MaxKeySize+1)
+	if _, err := st.Update(long, func(e *Entry) error {
+		if e.Found() {
+			t.Error("a key too long to store was found")
+		}
+		e.SetExpires(st.Now().Add(time.Hour)) // of no key: nothing
+		return nil
+	}); err != nil {
+		t.Fatalf("Update reading a key too long: %v", err)
+	}
+	if _, found, err := st.TTL(long); found || err != nil {
+		t.Fatalf("TTL of a key too long: found %v, %v", found, err)
+	}
+	_, err := st.Update(long, func(e *Entry) error {
+		e.Set([]byte("v"))
+		return nil
+	})
+	if !errors.Is(err, ErrKeyTooLarge) {
+		t.Fatalf("Update setting a key too long: %v; want ErrKeyTooLarge", err)
 	}
 }

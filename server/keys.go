@@ -117,12 +117,11 @@ func b2i(b bool) int64 {
 
 // TTL key, PTTL key: -2 for a missing key, -1 for one without expiry.
 func cmdTTL(c *respConn, args [][]byte) {
-	var exp int64
-	found := false
-	_, err := c.s.st.Update(str(args[1]), func(e *sessiond.Entry) error {
-		found, exp = e.Found(), unixMS(e.Item().Expires())
-		return nil
-	})
+	// A read, which works while the disk refuses writes.
+	v, it, found, err := c.s.st.Lookup(c.scratch[:0], str(args[1]))
+	c.scratch = v
+	c.trimScratch()
+	exp := unixMS(it.Expires())
 	switch {
 	case err != nil:
 		c.storeError(err)

@@ -166,9 +166,23 @@ func TestPersistDiskFull(t *testing.T) {
 		t.Fatalf("after %d writes on a full disk: %q; want a MISCONF error", acked, refused)
 	}
 	c.expect("$4000\r\n"+val+"\r\n", "GET", "k0")
-	if r := c.do("DEL", "k0"); !strings.HasPrefix(r.Raw, "-MISCONF ") {
-		t.Errorf("DEL on a full disk: %q", r.Raw)
+	// Every write command is refused, as in Redis, even one that would
+	// change nothing; reads go on.
+	for _, cmd := range [][]string{
+		{"DEL", "k0"},
+		{"GETDEL", "missing"},
+		{"EXPIRE", "missing", "100"},
+		{"EXPIRE", "k0", "100", "XX"},
+		{"PERSIST", "k0"},
+		{"SET", "k0", "x", "NX", "GET"},
+		{"GETEX", "k0", "EX", "100"},
+	} {
+		if r := c.do(cmd...); !strings.HasPrefix(r.Raw, "-MISCONF ") {
+			t.Errorf("%v on a full disk: %q; want a MISCONF error", cmd, r.Raw)
+		}
 	}
+	c.expect(":-1\r\n", "TTL", "k0")
+	c.expect(":1\r\n", "EXISTS", "k0")
 	if got := infoField(t, c, "aof_last_write_status"); got != "err" {
 		t.Errorf("aof_last_write_status = %s on a full disk", got)
 	}

@@ -146,7 +146,12 @@ func cmdSet(c *respConn, args [][]byte) {
 	}
 	// SET ... GET: the old value, read in the step that writes the new
 	// one. It is returned even when NX or XX keeps the write from
-	// happening, as Redis does.
+	// happening, as Redis does; a value too large is refused first, as a
+	// SET without GET refuses it.
+	if len(value) > c.s.storeOpts.MaxValueSize {
+		c.storeError(sessiond.ErrValueTooLarge)
+		return
+	}
 	found := false
 	_, err := c.s.st.Update(key, func(e *sessiond.Entry) error {
 		if found = e.Found(); found {
