@@ -209,6 +209,13 @@ func (s *Server) resetStats(memcache bool) {
 		switch m, ok := c.proto.(*mcConn); {
 		case !memcache:
 			c.stats.reset()
+			if ok {
+				// The traffic memcached's stats report is counted
+				// from its last reset: it starts again with the
+				// counts, or it would go negative.
+				m.inBase.Store(0)
+				m.outBase.Store(0)
+			}
 		case ok:
 			m.counts.reset()
 			m.inBase.Store(m.stats.netIn.Load())
