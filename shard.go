@@ -269,7 +269,7 @@ func (sh *shard) kill(loc uint32) {
 	v := sh.at(loc)
 	sh.count(v, -1)
 	v[0] |= recDead
-	s.dead += v.size()
+	s.dead += v.space()
 	s.live--
 	if id != sh.head {
 		sh.pending = append(sh.pending, id)
@@ -344,7 +344,7 @@ func (sh *shard) evacuate(id uint16, now int64, drop func(v view) bool) (gone in
 	for off := 0; off < s.used; {
 		loc := uint32(id)<<16 | uint32(off)
 		v := view(s.buf[off:])
-		size := v.size()
+		size := v.space()
 		off += size
 		if v.dead() {
 			continue
