@@ -283,18 +283,17 @@ func (sh *shard) remove(i int) {
 	sh.kill(loc)
 }
 
-// put indexes the record written at loc for key, replacing the record the
-// key had. It returns the old location, or 0.
-func (sh *shard) put(tag uint32, key string, loc uint32) uint32 {
+// put indexes the record written at loc for the key whose index slot is i,
+// or -1 for a new key, and kills the record the key had.
+func (sh *shard) put(tag uint32, i int, loc uint32) {
 	sh.place(loc, sh.at(loc))
-	if i := sh.find(tag, key); i >= 0 {
+	if i >= 0 {
 		old := entryLoc(sh.idx.slots[i])
 		sh.idx.slots[i] = makeEntry(tag, loc)
 		sh.kill(old)
-		return old
+		return
 	}
 	sh.insert(tag, loc)
-	return 0
 }
 
 // settle frees or compacts the segments that lost records during the

@@ -389,12 +389,16 @@ func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, sta
 			}
 		}
 	}
+	edits := sh.idx.edits
 	loc, dst, err := sh.alloc(room, force)
 	if err != nil {
 		return fmt.Errorf("%w (writing %q)", err, truncKey(key))
 	}
 	writeRecordPad(dst, key, value, it, state, room-size)
-	sh.put(tag, key, loc)
+	if sh.idx.edits != edits {
+		i = sh.find(tag, key) // alloc evicted and shifted the index
+	}
+	sh.put(tag, i, loc)
 	return nil
 }
 
