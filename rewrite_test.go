@@ -46,6 +46,8 @@ func TestRewriteInPlace(t *testing.T) {
 			{512, true, size(512)}, {100, true, size(100) + size(100)/growRoom}}},
 		{"a large session keeps a large pad", []step{
 			{2000, true, size(2000)}, {1800, false, size(2000)}, {1998, false, size(2000)}, {1, true, size(1)}}},
+		{"a record near a segment's size takes no room past it", []step{
+			{60000, true, size(60000)}, {64000, true, segmentSize}, {64500, false, segmentSize}}},
 		{"a tombstone takes no room, nor a session written over one", []step{
 			{512, true, size(512)}, {-1, true, size(0)}, {512, true, size(512)}}},
 		{"a value two bytes shorter keeps the space", []step{

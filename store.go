@@ -384,9 +384,7 @@ func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, sta
 		if state&recTomb == 0 && !v.tomb() {
 			// A session that changed size that much is likely to change
 			// again: give it room to grow.
-			if pad := min(size/growRoom, maxPad); pad >= padField {
-				room = size + pad
-			}
+			room = roomFor(size)
 		}
 	}
 	edits := sh.idx.edits
@@ -404,11 +402,26 @@ func (sh *shard) write(tag uint32, key string, i int, value []byte, it Item, sta
 
 // A record rewritten by a shorter one keeps its space when at most
 // 1/maxPadShare of it is left unused; a rewrite that does not fit moves,
-// and takes 1/growRoom more than it needs.
+// and takes 1/growRoom more than it needs (roomFor).
 const (
 	maxPadShare = 8
 	growRoom    = 32
 )
+
+// roomFor returns the space to give a record of size bytes that moves
+// because its key's rewrite did not fit: 1/growRoom more, as much as a pad
+// field can say and, for a record that fits in a segment, no more than a
+// segment.
+func roomFor(size int) int {
+	pad := min(size/growRoom, maxPad)
+	if size <= segmentSize {
+		pad = min(pad, segmentSize-size)
+	}
+	if pad < padField {
+		return size
+	}
+	return size + pad
+}
 
 // delete removes the record in slot i by a local delete, leaving a
 // tombstone at version ver if the store keeps them, and passes the delete to
