@@ -75,7 +75,7 @@ func (sh *shard) check(si int) error {
 		for off := 0; off < s.used; {
 			loc := uint32(id)<<16 | uint32(off)
 			v := view(s.buf[off:])
-			n := v.size()
+			n := v.space()
 			if n <= 0 || off+n > s.used {
 				return fmt.Errorf("shard %d segment %d offset %d: bad record size %d", si, id, off, n)
 			}

@@ -19,6 +19,9 @@ type index struct {
 	slots []uint64 // n homes plus indexSlack; 0 is an empty slot
 	n     uint64   // number of home slots
 	count int
+	// edits counts the insertions and removals, which shift entries: a
+	// slot found before one may hold another key after it.
+	edits uint64
 }
 
 const (
@@ -46,6 +49,7 @@ func (x *index) insertAt(i int, e uint64) bool {
 	copy(x.slots[i+1:j+1], x.slots[i:j])
 	x.slots[i] = e
 	x.count++
+	x.edits++
 	return true
 }
 
@@ -63,6 +67,7 @@ func (x *index) removeAt(i int) {
 	}
 	x.slots[j] = 0
 	x.count--
+	x.edits++
 }
 
 // insertPos returns the slot where an entry with the given tag goes: after
@@ -102,5 +107,6 @@ func (x *index) rebuild(slots []uint64, n uint64) bool {
 		y.count++
 	}
 	x.slots, x.n, x.count = y.slots, y.n, y.count
+	x.edits++
 	return true
 }

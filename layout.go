@@ -5,24 +5,41 @@ import "encoding/binary"
 // A record is stored in a segment as a header, the key and the value:
 //
 //	off  size  field
-//	0    1     state bits (recDead, recTomb, recRef, recFlags)
+//	0    1     state bits (recDead, recTomb, recRef, recFlags, recPad)
 //	1    2     key length
 //	3    4     value length
 //	7    6     expiry, unix ms (0: never; 48 bits reach the year 10889)
 //	13   8     version time (hybrid logical clock)
 //	21   4     version node
 //	25   4     client flags, only when recFlags is set
+//	25*  2     pad: unused bytes after the value, only when recPad is set
+//	           (* 29 with client flags)
 //
 // followed by the key and the value. Integers are little-endian and
 // unaligned: no padding is spent on them. Every byte of the header is paid
 // once per session, so it holds nothing a session store can do without.
+//
+// A rewrite shorter than the record keeps the record's space, so that the
+// session can grow back into it without moving, and a rewrite that had to
+// move takes some room to grow (shard.write): the pad field says how many
+// bytes after the value are unused. It sits in the header's cache line, not
+// after the value, so that a write learns the space it has from the line
+// its lookup brought in. A new record has no pad, and only the store's
+// memory has them: the log and snapshots never do.
 const (
 	recDead  = 1 << 0 // superseded or deleted; its bytes are garbage
 	recTomb  = 1 << 1 // a tombstone: the key was deleted at this version
 	recRef   = 1 << 2 // read since written (the LRU's second chance)
 	recFlags = 1 << 3 // the client-flags field is present
+	recPad   = 1 << 4 // the pad field is present: unused bytes follow the value
 
 	headerSize = 25
+
+	// padField is the size of the pad field, which counts the unused
+	// bytes after the value. A record's pad, the space it has beyond its
+	// size, is 0 or padField to maxPad bytes.
+	padField = 2
+	maxPad   = 1<<16 - 1 + padField
 
 	// maxExpires is the latest expiry the header holds; later ones are
 	// stored as this (some 8,800 years from now: never, in practice).
@@ -75,10 +92,14 @@ func (v view) flags() uint32 {
 }
 
 func (v view) bodyOff() int {
+	o := headerSize
 	if v[0]&recFlags != 0 {
-		return headerSize + 4
+		o += 4
 	}
-	return headerSize
+	if v[0]&recPad != 0 {
+		o += padField
+	}
+	return o
 }
 
 func (v view) key() []byte {
@@ -91,8 +112,25 @@ func (v view) value() []byte {
 	return v[o : o+v.valLen()]
 }
 
-// size is the record's stored size.
-func (v view) size() int { return v.bodyOff() + v.keyLen() + v.valLen() }
+// size is the record's stored size, as recordSize counts it: header, key
+// and value.
+func (v view) size() int {
+	n := v.bodyOff() + v.keyLen() + v.valLen()
+	if v[0]&recPad != 0 {
+		n -= padField
+	}
+	return n
+}
+
+// space is what the record takes in its segment: its size, and with a pad
+// the pad field and the unused bytes after the value.
+func (v view) space() int {
+	n := v.bodyOff() + v.keyLen() + v.valLen()
+	if v[0]&recPad != 0 {
+		n += int(binary.LittleEndian.Uint16(v[v.bodyOff()-padField:]))
+	}
+	return n
+}
 
 // item describes the record without its value.
 func (v view) item() item {
@@ -102,9 +140,19 @@ func (v view) item() item {
 // writeRecord lays a record out at the start of dst, which must hold
 // recordSize bytes, and returns the view of it.
 func writeRecord(dst []byte, key string, value []byte, it item, state byte) view {
-	state &^= recFlags
+	return writeRecordPad(dst, key, value, it, state, 0)
+}
+
+// writeRecordPad is writeRecord for a record given pad bytes more space
+// than it needs (0, or padField to maxPad), which it says in its pad
+// field. dst must hold recordSize+pad bytes.
+func writeRecordPad(dst []byte, key string, value []byte, it item, state byte, pad int) view {
+	state &^= recFlags | recPad
 	if it.Flags != 0 {
 		state |= recFlags
+	}
+	if pad > 0 {
+		state |= recPad
 	}
 	dst[0] = state
 	binary.LittleEndian.PutUint16(dst[1:], uint16(len(key)))
@@ -116,6 +164,10 @@ func writeRecord(dst []byte, key string, value []byte, it item, state byte) view
 	if it.Flags != 0 {
 		binary.LittleEndian.PutUint32(dst[o:], it.Flags)
 		o += 4
+	}
+	if pad > 0 {
+		binary.LittleEndian.PutUint16(dst[o:], uint16(pad-padField))
+		o += padField
 	}
 	o += copy(dst[o:], key)
 	o += copy(dst[o:], value)

@@ -64,7 +64,7 @@ func (sh *shard) reapSegment(id uint16, now int64) int {
 	for off := 0; off < s.used; {
 		loc := uint32(id)<<16 | uint32(off)
 		v := view(s.buf[off:])
-		off += v.size()
+		off += v.space()
 		if v.dead() {
 			continue
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"github.com/sessiond/sessiond/internal/prefetch"
 )
 
 // segment is a block of records appended one after another. Only the
@@ -96,7 +98,12 @@ func (sh *shard) live(i int, now int64) view {
 // slotOf returns the index slot that points at loc, whose record has the
 // given key. The record must be indexed.
 func (sh *shard) slotOf(loc uint32, key []byte) int {
-	tag := uint32(sh.st.hash(unsafe.String(unsafe.SliceData(key), len(key))) >> 32)
+	return sh.slotAt(uint32(sh.st.hash(unsafe.String(unsafe.SliceData(key), len(key)))>>32), loc)
+}
+
+// slotAt returns the index slot that points at loc, whose key has the
+// given tag. The record must be indexed.
+func (sh *shard) slotAt(tag, loc uint32) int {
 	x := &sh.idx
 	for i := x.home(tag); i < len(x.slots); i++ {
 		if entryLoc(x.slots[i]) == loc {
@@ -270,7 +277,7 @@ func (sh *shard) kill(loc uint32) {
 	v := sh.at(loc)
 	sh.count(v, -1)
 	v[0] |= recDead
-	s.dead += v.size()
+	s.dead += v.space()
 	s.live--
 	if id != sh.head {
 		sh.pending = append(sh.pending, id)
@@ -284,18 +291,17 @@ func (sh *shard) remove(i int) {
 	sh.kill(loc)
 }
 
-// put indexes the record written at loc for key, replacing the record the
-// key had. It returns the old location, or 0.
-func (sh *shard) put(tag uint32, key string, loc uint32) uint32 {
+// put indexes the record written at loc for the key whose index slot is i,
+// or -1 for a new key, and kills the record the key had.
+func (sh *shard) put(tag uint32, i int, loc uint32) {
 	sh.place(loc, sh.at(loc))
-	if i := sh.find(tag, key); i >= 0 {
+	if i >= 0 {
 		old := entryLoc(sh.idx.slots[i])
 		sh.idx.slots[i] = makeEntry(tag, loc)
 		sh.kill(old)
-		return old
+		return
 	}
 	sh.insert(tag, loc)
-	return 0
 }
 
 // settle frees or compacts the segments that lost records during the
@@ -337,53 +343,97 @@ func (sh *shard) free(id uint16) {
 // evacuate empties segment id and frees it: expired records are dropped,
 // records for which drop returns true are evicted, and the rest move to the
 // head. It returns the number of records dropped or evicted.
+//
+// Its cache misses overlap instead of following one another: it asks for
+// the segment's memory ahead of its walk, since each record's header says
+// where the next begins, and goes over the records a batch at a time,
+// asking for the index slots of the batch's keys before it moves them.
 func (sh *shard) evacuate(id uint16, now int64, drop func(v view) bool) (gone int) {
 	s := sh.segs[id]
 	if id == sh.head {
 		sh.head = 0 // survivors go to a new head
 	}
+	var offs [evacuateBatch]int
+	var tags [evacuateBatch]uint32
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(s.buf)))
+	ahead := 0 // the segment is asked for up to here
 	for off := 0; off < s.used; {
-		loc := uint32(id)<<16 | uint32(off)
-		v := view(s.buf[off:])
-		size := v.size()
-		off += size
-		if v.dead() {
-			continue
+		n := 0
+		for off < s.used && n < evacuateBatch {
+			for ; ahead < min(off+evacuateAhead, s.used); ahead += 64 {
+				prefetch.Line(base + uintptr(ahead))
+			}
+			v := view(s.buf[off:])
+			if !v.dead() {
+				k := v.key()
+				tag := uint32(sh.st.hash(unsafe.String(unsafe.SliceData(k), len(k))) >> 32)
+				prefetch.Line(uintptr(unsafe.Pointer(&sh.idx.slots[sh.idx.home(tag)])))
+				offs[n], tags[n] = off, tag
+				n++
+			}
+			off += v.space()
 		}
-		i := sh.slotOf(loc, v.key())
-		if v.expired(now) {
-			sh.remove(i)
-			gone++
-			continue
+		for j := range n {
+			dropped, ok := sh.move(id, offs[j], tags[j], now, drop)
+			if !ok {
+				return gone
+			}
+			if dropped {
+				gone++
+			}
 		}
-		if drop != nil && drop(v) {
-			// Evicted: the log says so, or a restart would bring the
-			// record back past the memory cap. Its position is before
-			// that of the write that needed the room, which waits for it.
-			k := v.key()
-			_, _ = sh.persist(entryDrop, unsafe.String(unsafe.SliceData(k), len(k)), nil, item{Version: v.version()})
-			sh.remove(i)
-			gone++
-			continue
-		}
-		nloc, dst, err := sh.alloc(size, true)
-		if err != nil {
-			// Only a shard out of segment ids gets here: keep the record
-			// where it is and give up on this segment for now.
-			return gone
-		}
-		copy(dst, v[:size])
-		dst[0] &^= recRef
-		// alloc may have shifted the index: look the slot up again.
-		i = sh.slotOf(loc, v.key())
-		sh.idx.slots[i] = makeEntry(entryTag(sh.idx.slots[i]), nloc)
-		sh.place(nloc, view(dst))
-		sh.kill(loc)
 	}
 	if sh.segs[id] == s && s.live == 0 {
 		sh.free(id)
 	}
 	return gone
+}
+
+// evacuateBatch is how many records evacuate looks up at a time, and
+// evacuateAhead how far ahead of its walk it asks for the segment's memory.
+const (
+	evacuateBatch = 16
+	evacuateAhead = 4 << 10
+)
+
+// move moves the live record at offset off of segment id, whose key has
+// the given tag, to the head, or drops it as evacuate says. It reports
+// whether it dropped the record, and false for ok when it could not move
+// it.
+func (sh *shard) move(id uint16, off int, tag uint32, now int64, drop func(v view) bool) (dropped, ok bool) {
+	loc := uint32(id)<<16 | uint32(off)
+	v := sh.at(loc)
+	i := sh.slotAt(tag, loc)
+	if v.expired(now) {
+		sh.remove(i)
+		return true, true
+	}
+	if drop != nil && drop(v) {
+		// Evicted: the log says so, or a restart would bring the
+		// record back past the memory cap. Its position is before
+		// that of the write that needed the room, which waits for it.
+		k := v.key()
+		_, _ = sh.persist(entryDrop, unsafe.String(unsafe.SliceData(k), len(k)), nil, item{Version: v.version()})
+		sh.remove(i)
+		return true, true
+	}
+	size := v.space()
+	edits := sh.idx.edits
+	nloc, dst, err := sh.alloc(size, true)
+	if err != nil {
+		// Only a shard out of segment ids gets here: keep the record
+		// where it is and give up on this segment for now.
+		return false, false
+	}
+	copy(dst, v[:size])
+	dst[0] &^= recRef
+	if sh.idx.edits != edits {
+		i = sh.slotAt(tag, loc) // a forced alloc does not evict, but if it did
+	}
+	sh.idx.slots[i] = makeEntry(tag, nloc)
+	sh.place(nloc, view(dst))
+	sh.kill(loc)
+	return false, true
 }
 
 // expired reports whether the record's expiry has passed at now.

@@ -353,30 +353,66 @@ func (sh *shard) writeLive(tag uint32, key string, i int, value []byte, it item,
 	return sh.emit(key, value, it, false), nil
 }
 
-// write stores a record for key, whose index slot is i (or -1), in place
-// when the size is unchanged.
+// write stores a record for key, whose index slot is i (or -1): in place
+// when it fits in the space of the record it replaces (rewritten sessions
+// mostly change their size a little), and otherwise at the shard's head.
 func (sh *shard) write(tag uint32, key string, i int, value []byte, it item, state byte, force bool) error {
 	size := recordSize(len(key), len(value), it.Flags)
+	room := size
 	if i >= 0 {
 		loc := entryLoc(sh.idx.slots[i])
-		if v := sh.at(loc); v.size() == size {
+		v := sh.at(loc)
+		space := v.space()
+		if pad := space - size; pad == 0 || pad >= padField && pad <= min(space/maxPadShare, maxPad) {
 			sh.count(v, -1)
 			// Written in place, the record stays in its old segment: mark
 			// it used, or allkeys-lru would evict the sessions written
-			// most often (a GET then a same-size SET) as if never touched.
-			v = writeRecord(v, key, value, it, state|recRef)
+			// most often (a GET then a SET) as if never touched.
+			v = writeRecordPad(v, key, value, it, state|recRef, pad)
 			sh.count(v, 1)
 			sh.seg(loc).noteExpiry(v.expires())
 			return nil
 		}
+		if state&recTomb == 0 && !v.tomb() {
+			// A session that changed size that much is likely to change
+			// again: give it room to grow.
+			room = roomFor(size)
+		}
 	}
-	loc, dst, err := sh.alloc(size, force)
+	edits := sh.idx.edits
+	loc, dst, err := sh.alloc(room, force)
 	if err != nil {
 		return fmt.Errorf("%w (writing %q)", err, truncKey(key))
 	}
-	writeRecord(dst, key, value, it, state)
-	sh.put(tag, key, loc)
+	writeRecordPad(dst, key, value, it, state, room-size)
+	if sh.idx.edits != edits {
+		i = sh.find(tag, key) // alloc evicted and shifted the index
+	}
+	sh.put(tag, i, loc)
 	return nil
+}
+
+// A record rewritten by a shorter one keeps its space when at most
+// 1/maxPadShare of it is left unused; a rewrite that does not fit moves,
+// and takes 1/growRoom more than it needs (roomFor).
+const (
+	maxPadShare = 8
+	growRoom    = 32
+)
+
+// roomFor returns the space to give a record of size bytes that moves
+// because its key's rewrite did not fit: 1/growRoom more, as much as a pad
+// field can say and, for a record that fits in a segment, no more than a
+// segment.
+func roomFor(size int) int {
+	pad := min(size/growRoom, maxPad)
+	if size <= segmentSize {
+		pad = min(pad, segmentSize-size)
+	}
+	if pad < padField {
+		return size
+	}
+	return size + pad
 }
 
 // delete removes the record in slot i by a local delete, leaving a

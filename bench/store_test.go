@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/prefetch"
@@ -213,6 +214,105 @@ func benchGetBatch(b *testing.B, n int, pf bool) {
 			if _, _, ok, _ := st.Lookup(buf[:0], k); !ok {
 				b.Fatal("miss")
 			}
+		}
+	}
+}
+
+// BenchmarkRewrite rewrites random sessions of a store of 100,000 or
+// 1,000,000 with values whose length varies by ±3% (497 to 527 bytes), as
+// a session store's writes do: most change a session's size a little; and
+// by ±50% (256 to 768 bytes), where most rewrites move their record and
+// compaction does much of the work. As the server does with a pipelined
+// batch, each goroutine writes 16 keys at a time, prefetched, and builds
+// them in a buffer of its own (a connection's read buffer). The store is
+// first filled with 512-byte values and each session rewritten five times
+// on average, so that what is measured is the steady state. B/session is
+// the memory in use at the end.
+func BenchmarkRewrite(b *testing.B) {
+	for _, spread := range []int{15, 256} {
+		for _, n := range []int{100_000, 1_000_000} {
+			b.Run(fmt.Sprintf("values=%d-%d/sessions=%d", 512-spread, 512+spread, n), func(b *testing.B) {
+				benchRewrite(b, n, spread)
+			})
+		}
+	}
+}
+
+func benchRewrite(b *testing.B, n, spread int) {
+	st, err := sessiond.Open(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	val := make([]byte, 512+spread)
+	var r rewriter
+	for k := range n {
+		if err := st.Set(r.key(0, uint64(k)), val[:512], time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r.x = 1
+	for range 5 * n / 16 {
+		r.batch(b, st, n, val, spread)
+	}
+	var seq atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rewriter{x: seq.Add(1) * 0x9e3779b97f4a7c15}
+		for {
+			for range 16 {
+				if !pb.Next() {
+					return
+				}
+			}
+			r.batch(b, st, n, val, spread)
+		}
+	})
+	b.StopTimer()
+	if s := st.Stats(); s.Keys == n {
+		b.ReportMetric(float64(s.UsedMemory)/float64(n), "B/session")
+	}
+}
+
+// rewriter writes batches of 16 random sessions for BenchmarkRewrite.
+type rewriter struct {
+	x    uint64 // xorshift state
+	buf  [16 * 37]byte
+	keys [16]string
+}
+
+// key writes session k's key, sess:<32 digits>, into slot j of the buffer.
+func (r *rewriter) key(j int, k uint64) string {
+	b := r.buf[j*37 : (j+1)*37]
+	copy(b, "sess:")
+	for i := 36; i >= 5; i-- {
+		b[i] = '0' + byte(k%10)
+		k /= 10
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func (r *rewriter) next() uint64 {
+	r.x ^= r.x << 13
+	r.x ^= r.x >> 7
+	r.x ^= r.x << 17
+	return r.x
+}
+
+// batch rewrites 16 random sessions of n with values of 512±spread bytes.
+func (r *rewriter) batch(b *testing.B, st *sessiond.Store, n int, val []byte, spread int) {
+	for j := range r.keys {
+		r.keys[j] = r.key(j, r.next()%uint64(n))
+	}
+	var pb prefetch.Batch
+	for _, k := range r.keys {
+		pb.Add(k)
+	}
+	prefetch.Keys(st, pb)
+	for _, k := range r.keys {
+		if err := st.Set(k, val[:512-spread+int(r.next()%uint64(2*spread+1))], time.Hour); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

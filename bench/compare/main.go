@@ -23,7 +23,11 @@
 //
 // Throughput: for every transport (tcp, unix), pipeline depth (1, 16) and
 // command (SET, GET) it runs each server for -warmup, then measures for
-// -duration, -rounds times, alternating which server goes first. The key
+// -duration, -rounds times, alternating which server goes first. Keys are
+// picked at random from -keyspace, and SET values vary in length by
+// -value-spread (±3% of 512 bytes by default): a session store's writes
+// rewrite sessions in no order, and a rewrite usually changes a session's
+// size; equal sizes and keys in order would flatter either server. The key
 // figure is the server's CPU per operation (utime+stime from
 // /proc/PID/stat over the measured phase, divided by the operations; the
 // table also gives utime and stime apart): on a two-core machine the load
@@ -83,6 +87,7 @@ type options struct {
 	rounds     int
 	conns      int
 	value      int
+	spread     int // percent of value either side
 	keyspace   int
 	sessions   int
 	settle     time.Duration
@@ -115,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.rounds, "rounds", 2, "runs of each server and configuration, alternating which server goes first")
 	fs.IntVar(&o.conns, "conns", 50, "connections")
 	fs.IntVar(&o.value, "value", 512, "value size in bytes")
+	fs.IntVar(&o.spread, "value-spread", 3, "SET values vary in length, uniformly, by up to this percentage of -value either side, as rewritten sessions do (0: every value is -value bytes)")
 	fs.IntVar(&o.keyspace, "keyspace", 100_000, "distinct keys for SET and GET (filled before the runs)")
 	fs.IntVar(&o.sessions, "sessions", 1_000_000, "sessions the memory phase sets")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "wait before reading RSS after the memory load")
@@ -182,6 +188,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-warmup %v: negative", o.warmup)
 	case o.rate < 0 || o.rate > 100_000_000:
 		return nil, fmt.Errorf("-rate %g: want 0 (flat out) to 100000000 commands/s", o.rate)
+	case o.spread < 0 || o.spread > 100:
+		return nil, fmt.Errorf("-value-spread %d: want a percentage from 0 to 100", o.spread)
 	case o.rounds < 1:
 		return nil, fmt.Errorf("-rounds %d: want at least 1", o.rounds)
 	case o.sessions < 1 || o.sessions > 100_000_000:

@@ -18,7 +18,7 @@ func TestParseFlags(t *testing.T) {
 	if o.protocol != load.RESP || o.reference != "redis" || !slices.Equal(o.transports, []string{"tcp", "unix"}) ||
 		!slices.Equal(o.phases, []string{"throughput", "memory"}) ||
 		!slices.Equal(o.servers, []string{"sessiond", "redis"}) || !slices.Equal(o.pipelines, []int{1, 16}) ||
-		!slices.Equal(o.ops, []load.Op{load.OpSet, load.OpGet}) || o.duration != 5*time.Second || o.rounds != 2 || o.rate != 0 {
+		!slices.Equal(o.ops, []load.Op{load.OpSet, load.OpGet}) || o.duration != 5*time.Second || o.rounds != 2 || o.rate != 0 || o.spread != 3 {
 		t.Fatalf("defaults: %+v", o)
 	}
 	// Servers come out in a fixed order whatever the flag's order.
@@ -37,6 +37,7 @@ func TestParseFlags(t *testing.T) {
 		{"-rounds", "0"},
 		{"-duration", "0s"},
 		{"-rate", "-5"},
+		{"-value-spread", "101"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {

@@ -16,8 +16,12 @@ func (b *bench) printThroughput(w io.Writer, configs []config, results map[strin
 	both := len(b.o.servers) == 2
 	ref := b.o.reference
 	fmt.Fprintf(w, "### Throughput and server CPU per operation, %s\n\n", protocolName(b.o.protocol))
-	fmt.Fprintf(w, "Every command over the %s. %d connections, %d-byte values, %d keys (filled before the runs), %v measured after %v of warm-up, %d round(s) per server alternating which goes first; figures summed over rounds. Latency is per round trip (at pipeline 16, one round trip carries 16 commands). Server CPU is utime+stime of the server process over the measured phase, from /proc/PID/stat (clock tick %v); user and system are utime and stime apart.\n\n",
-		protocolName(b.o.protocol), b.o.conns, b.o.value, b.o.keyspace, b.o.duration, b.o.warmup, b.o.rounds, target.ClockTick())
+	values := fmt.Sprintf("%d-byte values", b.o.value)
+	if d := b.valueSpread(); d > 0 {
+		values = fmt.Sprintf("values of %d to %d bytes (%d ± %d%%, uniform, drawn for each SET)", b.o.value-d, b.o.value+d, b.o.value, b.o.spread)
+	}
+	fmt.Fprintf(w, "Every command over the %s. %d connections, %s, %d random keys (filled before the runs), %v measured after %v of warm-up, %d round(s) per server alternating which goes first; figures summed over rounds. Latency is per round trip (at pipeline 16, one round trip carries 16 commands). Server CPU is utime+stime of the server process over the measured phase, from /proc/PID/stat (clock tick %v); user and system are utime and stime apart.\n\n",
+		protocolName(b.o.protocol), b.o.conns, values, b.o.keyspace, b.o.duration, b.o.warmup, b.o.rounds, target.ClockTick())
 	if b.o.rate > 0 {
 		fmt.Fprintf(w, "Offered load: %s commands/s over all connections, each connection on a fixed schedule (-rate), so both servers serve the same load; a server below that rate could not keep up.\n\n", report.Thousands(b.o.rate))
 	}

@@ -80,7 +80,8 @@ func (b *bench) throughput(ctx context.Context, w io.Writer) (bool, error) {
 			network = "tcp"
 		}
 		fill := load.Config{Protocol: b.o.protocol, Network: network, Addr: b.addr(s, network),
-			Conns: b.o.conns, Pipeline: 16, ValueSize: b.o.value, Keyspace: b.o.keyspace, Sequential: true}
+			Conns: b.o.conns, Pipeline: 16, ValueSize: b.o.value, ValueSpread: b.valueSpread(),
+			Keyspace: b.o.keyspace, Sequential: true}
 		g, err := load.Dial(ctx, fill)
 		if err != nil {
 			return false, err
@@ -155,7 +156,7 @@ func (b *bench) throughput(ctx context.Context, w io.Writer) (bool, error) {
 func (b *bench) measure(ctx context.Context, s *target.Server, c config) (*sample, error) {
 	g, err := load.Dial(ctx, load.Config{
 		Protocol: b.o.protocol, Network: c.transport, Addr: b.addr(s, c.transport), Conns: b.o.conns, Pipeline: c.pipeline,
-		Op: c.op, ValueSize: b.o.value, Keyspace: b.o.keyspace, Seed: uint64(time.Now().UnixNano()),
+		Op: c.op, ValueSize: b.o.value, ValueSpread: b.valueSpread(), Keyspace: b.o.keyspace, Seed: uint64(time.Now().UnixNano()),
 		Rate: b.o.rate,
 	})
 	if err != nil {
@@ -193,6 +194,10 @@ func (b *bench) measure(ctx context.Context, s *target.Server, c config) (*sampl
 		latency: res.Latency,
 	}, nil
 }
+
+// valueSpread returns how many bytes either side of -value a SET's value
+// may be.
+func (b *bench) valueSpread() int { return b.o.value * b.o.spread / 100 }
 
 // selfCPU returns this process's CPU time: the load generator's cost.
 func selfCPU() time.Duration {

@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		pipeline = fs.Int("P", 1, "pipeline depth: commands per round trip")
 		opName   = fs.String("op", "set", "command: set, get or session (SET sess:<hex> v EX 86400 or set sess:<hex> 0 86400 n, new keys)")
 		value    = fs.Int("value", 512, "value size in bytes")
+		spread   = fs.Int("value-spread", 0, "set values vary in length, uniformly, by up to this percentage of -value either side (0: every value is -value bytes)")
 		keyspace = fs.Int("keyspace", 100_000, "number of distinct keys for set and get")
 		duration = fs.Duration("d", 5*time.Second, "measured duration (0: bounded by -n only)")
 		count    = fs.Int64("n", 0, "stop after this many commands (0: bounded by -d only)")
@@ -70,20 +71,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			*addr = "127.0.0.1:11211"
 		}
 	}
+	if *spread < 0 || *spread > 100 {
+		fmt.Fprintf(stderr, "loadgen: -value-spread %d: want a percentage from 0 to 100\n", *spread)
+		return 2
+	}
 	if *duration <= 0 && *count <= 0 {
 		fmt.Fprintln(stderr, "loadgen: set -d or -n: the run must be bounded")
 		return 2
 	}
 	cfg := load.Config{
-		Protocol:  proto,
-		Network:   "tcp",
-		Addr:      *addr,
-		Conns:     *conns,
-		Pipeline:  *pipeline,
-		Op:        op,
-		ValueSize: *value,
-		Keyspace:  *keyspace,
-		Seed:      *seed,
+		Protocol:    proto,
+		Network:     "tcp",
+		Addr:        *addr,
+		Conns:       *conns,
+		Pipeline:    *pipeline,
+		Op:          op,
+		ValueSize:   *value,
+		ValueSpread: *value * *spread / 100,
+		Keyspace:    *keyspace,
+		Seed:        *seed,
 	}
 	if *unix != "" {
 		cfg.Network, cfg.Addr = "unix", *unix
@@ -151,8 +157,12 @@ func Print(w io.Writer, cfg load.Config, r *load.Result) {
 	if cfg.Rate > 0 {
 		rate = fmt.Sprintf("%.0f/s", cfg.Rate)
 	}
-	fmt.Fprintf(w, "%s %s %s %v conns=%d pipeline=%d value=%dB rate=%s\n",
-		cfg.Protocol, cfg.Network, cfg.Addr, r.Op, r.Conns, r.Pipeline, cfg.ValueSize, rate)
+	value := fmt.Sprintf("%dB", cfg.ValueSize)
+	if cfg.ValueSpread > 0 {
+		value += fmt.Sprintf("±%d", cfg.ValueSpread)
+	}
+	fmt.Fprintf(w, "%s %s %s %v conns=%d pipeline=%d value=%s rate=%s\n",
+		cfg.Protocol, cfg.Network, cfg.Addr, r.Op, r.Conns, r.Pipeline, value, rate)
 	fmt.Fprintf(w, "ops        %d in %v (%d round trips)\n", r.Ops, r.Elapsed.Round(time.Millisecond), r.Batches)
 	fmt.Fprintf(w, "ops/s      %.0f\n", r.OpsPerSec())
 	fmt.Fprintf(w, "latency    per round trip: p50 %s  p99 %s  p99.9 %s  max %s  mean %s\n",

@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 )
@@ -89,17 +90,22 @@ type batch struct {
 	ends   []int   // offset in buf just past each command
 	values []int   // offset in buf of each command's value (OpSession)
 	fields []field // a session value's variable parts (OpSession)
+
+	// sizes holds a command for each value length of a spread (OpSet
+	// with Config.ValueSpread), shortest first; keyAt is where the key
+	// digits start in each.
+	sizes [][]byte
+	keyAt int
 }
 
 // newBatch encodes n commands of kind op in protocol proto, with values
-// of valueSize bytes.
-func newBatch(proto Protocol, op Op, n, valueSize int) *batch {
-	value := make([]byte, valueSize)
-	for i := range value {
-		// Printable and not one repeated byte, in case a server
-		// compresses.
-		value[i] = 'a' + byte((i*7+i/26)%26)
+// of valueSize bytes, or with spread > 0 (OpSet only) of valueSize-spread
+// to valueSize+spread bytes, drawn for each send by vary.
+func newBatch(proto Protocol, op Op, n, valueSize, spread int) *batch {
+	if spread > 0 && op == OpSet {
+		return newSpreadBatch(proto, n, valueSize, spread)
 	}
+	value := pattern(valueSize)
 	var fields []field
 	if op == OpSession && valueSize >= minSessionValue {
 		value, fields = sessionValue(valueSize)
@@ -128,6 +134,55 @@ func newBatch(proto Protocol, op Op, n, valueSize int) *batch {
 		b.ends = append(b.ends, len(b.buf))
 	}
 	return b
+}
+
+// pattern returns a value of n bytes: printable and not one repeated
+// byte, in case a server compresses.
+func pattern(n int) []byte {
+	value := make([]byte, n)
+	for i := range value {
+		value[i] = 'a' + byte((i*7+i/26)%26)
+	}
+	return value
+}
+
+// newSpreadBatch is newBatch for SETs whose values vary in length.
+func newSpreadBatch(proto Protocol, n, valueSize, spread int) *batch {
+	value := pattern(valueSize + spread)
+	key := keyPrefix + strings.Repeat("0", keyDigits)
+	b := &batch{keys: make([]int, n), ends: make([]int, n)}
+	for size := max(valueSize-spread, 0); size <= valueSize+spread; size++ {
+		var cmd []byte
+		if proto == Memcache {
+			cmd = appendMemcache(nil, OpSet, key, value[:size])
+		} else {
+			cmd = appendRESP(nil, OpSet, key, value[:size])
+		}
+		b.keyAt = bytes.Index(cmd, []byte(key)) + len(keyPrefix)
+		b.sizes = append(b.sizes, cmd)
+	}
+	b.buf = make([]byte, 0, n*len(b.sizes[len(b.sizes)-1]))
+	b.vary(n, nil)
+	return b
+}
+
+// vary lays out the first n commands again, each with a value length
+// drawn by rng (with a nil rng, the middle one). A batch without a spread
+// keeps its one length. The keys must be set after it.
+func (b *batch) vary(n int, rng *rand.Rand) {
+	if b.sizes == nil {
+		return
+	}
+	b.buf = b.buf[:0]
+	for i := range n {
+		cmd := b.sizes[len(b.sizes)/2]
+		if rng != nil {
+			cmd = b.sizes[rng.IntN(len(b.sizes))]
+		}
+		b.keys[i] = len(b.buf) + b.keyAt
+		b.buf = append(b.buf, cmd...)
+		b.ends[i] = len(b.buf)
+	}
 }
 
 // appendRESP appends op on key as a RESP command.

@@ -3,6 +3,8 @@ package load
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -30,7 +32,7 @@ func TestBatchKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.proto)+" "+tt.op.String(), func(t *testing.T) {
-			b := newBatch(tt.proto, tt.op, len(tt.keys), len(v))
+			b := newBatch(tt.proto, tt.op, len(tt.keys), len(v), 0)
 			for i, k := range tt.keys {
 				b.setKey(tt.op, i, k)
 			}
@@ -46,7 +48,7 @@ func TestBatchKeys(t *testing.T) {
 }
 
 func TestSessionIDsUnique(t *testing.T) {
-	s := newBatch(RESP, OpSession, 1, 8)
+	s := newBatch(RESP, OpSession, 1, 8, 0)
 	seen := map[string]bool{}
 	for k := range uint64(10_000) {
 		s.setKey(OpSession, 0, k)
@@ -60,7 +62,7 @@ func TestSessionIDsUnique(t *testing.T) {
 
 func TestSessionValues(t *testing.T) {
 	for _, n := range []int{minSessionValue, 512, 4096} {
-		b := newBatch(RESP, OpSession, 2, n)
+		b := newBatch(RESP, OpSession, 2, n, 0)
 		b.setKey(OpSession, 0, 1)
 		b.setKey(OpSession, 1, 2)
 		v1 := b.buf[b.values[0] : b.values[0]+n]
@@ -78,5 +80,44 @@ func TestSessionValues(t *testing.T) {
 		if j1["passport"] == nil || j1["cookie"] == nil {
 			t.Fatalf("not an express session: %s", v1)
 		}
+	}
+}
+
+func TestBatchSpread(t *testing.T) {
+	for _, proto := range []Protocol{RESP, Memcache} {
+		t.Run(string(proto), func(t *testing.T) {
+			b := newBatch(proto, OpSet, 16, 512, 16)
+			rng := rand.New(rand.NewPCG(1, 2))
+			seen := map[int]bool{}
+			for range 100 {
+				b.vary(16, rng)
+				for i := range 16 {
+					b.setKey(OpSet, i, uint64(i))
+				}
+				for i := range 16 {
+					// From the key to the end of the command.
+					cmd := string(b.buf[b.keys[i]-len(keyPrefix) : b.ends[i]])
+					format := "key:%08d\r\n$%d\r\n"
+					if proto == Memcache {
+						format = "key:%08d 0 0 %d\r\n"
+					}
+					var k, n int
+					if _, err := fmt.Sscanf(cmd, format, &k, &n); err != nil || k != i {
+						t.Fatalf("command %d: %q: key %d, %v", i, cmd, k, err)
+					}
+					head := fmt.Sprintf(format, k, n)
+					if len(cmd) != len(head)+n+2 || !strings.HasSuffix(cmd, "\r\n") {
+						t.Fatalf("command %d: %d bytes for a value of %d: %q", i, len(cmd), n, cmd)
+					}
+					if n < 512-16 || n > 512+16 {
+						t.Fatalf("command %d: value of %d bytes", i, n)
+					}
+					seen[n] = true
+				}
+			}
+			if len(seen) < 30 {
+				t.Fatalf("%d value lengths in 1,600 commands, want nearly all 33", len(seen))
+			}
+		})
 	}
 }

@@ -35,6 +35,12 @@ type Config struct {
 	// ValueSize is the length of the values SET sends. If 0, it
 	// defaults to 512.
 	ValueSize int
+	// ValueSpread, if positive, varies the length of each value an OpSet
+	// sends, uniformly from ValueSize-ValueSpread to
+	// ValueSize+ValueSpread bytes, as a session store's rewrites change
+	// a session's size a little each time. If 0, every value is
+	// ValueSize bytes.
+	ValueSpread int
 	// Keyspace is the number of distinct keys (key:00000000 on) that SET
 	// and GET pick from uniformly at random. If 0, it defaults to 100,000.
 	Keyspace int
@@ -96,6 +102,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("load: pipeline %d: want 1 to 10000", c.Pipeline)
 	case c.ValueSize < 0 || c.ValueSize > 64<<20:
 		return c, fmt.Errorf("load: value size %d: want 1 to 64 MiB", c.ValueSize)
+	case c.ValueSpread < 0 || c.ValueSpread > c.ValueSize || c.ValueSpread > 4096:
+		return c, fmt.Errorf("load: value spread %d: want 0 to the value size %d, at most 4096", c.ValueSpread, c.ValueSize)
 	case c.Keyspace < 0 || c.Keyspace > MaxKeyspace:
 		return c, fmt.Errorf("load: keyspace %d: want 1 to %d", c.Keyspace, MaxKeyspace)
 	case c.Op < OpSet || c.Op > OpSession:
@@ -229,7 +237,7 @@ func Dial(ctx context.Context, cfg Config) (*Generator, error) {
 		g.conns = append(g.conns, &conn{
 			nc:    nc,
 			rd:    newReplyReader(cfg.Protocol, br),
-			batch: newBatch(cfg.Protocol, cfg.Op, cfg.Pipeline, cfg.ValueSize),
+			batch: newBatch(cfg.Protocol, cfg.Op, cfg.Pipeline, cfg.ValueSize, cfg.ValueSpread),
 			rng:   rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
 		})
 	}
@@ -367,6 +375,7 @@ func (g *Generator) drive(ctx context.Context, c *conn, res *Result, next, deadl
 				return nil
 			}
 		}
+		c.batch.vary(k, c.rng)
 		switch {
 		case cfg.Op == OpSession:
 			first := g.seq.Add(uint64(k)) - uint64(k) + cfg.Seed<<40
