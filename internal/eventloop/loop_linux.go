@@ -24,10 +24,11 @@ import (
 // without waiting. Input may be left when a read fills its buffer, when the
 // event said the peer hung up (EPOLLRDHUP: the end is still to be read) or
 // sent urgent data (EPOLLPRI: a TCP read stops at the urgent mark), and
-// after any read of a Unix socket, which also stops after a message that
-// passes descriptors. Otherwise a read that does not fill its buffer
-// empties the socket, and the next input comes with an event: one read and
-// one write per request, as Redis.
+// when a read of a Unix socket stops after a message that passes
+// descriptors (recvmsg says so: Socket.readOnce). Otherwise a read that does
+// not fill its buffer empties the socket, and the next input comes with an
+// event: one read and one write per request, as Redis, over TCP and Unix
+// sockets alike.
 //
 // A loop never waits for one client. A connection leaves its loop for a
 // goroutine of its own, for good, when its Serve says so, when the socket

@@ -22,7 +22,7 @@ type Socket struct {
 	queued       bool   // in the loop's again list
 	hup          bool   // an event said the client hung up: read on to the end
 	urgent       bool   // an event said urgent data came: read on until empty
-	unix         bool   // a Unix socket: a short read may leave input
+	unix         bool   // a Unix socket: read with recvmsg, to see a read cut short by passed descriptors
 	pending      []byte // replies the socket did not take
 	active       int64  // the loop's time of the last input, with an idle timeout
 }
@@ -53,15 +53,15 @@ func (s *Socket) Read(p []byte) (int, error) {
 	}
 	s.read = true
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(s.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, cut, e := s.readOnce(p)
 		switch e {
 		case 0:
 			if n == 0 {
 				s.more = false
 				return 0, io.EOF
 			}
-			s.more = int(n) == len(p) || s.hup || s.urgent || s.unix
-			return int(n), nil
+			s.more = n == len(p) || s.hup || s.urgent || cut
+			return n, nil
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
@@ -72,6 +72,23 @@ func (s *Socket) Read(p []byte) (int, error) {
 			return 0, e
 		}
 	}
+}
+
+// readOnce reads once into p. A Unix socket is read with recvmsg, whose
+// flags tell a read that stopped short at a message passing descriptors
+// (which, with no room given for them, the kernel closes and reports as
+// MSG_CTRUNC): then input may be left (cut). Otherwise a short read of
+// either kind of socket emptied it.
+func (s *Socket) readOnce(p []byte) (n int, cut bool, e syscall.Errno) {
+	if !s.unix {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(s.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		return int(r), false, e
+	}
+	iov := syscall.Iovec{Base: &p[0]}
+	iov.SetLen(len(p))
+	msg := syscall.Msghdr{Iov: &iov, Iovlen: 1}
+	r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&msg)), 0)
+	return int(r), msg.Flags&syscall.MSG_CTRUNC != 0, e
 }
 
 // Write writes p, or keeps what the socket does not take, and everything
