@@ -66,8 +66,10 @@ type journal struct {
 	syncCond  *sync.Cond
 	syncErr   error     // the last flush's failure, for waiters; under syncMu
 	rounds    uint64    // flushes tried; under syncMu
+	flushing  bool      // a change's flush runs (flushed); under syncMu
 	lostFlush [2]uint64 // positions (lo, hi] whose flush failed: maybe lost; under syncMu
 	kick      chan struct{}
+	zero      chan struct{} // the log wants zeros ahead (disk.LogOptions.Zero)
 	compact   chan struct{} // a compaction is due
 	saveMu    sync.Mutex    // held by the snapshot being written
 	started   bool          // the syncer runs
@@ -197,6 +199,12 @@ func (j *journal) writeQueued() error {
 		j.mu.Unlock()
 		return fmt.Errorf("%w: writing the log: %w", ErrNotPersisted, err)
 	}
+	if cur.NeedsZero() {
+		select {
+		case j.zero <- struct{}{}:
+		default:
+		}
+	}
 	j.spare = buf[:0]
 	if cap(j.spare) > 4<<20 {
 		j.spare = nil // one huge batch passed: let it go
@@ -226,8 +234,11 @@ func (j *journal) refuse() error {
 	return j.failed
 }
 
-// flushed returns once position pos, written, is on the disk, asking the
-// syncer for a flush if it must, or with the flush's error.
+// flushed returns once position pos, written, is on the disk, or with the
+// flush's error. The first waiter flushes, on its own goroutine (the event
+// loop's thread, as Redis's main thread does), and the waiters that come
+// meanwhile share the next flush, which the first of them runs: no
+// hand-over to the syncer and back on the way of a change.
 func (j *journal) flushed(pos uint64) error {
 	if pos == 0 {
 		return nil
@@ -236,15 +247,20 @@ func (j *journal) flushed(pos uint64) error {
 	defer j.syncMu.Unlock()
 	start := j.rounds
 	for j.synced.Load() < pos {
-		select {
-		case j.kick <- struct{}{}:
-		default:
-		}
 		// An error counts only from a flush tried since we asked.
-		if j.syncErr != nil && j.rounds != start {
+		if j.syncErr != nil && (j.rounds != start || j.syncErr == ErrClosed) {
 			return j.syncErr
 		}
-		j.syncCond.Wait()
+		if j.flushing {
+			j.syncCond.Wait()
+			continue
+		}
+		j.flushing = true
+		j.syncMu.Unlock()
+		j.sync(true)
+		j.syncMu.Lock()
+		j.flushing = false
+		j.syncCond.Broadcast() // a waiter that needs more leads the next
 	}
 	if pos > j.lostFlush[0] && pos <= j.lostFlush[1] {
 		// Its flush failed: the kernel may have dropped the data since,
@@ -271,6 +287,25 @@ func (j *journal) syncLoop() {
 		case <-t.C:
 			j.retry()
 			j.sync(j.policy != FsyncNo)
+		}
+	}
+}
+
+// zeroLoop writes zeros ahead of the current log's frames when it asks
+// (FsyncAlways: see disk.LogOptions.Zero). A failure is not the journal's:
+// appends then allocate as they go.
+func (j *journal) zeroLoop() {
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-j.zero:
+			j.mu.Lock()
+			cur := j.cur
+			j.mu.Unlock()
+			if cur != nil {
+				_ = cur.ZeroAhead()
+			}
 		}
 	}
 }
@@ -364,15 +399,20 @@ func (j *journal) close() error {
 	if j.started {
 		<-j.done
 	}
+	// No flush comes any more: the one a change runs ends, and a Sync
+	// still waiting ends with ErrClosed.
+	j.syncMu.Lock()
+	for j.flushing {
+		j.syncCond.Wait()
+	}
+	j.flushing = true
+	j.syncErr = ErrClosed
+	j.syncMu.Unlock()
+	j.syncCond.Broadcast()
 	j.mu.Lock()
 	end := j.end
 	j.mu.Unlock()
 	err := j.writeTo(end)
-	// No flush comes any more: a Sync still waiting ends.
-	j.syncMu.Lock()
-	j.syncErr = ErrClosed
-	j.syncMu.Unlock()
-	j.syncCond.Broadcast()
 	j.wmu.Lock() // no write is under way on the logs it closes
 	defer j.wmu.Unlock()
 	j.mu.Lock()

@@ -35,6 +35,7 @@ func (st *Store) openJournal() error {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	lo := st.opts.logOptions
+	lo.Zero = st.opts.Fsync == FsyncAlways
 	j := &journal{
 		st:      st,
 		dir:     d,
@@ -42,6 +43,7 @@ func (st *Store) openJournal() error {
 		log:     lg,
 		lopts:   lo,
 		kick:    make(chan struct{}, 1),
+		zero:    make(chan struct{}, 1),
 		compact: make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -70,6 +72,9 @@ func (st *Store) loadDir() {
 	j.started = true
 	go j.syncLoop()
 	go j.compactLoop()
+	if j.lopts.Zero {
+		go j.zeroLoop()
+	}
 }
 
 // Loaded returns a channel closed once the store has loaded its data

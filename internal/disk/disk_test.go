@@ -154,6 +154,20 @@ func (s scanned) checkFrames(t *testing.T, bodies [][]byte) {
 	}
 }
 
+// closeAndCheck closes l and checks that the file at path holds exactly
+// the bodies' frames.
+func closeAndCheck(t *testing.T, l *disk.Log, path string, bodies [][]byte) {
+	t.Helper()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := scanLog(path, readFile(t, path), maxBody, nil)
+	if s.err != nil || s.scan.TornBytes != 0 {
+		t.Fatalf("scan: %+v, %v", s.scan, s.err)
+	}
+	s.checkFrames(t, bodies)
+}
+
 // lastNonZero is the length of b up to its last byte that is not zero: the
 // torn bytes ScanLog should report for a tail b.
 func lastNonZero(b []byte) int64 {
@@ -286,14 +300,7 @@ func TestLogWriteFails(t *testing.T) {
 			}
 			write.err, sync.err = nil, nil
 			appendFrames(t, l, bodies[1:])
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s := scanLog(path, readFile(t, path), maxBody, nil)
-			if s.err != nil || s.scan.TornBytes != 0 {
-				t.Fatalf("scan: %+v, %v", s.scan, s.err)
-			}
-			s.checkFrames(t, bodies)
+			closeAndCheck(t, l, path, bodies)
 		})
 	}
 }
