@@ -11,7 +11,8 @@ import (
 // walks the whole store two or three times (digests, versions, records);
 // unpaced, catching up a node that missed 30,000 writes took a healthy
 // node 0.7s of CPU within half a second, and its write p99 rose 9 to 16
-// times (go run ./bench/cluster -phases catchup).
+// times (go run ./bench/cluster -phases catchup). The rounds paced also run
+// at a lower priority (inBackground).
 const repairShare = 4
 
 // pace spreads a round's walks of the store: after each step it waits

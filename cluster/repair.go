@@ -166,7 +166,8 @@ func (n *Node) repairRound() (buckets int, records uint64, ok bool) {
 			break
 		}
 	}
-	buckets, records, err := n.repairAs(p, kind, fresh, n.paced())
+	var err error
+	inBackground(func() { buckets, records, err = n.repairAs(p, kind, fresh, n.paced()) })
 	switch {
 	case errors.Is(err, errRepairBusy):
 		if due != nil {
@@ -294,12 +295,19 @@ func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
 	if err != nil {
 		return err
 	}
-	fresh, pc := n.inFlight(), n.paced()
 	if first[0] == msgCatchUp {
 		// The peer catches up (or reconciles after a failure): send the
 		// young too, and at once.
-		fresh, pc = window{}, pace{}
+		return n.answerRound(ch, them, theirFloor, theirs, window{}, pace{})
 	}
+	inBackground(func() { err = n.answerRound(ch, them, theirFloor, theirs, n.inFlight(), n.paced()) })
+	return err
+}
+
+// answerRound sends this node's digest and reconciles with the peer that
+// sent theirs, leaving out records stamped within fresh and pacing its
+// walks as pc says.
+func (n *Node) answerRound(ch *channel, them hello, theirFloor sessiond.Version, theirs []uint64, fresh window, pc pace) error {
 	floor, mine, err := n.digests(pc)
 	if err != nil {
 		return err
