@@ -257,6 +257,7 @@ func (s *Server) settings() map[string]string {
 		"max-value-size":              strconv.Itoa(o.MaxValueSize),
 		"unixsocket":                  s.cfg.Unix,
 		"unixsocketperm":              fmt.Sprintf("%o", s.cfg.UnixPerm),
+		"protected-mode":              yesNo(!s.cfg.ProtectedModeOff),
 	}
 	if s.cfg.RequirePass != "" {
 		m["requirepass"] = s.cfg.RequirePass

@@ -22,6 +22,7 @@ const memcachedVersion = "1.6.18"
 var memcacheProtocol = &protocol{
 	name:    "memcache",
 	tooMany: "ERROR Too many open connections\r\n",
+	denied:  deniedMemcache,
 	open: func(s *Server, nc net.Conn) *conn {
 		s.mc.total.Add(1)
 		return newMCConn(s, nc).conn

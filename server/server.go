@@ -49,6 +49,12 @@ type Config struct {
 	// RequirePass, if set, is the password clients must give with AUTH
 	// or HELLO before any other command.
 	RequirePass string
+	// ProtectedModeOff serves clients from other hosts when RequirePass
+	// is empty. By default the server is in protected mode, as Redis is:
+	// with no password, a TCP client that is not on a loopback address
+	// gets an error (-DENIED over RESP, SERVER_ERROR over memcached)
+	// saying why, and is disconnected.
+	ProtectedModeOff bool
 
 	// MaxClients is the most connections served at once; one more gets
 	// an error and is closed. If zero, 10,000.
@@ -306,6 +312,7 @@ func (s *Server) Listen() error {
 	if err := s.checkMemcacheAddr(); err != nil {
 		return err
 	}
+	s.warnUnprotected()
 	for _, l := range []struct {
 		network, addr string
 		proto         *protocol
@@ -352,6 +359,7 @@ type listener struct {
 type protocol struct {
 	name    string // in logs: resp or memcache
 	tooMany string // the reply to a connection past MaxClients
+	denied  string // the reply to a connection protected mode refuses
 	// open makes the connection for nc.
 	open func(s *Server, nc net.Conn) *conn
 }
@@ -359,6 +367,7 @@ type protocol struct {
 var respProtocol = &protocol{
 	name:    "resp",
 	tooMany: "-ERR max number of clients reached\r\n",
+	denied:  deniedRESP,
 	open:    func(s *Server, nc net.Conn) *conn { return newRESPConn(s, nc).conn },
 }
 
@@ -438,6 +447,10 @@ func (s *Server) accept(l listener) error {
 		}
 		delay = 0
 		s.stats.connections.Add(1)
+		if s.protected() && !fromLocal(nc.RemoteAddr()) {
+			s.deny(nc, l.proto)
+			continue
+		}
 		if n := s.clients.Add(1); n > int64(s.cfg.MaxClients) {
 			s.clients.Add(-1)
 			s.stats.rejected.Add(1)

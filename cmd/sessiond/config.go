@@ -71,6 +71,10 @@ type Config struct {
 	// RequirePass is the password clients must give. Default: none.
 	RequirePass string
 
+	// ProtectedMode refuses clients from other hosts while RequirePass is
+	// empty, as Redis's protected-mode. Default true.
+	ProtectedMode bool
+
 	// MaxClients is the most connections at once. Default 10000.
 	MaxClients int
 
@@ -222,6 +226,19 @@ var settings = []setting{
 		}},
 	{name: "requirepass", usage: "require clients to AUTH with `password`", from: fromAll,
 		set: func(c *Config, s string) error { c.RequirePass = s; return nil }},
+	{name: "protected-mode", def: "yes", from: fromAll,
+		usage: "with no --requirepass, serve only clients on a loopback address or a Unix socket, as Redis does: yes or no (`mode`)",
+		set: func(c *Config, s string) error {
+			switch strings.ToLower(s) {
+			case "yes", "true":
+				c.ProtectedMode = true
+			case "no", "false":
+				c.ProtectedMode = false
+			default:
+				return errors.New("want yes or no")
+			}
+			return nil
+		}},
 	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
 	{name: "event-loops", def: "1", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection, as elsewhere; with --sync-replicas, a connection leaves its loop at its first write)", from: fromAll,

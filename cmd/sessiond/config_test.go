@@ -25,6 +25,7 @@ func defaults(change func(c *Config)) Config {
 		Addr:           "127.0.0.1:6379",
 		UnixPerm:       0o600,
 		MaxClients:     10000,
+		ProtectedMode:  true,
 		EventLoops:     1,
 		CompactMinSize: 64 << 20,
 		TombstoneTTL:   24 * time.Hour,
@@ -251,6 +252,28 @@ func TestLoadConfig(t *testing.T) {
 				c.MemcacheAddr, c.MemcacheUnix = "127.0.0.1:3", "/env.sock"
 			}),
 		},
+		{
+			name: "protected mode off by flag",
+			args: []string{"--protected-mode", "no"},
+			want: defaults(func(c *Config) { c.ProtectedMode = false }),
+		},
+		{
+			name: "protected mode off in env",
+			env:  map[string]string{"SESSIOND_PROTECTED_MODE": "NO"},
+			want: defaults(func(c *Config) { c.ProtectedMode = false }),
+		},
+		{
+			name: "protected mode: flag over file",
+			args: []string{"--config", "$FILE", "--protected-mode=yes"},
+			file: "protected-mode = \"no\"\n",
+			want: defaults(func(c *Config) { c.File = "$FILE" }),
+		},
+		{
+			name: "protected mode off in file, as a boolean",
+			args: []string{"--config", "$FILE"},
+			file: "protected-mode = false\n",
+			want: defaults(func(c *Config) { c.File = "$FILE"; c.ProtectedMode = false }),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,6 +314,11 @@ func TestLoadConfigErrors(t *testing.T) {
 			name:    "cluster key of the wrong size",
 			env:     map[string]string{"SESSIOND_CLUSTER_KEY": "c2hvcnQ="},
 			wantErr: `config: cluster-key "c2hvcnQ=" (from SESSIOND_CLUSTER_KEY): 5 bytes: want 16, 24 or 32`,
+		},
+		{
+			name:    "bad protected mode",
+			args:    []string{"--protected-mode", "maybe"},
+			wantErr: `config: protected-mode "maybe" (from --protected-mode): want yes or no`,
 		},
 		{
 			name:    "bad sync timeout",

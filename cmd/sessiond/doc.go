@@ -29,6 +29,9 @@
 //	                          port bypasses the password)
 //	--requirepass PASSWORD    require AUTH (prefer SESSIOND_REQUIREPASS:
 //	                          a flag shows in the process list)
+//	--protected-mode yes|no   with no --requirepass, refuse TCP clients
+//	                          that are not on a loopback address, with an
+//	                          error saying why, as Redis does (default yes)
 //	--maxclients N            connections at once (default 10000)
 //	--timeout SECONDS         close idle connections (default 0: never)
 //	--event-loops N           serve RESP connections from N event loops

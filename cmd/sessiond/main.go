@@ -94,16 +94,17 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		clusterSrv = clusterInfo{node}
 	}
 	srv := server.New(store, server.Config{
-		Addr:        c.Addr,
-		Unix:        c.Unix,
-		UnixPerm:    c.UnixPerm,
-		RequirePass: c.RequirePass,
-		MaxClients:  c.MaxClients,
-		Timeout:     c.Timeout,
-		EventLoops:  c.EventLoops,
-		WritesWait:  c.Cluster.SyncReplicas > 0,
-		Logger:      log,
-		Version:     version(),
+		Addr:             c.Addr,
+		Unix:             c.Unix,
+		UnixPerm:         c.UnixPerm,
+		RequirePass:      c.RequirePass,
+		ProtectedModeOff: !c.ProtectedMode,
+		MaxClients:       c.MaxClients,
+		Timeout:          c.Timeout,
+		EventLoops:       c.EventLoops,
+		WritesWait:       c.Cluster.SyncReplicas > 0,
+		Logger:           log,
+		Version:          version(),
 
 		MemcacheAddr:     c.MemcacheAddr,
 		MemcacheUnix:     c.MemcacheUnix,

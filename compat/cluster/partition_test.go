@@ -79,7 +79,9 @@ func (nw *netns) heal(i, j int) {
 func (nw *netns) startIn(t *testing.T, i int, join string) *node {
 	t.Helper()
 	a, name := nw.addrs[i], fmt.Sprintf("n%d", i)
-	args := append([]string{"--addr", a + ":6379"}, nodeArgs(name, a+":7946", join)...)
+	// The test's clients reach the node from the bridge's address, which
+	// protected mode would refuse: no password here.
+	args := append([]string{"--addr", a + ":6379", "--protected-mode", "no"}, nodeArgs(name, a+":7946", join)...)
 	return asNode(t, name, harness.StartWrapped(t, []string{"ip", "netns", "exec", nw.names[i]}, args...))
 }
 
