@@ -75,6 +75,7 @@ func commandTable() map[string]*command {
 		{name: "getex", arity: -2, flags: write | readsValue, first: 1, last: 1, step: 1, fn: cmdGetEx},
 		{name: "mget", arity: -2, flags: readonly | offLoop | readsValue, first: 1, last: -1, step: 1, fn: cmdMGet},
 		{name: "mset", arity: -3, flags: write, first: 1, last: -1, step: 2, fn: cmdMSet},
+		{name: "strlen", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdStrlen},
 		// Keys.
 		{name: "del", arity: -2, flags: write, first: 1, last: -1, step: 1, fn: cmdDel},
 		{name: "unlink", arity: -2, flags: write, first: 1, last: -1, step: 1, fn: cmdDel},
@@ -87,6 +88,7 @@ func commandTable() map[string]*command {
 		{name: "ttl", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
 		{name: "pttl", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
 		{name: "persist", arity: 2, flags: write, first: 1, last: 1, step: 1, fn: cmdPersist},
+		{name: "object", arity: -2, flags: readonly, fn: cmdObject},
 		{name: "scan", arity: -2, flags: readonly | offLoop, fn: cmdScan},
 		{name: "keys", arity: 2, flags: readonly | offLoop, fn: cmdKeys},
 		// Transactions.
