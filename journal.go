@@ -62,6 +62,7 @@ type journal struct {
 	wmu   sync.Mutex // held by the write of the queued frames; spare too
 	spare []byte     // the buffer the next write swaps in
 
+	flushMu   sync.Mutex // held through a sync: one at a time, the syncer's or a change's
 	syncMu    sync.Mutex
 	syncCond  *sync.Cond
 	syncErr   error     // the last flush's failure, for waiters; under syncMu
@@ -303,8 +304,14 @@ func (j *journal) zeroLoop() {
 			j.mu.Lock()
 			cur := j.cur
 			j.mu.Unlock()
-			if cur != nil {
-				_ = cur.ZeroAhead()
+			if cur == nil || cur.ZeroAhead() == nil {
+				continue
+			}
+			// A full disk: not again at every write.
+			select {
+			case <-j.stop:
+				return
+			case <-time.After(time.Second):
 			}
 		}
 	}
@@ -314,6 +321,11 @@ func (j *journal) zeroLoop() {
 // eviction), closes the logs rotated out, and flushes the current one if
 // flush is set, then tells the waiters.
 func (j *journal) sync(flush bool) {
+	// One at a time: a sync that took the logs rotated out must have
+	// flushed them before another publishes a synced position past
+	// their frames.
+	j.flushMu.Lock()
+	defer j.flushMu.Unlock()
 	j.mu.Lock()
 	end := j.end
 	j.mu.Unlock()

@@ -249,6 +249,10 @@ func (j *journal) startLog(gen uint64) error {
 	if err != nil {
 		return err
 	}
+	// Its first zeros (FsyncAlways) are written before the swap, while
+	// changes still go to the old log, so that none waits for them. A
+	// failure leaves the log allocating as it goes.
+	_ = l.ZeroAhead()
 	if err := j.dir.Sync(); err != nil {
 		l.Close()
 		return err

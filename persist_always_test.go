@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,5 +129,108 @@ func TestPersistFsyncAlwaysCloseUnderWrites(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no write was acknowledged before Close")
+	}
+}
+
+// holdFlushOf is a Sync that holds the first flush of the log file whose
+// name ends in suffix (a log keeps the temporary name it was created
+// under) once armed, until release is closed.
+type holdFlushOf struct {
+	suffix  string
+	armed   atomic.Bool
+	once    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func newHoldFlushOf(suffix string) *holdFlushOf {
+	return &holdFlushOf{suffix: suffix, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (h *holdFlushOf) options() disk.LogOptions {
+	return disk.LogOptions{Sync: func(f *os.File) error {
+		if h.armed.Load() && strings.HasSuffix(f.Name(), h.suffix) && h.once.CompareAndSwap(false, true) {
+			close(h.entered)
+			<-h.release
+		}
+		return f.Sync()
+	}}
+}
+
+// TestPersistAlwaysOldLogFlushedFirst: under FsyncAlways a change written
+// to a log that a rotation then retired is acknowledged only once that log
+// is flushed, however the flushes of the new log go meanwhile. (When a
+// change's own flush ran beside the syncer's, it flushed the new log alone
+// and acknowledged frames the old one had not flushed yet.)
+func TestPersistAlwaysOldLogFlushedFirst(t *testing.T) {
+	h := newHoldFlushOf("log.000001.tmp")
+	st := openDir(t, t.TempDir(), Options{DeferWrites: true, Fsync: FsyncAlways, logOptions: h.options()})
+	defer st.Close()
+	if err := st.Set("x", []byte("1"), 0); err != nil { // queued, not written
+		t.Fatal(err)
+	}
+	h.armed.Store(true)
+	saved := make(chan error, 1)
+	go func() { saved <- st.Save() }() // writes x to log 1, retires it; its flush is held
+	select {
+	case <-h.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("log 1 was not flushed within 10 s of the rotation")
+	}
+	committed := make(chan error, 1)
+	go func() { committed <- st.Commit() }()
+	select {
+	case err := <-committed:
+		close(h.release)
+		t.Fatalf("Commit returned (%v) while log 1, which holds x, was not flushed", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(h.release)
+	if err := <-committed; err != nil {
+		t.Fatalf("Commit once log 1 is flushed: %v", err)
+	}
+	if err := <-saved; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPersistAlwaysWritesThroughRotation: writes go on through a rotation
+// whose retired log's flush is slow, each acknowledged, and the new log
+// has its zeros ahead before any change reaches it.
+func TestPersistAlwaysWritesThroughRotation(t *testing.T) {
+	dir := t.TempDir()
+	h := newHoldFlushOf("log.000001.tmp")
+	st := openDir(t, dir, Options{Fsync: FsyncAlways, logOptions: h.options()})
+	defer st.Close()
+	h.armed.Store(true)
+	set := make(chan error, 1)
+	go func() { set <- st.Set("a", []byte("1"), 0) }()
+	<-h.entered // the Set's flush of log 1, held
+	saved := make(chan error, 1)
+	go func() { saved <- st.Save() }()
+	time.Sleep(100 * time.Millisecond)
+	close(h.release)
+	if err := <-set; err != nil {
+		t.Fatalf("Set whose flush overlapped a rotation: %v", err)
+	}
+	if err := <-saved; err != nil {
+		t.Fatal(err)
+	}
+	fs, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Name() == "log.000002" {
+			fi, _ := f.Info()
+			if fi.Size() < 8<<20 {
+				t.Fatalf("the new log is %d bytes before any change reached it; want its zeros ahead (8 MiB)", fi.Size())
+			}
+		}
+	}
+	for i := range 20 {
+		if err := st.Set(fmt.Sprint("after", i), []byte("1"), 0); err != nil {
+			t.Fatalf("Set after the rotation: %v", err)
+		}
 	}
 }

@@ -33,7 +33,8 @@ func (s *Server) protected() bool {
 }
 
 // fromLocal reports whether a client at addr is on this host's loopback
-// interface or a Unix socket, which protected mode serves.
+// interface or a Unix socket, which protected mode serves. (Only TCP
+// listeners are checked: a Unix socket's peer address may be unnamed.)
 func fromLocal(addr net.Addr) bool {
 	switch a := addr.(type) {
 	case *net.UnixAddr:

@@ -447,7 +447,7 @@ func (s *Server) accept(l listener) error {
 		}
 		delay = 0
 		s.stats.connections.Add(1)
-		if s.protected() && !fromLocal(nc.RemoteAddr()) {
+		if s.protected() && l.Addr().Network() == "tcp" && !fromLocal(nc.RemoteAddr()) {
 			s.deny(nc, l.proto)
 			continue
 		}

@@ -217,7 +217,7 @@ func (l *Log) ZeroAhead() error {
 		return err
 	}
 	l.size = max(l.size, to)
-	l.zeroed.Store(to)
+	l.zeroed.Store(max(l.zeroed.Load(), to))
 	return nil
 }
 
