@@ -4,7 +4,10 @@ package server
 // AUTH, HELLO, RESET and CLIENT.
 
 import (
+	"cmp"
 	"crypto/subtle"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -216,15 +219,7 @@ func cmdClient(c *respConn, args [][]byte) {
 	case sub == "info" && len(args) == 2:
 		c.w.Verbatim("txt", c.info(time.Now())+"\n")
 	case sub == "list":
-		var b strings.Builder
-		now := time.Now()
-		c.s.mu.Lock()
-		for o := range c.s.conns {
-			b.WriteString(o.info(now))
-			b.WriteByte('\n')
-		}
-		c.s.mu.Unlock()
-		c.w.Verbatim("txt", b.String())
+		c.clientList(args[2:])
 	case (sub == "no-evict" || sub == "no-touch") && len(args) == 3:
 		c.w.OK()
 	case sub == "help":
@@ -233,6 +228,61 @@ func cmdClient(c *respConn, args [][]byte) {
 	default:
 		c.subcommandError("client", args, "setname", "getname", "id", "setinfo", "info", "list", "no-evict", "no-touch", "help")
 	}
+}
+
+// clientList answers CLIENT LIST [TYPE type | ID id ...]: a line per
+// connection, by id, or per id asked for, in the order asked. Every
+// connection is of type normal: no replica, master or pubsub connects.
+func (c *respConn) clientList(opts [][]byte) {
+	var ids []int64
+	switch {
+	case len(opts) == 0:
+	case len(opts) == 2 && strings.EqualFold(string(opts[0]), "type"):
+		switch strings.ToLower(string(opts[1])) {
+		case "normal":
+		case "master", "replica", "slave", "pubsub":
+			ids = []int64{} // none of those types
+		default:
+			c.w.Error("ERR Unknown client type '" + string(trunc(opts[1], 128)) + "'")
+			return
+		}
+	case len(opts) > 1 && strings.EqualFold(string(opts[0]), "id"):
+		ids = make([]int64, 0, len(opts)-1)
+		for _, o := range opts[1:] {
+			id, err := strconv.ParseInt(string(o), 10, 64)
+			if err != nil {
+				c.w.Error("ERR Invalid client ID")
+				return
+			}
+			ids = append(ids, id)
+		}
+	default:
+		c.w.Error(errSyntax)
+		return
+	}
+	c.s.mu.Lock()
+	all := make([]*conn, 0, len(c.s.conns))
+	for o := range c.s.conns {
+		all = append(all, o)
+	}
+	c.s.mu.Unlock()
+	slices.SortFunc(all, func(a, b *conn) int { return cmp.Compare(a.id, b.id) })
+	if ids != nil {
+		byID := all
+		all = all[:0:0]
+		for _, id := range ids {
+			if i, ok := slices.BinarySearchFunc(byID, id, func(o *conn, id int64) int { return cmp.Compare(o.id, id) }); ok {
+				all = append(all, byID[i])
+			}
+		}
+	}
+	var b strings.Builder
+	now := time.Now()
+	for _, o := range all {
+		b.WriteString(o.info(now))
+		b.WriteByte('\n')
+	}
+	c.w.Verbatim("txt", b.String())
 }
 
 // subcommandError replies as Redis does to a subcommand it cannot run: a
