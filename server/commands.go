@@ -64,6 +64,7 @@ func commandTable() map[string]*command {
 		{name: "bgsave", arity: -1, fn: cmdBgsave},
 		{name: "bgrewriteaof", arity: 1, fn: cmdBgsave},
 		{name: "lastsave", arity: 1, fn: cmdLastsave},
+		{name: "role", arity: 1, fn: cmdRole},
 		{name: "shutdown", arity: -1, flags: noQueue, fn: cmdShutdown},
 		// Strings.
 		{name: "get", arity: 2, flags: readonly | readsValue, first: 1, last: 1, step: 1, fn: cmdGet},

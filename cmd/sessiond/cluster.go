@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/cluster"
+	"github.com/sessiond/sessiond/server"
 )
 
 // clusterConfig returns the node's configuration.
@@ -30,6 +31,29 @@ func (c clusterInfo) WaitReplicas(num int, timeout time.Duration, cancel <-chan 
 
 func (c clusterInfo) Digest() (string, error) { return c.n.Digest() }
 
+// Role returns the node's log position and its peers as replicas.
+func (c clusterInfo) Role() (uint64, []server.Replica) {
+	s := c.n.Status()
+	return s.Logged, replicas(s)
+}
+
+// replicas lists the node's peers as replicas of its writes.
+func replicas(s cluster.Status) []server.Replica {
+	var rs []server.Replica
+	for _, m := range s.Members {
+		if m.Self {
+			continue
+		}
+		host, port := m.Data, ""
+		if i := strings.LastIndexByte(m.Data, ':'); i >= 0 {
+			host, port = m.Data[:i], m.Data[i+1:]
+		}
+		rs = append(rs, server.Replica{Host: host, Port: port, Offset: s.Logged - min(s.Logged, m.LagRecords),
+			Online: m.Connected, LagSeconds: int64(m.Lag / time.Second)})
+	}
+	return rs
+}
+
 // Info renders the node's status as INFO's replication section (every node
 // is a master that the others replicate, in Redis's slaveN shape) and
 // cluster section.
@@ -41,23 +65,14 @@ func (c clusterInfo) Info() (replication, clusterSection [][2]string) {
 	}
 	connected := 0
 	var peers [][2]string
-	for _, m := range s.Members {
-		if m.Self {
-			continue
-		}
-		if m.Connected {
+	for i, r := range replicas(s) {
+		online := "offline"
+		if r.Online {
+			online = "online"
 			connected++
 		}
-		online := "offline"
-		if m.Connected {
-			online = "online"
-		}
-		host, port := m.Data, ""
-		if i := strings.LastIndexByte(m.Data, ':'); i >= 0 {
-			host, port = m.Data[:i], m.Data[i+1:]
-		}
-		peers = append(peers, [2]string{"slave" + strconv.Itoa(len(peers)),
-			fmt.Sprintf("ip=%s,port=%s,state=%s,offset=%d,lag=%d", host, port, online, s.Logged-min(s.Logged, m.LagRecords), int64(m.Lag/time.Second))})
+		peers = append(peers, [2]string{"slave" + strconv.Itoa(i),
+			fmt.Sprintf("ip=%s,port=%s,state=%s,offset=%d,lag=%d", r.Host, r.Port, online, r.Offset, r.LagSeconds)})
 	}
 	replication = append([][2]string{
 		{"role", "master"},

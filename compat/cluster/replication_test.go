@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,6 +36,7 @@ func TestReplication(t *testing.T) {
 	if n, err := nodes[0].rdb.Do(c, "WAIT", 2, 1000).Int(); err != nil || n != 2 {
 		t.Errorf("WAIT 2 1000 = %d, %v; want 2", n, err)
 	}
+	checkRole(t, nodes)
 
 	// Touch (EXPIRE) through one node renews the TTL everywhere.
 	if err := nodes[1].rdb.Expire(c, "sess:0", 10*time.Minute).Err(); err != nil {
@@ -136,5 +138,36 @@ func TestNoReplicas(t *testing.T) {
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "SERVER_ERROR NOREPLICAS ") {
 		t.Fatalf("memcached set with no peer: %q, %v; want SERVER_ERROR NOREPLICAS", line, err)
+	}
+}
+
+// checkRole: ROLE on a node says master, its log position, and each other
+// node as a replica at its data address, having applied up to that
+// position (every write is acknowledged by WAIT above).
+func checkRole(t *testing.T, nodes []*node) {
+	t.Helper()
+	c := ctx(t)
+	role, err := nodes[0].rdb.Do(c, "ROLE").Slice()
+	if err != nil || len(role) != 3 || role[0] != "master" {
+		t.Fatalf("ROLE = %v, %v; want master, an offset and the replicas", role, err)
+	}
+	offset, _ := role[1].(int64)
+	replicas, _ := role[2].([]any)
+	var got []string
+	for _, r := range replicas {
+		f, _ := r.([]any)
+		if len(f) != 3 {
+			t.Fatalf("ROLE replica %v: want ip, port, offset", r)
+		}
+		got = append(got, fmt.Sprintf("%v:%v@%v", f[0], f[1], f[2]))
+	}
+	var want []string
+	for _, nd := range nodes[1:] {
+		want = append(want, fmt.Sprintf("%s@%d", nd.Data, offset))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if offset <= 0 || !slices.Equal(got, want) {
+		t.Errorf("ROLE: offset %d, replicas %v; want a positive offset and %v", offset, got, want)
 	}
 }
