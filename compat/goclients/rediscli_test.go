@@ -142,6 +142,27 @@ func TestRedisCLI(t *testing.T) {
 		wantOutput(t, cli(t, unix, "DBSIZE"), "240\n")
 	})
 
+	// After scan-dbsize, which left 240 keys of a 1-byte value; this one
+	// adds its own.
+	t.Run("bigkeys", func(t *testing.T) {
+		ctx := testContext(t)
+		rdb := newClient(t, clientOptions(srv, variant{protocol: 2}))
+		want(t, rdb.Set(ctx, "big:one", strings.Repeat("x", 5000), 0), "OK")
+		want(t, rdb.Set(ctx, "big:two", strings.Repeat("y", 300), 0), "OK")
+		o := cli(t, tcp, "--bigkeys")
+		if o.err != nil {
+			t.Fatalf("redis-cli --bigkeys:\n%v", o)
+		}
+		for _, line := range []string{
+			`Biggest string found '"big:one"' has 5000 bytes`,
+			"242 strings with 5540 bytes (100.00% of keys, avg size 22.89)",
+		} {
+			if !strings.Contains(o.stdout, line) {
+				t.Errorf("redis-cli --bigkeys: no line %q in\n%s", line, o.stdout)
+			}
+		}
+	})
+
 	t.Run("info-server", func(t *testing.T) {
 		o := cli(t, tcp, "INFO", "server")
 		if o.err != nil {
