@@ -272,7 +272,9 @@ func (s *Server) settings() map[string]string {
 		}
 	}
 	for k, v := range s.cfg.Settings {
-		m[k] = v
+		if _, ok := m[k]; !ok { // the server's own values, normalized as Redis's
+			m[k] = v
+		}
 	}
 	return m
 }

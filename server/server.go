@@ -82,7 +82,8 @@ type Config struct {
 	Version string
 
 	// Settings are extra values CONFIG GET reports (name to value), such
-	// as the binary's flags. The server adds its own.
+	// as the binary's flags. Where the server reports a name itself
+	// (maxmemory, dir, ...), its own value, in Redis's form, wins.
 	Settings map[string]string
 
 	// Cluster is the cluster the store is a member of, if any: for WAIT,

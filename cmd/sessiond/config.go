@@ -25,6 +25,11 @@ type Config struct {
 	// File is the TOML file settings were read from. Default: none.
 	File string
 
+	// texts are the settings' values as the winning source wrote them
+	// (flag, variable, file or default), by name: what CONFIG GET
+	// answers for the settings the server does not name itself.
+	texts map[string]string
+
 	// MaxMemory caps the store's memory, in bytes. Default 0: no cap.
 	MaxMemory int64
 
@@ -358,7 +363,7 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 
 	c := new(Config)
 	for _, s := range settings {
-		if err := s.set(c, s.def); err != nil {
+		if err := c.set(&s, s.def); err != nil {
 			panic(fmt.Sprintf("sessiond: default of %s: %v", s.name, err)) // a bug in the table
 		}
 	}
@@ -420,11 +425,42 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 // apply sets the named setting in c from text, and names the source if the
 // text is bad.
 func apply(c *Config, name, text, source string) error {
-	s := lookup(name)
-	if err := s.set(c, text); err != nil {
+	if err := c.set(lookup(name), text); err != nil {
 		return &settingError{key: name, value: text, source: source, err: err}
 	}
 	return nil
+}
+
+// set sets s in c from text and keeps the text.
+func (c *Config) set(s *setting, text string) error {
+	if err := s.set(c, text); err != nil {
+		return err
+	}
+	if c.texts == nil {
+		c.texts = make(map[string]string, len(settings))
+	}
+	c.texts[s.name] = text
+	return nil
+}
+
+// hiddenSettings are shown by CONFIG GET as whether they are set, not
+// what they are: keys a client has no business reading.
+var hiddenSettings = map[string]bool{"cluster-key": true}
+
+// settingTexts returns every setting's value as its source wrote it, for
+// CONFIG GET; secrets say only whether they are set.
+func (c *Config) settingTexts() map[string]string {
+	m := make(map[string]string, len(c.texts))
+	for name, text := range c.texts {
+		switch {
+		case name == "version":
+		case hiddenSettings[name] && text != "":
+			m[name] = "(hidden)"
+		default:
+			m[name] = text
+		}
+	}
+	return m
 }
 
 // lookup returns the setting with the given name, or nil.
@@ -474,7 +510,7 @@ func applyFile(c *Config, path string, data []byte) error {
 			err = errNotInFile
 		}
 		if err == nil {
-			err = lookup(name).set(c, v.text)
+			err = c.set(lookup(name), v.text)
 		}
 		if err != nil {
 			return &settingError{key: name, value: v.text, source: path, err: err}

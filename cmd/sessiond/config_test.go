@@ -282,6 +282,7 @@ func TestLoadConfig(t *testing.T) {
 				t.Fatalf("loadConfig: %v", err)
 			}
 			tt.want.File = strings.ReplaceAll(tt.want.File, "$FILE", path)
+			got.texts = nil // TestSettingTexts
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("loadConfig =\n%+v, want\n%+v", *got, tt.want)
 			}
@@ -537,3 +538,38 @@ func TestDefaultsParse(t *testing.T) {
 }
 
 func noEnv(string) (string, bool) { return "", false }
+
+// TestSettingTexts: what CONFIG GET is given is every setting's text from
+// the source that won (flag over variable over file over default), with
+// the cluster key hidden and --version left out.
+func TestSettingTexts(t *testing.T) {
+	c, _, err := load(t, []string{"--config", "$FILE", "--maxmemory", "2gb", "--cluster-key", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="},
+		map[string]string{"SESSIOND_EVENT_LOOPS": "0", "SESSIOND_MAXMEMORY": "1gb"},
+		"tombstone-ttl = \"2h\"\nevent-loops = 2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.settingTexts()
+	want := map[string]string{
+		"maxmemory":      "2gb",      // flag over variable
+		"event-loops":    "0",        // variable over file
+		"tombstone-ttl":  "2h",       // file over default
+		"appendfsync":    "everysec", // default
+		"cluster-key":    "(hidden)",
+		"requirepass":    "",
+		"protected-mode": "yes",
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("settingTexts()[%q] = %q, %v; want %q", name, g, ok, w)
+		}
+	}
+	if _, ok := got["version"]; ok {
+		t.Error("settingTexts() has version, a flag that is not a setting")
+	}
+	for _, s := range settings {
+		if _, ok := got[s.name]; !ok && s.name != "version" {
+			t.Errorf("settingTexts() has no %s", s.name)
+		}
+	}
+}

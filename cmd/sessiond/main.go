@@ -105,6 +105,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		WritesWait:       c.Cluster.SyncReplicas > 0,
 		Logger:           log,
 		Version:          version(),
+		Settings:         c.settingTexts(),
 
 		MemcacheAddr:     c.MemcacheAddr,
 		MemcacheUnix:     c.MemcacheUnix,
