@@ -47,9 +47,10 @@ func fromLocal(addr net.Addr) bool {
 }
 
 // deny answers a connection protected mode refuses with its protocol's
-// explanation and closes it.
+// explanation and closes it. As in Redis, it counts in
+// total_connections_received, not in rejected_connections (past
+// maxclients only).
 func (s *Server) deny(nc net.Conn, proto *protocol) {
-	s.stats.rejected.Add(1)
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
 	io.WriteString(nc, proto.denied)
 	nc.Close()

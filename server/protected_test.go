@@ -91,8 +91,12 @@ func TestProtectedMode(t *testing.T) {
 		c := ts.dialUnix(t) // the socket is local
 		checkServes(t, c)
 		c.expect("*2\r\n$14\r\nprotected-mode\r\n$3\r\nyes\r\n", "CONFIG", "GET", "protected-mode")
-		if got := infoField(t, c, "rejected_connections"); got != "2" {
-			t.Fatalf("rejected_connections = %s, want 2", got)
+		// As Redis counts them: received, not rejected (maxclients).
+		if got := infoField(t, c, "rejected_connections"); got != "0" {
+			t.Fatalf("rejected_connections = %s, want 0", got)
+		}
+		if got := infoField(t, c, "total_connections_received"); got != "3" {
+			t.Fatalf("total_connections_received = %s, want 3 (two refused, this one)", got)
 		}
 	})
 	t.Run("loopback served", func(t *testing.T) {
