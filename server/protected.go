@@ -1,10 +1,8 @@
 package server
 
 import (
-	"io"
 	"net"
 	"net/netip"
-	"time"
 )
 
 // Protected mode, as Redis's: while no password is set (RequirePass), a
@@ -44,16 +42,6 @@ func fromLocal(addr net.Addr) bool {
 		return ok && ip.Unmap().IsLoopback()
 	}
 	return false
-}
-
-// deny answers a connection protected mode refuses with its protocol's
-// explanation and closes it. As in Redis, it counts in
-// total_connections_received, not in rejected_connections (past
-// maxclients only).
-func (s *Server) deny(nc net.Conn, proto *protocol) {
-	nc.SetWriteDeadline(time.Now().Add(time.Second))
-	io.WriteString(nc, proto.denied)
-	nc.Close()
 }
 
 // warnUnprotected logs, once at start, what protected mode does with the

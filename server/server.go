@@ -427,6 +427,14 @@ func (s *Server) Serve() error {
 	return ErrServerClosed
 }
 
+// refuse sends a connection the server will not serve its one error line,
+// within a second, and closes it.
+func refuse(nc net.Conn, reply string) {
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(nc, reply)
+	nc.Close()
+}
+
 func (s *Server) accept(l listener) error {
 	var delay time.Duration
 	for {
@@ -449,15 +457,15 @@ func (s *Server) accept(l listener) error {
 		delay = 0
 		s.stats.connections.Add(1)
 		if s.protected() && l.Addr().Network() == "tcp" && !fromLocal(nc.RemoteAddr()) {
-			s.deny(nc, l.proto)
+			// As in Redis, counted in total_connections_received, not
+			// in rejected_connections (past maxclients only).
+			refuse(nc, l.proto.denied)
 			continue
 		}
 		if n := s.clients.Add(1); n > int64(s.cfg.MaxClients) {
 			s.clients.Add(-1)
 			s.stats.rejected.Add(1)
-			nc.SetWriteDeadline(time.Now().Add(time.Second))
-			io.WriteString(nc, l.proto.tooMany)
-			nc.Close()
+			refuse(nc, l.proto.tooMany)
 			continue
 		}
 		c := l.proto.open(s, nc)

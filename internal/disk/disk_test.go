@@ -154,16 +154,34 @@ func (s scanned) checkFrames(t *testing.T, bodies [][]byte) {
 	}
 }
 
-// closeAndCheck closes l and checks that the file at path holds exactly
-// the bodies' frames.
+// checkOpenLog checks that the open log at path scans as exactly the
+// bodies' frames, then zeros (preallocated, or written ahead): what a
+// crash of the process leaves.
+func checkOpenLog(t *testing.T, path string, bodies [][]byte) {
+	t.Helper()
+	_, end := frameOffsets(bodies)
+	s := scanLog(path, readFile(t, path), maxBody, nil)
+	if s.err != nil || s.scan.End != end || s.scan.TornBytes != 0 {
+		t.Fatalf("scan of the open log: %+v, %v; want End %d", s.scan, s.err, end)
+	}
+	s.checkFrames(t, bodies)
+}
+
+// closeAndCheck closes l and checks that the file at path is exactly the
+// bodies' frames: Close cut any zeros after them.
 func closeAndCheck(t *testing.T, l *disk.Log, path string, bodies [][]byte) {
 	t.Helper()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s := scanLog(path, readFile(t, path), maxBody, nil)
-	if s.err != nil || s.scan.TornBytes != 0 {
-		t.Fatalf("scan: %+v, %v", s.scan, s.err)
+	_, end := frameOffsets(bodies)
+	data := readFile(t, path)
+	if int64(len(data)) != end {
+		t.Fatalf("Close left %d bytes, want End %d", len(data), end)
+	}
+	s := scanLog(path, data, maxBody, nil)
+	if s.err != nil || s.scan.End != end || s.scan.TornBytes != 0 {
+		t.Fatalf("scan of the closed log: %+v, %v; want End %d", s.scan, s.err, end)
 	}
 	s.checkFrames(t, bodies)
 }
@@ -219,25 +237,8 @@ func TestLogRoundTrip(t *testing.T) {
 			if l.End() != end {
 				t.Fatalf("End() = %d, want %d", l.End(), end)
 			}
-			// While it is open, the file is its frames and preallocated
-			// zeros: what a crash of the process leaves.
-			s := scanLog(path, readFile(t, path), maxBody, nil)
-			if s.err != nil || s.scan.End != end || s.scan.TornBytes != 0 {
-				t.Fatalf("scan of the open log: %+v, %v; want End %d", s.scan, s.err, end)
-			}
-			s.checkFrames(t, bodies)
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			data := readFile(t, path)
-			if int64(len(data)) != end {
-				t.Fatalf("Close left %d bytes, want End %d", len(data), end)
-			}
-			s = scanLog(path, data, maxBody, nil)
-			if s.err != nil || s.scan.End != end || s.scan.TornBytes != 0 {
-				t.Fatalf("scan of the closed log: %+v, %v; want End %d", s.scan, s.err, end)
-			}
-			s.checkFrames(t, bodies)
+			checkOpenLog(t, path, bodies)
+			closeAndCheck(t, l, path, bodies)
 		})
 	}
 }

@@ -86,18 +86,8 @@ func TestLogZeroAhead(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("ZeroAhead beside appends: %v", err)
 	}
-	_, end := frameOffsets(bodies)
-	s := scanLog(path, readFile(t, path), maxBody, nil)
-	if s.err != nil || s.scan.End != end || s.scan.TornBytes != 0 {
-		t.Fatalf("scan of the open log: %+v, %v; want End %d", s.scan, s.err, end)
-	}
-	s.checkFrames(t, bodies)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if data := readFile(t, path); int64(len(data)) != end {
-		t.Fatalf("Close left %d bytes, want End %d", len(data), end)
-	}
+	checkOpenLog(t, path, bodies)
+	closeAndCheck(t, l, path, bodies)
 	if err := l.ZeroAhead(); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("ZeroAhead after Close: %v, want os.ErrClosed", err)
 	}
