@@ -59,6 +59,7 @@ type Node struct {
 	applied map[string]uint64 // name/incarnation -> last entry applied of its log
 	inbound map[string]int    // name -> log streams from it being received
 	failed  map[string]failedPeer
+	gone    map[string]*peer // members that went away, whose place in the log is kept
 	conns   map[net.Conn]struct{}
 	closed  bool
 
@@ -106,6 +107,7 @@ func New(cfg Config) (*Node, error) {
 		applied: map[string]uint64{},
 		inbound: map[string]int{},
 		failed:  map[string]failedPeer{},
+		gone:    map[string]*peer{},
 		conns:   map[net.Conn]struct{}{},
 		stop:    make(chan struct{}),
 
@@ -229,6 +231,9 @@ func (n *Node) Close() error {
 	n.acks.close()
 	for _, p := range n.peers {
 		p.close()
+	}
+	for _, g := range n.gone {
+		n.forget(g)
 	}
 	for c := range n.conns {
 		c.Close()

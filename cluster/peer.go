@@ -30,12 +30,37 @@ type peer struct {
 	lagMicros atomic.Int64 // latest ack's round trip
 	lost      atomic.Bool  // entries it never got were dropped: repair it
 	back      atomic.Bool  // it (re)appeared: repair it, young writes too
+	behind    atomic.Bool  // its stream sends it a backlog: no periodic round with it meanwhile
 
 	// Of the last stream, used by the sender alone: whether there was
 	// one, and the peer's incarnation.
 	streamed    bool
 	incarnation uint64
+
+	// Its place in the log, across its lives (see keepPlaceFor): r is
+	// the place its sender left when it stopped (nil while the sender
+	// runs, or when the place is not kept), under n.mu; keep says the
+	// place outlives the sender (set under n.mu when the member went
+	// away); prev is the earlier life whose place this one takes, and
+	// done is closed when the sender has stopped and left its place.
+	r      *logReader
+	keep   bool
+	downAt time.Time
+	prev   *peer
+	done   chan struct{}
+	// decide asks the first stream whether the member, back after it was
+	// away, needs a repair round (sender only; see resume).
+	decide bool
 }
+
+// keepPlaceFor is how long a member that went away keeps its place in the
+// log (within the log's bound): one that comes back meanwhile, the same
+// process (a pause, a partition healed, a stall), resumes its streams
+// where they stopped and gets what it missed from the logs, each change
+// once, instead of through repair rounds that walk both stores. Redis
+// keeps its replication backlog an hour after the last replica left; the
+// log's bound (Config.MaxLogBytes) caps what is held either way.
+const keepPlaceFor = 10 * time.Minute
 
 // memberUp starts a sender to a member that joined or changed address.
 func (n *Node) memberUp(node *memberlist.Node) {
@@ -53,24 +78,35 @@ func (n *Node) memberUp(node *memberlist.Node) {
 	if n.closed {
 		return
 	}
+	prev := n.gone[node.Name]
+	delete(n.gone, node.Name)
 	if p := n.peers[node.Name]; p != nil {
 		if p.addr == addr {
 			return
 		}
 		p.close()
+		n.forget(prev) // none: a member is in peers or gone, not both
+		p.keep, prev = true, p
 	}
-	p := &peer{n: n, name: node.Name, addr: addr, stop: make(chan struct{})}
+	p := &peer{n: n, name: node.Name, addr: addr, stop: make(chan struct{}), done: make(chan struct{}), prev: prev}
 	n.peers[node.Name] = p
 	n.log.Info("peer up", "node", node.Name, "data", addr)
 	n.wg.Add(1)
 	go p.run()
-	if n.ready.Load() {
-		// A member that (re)appears may have been declared failed
-		// while the survivors reconciled without it, and missed the
-		// writes made since: a round with it brings them.
-		p.back.Store(true)
-		n.wakeRepair()
+	if !n.ready.Load() {
+		return
 	}
+	// A member that (re)appears may have been declared failed while the
+	// survivors reconciled without it, and missed the writes made since:
+	// a round with it brings them. One whose place in the log was kept
+	// may not need it: its first stream tells.
+	if prev != nil {
+		p.decide = true
+		p.behind.Store(true) // until its first stream tells
+		return
+	}
+	p.back.Store(true)
+	n.wakeRepair()
 }
 
 // memberDown stops the sender to a member that left or failed.
@@ -80,6 +116,9 @@ func (n *Node) memberDown(node *memberlist.Node) {
 	if p != nil {
 		delete(n.peers, node.Name)
 		p.close()
+		p.keep, p.downAt = true, time.Now()
+		n.forget(n.gone[node.Name])
+		n.gone[node.Name] = p
 	}
 	n.mu.Unlock()
 	if p != nil {
@@ -121,6 +160,7 @@ func (n *Node) reconnectLoop() {
 			return
 		case <-t.C:
 		}
+		n.forgetGone()
 		var addrs []string
 		n.mu.Lock()
 		for name, f := range n.failed {
@@ -185,12 +225,70 @@ func (p *peer) stopped() bool {
 	}
 }
 
+// forget drops the place in the log kept for a member that went away,
+// unless nil. Called with n.mu held.
+func (n *Node) forget(g *peer) {
+	if g == nil {
+		return
+	}
+	g.keep = false
+	if g.r != nil {
+		n.out.close(g.r)
+		g.r = nil
+	}
+}
+
+// forgetGone drops the places kept past keepPlaceFor.
+func (n *Node) forgetGone() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, g := range n.gone {
+		if time.Since(g.downAt) > keepPlaceFor {
+			n.forget(g)
+			delete(n.gone, name)
+		}
+	}
+}
+
+// place returns the sender's place in the log: the one its earlier life
+// left, if kept, or a new one at the oldest entry held.
+func (p *peer) place() *logReader {
+	if p.prev != nil {
+		<-p.prev.done // stopped before this one started: it ends soon
+		p.n.mu.Lock()
+		r := p.prev.r
+		p.prev.r = nil
+		p.n.mu.Unlock()
+		if r != nil {
+			p.streamed, p.incarnation = p.prev.streamed, p.prev.incarnation
+			p.prev = nil
+			return r
+		}
+		p.prev = nil
+	}
+	return p.n.out.reader()
+}
+
+// leave hands the sender's place in the log to its next life, if the
+// member went away and the node goes on, or gives it up.
+func (p *peer) leave(r *logReader) {
+	p.n.mu.Lock()
+	if p.keep && !p.n.closed {
+		p.r = r
+	} else {
+		p.n.out.close(r)
+	}
+	p.n.mu.Unlock()
+	close(p.done)
+}
+
 // run streams to the peer until it is stopped, reconnecting with backoff.
-// Its place in the log lasts across reconnections.
+// Its place in the log lasts across reconnections, and across the
+// member's absence (keepPlaceFor).
 func (p *peer) run() {
 	defer p.n.wg.Done()
-	r := p.n.out.reader()
-	defer p.n.out.close(r)
+	r := p.place()
+	defer p.leave(r)
 	wait := 50 * time.Millisecond
 	for !p.stopped() {
 		start := time.Now()
@@ -220,14 +318,70 @@ func (p *peer) stream(r *logReader) error {
 		return err
 	}
 	defer p.n.untrack(ch.nc)
-	if err := p.resume(ch, them, r); err != nil {
+	bl := backlog{acked: make(chan struct{}, 1)}
+	if bl.end, err = p.resume(ch, them, r); err != nil {
 		return err
 	}
+	p.behind.Store(bl.end > 0)
+	defer p.behind.Store(false)
 	p.connected.Store(true)
 	var marks sentMarks
 	errc := make(chan error, 1)
-	go p.readAcks(ch, r, &marks, errc)
-	return p.send(ch, r, &marks, errc)
+	go p.readAcks(ch, r, &marks, errc, bl.acked)
+	return p.send(ch, r, &marks, errc, &bl)
+}
+
+// backlog is what a stream sends at a pace: the entries a peer resumed
+// behind by more than pacedBacklog (back from a pause, a partition).
+// Sent flat out, they would take the peer's core, which the load shares
+// with its peers on a small machine, for as long as it applies them: the
+// healthy nodes' writes would wait. Each message of the backlog waits for
+// the peer's ack of the one before, then for three times that round trip,
+// so that applying the backlog takes at most about a quarter of the
+// peer's core; the log's newer entries follow at once.
+type backlog struct {
+	end   uint64        // entries before end are the backlog (0: none)
+	acked chan struct{} // readAcks signals each ack
+}
+
+// pacedBacklog is the backlog, in entries, past which a stream is paced.
+const pacedBacklog = 4096
+
+// wait holds the stream after the message ending with entry last was
+// sent at sent, while it is part of the backlog: until the peer acks it,
+// then three times the round trip. It returns the error that ended the
+// stream meanwhile, or errClosed if the peer was stopped.
+func (b *backlog) wait(p *peer, ch *channel, r *logReader, last uint64, errc <-chan error) error {
+	if last+1 >= b.end {
+		if b.end > 0 {
+			b.end = 0
+			p.behind.Store(false)
+		}
+		return nil
+	}
+	if err := ch.Flush(); err != nil {
+		return err
+	}
+	sent := time.Now()
+	for p.n.out.kept(r) <= last {
+		select {
+		case <-b.acked:
+		case err := <-errc:
+			return err
+		case <-p.stop:
+			return errClosed
+		}
+	}
+	t := time.NewTimer(3 * time.Since(sent))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case err := <-errc:
+		return err
+	case <-p.stop:
+		return errClosed
+	}
 }
 
 // dial opens a stream's connection: it dials the peer, authenticates it
@@ -262,16 +416,18 @@ func (p *peer) dial() (*channel, hello, error) {
 }
 
 // resume reads where the peer resumes the stream, and moves r, and the
-// acks the node counts for the peer, there.
-func (p *peer) resume(ch *channel, them hello, r *logReader) error {
+// acks the node counts for the peer, there. It returns the end of the
+// backlog to pace (see backlog), 0 if none.
+func (p *peer) resume(ch *channel, them hello, r *logReader) (uint64, error) {
 	msg, err := ch.readMsg()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	point, err := decodeResume(msg)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	var end uint64
 	// A peer that applied nothing of this incarnation's log (new, or
 	// restarted) gets what the log holds, and counts for no write before
 	// it (its join sync or repair brings those); one that resumes gets
@@ -293,20 +449,34 @@ func (p *peer) resume(ch *channel, them hello, r *logReader) error {
 		p.n.acks.start(p.name, r.seq, r.seq-1)
 	default:
 		p.n.out.rewind(r, point+1)
+		if last := p.n.out.last(); last > point+pacedBacklog {
+			end = last + 1
+		}
 		if _, known := p.n.acks.get(p.name); !known {
 			p.n.acks.start(p.name, 1, point)
 		}
 		p.n.acks.set(p.name, point)
 	}
+	if p.decide {
+		// Back after it was away: a member that resumes our log (the same
+		// process) gets what it missed from the logs, ours and its other
+		// peers', and from the first read what they dropped (lost, which
+		// asks for a round); any other needs a round now.
+		p.decide = false
+		if point == 0 || point == resumeAtEnd {
+			p.back.Store(true)
+			p.n.wakeRepair()
+		}
+	}
 	p.streamed, p.incarnation = true, them.Incarnation
-	return nil
+	return end, nil
 }
 
 // readAcks reads the peer's acks until the connection fails or a message
 // is not an ack, and sends that error on errc: it counts the entries
 // acknowledged for the node's waiting writes, lets the log drop them, and
 // measures the lag.
-func (p *peer) readAcks(ch *channel, r *logReader, marks *sentMarks, errc chan<- error) {
+func (p *peer) readAcks(ch *channel, r *logReader, marks *sentMarks, errc chan<- error, acked chan<- struct{}) {
 	for {
 		msg, err := ch.readMsg()
 		if err != nil {
@@ -324,15 +494,25 @@ func (p *peer) readAcks(ch *channel, r *logReader, marks *sentMarks, errc chan<-
 		p.n.acks.set(p.name, seq)
 		p.n.out.acked(r, seq)
 		marks.acked(seq, &p.lagMicros)
+		select {
+		case acked <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // send writes the log from r to the peer, as it grows, until a write
 // fails, the ack reader fails (errc) or the peer is stopped. It flushes
 // whenever it has sent all the log holds, and then waits for more.
-func (p *peer) send(ch *channel, r *logReader, marks *sentMarks, errc <-chan error) error {
+func (p *peer) send(ch *channel, r *logReader, marks *sentMarks, errc <-chan error, bl *backlog) error {
 	var hdr [13]byte
 	for {
+		if err := marks.room(ch.Flush, bl.acked, errc, p.stop); err != nil {
+			if err == errClosed {
+				return nil
+			}
+			return err
+		}
 		b, first, count, lost := p.n.out.read(r)
 		if lost[1] > lost[0] {
 			p.n.acks.hole(p.name, lost[0], lost[1])
@@ -364,6 +544,12 @@ func (p *peer) send(ch *channel, r *logReader, marks *sentMarks, errc <-chan err
 		}
 		p.sentBytes.Add(int64(len(b)))
 		marks.add(first + uint64(count) - 1)
+		if err := bl.wait(p, ch, r, first+uint64(count)-1, errc); err != nil {
+			if err == errClosed {
+				return nil
+			}
+			return err
+		}
 	}
 }
 
@@ -377,6 +563,45 @@ type sentMarks struct {
 type sentMark struct {
 	last uint64 // the last entry of the message
 	at   time.Time
+}
+
+// maxUnacked bounds the messages a stream has sent that its peer has not
+// acknowledged. A peer that keeps up acknowledges each within a round
+// trip, and the messages grow (to 64 KiB) while the sender waits, so that
+// the bound does not limit a stream's rate; a peer that stops reading (a
+// pause, a stall) then holds a few of them in its sockets' buffers instead
+// of megabytes, which it would apply at once, flat out, when it goes on:
+// the rest stays in the log, and reaches it at a pace (see backlog).
+const maxUnacked = 16
+
+// room waits until the stream may send another message (see maxUnacked),
+// flushing what it sent first. It returns the error that ended the stream
+// meanwhile, or errClosed if stop was closed.
+func (m *sentMarks) room(flush func() error, acked <-chan struct{}, errc <-chan error, stop <-chan struct{}) error {
+	if m.unacked() < maxUnacked {
+		return nil
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	for m.unacked() >= maxUnacked {
+		select {
+		case <-acked:
+		case err := <-errc:
+			return err
+		case <-stop:
+			return errClosed
+		}
+	}
+	return nil
+}
+
+// unacked returns how many messages went out that the peer has not
+// acknowledged.
+func (m *sentMarks) unacked() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.list)
 }
 
 // add notes that the message ending with entry last went out now. It keeps

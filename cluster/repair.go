@@ -166,6 +166,11 @@ func (n *Node) repairRound() (buckets int, records uint64, ok bool) {
 			break
 		}
 	}
+	if due == nil && p.behind.Load() {
+		// Its stream is sending it what it missed: a round now would
+		// send that again.
+		return 0, 0, true
+	}
 	var err error
 	inBackground(func() { buckets, records, err = n.repairAs(p, kind, fresh, n.paced()) })
 	switch {
@@ -286,7 +291,10 @@ const busyRetry = 100 * time.Millisecond
 // of everything again. Neither side waits for the other, so two nodes
 // dialing each other cannot deadlock.
 func (n *Node) answerRepair(ch *channel, them hello, first []byte) error {
-	if !n.repairing.TryLock() {
+	if first[0] != msgCatchUp && n.resuming(them.Node) || !n.repairing.TryLock() {
+		// Busy, or the peer is about to get what it missed from our
+		// stream (a periodic round would send that again): it tries
+		// again later.
 		ch.writeMsg([]byte{msgNotReady})
 		return ch.Flush()
 	}
@@ -318,6 +326,19 @@ func (n *Node) answerRound(ch *channel, them hello, theirFloor sessiond.Version,
 	}
 	_, _, err = n.reconcile(ch, them.Node, fresh, mine, theirFloor, theirs, false, pc)
 	return err
+}
+
+// resuming reports whether the peer named name is being sent a backlog
+// by this node's stream (see backlog), or is about to be: it is back and
+// its first stream has not started, or it went away with its place in
+// the log kept and this node has not seen it come back yet.
+func (n *Node) resuming(name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p := n.peers[name]; p != nil {
+		return p.behind.Load()
+	}
+	return n.gone[name] != nil
 }
 
 // settleTime is how old a write must be before repair sends it: younger

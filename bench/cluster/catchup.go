@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,6 +126,7 @@ func (b *bench) catchUp(ctx context.Context, w io.Writer) error {
 		written := lat.count(time.Time{}, continued)
 		rd.missed = lat.count(stopped, continued)
 		cpuC0, pausedCPU0 := cpuOf(healthy), cpuOf(nodes[2:])
+		perf := b.recordPerf(r+1, nodes)
 		if err := paused.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
 			return err
 		}
@@ -145,6 +148,7 @@ func (b *bench) catchUp(ctx context.Context, w io.Writer) error {
 			return err
 		}
 		cpuC, pausedCPU := cpuOf(healthy)-cpuC0, cpuOf(nodes[2:])-pausedCPU0
+		perf()
 		repaired1, _ := infoInt(ctx, paused, "cluster_repaired_records")
 		applied1, _ := infoInt(ctx, paused, "cluster_applied")
 		rd.repaired, rd.applied = repaired1-repaired0, applied1-applied0
@@ -307,4 +311,29 @@ func memberState(ctx context.Context, s *target.Server, name string) (string, er
 		}
 	}
 	return "gone", nil
+}
+
+// recordPerf starts `perf record -g` on every node for 1.5 s, if
+// -catchup-perf names a directory, and returns a function that waits for
+// the recordings.
+func (b *bench) recordPerf(round int, nodes []*target.Server) (wait func()) {
+	if b.o.catchUpPerf == "" {
+		return func() {}
+	}
+	var cmds []*exec.Cmd
+	for i, s := range nodes {
+		out := filepath.Join(b.o.catchUpPerf, fmt.Sprintf("round%d-node%d.data", round, i))
+		c := exec.Command("perf", "record", "-g", "-o", out, "-p", strconv.Itoa(s.Cmd.Process.Pid), "--", "sleep", "1.5")
+		if err := c.Start(); err != nil {
+			b.logf("perf record: %v", err)
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+	time.Sleep(100 * time.Millisecond) // perf attaches
+	return func() {
+		for _, c := range cmds {
+			c.Wait()
+		}
+	}
 }

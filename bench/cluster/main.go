@@ -47,6 +47,7 @@ type options struct {
 	catchUpRate   int
 	catchUpPause  time.Duration
 	catchUpRounds int
+	catchUpPerf   string
 	phases        []string
 	sessiond      string
 	nodeArgs      []string
@@ -68,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.catchUpRate, "catchup-rate", 2000, "writes per second through the healthy nodes during the catchup phase")
 	fs.DurationVar(&o.catchUpPause, "catchup-pause", 15*time.Second, "how long the catchup phase keeps a node stopped (at least until it is declared failed)")
 	fs.IntVar(&o.catchUpRounds, "catchup-rounds", 3, "pauses of the catchup phase")
+	fs.StringVar(&o.catchUpPerf, "catchup-perf", "", "a directory: record each node for 1.5 s from each SIGCONT with `perf record -g` (round<N>-<node>.data)")
 	fs.StringVar(&phases, "phases", "lag,throughput,join,catchup", "phases to run")
 	fs.StringVar(&o.sessiond, "sessiond", "", "sessiond binary (default: go build ./cmd/sessiond)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the nodes' directories and logs, and print where")
