@@ -50,6 +50,7 @@ type Node struct {
 	// peerFailed asks the repair loop to reconcile the survivors.
 	peerFailed atomic.Bool
 	repairing  sync.Mutex // held by the repair round this node takes part in (TryLock only)
+	busyInARow int        // rounds refused in a row (errRepairBusy); the repair loop's
 
 	conflict atomic.Pointer[error] // another node has our name
 	mlReady  atomic.Pointer[memberlist.Memberlist]

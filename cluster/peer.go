@@ -31,6 +31,7 @@ type peer struct {
 	lost      atomic.Bool  // entries it never got were dropped: repair it
 	back      atomic.Bool  // it (re)appeared: repair it, young writes too
 	behind    atomic.Bool  // its stream sends it a backlog: no periodic round with it meanwhile
+	paced     atomic.Int64 // messages of a backlog sent at a pace
 
 	// Of the last stream, used by the sender alone: whether there was
 	// one, and the peer's incarnation.
@@ -101,6 +102,9 @@ func (n *Node) memberUp(node *memberlist.Node) {
 	// a round with it brings them. One whose place in the log was kept
 	// may not need it: its first stream tells.
 	if prev != nil {
+		// A round due with its earlier life is due with this one.
+		p.back.Store(prev.back.Load())
+		p.lost.Store(prev.lost.Load())
 		p.decide = true
 		p.behind.Store(true) // until its first stream tells
 		return
@@ -362,6 +366,7 @@ func (b *backlog) wait(p *peer, ch *channel, r *logReader, last uint64, errc <-c
 	if err := ch.Flush(); err != nil {
 		return err
 	}
+	p.paced.Add(1)
 	sent := time.Now()
 	for p.n.out.kept(r) <= last {
 		select {
@@ -427,18 +432,19 @@ func (p *peer) resume(ch *channel, them hello, r *logReader) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var end uint64
-	// A peer that applied nothing of this incarnation's log (new, or
-	// restarted) gets what the log holds, and counts for no write before
-	// it (its join sync or repair brings those); one that resumes gets
-	// what it has not applied, or learns on the first read that entries
-	// were dropped meanwhile.
+	// same says the peer is the process of the last stream, which
+	// resumes our log where it stopped.
+	same := point != 0 && point != resumeAtEnd || p.streamed && them.Incarnation == p.incarnation && point == 0
 	switch {
-	case point == 0 && p.streamed && them.Incarnation == p.incarnation:
+	case point == 0 && same:
 		// The peer of the last connection, which had applied nothing of
 		// the log yet: it resumes where it was, and learns on the first
-		// read what the log dropped meanwhile.
+		// read what the log dropped meanwhile. If it went away meanwhile
+		// (its acks were forgotten), it counts from there.
 		p.n.out.rewind(r, p.n.out.kept(r))
+		if _, known := p.n.acks.get(p.name); !known {
+			p.n.acks.start(p.name, r.seq, r.seq-1)
+		}
 	case point == resumeAtEnd:
 		// A restarted node catching up by difference: what came
 		// before, its repair round brings.
@@ -449,21 +455,22 @@ func (p *peer) resume(ch *channel, them hello, r *logReader) (uint64, error) {
 		p.n.acks.start(p.name, r.seq, r.seq-1)
 	default:
 		p.n.out.rewind(r, point+1)
-		if last := p.n.out.last(); last > point+pacedBacklog {
-			end = last + 1
-		}
 		if _, known := p.n.acks.get(p.name); !known {
 			p.n.acks.start(p.name, 1, point)
 		}
 		p.n.acks.set(p.name, point)
 	}
+	var end uint64 // of the backlog to pace, if any
+	if last := p.n.out.last(); same && last+1 > r.seq+pacedBacklog {
+		end = last + 1
+	}
 	if p.decide {
-		// Back after it was away: a member that resumes our log (the same
-		// process) gets what it missed from the logs, ours and its other
-		// peers', and from the first read what they dropped (lost, which
-		// asks for a round); any other needs a round now.
+		// Back after it was away: the same process gets what it missed
+		// from the logs, ours and its other peers', and from the first
+		// read what they dropped (lost, which asks for a round); another
+		// one (restarted) needs a round now.
 		p.decide = false
-		if point == 0 || point == resumeAtEnd {
+		if !same {
 			p.back.Store(true)
 			p.n.wakeRepair()
 		}

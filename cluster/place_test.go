@@ -10,33 +10,27 @@ import (
 	"github.com/sessiond/sessiond/internal/testkit"
 )
 
-// awayAndBack starts a and b (no periodic repair), has a see b go away
-// (as when it is declared failed), writes keys on a meanwhile, calls
-// between (which returns how many more it wrote), then has a see b come
-// back, and waits until b holds every key.
-func awayAndBack(t *testing.T, keys int, between func(a *testNode) int) (a, b *testNode) {
+// awayAndBack starts a and b (no periodic repair, mod's settings), has b
+// apply a few of a's writes, has a see b go away (as when it is declared
+// failed), writes keys on a meanwhile, calls between (which returns how
+// many more it wrote), then has a see b come back, and waits until b holds
+// every key.
+func awayAndBack(t *testing.T, keys int, mod func(*Config), between func(a *testNode) int) (*testNode, *testNode) {
 	t.Helper()
-	mod := func(c *Config) { c.RepairInterval = time.Hour }
-	a = startNode(t, "a", "", mod)
-	b = startNode(t, "b", a.GossipAddr(), mod)
-	testkit.Eventually(t, converge, "b ready", b.Ready)
-	a.mu.Lock()
-	p := a.peers["b"]
-	a.mu.Unlock()
-	testkit.Eventually(t, converge, "a streams to b", p.connected.Load)
-	var member *memberlist.Node
-	for _, m := range a.ml.Members() {
-		if m.Name == "b" {
-			member = m
+	a, b, member := twoNodes(t, func(c *Config) {
+		c.RepairInterval = time.Hour
+		if mod != nil {
+			mod(c)
 		}
-	}
-	if member == nil {
-		t.Fatal("a has no member b")
-	}
+	})
+
+	// b resumes a's log past these: the same process, back.
+	write(t, a, "before", 10)
+	testkit.Eventually(t, converge, "b applies a's first writes", func() bool { n, _ := b.st.Len(); return n == 10 })
 
 	a.memberDown(member)
 	write(t, a, "k", keys)
-	keys += between(a)
+	keys += 10 + between(a)
 	a.memberUp(member)
 	deadline := time.Now().Add(converge)
 	for n, _ := b.st.Len(); n != keys; n, _ = b.st.Len() {
@@ -54,8 +48,7 @@ func awayAndBack(t *testing.T, keys int, between func(a *testNode) int) (a, b *t
 // both stores, and used to send each missed change again).
 func TestMemberBackResumesLog(t *testing.T) {
 	const keys = 3 * pacedBacklog // paced: a backlog of more than pacedBacklog
-	var wasBehind bool
-	a, b := awayAndBack(t, keys, func(a *testNode) int {
+	a, b := awayAndBack(t, keys, nil, func(a *testNode) int {
 		a.mu.Lock()
 		g := a.gone["b"]
 		a.mu.Unlock()
@@ -65,58 +58,51 @@ func TestMemberBackResumesLog(t *testing.T) {
 		if !a.resuming("b") {
 			t.Error("a would answer a periodic repair round from b, which is away with its place kept")
 		}
-		go func() {
-			// Watch for the paced backlog (behind) once b is back.
-			for range 1000 {
-				a.mu.Lock()
-				p := a.peers["b"]
-				a.mu.Unlock()
-				if p != nil && p.behind.Load() {
-					wasBehind = true
-					return
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}()
 		return 0
 	})
-	if r := a.stats.repairs.Load() + b.stats.repairs.Load(); r != 0 {
-		t.Errorf("%d repair rounds exchanged records: b was not caught up by the log alone", r)
-	}
-	if got := b.stats.applied.Load(); got < keys || got > keys+keys/10 {
-		t.Errorf("b applied %d records for the %d it missed: want each about once", got, keys)
-	}
 	a.mu.Lock()
 	p, gone := a.peers["b"], a.gone["b"]
 	a.mu.Unlock()
+	if r := a.stats.repaired.Load() + b.stats.repaired.Load(); r != 0 {
+		t.Errorf("repair exchanged %d records: b was not caught up by the log alone", r)
+	}
+	if p.back.Load() {
+		t.Error("a asks for a round with b, which resumed its log")
+	}
+	if got := b.stats.applied.Load(); got < keys+10 || got > keys+keys/10 {
+		t.Errorf("b applied %d records for the %d it missed and 10 before: want each about once", got, keys)
+	}
 	if gone != nil {
 		t.Error("a still keeps b's old place after b came back")
 	}
-	testkit.Eventually(t, converge, "backlog sent", func() bool { return !p.behind.Load() })
-	if !wasBehind {
-		t.Error("a's stream never marked b behind: the backlog was not paced")
+	if n := p.paced.Load(); n == 0 {
+		t.Error("no message of the backlog was paced")
 	}
+	testkit.Eventually(t, converge, "backlog sent", func() bool { return !p.behind.Load() })
 	if n := readers(a); n != 1 {
 		t.Errorf("a's log has %d readers for its one peer", n)
 	}
 }
 
-// write sets n keys prefix0, prefix1, ... on a, with 500-byte values.
-func write(t *testing.T, a *testNode, prefix string, n int) {
-	t.Helper()
-	value := make([]byte, 500)
-	for i := range n {
-		if err := a.st.Set(fmt.Sprintf("%s%d", prefix, i), value, time.Hour); err != nil {
-			t.Fatal(err)
+// TestMemberBackNothingApplied: a member that had applied none of a's log
+// (a took no writes before it went away) comes back the same process: it
+// gets the log from the start, counts for sync writes, and needs no round.
+func TestMemberBackNothingApplied(t *testing.T) {
+	a, _, member := twoNodes(t, func(c *Config) { c.RepairInterval = time.Hour; c.SyncReplicas = 1; c.SyncTimeout = 2 * time.Second })
+	a.memberDown(member)
+	a.memberUp(member)
+	a.mu.Lock()
+	p := a.peers["b"]
+	a.mu.Unlock()
+	testkit.Eventually(t, converge, "a streams to b again", p.connected.Load)
+	for i := range 5 {
+		if err := a.st.Set(fmt.Sprintf("k%d", i), []byte("v"), time.Hour); err != nil {
+			t.Fatalf("a sync write after b came back: %v", err)
 		}
 	}
-}
-
-// readers returns how many readers a's log has.
-func readers(a *testNode) int {
-	a.out.mu.Lock()
-	defer a.out.mu.Unlock()
-	return len(a.out.readers)
+	if p.back.Load() {
+		t.Error("a asks for a round with b, the same process, back")
+	}
 }
 
 // TestMemberBackAfterPlaceDropped: a member away longer than keepPlaceFor
@@ -124,7 +110,7 @@ func readers(a *testNode) int {
 // missed, and the log keeps no reader for its earlier life.
 func TestMemberBackAfterPlaceDropped(t *testing.T) {
 	const keys = 200
-	a, b := awayAndBack(t, keys, func(a *testNode) int {
+	a, b := awayAndBack(t, keys, nil, func(a *testNode) int {
 		a.mu.Lock()
 		g := a.gone["b"]
 		g.downAt = time.Now().Add(-keepPlaceFor - time.Second)
@@ -145,4 +131,44 @@ func TestMemberBackAfterPlaceDropped(t *testing.T) {
 	if r := a.stats.repairs.Load() + b.stats.repairs.Load(); r == 0 {
 		t.Error("b caught up without a repair round, with its place in the log dropped: the test shows nothing")
 	}
+}
+
+// twoNodes starts nodes a and b with mod's settings, waits until a streams to
+// b, and returns them with b as a's member list has it.
+func twoNodes(t *testing.T, mod func(*Config)) (a, b *testNode, member *memberlist.Node) {
+	t.Helper()
+	a = startNode(t, "a", "", mod)
+	b = startNode(t, "b", a.GossipAddr(), mod)
+	testkit.Eventually(t, converge, "b ready", b.Ready)
+	a.mu.Lock()
+	p := a.peers["b"]
+	a.mu.Unlock()
+	testkit.Eventually(t, converge, "a streams to b", p.connected.Load)
+	for _, m := range a.ml.Members() {
+		if m.Name == "b" {
+			member = m
+		}
+	}
+	if member == nil {
+		t.Fatal("a has no member b")
+	}
+	return a, b, member
+}
+
+// write sets n keys prefix0, prefix1, ... on a, with 500-byte values.
+func write(t *testing.T, a *testNode, prefix string, n int) {
+	t.Helper()
+	value := make([]byte, 500)
+	for i := range n {
+		if err := a.st.Set(fmt.Sprintf("%s%d", prefix, i), value, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readers returns how many readers a's log has.
+func readers(a *testNode) int {
+	a.out.mu.Lock()
+	defer a.out.mu.Unlock()
+	return len(a.out.readers)
 }

@@ -173,6 +173,9 @@ func (n *Node) repairRound() (buckets int, records uint64, ok bool) {
 	}
 	var err error
 	inBackground(func() { buckets, records, err = n.repairAs(p, kind, fresh, n.paced()) })
+	if !errors.Is(err, errRepairBusy) {
+		n.busyInARow = 0
+	}
 	switch {
 	case errors.Is(err, errRepairBusy):
 		if due != nil {
@@ -215,8 +218,8 @@ func (n *Node) reconcileSurvivors() {
 		_, records, err := n.repairAs(p, msgCatchUp, window{}, pace{})
 		switch {
 		case errors.Is(err, errRepairBusy):
-			n.peerFailed.Store(true) // again, shortly
-			n.retryBusy()
+			n.peerFailed.Store(true) // again, shortly: it must not wait
+			time.AfterFunc(busyRetry, n.wakeRepair)
 			return
 		case err != nil && !n.isClosed():
 			n.log.Warn("reconciling with a survivor after a peer failed", "node", p.name, "err", err)
@@ -275,13 +278,22 @@ func (n *Node) repairAs(p *peer, kind byte, fresh window, pc pace) (buckets int,
 // in another round: it is tried again shortly.
 var errRepairBusy = errors.New("cluster: a repair round is under way already")
 
-// retryBusy asks for another round shortly, after errRepairBusy.
+// retryBusy asks for another round shortly, after errRepairBusy: after
+// busyRetry, twice as long after each refusal in a row (a peer that gets a
+// backlog from this node's stream refuses rounds for as long as that
+// takes, and each try walks the store for its digests first), up to
+// maxBusyRetry. Called from the repair loop only.
 func (n *Node) retryBusy() {
-	time.AfterFunc(busyRetry, n.wakeRepair)
+	d := min(busyRetry<<min(n.busyInARow, 10), maxBusyRetry)
+	n.busyInARow++
+	time.AfterFunc(d, n.wakeRepair)
 }
 
-// busyRetry is how long a round that found a node busy waits.
+// busyRetry is how long a round that found a node busy waits, at first.
 const busyRetry = 100 * time.Millisecond
+
+// maxBusyRetry bounds the wait of a round refused again and again.
+const maxBusyRetry = 5 * time.Second
 
 // answerRepair serves a repair round a peer opened with its digest. A node
 // takes part in one round at a time, dialed or answered: when two peers

@@ -145,6 +145,7 @@ type Server struct {
 type stats struct {
 	connections atomic.Int64 // accepted in all
 	rejected    atomic.Int64 // refused for maxclients
+	denied      atomic.Int64 // refused by protected mode
 	closed      connStats    // the counts of connections that have closed
 }
 
@@ -211,6 +212,7 @@ func (s *Server) resetStats(memcache bool) {
 		s.stats.closed.reset()
 		s.stats.connections.Store(0)
 		s.stats.rejected.Store(0)
+		s.stats.denied.Store(0)
 	}
 	for c := range s.conns {
 		switch m, ok := c.proto.(*mcConn); {
@@ -459,6 +461,7 @@ func (s *Server) accept(l listener) error {
 		if s.protected() && l.Addr().Network() == "tcp" && !fromLocal(nc.RemoteAddr()) {
 			// As in Redis, counted in total_connections_received, not
 			// in rejected_connections (past maxclients only).
+			s.stats.denied.Add(1)
 			refuse(nc, l.proto.denied)
 			continue
 		}

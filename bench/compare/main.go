@@ -52,6 +52,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -99,6 +100,7 @@ type options struct {
 	mcArgs     []string
 	serverCPUs string
 	rate       float64
+	scrape     string // URL to GET every second during the runs
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -130,6 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "run every server on these CPUs only (taskset -c form, e.g. 0); run this program under taskset on the others")
 	fs.Float64Var(&o.rate, "rate", 0, "offered load of the throughput runs in commands/s over all connections, each on a fixed schedule (0: flat out); compares the servers at one load")
 	fs.StringVar(&sdArgs, "sessiond-args", "", "extra sessiond arguments, space-separated")
+	fs.StringVar(&o.scrape, "scrape", "", "GET this `URL` every second while the runs go, as Prometheus would (e.g. http://127.0.0.1:9121/metrics, with -sessiond-args \"--http-addr 127.0.0.1:9121\")")
 	fs.StringVar(&redisArgs, "redis-args", "", "extra redis-server arguments, space-separated")
 	fs.StringVar(&mcArgs, "memcached-args", "", "extra memcached arguments, space-separated")
 	if err := fs.Parse(args); err != nil {
@@ -222,6 +225,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "%s Load average at start: %s.\n\n", b.machine(), target.LoadAvg())
 	if b.o.serverCPUs != "" {
 		fmt.Fprintf(stdout, "Every server runs on CPUs %s only (taskset), and this program on those its own affinity allows: %s.\n\n", b.o.serverCPUs, target.Affinity())
+	}
+
+	if o.scrape != "" {
+		sctx, stop := context.WithCancel(ctx)
+		scrapes := make(chan int, 1)
+		go func() { scrapes <- scrapeEvery(sctx, o.scrape, time.Second) }()
+		defer func() {
+			stop()
+			fmt.Fprintf(stdout, "Scraped %s %d times (every second while a server answered).\n\n", o.scrape, <-scrapes)
+		}()
 	}
 
 	valid := true
@@ -324,4 +337,32 @@ func (b *bench) machine() string {
 		}
 	}
 	return "Machine and versions: " + strings.Join(parts, "; ") + "."
+}
+
+// scrapeEvery GETs url every interval until ctx is done, and returns how
+// many GETs answered 200. Errors (no server between runs) are skipped.
+func scrapeEvery(ctx context.Context, url string, interval time.Duration) int {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	ok := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return ok
+		case <-t.C:
+		}
+		req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if err != nil {
+			return ok
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			ok++
+		}
+	}
 }

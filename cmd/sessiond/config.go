@@ -83,6 +83,13 @@ type Config struct {
 	// MaxClients is the most connections at once. Default 10000.
 	MaxClients int
 
+	// HTTPAddr is the TCP address of the HTTP listener for operators
+	// (metrics, health checks). Default: none.
+	HTTPAddr string
+
+	// HTTPPprof serves /debug/pprof/ on HTTPAddr. Default false.
+	HTTPPprof bool
+
 	// EventLoops is the number of event loops serving RESP connections
 	// (Linux; see server.Config.EventLoops). Default 1; 0: a goroutine per
 	// connection, as on other systems.
@@ -241,6 +248,16 @@ var settings = []setting{
 				c.ProtectedMode = false
 			default:
 				return errors.New("want yes or no")
+			}
+			return nil
+		}},
+	{name: "http-addr", usage: "serve operators over HTTP on `host:port`: /metrics (Prometheus), /healthz, /readyz (empty: not at all)", from: fromAll,
+		set: func(c *Config, s string) error { c.HTTPAddr = s; return nil }},
+	{name: "http-pprof", def: "false", isBool: true, from: fromAll,
+		usage: "also serve Go's profiler on --http-addr, at /debug/pprof/",
+		set: func(c *Config, s string) (err error) {
+			if c.HTTPPprof, err = strconv.ParseBool(s); err != nil {
+				return errors.New("want true or false")
 			}
 			return nil
 		}},
@@ -418,6 +435,9 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 				return nil, err
 			}
 		}
+	}
+	if c.HTTPPprof && c.HTTPAddr == "" {
+		return nil, errors.New("config: http-pprof serves on the HTTP listener, and http-addr is not set")
 	}
 	return c, nil
 }

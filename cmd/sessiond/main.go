@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/cluster"
 	"github.com/sessiond/sessiond/internal/disk"
+	"github.com/sessiond/sessiond/internal/ops"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -84,6 +85,24 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return exitFailed
 	}
 
+	// The HTTP listener comes up first, so that probes hear a node that
+	// loads or joins.
+	var web *ops.Server
+	if c.HTTPAddr != "" {
+		web = ops.New(ops.Config{Addr: c.HTTPAddr, Store: store, Node: node, RequirePass: c.RequirePass, Pprof: c.HTTPPprof, Version: version(), Logger: log})
+		if err := web.Listen(); err != nil {
+			fmt.Fprintf(stderr, "sessiond: %s\n", explain(err))
+			store.Close()
+			return exitFailed
+		}
+		go func() {
+			if err := web.Serve(); err != nil {
+				log.Error("sessiond: the HTTP listener failed", "err", err)
+			}
+		}()
+		defer web.Shutdown(context.Background())
+	}
+
 	var clusterSrv server.Cluster
 	if node != nil {
 		if err := node.Start(ctx, store); err != nil {
@@ -143,6 +162,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if c.listens() {
 		go func() { serveErr <- srv.Serve() }()
 	}
+	if web != nil {
+		web.Serving(srv)
+	}
 	loaded := store.Loaded()
 	for waiting := true; waiting; {
 		select {
@@ -166,9 +188,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		}
 		waiting = false
 	}
-	// Stop accepting, let connections finish what they have read, hand
-	// the peers what they have not acknowledged and say goodbye, then
-	// close the store.
+	// Say not ready, stop accepting, let connections finish what they
+	// have read, hand the peers what they have not acknowledged and say
+	// goodbye, then close the store.
+	if web != nil {
+		web.Stopping()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("connections still open at the shutdown timeout were closed", "timeout", shutdownTimeout)

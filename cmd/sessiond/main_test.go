@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 func TestRun(t *testing.T) {
@@ -105,23 +109,7 @@ func TestBinary(t *testing.T) {
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
 		t.Run("stops on "+sig.String(), func(t *testing.T) {
 			cmd := command("--addr", "127.0.0.1:0", "--maxmemory", "1gb", "--maxmemory-policy", "allkeys-lru")
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
-
-			lines := make(chan string)
-			go func() {
-				defer close(lines)
-				s := bufio.NewScanner(stderr)
-				for s.Scan() {
-					lines <- s.Text()
-				}
-			}()
+			lines := startLines(t, cmd)
 			start := waitLine(t, lines, "sessiond started")
 			for _, attr := range []string{
 				"version=", "go=go", "pid=" + strconv.Itoa(cmd.Process.Pid), "maxmemory=1073741824", "maxmemory-policy=allkeys-lru",
@@ -146,6 +134,50 @@ func TestBinary(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("http", func(t *testing.T) {
+		cmd := command("--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+		lines := startLines(t, cmd)
+		var addr string // from the listening line, before the started one
+		for line := range lines {
+			if strings.Contains(line, "msg=listening proto=http ") {
+				_, addr, _ = strings.Cut(line, " addr=")
+				addr, _, _ = strings.Cut(addr, " ")
+			}
+			if strings.Contains(line, `msg="sessiond started"`) {
+				break
+			}
+		}
+		if addr == "" {
+			t.Fatal("no HTTP listening line before the started line")
+		}
+		base := "http://" + addr
+		for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": `{"ready":true}` + "\n"} {
+			testkit.Eventually(t, 10*time.Second, path+" answers "+want, func() bool {
+				resp, err := http.Get(base + path)
+				if err != nil {
+					return false
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode == 200 && string(body) == want
+			})
+		}
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte("\nsessiond_sessions 0\n")) {
+			t.Errorf("GET /metrics: %d\n%.300s", resp.StatusCode, body)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		waitLine(t, lines, "sessiond stopped")
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("exit: %v, want status 0", err)
+		}
+	})
 
 	t.Run("version", func(t *testing.T) {
 		out, err := command("--version").Output()
@@ -193,6 +225,7 @@ func TestBinary(t *testing.T) {
 		{name: "unknown flag", args: []string{"--maxmem=1gb"}, want: "sessiond: config: flag provided but not defined: -maxmem\n"},
 		{name: "bad flag value", args: []string{"--maxmemory", "12XB"}, want: "sessiond: config: maxmemory \"12XB\" (from --maxmemory): unknown unit\n"},
 		{name: "bad variable", env: "SESSIOND_MAXMEMORY_POLICY=lru", want: "sessiond: config: maxmemory-policy \"lru\" (from SESSIOND_MAXMEMORY_POLICY): unknown policy (want noeviction, volatile-ttl or allkeys-lru)\n"},
+		{name: "pprof without http", args: []string{"--http-pprof"}, want: "sessiond: config: http-pprof serves on the HTTP listener, and http-addr is not set\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := command(tt.args...)
@@ -214,6 +247,29 @@ func TestBinary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startLines starts cmd, kills it when the test ends, and returns its
+// stderr's lines.
+func startLines(t *testing.T, cmd *exec.Cmd) <-chan string {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		s := bufio.NewScanner(stderr)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+	}()
+	return lines
 }
 
 // waitLine returns the first line from lines that contains msg, failing the
