@@ -100,7 +100,11 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 				log.Error("sessiond: the HTTP listener failed", "err", err)
 			}
 		}()
-		defer web.Shutdown(context.Background())
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			web.Shutdown(ctx)
+		}()
 	}
 
 	var clusterSrv server.Cluster

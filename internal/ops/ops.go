@@ -122,5 +122,11 @@ func (s *Server) Serving(srv *server.Server) { s.srv.Store(srv) }
 func (s *Server) Stopping() { s.stopping.Store(true) }
 
 // Shutdown stops the listener, letting requests under way finish until
-// ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+// ctx ends (a profile may take 30 s), then closes their connections.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close()
+	}
+	return err
+}

@@ -365,3 +365,42 @@ func TestClusterMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownBounded: a request under way (a 10 s profile) does not hold
+// the shutdown past its context.
+func TestShutdownBounded(t *testing.T) {
+	st, err := sessiond.Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	web := New(Config{Addr: "127.0.0.1:0", Store: st, Pprof: true})
+	if err := web.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	go web.Serve()
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + web.Addr().String() + "/debug/pprof/profile?seconds=10")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the profile is under way
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := web.Shutdown(ctx); err == nil {
+		t.Error("Shutdown returned nil with a profile under way")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Shutdown took %v with a 200ms context", took)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("the profile's connection was not closed by Shutdown")
+	}
+}
