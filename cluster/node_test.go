@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -329,4 +330,44 @@ func TestSimultaneousStart(t *testing.T) {
 	}
 	nodes[1].st.Set("k", []byte("v"), 0)
 	testkit.Eventually(t, converge, "k on x", func() bool { return value(nodes[0].st, "k") == "v" })
+}
+
+// TestStatusWhileStarting: Status may be called while Start runs (the
+// binary's HTTP listener is up before the node joins); the race detector
+// checks it reads nothing Start is writing.
+func TestStatusWhileStarting(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	n, err := New(Config{NodeName: "b", BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{a.GossipAddr()},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sessiond.Open(&sessiond.Options{NodeID: n.ID(), Replicator: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n.Status()
+		}
+	}()
+	if err := n.Start(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	testkit.Eventually(t, converge, "b ready", n.Ready)
+	close(stop)
+	<-done
+	if got := len(n.Status().Members); got != 2 {
+		t.Errorf("b sees %d members, want 2", got)
+	}
 }

@@ -51,7 +51,10 @@ func (n *Node) Status() Status {
 		Applied: n.stats.applied.Load(), StreamedIn: n.stats.streamedIn.Load(),
 		Repairs: n.stats.repairs.Load(), Repaired: n.stats.repaired.Load(),
 	}
-	if n.ml == nil {
+	// Start may be under way (an HTTP listener scrapes a node that
+	// joins): what it sets is read only once memberlist is up.
+	ml := n.mlReady.Load()
+	if ml == nil {
 		return s
 	}
 	n.mu.Lock()
@@ -60,7 +63,7 @@ func (n *Node) Status() Status {
 		peers[name] = p
 	}
 	n.mu.Unlock()
-	for _, m := range n.ml.Members() {
+	for _, m := range ml.Members() {
 		mem := Member{Name: m.Name, Gossip: m.Address(), State: stateName(m.State), Self: m.Name == n.cfg.NodeName}
 		if mem.Self {
 			mem.Data = n.data.Addr().String()
