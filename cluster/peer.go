@@ -368,14 +368,8 @@ func (b *backlog) wait(p *peer, ch *channel, r *logReader, last uint64, errc <-c
 	}
 	p.paced.Add(1)
 	sent := time.Now()
-	for p.n.out.kept(r) <= last {
-		select {
-		case <-b.acked:
-		case err := <-errc:
-			return err
-		case <-p.stop:
-			return errClosed
-		}
+	if err := awaitAcks(func() bool { return p.n.out.kept(r) > last }, b.acked, errc, p.stop); err != nil {
+		return err
 	}
 	t := time.NewTimer(3 * time.Since(sent))
 	defer t.Stop()
@@ -591,7 +585,14 @@ func (m *sentMarks) room(flush func() error, acked <-chan struct{}, errc <-chan 
 	if err := flush(); err != nil {
 		return err
 	}
-	for m.unacked() >= maxUnacked {
+	return awaitAcks(func() bool { return m.unacked() < maxUnacked }, acked, errc, stop)
+}
+
+// awaitAcks waits until done says so, looking again at each ack (readAcks
+// signals acked). It returns the error that ended the stream meanwhile, or
+// errClosed if stop was closed.
+func awaitAcks(done func() bool, acked <-chan struct{}, errc <-chan error, stop <-chan struct{}) error {
+	for !done() {
 		select {
 		case <-acked:
 		case err := <-errc:

@@ -137,14 +137,10 @@ func TestRepairAfterClockSkew(t *testing.T) {
 // A peer that falls behind the log's bound is repaired at once, not at the
 // next repair interval.
 func TestRepairPeerBehindLog(t *testing.T) {
-	mod := func(c *Config) { c.RepairInterval = time.Hour; c.MaxLogBytes = 64 << 10 }
-	a := startNode(t, "a", "", mod)
-	b := startNode(t, "b", a.GossipAddr(), mod)
-	testkit.Eventually(t, converge, "b ready", b.Ready)
+	a, b, _ := twoNodes(t, func(c *Config) { c.RepairInterval = time.Hour; c.MaxLogBytes = 64 << 10 })
 	a.mu.Lock()
 	p := a.peers["b"]
 	a.mu.Unlock()
-	testkit.Eventually(t, converge, "a streams to b", p.connected.Load)
 
 	// Break the stream; while a reconnects, write more than the log holds.
 	p.mu.Lock()

@@ -27,9 +27,6 @@ type Stats struct {
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
 	t := s.totals()
-	s.mu.Lock()
-	serving := !s.closing && len(s.listeners) > 0
-	s.mu.Unlock()
 	return Stats{
 		Clients:             s.clients.Load(),
 		MemcacheClients:     int64(t.mcOpen),
@@ -42,6 +39,14 @@ func (s *Server) Stats() Stats {
 		Misses:              t.all.misses.Load(),
 		NetIn:               t.all.netIn.Load(),
 		NetOut:              t.all.netOut.Load(),
-		Serving:             serving,
+		Serving:             s.Serving(),
 	}
+}
+
+// Serving reports whether the server accepts connections: its listeners
+// are open and it is not shutting down.
+func (s *Server) Serving() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closing && len(s.listeners) > 0
 }

@@ -205,12 +205,7 @@ var settings = []setting{
 		set: func(c *Config, s string) (err error) { c.CompactMinSize, err = parseSize(s, math.MaxInt64); return err }},
 	{name: "dir-repair", def: "false", isBool: true, from: fromAll,
 		usage: "load a damaged --dir as far as it can: cut a log at its damage, keeping a copy of what is cut",
-		set: func(c *Config, s string) (err error) {
-			if c.DirRepair, err = strconv.ParseBool(s); err != nil {
-				return errors.New("want true or false")
-			}
-			return nil
-		}},
+		set:   func(c *Config, s string) (err error) { c.DirRepair, err = parseBool(s); return err }},
 	{name: "addr", def: "127.0.0.1:6379", usage: "serve the Redis protocol on TCP `host:port` (empty: no TCP)", from: fromAll,
 		set: func(c *Config, s string) error { c.Addr = s; return nil }},
 	{name: "unix", usage: "also serve the Redis protocol on the Unix socket at `path`", from: fromAll,
@@ -230,12 +225,7 @@ var settings = []setting{
 		set: func(c *Config, s string) error { c.MemcacheUnix = s; return nil }},
 	{name: "memcache-insecure", def: "false", isBool: true, from: fromAll,
 		usage: "serve the memcached protocol on a non-loopback address even with --requirepass (it has no authentication)",
-		set: func(c *Config, s string) (err error) {
-			if c.MemcacheInsecure, err = strconv.ParseBool(s); err != nil {
-				return errors.New("want true or false")
-			}
-			return nil
-		}},
+		set:   func(c *Config, s string) (err error) { c.MemcacheInsecure, err = parseBool(s); return err }},
 	{name: "requirepass", usage: "require clients to AUTH with `password`", from: fromAll,
 		set: func(c *Config, s string) error { c.RequirePass = s; return nil }},
 	{name: "protected-mode", def: "yes", from: fromAll,
@@ -255,12 +245,7 @@ var settings = []setting{
 		set: func(c *Config, s string) error { c.HTTPAddr = s; return nil }},
 	{name: "http-pprof", def: "false", isBool: true, from: fromAll,
 		usage: "also serve Go's profiler on --http-addr, at /debug/pprof/",
-		set: func(c *Config, s string) (err error) {
-			if c.HTTPPprof, err = strconv.ParseBool(s); err != nil {
-				return errors.New("want true or false")
-			}
-			return nil
-		}},
+		set:   func(c *Config, s string) (err error) { c.HTTPPprof, err = parseBool(s); return err }},
 	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
 	{name: "event-loops", def: "1", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection, as elsewhere; with --sync-replicas, a connection leaves its loop at its first write)", from: fromAll,
@@ -307,12 +292,7 @@ var settings = []setting{
 		}},
 	{name: "cluster-insecure", def: "false", isBool: true, from: fromAll,
 		usage: "allow non-loopback cluster addresses without --cluster-key (anyone who reaches them reads every session)",
-		set: func(c *Config, s string) (err error) {
-			if c.Cluster.Insecure, err = strconv.ParseBool(s); err != nil {
-				return errors.New("want true or false")
-			}
-			return nil
-		}},
+		set:   func(c *Config, s string) (err error) { c.Cluster.Insecure, err = parseBool(s); return err }},
 	{name: "sync-replicas", def: "0", usage: "acknowledge a write only after `k` peers applied it (0: asynchronous)", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.Cluster.SyncReplicas, err = parseInt(s, 0, 1000); return err }},
 	{name: "sync-timeout", def: "2s", usage: "fail a write whose --sync-replicas did not apply it within `duration`", from: fromAll,

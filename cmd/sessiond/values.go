@@ -156,3 +156,13 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// parseBool parses a boolean setting as strconv.ParseBool does (true,
+// false, 1, 0, t, f, ...).
+func parseBool(s string) (bool, error) {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, errors.New("want true or false")
+	}
+	return b, nil
+}

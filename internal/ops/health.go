@@ -14,7 +14,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case srv == nil:
 		w.Write([]byte("ok: starting\n"))
-	case !srv.Stats().Serving && !s.stopping.Load():
+	case !srv.Serving() && !s.stopping.Load():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("not accepting connections\n"))
 	default:
@@ -59,7 +59,7 @@ func (s *Server) notReady() string {
 	if srv == nil {
 		return "starting: not listening yet"
 	}
-	if !srv.Stats().Serving {
+	if !srv.Serving() {
 		return "not accepting connections"
 	}
 	return ""
