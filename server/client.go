@@ -297,3 +297,11 @@ func (c *respConn) subcommandError(cmd string, args [][]byte, known ...string) {
 	}
 	c.w.Error("ERR unknown subcommand '" + string(trunc(args[1], 128)) + "'. Try " + strings.ToUpper(cmd) + " HELP.")
 }
+
+// help answers a HELP subcommand with its lines, as Redis does.
+func (c *respConn) help(lines []string) {
+	c.w.Array(len(lines))
+	for _, h := range lines {
+		c.w.Simple(h)
+	}
+}

@@ -17,6 +17,9 @@ type command struct {
 	last  int // position of the last key, -1 for the last argument
 	step  int
 	fn    func(c *respConn, args [][]byte)
+
+	id   int      // its place in the table, for its counters
+	stat *cmdStat // its calls and time (cmdstats.go)
 }
 
 type cmdFlags uint8
@@ -36,8 +39,9 @@ const (
 	readsValue
 )
 
-// commandTable returns the commands the server serves, by lower-case name.
-func commandTable() map[string]*command {
+// commandTable returns the commands the server serves, by lower-case name,
+// and in the table's order.
+func commandTable() (map[string]*command, []*command) {
 	list := []*command{
 		// Connection.
 		{name: "ping", arity: -1, fn: cmdPing},
@@ -65,6 +69,8 @@ func commandTable() map[string]*command {
 		{name: "bgrewriteaof", arity: 1, fn: cmdBgsave},
 		{name: "lastsave", arity: 1, fn: cmdLastsave},
 		{name: "role", arity: 1, fn: cmdRole},
+		{name: "slowlog", arity: -2, fn: cmdSlowlog},
+		{name: "latency", arity: -2, fn: cmdLatency},
 		{name: "shutdown", arity: -1, flags: noQueue, fn: cmdShutdown},
 		// Strings.
 		{name: "get", arity: 2, flags: readonly | readsValue, first: 1, last: 1, step: 1, fn: cmdGet},
@@ -98,10 +104,11 @@ func commandTable() map[string]*command {
 		{name: "discard", arity: 1, flags: noQueue, fn: cmdDiscard},
 	}
 	t := make(map[string]*command, len(list))
-	for _, c := range list {
+	for i, c := range list {
+		c.id = i
 		t[c.name] = c
 	}
-	return t
+	return t, list
 }
 
 // lookup finds a command by name, in any case, without allocating.

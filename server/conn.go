@@ -44,6 +44,12 @@ type conn struct {
 	deadlineSet time.Time // when the write deadline was last moved
 
 	stats connStats
+	// tick is when the connection's last command ended, or its last
+	// read returned if later (Server.mono): the start of the next
+	// command's time (cmdstats.go).
+	tick time.Duration
+	// failed is set by an error reply to the command running.
+	failed bool
 
 	stopOnce sync.Once
 	stopped  chan struct{}

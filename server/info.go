@@ -19,7 +19,9 @@ func cmdInfo(c *respConn, args [][]byte) {
 	c.w.Verbatim("txt", c.s.info(args[1:]))
 }
 
-var defaultSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"}
+// infoSections are INFO's sections in Redis's order; INFO with no
+// section, or "default", leaves out commandstats, as Redis does.
+var infoSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "errorstats", "cluster", "keyspace"}
 
 // info renders INFO's text for the sections asked for, as Redis lays it
 // out: "# Section" headers, "field:value" lines, CRLF line ends.
@@ -28,21 +30,21 @@ func (s *Server) info(args [][]byte) string {
 	for _, a := range args {
 		name := strings.ToLower(string(a))
 		switch name {
-		case "all", "everything", "default":
-			for _, d := range defaultSections {
+		case "all", "everything":
+			for _, d := range infoSections {
 				want[d] = true
 			}
+		case "default":
+			defaults(want)
 		default:
 			want[name] = true
 		}
 	}
 	if len(args) == 0 {
-		for _, d := range defaultSections {
-			want[d] = true
-		}
+		defaults(want)
 	}
 	var b strings.Builder
-	for _, sec := range defaultSections {
+	for _, sec := range infoSections {
 		if !want[sec] {
 			continue
 		}
@@ -55,6 +57,15 @@ func (s *Server) info(args [][]byte) string {
 		}
 	}
 	return b.String()
+}
+
+// defaults adds INFO's default sections to want.
+func defaults(want map[string]bool) {
+	for _, d := range infoSections {
+		if d != "commandstats" {
+			want[d] = true
+		}
+	}
 }
 
 func (s *Server) infoSection(sec string) [][2]string {
@@ -123,7 +134,12 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"evicted_keys", itoa(st.Evictions)},
 			{"keyspace_hits", itoa(t.hits.Load())},
 			{"keyspace_misses", itoa(t.misses.Load())},
+			{"total_error_replies", itoa(s.totalErrors())},
 		}
+	case "commandstats":
+		return s.commandstatsInfo()
+	case "errorstats":
+		return s.errorstatsInfo()
 	case "replication":
 		if s.cfg.Cluster != nil {
 			repl, _ := s.cfg.Cluster.Info()

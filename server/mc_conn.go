@@ -27,9 +27,23 @@ func newMCConn(s *Server, nc net.Conn) *mcConn {
 	m.proto = m
 	m.rd = memcache.NewReader(m.input(), memcache.Limits{MaxValue: s.storeOpts.MaxValueSize})
 	m.rd.BeforeRead = m.beforeRead
-	m.rd.AfterRead = m.prefetch
+	m.rd.AfterRead = m.afterRead
 	m.w = memcache.NewWriter(deadlineWriter{m.conn})
+	m.w.OnError = m.errorReplied
 	return m
+}
+
+// afterRead starts the time of the commands just read and prefetches
+// what they will touch.
+func (m *mcConn) afterRead() {
+	m.tick = m.s.mono()
+	m.prefetch()
+}
+
+// errorReplied counts an error reply of the command running.
+func (m *mcConn) errorReplied(kind string) {
+	m.failed = true
+	m.s.cmdStats.errors.count("memcache", kind)
 }
 
 func (m *mcConn) next() error {
@@ -41,6 +55,9 @@ func (m *mcConn) next() error {
 		m.stats.commands.Add(1)
 	}
 	m.dispatch(cmd)
+	if !cmd.More {
+		m.ran(cmd)
+	}
 	return nil
 }
 
@@ -57,6 +74,7 @@ func (m *mcConn) readFailed(err error) bool {
 	case errors.As(err, &ce):
 		m.stats.commands.Add(1)
 		if !ce.NoReply {
+			m.s.cmdStats.errors.count("memcache", ce.Reply)
 			m.w.Line(ce.Reply)
 		}
 		if !ce.Fatal {

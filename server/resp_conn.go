@@ -41,9 +41,23 @@ func newRESPConn(s *Server, nc net.Conn) *respConn {
 	})
 	c.rd.Unauthenticated = !c.authed
 	c.rd.BeforeRead = c.beforeRead
-	c.rd.AfterRead = c.prefetch
+	c.rd.AfterRead = c.afterRead
 	c.w = resp.NewWriter(deadlineWriter{c.conn})
+	c.w.OnError = c.errorReplied
 	return c
+}
+
+// afterRead starts the time of the commands just read and prefetches
+// what they will touch.
+func (c *respConn) afterRead() {
+	c.tick = c.s.mono()
+	c.prefetch()
+}
+
+// errorReplied counts an error reply of the command running.
+func (c *respConn) errorReplied(msg string) {
+	c.failed = true
+	c.s.cmdStats.errors.count("redis", msg)
 }
 
 func (c *respConn) next() error {
@@ -97,32 +111,19 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 	// Redis checks that the command exists and has its arguments before
 	// it checks authentication; so does this.
 	if cmd == nil {
-		if c.multi {
-			c.multiErr = true
-		}
-		c.w.Error(unknownCommand(args))
+		c.refuse(nil, unknownCommand(args))
 		return
 	}
 	c.lastCmd = cmd.name
-	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
-		if c.multi {
-			c.multiErr = true
-		}
-		c.w.Error("ERR wrong number of arguments for '" + cmd.name + "' command")
+	switch {
+	case (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity):
+		c.refuse(cmd, "ERR wrong number of arguments for '"+cmd.name+"' command")
 		return
-	}
-	if !c.authed && cmd.flags&noAuth == 0 {
-		if c.multi {
-			c.multiErr = true
-		}
-		c.w.Error(errNoAuth)
+	case !c.authed && cmd.flags&noAuth == 0:
+		c.refuse(cmd, errNoAuth)
 		return
-	}
-	if cmd.flags&(write|readonly) != 0 && !c.s.ready.Load() {
-		if c.multi {
-			c.multiErr = true
-		}
-		c.w.Error(errLoading)
+	case cmd.flags&(write|readonly) != 0 && !c.s.ready.Load():
+		c.refuse(cmd, errLoading)
 		return
 	}
 	if c.s.commitReplies && cmd.flags&write != 0 && !c.multi {
@@ -132,7 +133,25 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 		c.enqueue(args)
 		return
 	}
+	// A command inside EXEC has its own time and failure; EXEC's time
+	// includes theirs.
+	start, outer := c.tick, c.failed
+	c.failed = false
 	cmd.fn(c, args)
+	c.ran(cmd, args, start)
+	c.failed = outer
+}
+
+// refuse answers a command refused before it ran (cmd nil: unknown); a
+// refusal inside MULTI makes EXEC abort.
+func (c *respConn) refuse(cmd *command, msg string) {
+	if c.multi {
+		c.multiErr = true
+	}
+	if cmd != nil {
+		cmd.stat.reject(int(c.id))
+	}
+	c.w.Error(msg)
 }
 
 // enqueue copies a command into the MULTI queue.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/eventloop"
+	"github.com/sessiond/sessiond/internal/memcache"
 )
 
 // Config configures a Server. Zero fields take the defaults given.
@@ -108,6 +109,18 @@ type Config struct {
 	// the loads servers mostly run at (docs/BENCHMARKS.md).
 	EventLoops int
 
+	// SlowlogSlowerThan is how long a command must take to go in the
+	// slow log (SLOWLOG GET). Zero: 10 ms, Redis's default; negative:
+	// no slow log. Redis's slowlog-log-slower-than 0, every command, is
+	// 1ns here.
+	SlowlogSlowerThan time.Duration
+	// SlowlogMaxLen is the most entries the slow log keeps. If zero, 128.
+	SlowlogMaxLen int
+	// LatencyMonitorThreshold, if positive, is how long a command must
+	// take for LATENCY LATEST and LATENCY HISTORY to record it, as
+	// Redis's latency-monitor-threshold. Zero: the monitor is off.
+	LatencyMonitorThreshold time.Duration
+
 	// WritesWait says that a write waits for replicas (sync
 	// replication): a connection then leaves its event loop for a
 	// goroutine at its first write, which would stall the loop.
@@ -116,10 +129,15 @@ type Config struct {
 
 // Server serves one store.
 type Server struct {
-	st   *sessiond.Store
-	cfg  Config
-	log  *slog.Logger
-	cmds map[string]*command
+	st      *sessiond.Store
+	cfg     Config
+	log     *slog.Logger
+	cmds    map[string]*command
+	cmdList []*command // cmds in the table's order
+
+	cmdStats *cmdStats      // each command's calls and time (cmdstats.go)
+	slowlog  slowlog        // SLOWLOG
+	latency  latencyMonitor // LATENCY
 
 	mu        sync.Mutex
 	listeners []listener
@@ -209,6 +227,7 @@ func (s *Server) resetStats(memcache bool) {
 		s.mc.closed.reset()
 		s.mc.total.Store(0)
 	} else {
+		s.cmdStats.reset()
 		s.stats.closed.reset()
 		s.stats.connections.Store(0)
 		s.stats.rejected.Store(0)
@@ -272,7 +291,13 @@ func New(st *sessiond.Store, cfg Config) *Server {
 		started:   time.Now(),
 		storeOpts: o,
 	}
-	s.cmds = commandTable()
+	s.cmds, s.cmdList = commandTable()
+	s.cmdStats = newCmdStats(len(s.cmdList), memcache.Ops)
+	for i, c := range s.cmdList {
+		c.stat = s.cmdStats.redis[i]
+	}
+	s.slowlog.init(cfg.SlowlogSlowerThan, cfg.SlowlogMaxLen)
+	s.latency.init(cfg.LatencyMonitorThreshold)
 	s.watchLoad()
 	// A store that defers its writes must see Commit before a reply.
 	s.commitReplies = o.DeferWrites

@@ -83,6 +83,16 @@ type Config struct {
 	// MaxClients is the most connections at once. Default 10000.
 	MaxClients int
 
+	// SlowlogSlowerThan is how long a command takes to go in the slow
+	// log (server.Config's meaning: 1ns logs every command, negative
+	// none). Default 10 ms.
+	SlowlogSlowerThan time.Duration
+	// SlowlogMaxLen is the most entries the slow log keeps. Default 128.
+	SlowlogMaxLen int
+	// LatencyMonitorThreshold is how long a command takes for the
+	// latency monitor to record it. Default 0: off.
+	LatencyMonitorThreshold time.Duration
+
 	// HTTPAddr is the TCP address of the HTTP listener for operators
 	// (metrics, health checks). Default: none.
 	HTTPAddr string
@@ -248,6 +258,27 @@ var settings = []setting{
 		set:   func(c *Config, s string) (err error) { c.HTTPPprof, err = parseBool(s); return err }},
 	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
+	{name: "slowlog-log-slower-than", def: "10000", usage: "log commands that take at least `microseconds` in the slow log (SLOWLOG GET; 0: every command, -1: none)", from: fromAll,
+		set: func(c *Config, s string) error {
+			n, err := parseInt(s, math.MinInt32, 1<<40)
+			switch {
+			case n < 0:
+				c.SlowlogSlowerThan = -1
+			case n == 0:
+				c.SlowlogSlowerThan = time.Nanosecond // every command
+			default:
+				c.SlowlogSlowerThan = time.Duration(n) * time.Microsecond
+			}
+			return err
+		}},
+	{name: "slowlog-max-len", def: "128", usage: "keep the latest `n` commands in the slow log", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.SlowlogMaxLen, err = parseInt(s, 1, 1<<20); return err }},
+	{name: "latency-monitor-threshold", def: "0", usage: "record commands that take at least `milliseconds` for LATENCY LATEST and HISTORY (0: off)", from: fromAll,
+		set: func(c *Config, s string) error {
+			n, err := parseInt(s, 0, 1<<31-1)
+			c.LatencyMonitorThreshold = time.Duration(n) * time.Millisecond
+			return err
+		}},
 	{name: "event-loops", def: "1", usage: "serve RESP connections from `n` event loops, as Redis does (Linux; 0: a goroutine per connection, as elsewhere; with --sync-replicas, a connection leaves its loop at its first write)", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.EventLoops, err = parseInt(s, 0, 1024); return err }},
 	{name: "timeout", def: "0", usage: "close connections idle for `seconds` (0: never)", from: fromAll,

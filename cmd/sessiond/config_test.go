@@ -18,14 +18,18 @@ import (
 // defaults is the configuration with nothing set.
 func defaults(change func(c *Config)) Config {
 	c := Config{
-		Policy:         sessiond.NoEviction,
-		MaxValueSize:   1 << 20,
-		LogFormat:      "text",
-		LogLevel:       slog.LevelInfo,
-		Addr:           "127.0.0.1:6379",
-		UnixPerm:       0o600,
-		MaxClients:     10000,
-		ProtectedMode:  true,
+		Policy:        sessiond.NoEviction,
+		MaxValueSize:  1 << 20,
+		LogFormat:     "text",
+		LogLevel:      slog.LevelInfo,
+		Addr:          "127.0.0.1:6379",
+		UnixPerm:      0o600,
+		MaxClients:    10000,
+		ProtectedMode: true,
+
+		SlowlogSlowerThan: 10 * time.Millisecond,
+		SlowlogMaxLen:     128,
+
 		EventLoops:     1,
 		CompactMinSize: 64 << 20,
 		TombstoneTTL:   24 * time.Hour,
@@ -87,6 +91,20 @@ func TestLoadConfig(t *testing.T) {
 				c.LogFormat = "json"
 				c.LogLevel = slog.LevelDebug
 			}),
+		},
+		{
+			name: "slow log and latency monitor",
+			args: []string{"--slowlog-log-slower-than", "0", "--slowlog-max-len", "5", "--latency-monitor-threshold", "20"},
+			want: defaults(func(c *Config) {
+				c.SlowlogSlowerThan = time.Nanosecond // every command
+				c.SlowlogMaxLen = 5
+				c.LatencyMonitorThreshold = 20 * time.Millisecond
+			}),
+		},
+		{
+			name: "slow log off",
+			args: []string{"--slowlog-log-slower-than", "-5"},
+			want: defaults(func(c *Config) { c.SlowlogSlowerThan = -1 }),
 		},
 		{
 			name: "env",

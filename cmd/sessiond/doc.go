@@ -40,6 +40,13 @@
 //	--http-pprof              also serve /debug/pprof/ there
 //	--maxclients N            connections at once (default 10000)
 //	--timeout SECONDS         close idle connections (default 0: never)
+//	--slowlog-log-slower-than MICROSECONDS
+//	                          log commands that take this long for SLOWLOG
+//	                          GET (default 10000; 0: all; negative: none)
+//	--slowlog-max-len N       entries the slow log keeps (default 128)
+//	--latency-monitor-threshold MS
+//	                          record commands that take this long for
+//	                          LATENCY LATEST (default 0: off)
 //	--event-loops N           serve RESP connections from N event loops
 //	                          (Linux; default 1; 0: a goroutine per
 //	                          connection, as on other systems; with

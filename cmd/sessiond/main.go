@@ -125,10 +125,15 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		MaxClients:       c.MaxClients,
 		Timeout:          c.Timeout,
 		EventLoops:       c.EventLoops,
-		WritesWait:       c.Cluster.SyncReplicas > 0,
-		Logger:           log,
-		Version:          version(),
-		Settings:         c.settingTexts(),
+
+		SlowlogSlowerThan:       c.SlowlogSlowerThan,
+		SlowlogMaxLen:           c.SlowlogMaxLen,
+		LatencyMonitorThreshold: c.LatencyMonitorThreshold,
+
+		WritesWait: c.Cluster.SyncReplicas > 0,
+		Logger:     log,
+		Version:    version(),
+		Settings:   c.settingTexts(),
 
 		MemcacheAddr:     c.MemcacheAddr,
 		MemcacheUnix:     c.MemcacheUnix,

@@ -27,6 +27,10 @@ const (
 	Quit
 )
 
+// Ops is one more than the largest Op: a table indexed by Op has Ops
+// entries.
+const Ops = int(Quit) + 1
+
 var opNames = [...]string{
 	Get: "get", Gets: "gets", Gat: "gat", Gats: "gats",
 	Set: "set", Add: "add", Replace: "replace", Append: "append", Prepend: "prepend", Cas: "cas",

@@ -25,6 +25,10 @@ type Writer struct {
 	// FlushAt is the buffered size past which the writer flushes in the
 	// middle of a reply. If zero, 64 KiB.
 	FlushAt int
+	// OnError, if set, is called with the first word of each error
+	// reply (ERROR, CLIENT_ERROR or SERVER_ERROR) as it is written: for a
+	// server's error counts.
+	OnError func(kind string)
 
 	buf []byte
 	out io.Writer
@@ -79,7 +83,12 @@ func (w *Writer) Line(s string) {
 }
 
 // Error writes ERROR, memcached's reply to a command it does not know.
-func (w *Writer) Error() { w.Line("ERROR") }
+func (w *Writer) Error() {
+	if w.OnError != nil {
+		w.OnError("ERROR")
+	}
+	w.Line("ERROR")
+}
 
 // ClientError writes "CLIENT_ERROR msg": the command was malformed.
 func (w *Writer) ClientError(msg string) { w.errorLine("CLIENT_ERROR ", msg) }
@@ -91,6 +100,9 @@ func (w *Writer) ServerError(msg string) { w.errorLine("SERVER_ERROR ", msg) }
 // errorLine writes prefix and msg, with line breaks in msg made spaces so
 // that text echoed from a client cannot break the stream.
 func (w *Writer) errorLine(prefix, msg string) {
+	if w.OnError != nil {
+		w.OnError(prefix[:len(prefix)-1])
+	}
 	w.buf = append(w.buf, prefix...)
 	for i := 0; i < len(msg); i++ {
 		c := msg[i]

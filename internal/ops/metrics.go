@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/server"
 )
 
 // collector reads the store's, the server's and the node's counters when
@@ -38,6 +39,10 @@ var (
 	netIn        = desc("network_received_bytes_total", "Bytes read from clients.")
 	netOut       = desc("network_sent_bytes_total", "Bytes written to clients.")
 	serving      = desc("serving", "1 while the protocol listeners accept connections.")
+	cmdDuration  = desc("command_duration_seconds", "Time each command took, from its read (or the end of the command before it on its connection) to its reply, by command and protocol (redis or memcache).", "protocol", "command")
+	cmdFailed    = desc("command_failures_total", "Commands that ran and answered an error, by command and protocol.", "protocol", "command")
+	cmdRejected  = desc("command_rejections_total", "Commands refused before they ran (wrong arity, no authentication, still loading), by command and protocol.", "protocol", "command")
+	errorReplies = desc("error_replies_total", "Error replies, by protocol and kind: the reply's first word (ERR, WRONGTYPE, NOAUTH...; ERROR, CLIENT_ERROR, SERVER_ERROR over memcached).", "protocol", "kind")
 	persistOn    = desc("persistence_enabled", "1 with a data directory (--dir).")
 	loading      = desc("persistence_loading", "1 while the data directory loads.")
 	writeOK      = desc("persistence_write_ok", "0 while writes are refused because the log cannot be written (MISCONF).")
@@ -100,10 +105,30 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(netIn, float64(s.NetIn))
 		counter(netOut, float64(s.NetOut))
 		gauge(serving, b2f(s.Serving))
+		collectCommands(ch, srv, counter)
 	}
 
 	c.collectPersistence(ch, gauge, counter)
 	c.collectCluster(gauge, counter)
+}
+
+// collectCommands sends each command's latency histogram, failures and
+// rejections, and the error replies by kind.
+func collectCommands(ch chan<- prometheus.Metric, srv *server.Server, counter func(*prometheus.Desc, float64, ...string)) {
+	for _, st := range srv.CommandStats() {
+		buckets := make(map[float64]uint64, server.LatencyBuckets-1)
+		var cum uint64
+		for i := range server.LatencyBuckets - 1 { // the last is +Inf
+			cum += uint64(st.Buckets[i])
+			buckets[server.LatencyBound(i).Seconds()] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(cmdDuration, uint64(st.Calls), st.Time.Seconds(), buckets, st.Protocol, st.Name)
+		counter(cmdFailed, float64(st.Failed), st.Protocol, st.Name)
+		counter(cmdRejected, float64(st.Rejected), st.Protocol, st.Name)
+	}
+	for _, e := range srv.ErrorStats() {
+		counter(errorReplies, float64(e.Count), e.Protocol, e.Kind)
+	}
 }
 
 func (c *collector) collectPersistence(ch chan<- prometheus.Metric, gauge, counter func(*prometheus.Desc, float64, ...string)) {

@@ -213,7 +213,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	io.WriteString(nc, "GET sess:1\r\nGET nope\r\nPING\r\n")
+	io.WriteString(nc, "GET sess:1\r\nGET nope\r\nGET\r\nSET k v EX x\r\nPING\r\n")
 	buf := make([]byte, 64)
 	for got := ""; !strings.HasSuffix(got, "+PONG\r\n"); {
 		n, err := nc.Read(buf)
@@ -237,7 +237,11 @@ func TestMetrics(t *testing.T) {
 		{"sessiond_connections", []string{"protocol", "redis"}, 1},
 		{"sessiond_connections", []string{"protocol", "memcache"}, 0},
 		{"sessiond_connections_received_total", nil, 1},
-		{"sessiond_commands_total", nil, 3},
+		{"sessiond_commands_total", nil, 5},
+		{"sessiond_command_duration_seconds", []string{"protocol", "redis", "command", "get"}, 2},
+		{"sessiond_command_rejections_total", []string{"protocol", "redis", "command", "get"}, 1},
+		{"sessiond_command_failures_total", []string{"protocol", "redis", "command", "set"}, 1},
+		{"sessiond_error_replies_total", []string{"protocol", "redis", "kind", "ERR"}, 2},
 		{"sessiond_keyspace_hits_total", nil, 1},
 		{"sessiond_keyspace_misses_total", nil, 1},
 		{"sessiond_serving", nil, 1},

@@ -18,6 +18,9 @@ type Writer struct {
 	// FlushAt is the buffered size past which the writer flushes in the
 	// middle of a reply. If zero, 64 KiB.
 	FlushAt int
+	// OnError, if set, is called with each error reply's message, as
+	// Error writes it: for a server's error counts.
+	OnError func(msg string)
 
 	buf []byte
 	out io.Writer
@@ -135,7 +138,12 @@ func (w *Writer) OK() { w.Simple("OK") }
 // Error writes an error reply. msg starts with the error code, as in "ERR
 // syntax error" or "WRONGPASS ...". Line breaks in msg become spaces, so a
 // client's text echoed in an error cannot break the stream.
-func (w *Writer) Error(msg string) { w.line('-', msg, true) }
+func (w *Writer) Error(msg string) {
+	if w.OnError != nil {
+		w.OnError(msg)
+	}
+	w.line('-', msg, true)
+}
 
 // Int writes an integer.
 func (w *Writer) Int(n int64) {
