@@ -161,9 +161,10 @@ func (m *latencyMonitor) doctor() string {
 	return b.String()
 }
 
-// latencyHistogram answers LATENCY HISTOGRAM as Redis does: for each
-// command asked for (all that ran, with none asked for), its calls and
-// the cumulative counts at each power of two microseconds.
+// latencyHistogram answers LATENCY HISTOGRAM as Redis does, counting from
+// the start or CONFIG RESETSTAT: for each command asked for (all that
+// ran, with none asked for), its calls and the cumulative counts at each
+// power of two microseconds.
 func (c *respConn) latencyHistogram(names [][]byte) {
 	var want map[string]bool
 	if len(names) > 0 {
@@ -173,7 +174,7 @@ func (c *respConn) latencyHistogram(names [][]byte) {
 		}
 	}
 	var stats []CommandStat
-	for _, st := range c.s.commandStats(false) {
+	for _, st := range c.s.commandStats(true) {
 		if st.Protocol == "redis" && st.Calls > 0 && (want == nil || want[st.Name]) {
 			stats = append(stats, st)
 		}

@@ -41,7 +41,7 @@ var goRedisVariants = []variant{
 func TestGoRedis(t *testing.T) {
 	t.Parallel()
 	var checks []check
-	for _, group := range [][]check{connChecks, stringChecks, expiryChecks, keyspaceChecks, txChecks, errorChecks, operatorChecks} {
+	for _, group := range [][]check{connChecks, stringChecks, expiryChecks, keyspaceChecks, txChecks, errorChecks, operatorChecks, statsChecks} {
 		checks = append(checks, group...)
 	}
 	for _, v := range goRedisVariants {
