@@ -195,20 +195,6 @@ func (n *Node) reconnectLoop() {
 // reconnectInterval is how often reconnectLoop tries.
 const reconnectInterval = 2 * time.Second
 
-func stateName(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateDead:
-		return "failed"
-	case memberlist.StateLeft:
-		return "left"
-	}
-	return "unknown"
-}
-
 func (p *peer) close() {
 	p.once.Do(func() {
 		close(p.stop)
