@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,36 +18,13 @@ func member(n *testNode, name string) (Member, bool) {
 	return Member{}, false
 }
 
-// watchStates records the states nodes show for member name, in order,
-// until stop is closed.
-func watchStates(name string, stop <-chan struct{}, nodes ...*testNode) func() map[string][]string {
-	var mu sync.Mutex
-	seen := map[string][]string{}
-	var wg sync.WaitGroup
-	for _, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for done := false; !done; {
-				select {
-				case <-stop:
-					done = true // one last look
-				case <-time.After(5 * time.Millisecond):
-				}
-				m, ok := member(n, name)
-				state := "absent"
-				if ok {
-					state = m.State
-				}
-				mu.Lock()
-				if l := seen[n.Name()]; len(l) == 0 || l[len(l)-1] != state {
-					seen[n.Name()] = append(l, state)
-				}
-				mu.Unlock()
-			}
-		}()
+// stateOf returns the state n shows for member name, "absent" if it does
+// not list it.
+func stateOf(n *testNode, name string) string {
+	if m, ok := member(n, name); ok {
+		return m.State
 	}
-	return func() map[string][]string { wg.Wait(); return seen }
+	return "absent"
 }
 
 // TestMemberStates: with real memberlist instances on loopback, a member
@@ -71,8 +47,8 @@ func TestMemberStates(t *testing.T) {
 		})
 	}
 
-	stop := make(chan struct{})
-	seen := watchStates("c", stop, a, b)
+	watchA := testkit.Changes(5*time.Millisecond, func() string { return stateOf(a, "c") })
+	watchB := testkit.Changes(5*time.Millisecond, func() string { return stateOf(b, "c") })
 	cGossip, cData := c.GossipAddr(), c.data.Addr().String()
 	c.Close() // no goodbye: the others' probes fail
 	// memberlist's suspicion lasts 3 s to 18 s on loopback (fewer the
@@ -83,9 +59,8 @@ func TestMemberStates(t *testing.T) {
 			return ok && m.State == StateFailed
 		})
 	}
-	close(stop)
 	suspected := false
-	for name, states := range seen() {
+	for name, states := range map[string][]string{"a": watchA(), "b": watchB()} {
 		// Each shows alive, then failed; suspect between the two if its
 		// own probe failed before the other's gossip declared c failed.
 		s := strings.Join(states, " ")

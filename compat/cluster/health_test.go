@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,34 +30,21 @@ func TestClusterHealth(t *testing.T) {
 	}
 
 	victim := nodes[2]
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	seen := make([][]string, 2) // the states n0 and n1 show for n2, in order
+	// The states n0 and n1 show for n2, in order.
+	watch := make([]func() []string, 2)
 	for i, nd := range nodes[:2] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for done := false; !done; {
-				select {
-				case <-stop:
-					done = true // one last look
-				case <-time.After(20 * time.Millisecond):
-				}
-				f, err := nd.tryInfo("cluster")
-				if err != nil {
-					continue
-				}
-				state := "absent"
-				for _, m := range members(f) {
-					if m["name"] == victim.name {
-						state = m["state"]
-					}
-				}
-				if l := seen[i]; len(l) == 0 || l[len(l)-1] != state {
-					seen[i] = append(l, state)
+		watch[i] = testkit.Changes(20*time.Millisecond, func() string {
+			f, err := nd.tryInfo("cluster")
+			if err != nil {
+				return "no answer"
+			}
+			for _, m := range members(f) {
+				if m["name"] == victim.name {
+					return m["state"]
 				}
 			}
-		}()
+			return "absent"
+		})
 	}
 	victim.Cmd.Process.Signal(syscall.SIGSTOP)
 	defer victim.Cmd.Process.Signal(syscall.SIGCONT)
@@ -68,14 +54,19 @@ func TestClusterHealth(t *testing.T) {
 			return f["cluster_state"] == "degraded" && f["cluster_members_failed"] == "1" && f["cluster_members_alive"] == "2"
 		})
 	}
-	close(stop)
-	wg.Wait()
+	seen := [][]string{watch[0](), watch[1]()}
 	t.Logf("the states n0 and n1 showed for n2: %v", seen)
 	suspected := false
 	for i, states := range seen {
 		// Each shows alive, then failed; suspect between the two if its
 		// own probe failed before the other's gossip declared n2 failed.
-		s := strings.Join(states, " ")
+		var answered []string // a slow INFO on a loaded machine says nothing of n2
+		for _, st := range states {
+			if st != "no answer" && (len(answered) == 0 || answered[len(answered)-1] != st) {
+				answered = append(answered, st)
+			}
+		}
+		s := strings.Join(answered, " ")
 		if s != "alive suspect failed" && s != "alive failed" {
 			t.Errorf("%s showed n2 %s; want alive, suspect, failed", nodes[i].name, s)
 		}
