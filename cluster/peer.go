@@ -165,6 +165,7 @@ func (n *Node) reconnectLoop() {
 		case <-t.C:
 		}
 		n.forgetGone()
+		n.states.prune()
 		var addrs []string
 		n.mu.Lock()
 		for name, f := range n.failed {

@@ -25,18 +25,20 @@ const (
 // NotifyLeave does not say which of the two happened. So the node keeps
 // the states itself, from what memberlist does tell:
 //
-// The node keeps each member's addresses too, as the events give them:
-// Members returns memberlist's own nodes, which it changes under its lock
-// (a member back at another address), so only their names are read.
-//
-//   - alive: NotifyJoin, or a probe of it answered (PingDelegate);
+//   - alive: NotifyJoin, NotifyUpdate, or a probe of it answered
+//     (PingDelegate);
 //   - suspect: this node's own probe of it failed (memberlist logs that
 //     line just before it starts suspecting the member; a suspicion it
 //     learns from another node's gossip is not told at all), until a
-//     probe of it is answered again or memberlist declares it failed;
+//     probe of it is answered again, it refutes the suspicion with new
+//     metadata (NotifyUpdate), or memberlist declares it failed;
 //   - failed or left: NotifyLeave, left if the member said it was leaving
 //     (its leave notice, sent just before memberlist's Leave), failed
 //     otherwise. Such a member stays listed for keepPlaceFor.
+//
+// The node keeps each member's addresses too, as the events give them:
+// Members returns memberlist's own nodes, which it changes under its lock
+// (a member back at another address), so only their names are read.
 type memberStates struct {
 	mu sync.Mutex
 	m  map[string]*memberState
@@ -82,12 +84,16 @@ func (s *memberStates) joined(name, gossip, data string) {
 	e.gossip, e.data, e.leaving = gossip, data, time.Time{}
 }
 
-// moved records a member's new addresses.
+// moved records a member's new addresses (NotifyUpdate). memberlist took
+// an alive message of it to learn them: a suspect member is alive again.
 func (s *memberStates) moved(name, gossip, data string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.get(name)
 	e.gossip, e.data = gossip, data
+	if e.state == StateSuspect {
+		e.set(StateAlive)
+	}
 }
 
 // answered records a probe of the member answered: a suspect member is
@@ -152,20 +158,34 @@ func (s *memberStates) noticed(name string) {
 // notice may come and still make it left.
 const leaveNoticeLate = 5 * time.Second
 
-// snapshot returns each member's entry by name, dropping the members that
-// went away longer than keepPlaceFor ago.
+// snapshot returns each member's entry by name, but those of the members
+// that went away longer than keepPlaceFor ago.
 func (s *memberStates) snapshot() map[string]memberState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pruneLocked()
 	out := make(map[string]memberState, len(s.m))
 	for name, e := range s.m {
-		if (e.state == StateFailed || e.state == StateLeft) && time.Since(e.since) > keepPlaceFor {
-			delete(s.m, name)
-			continue
-		}
 		out[name] = *e
 	}
 	return out
+}
+
+// prune forgets the members that went away longer than keepPlaceFor ago,
+// so that the entries of members that never come back (containers
+// restarted under new names) do not pile up.
+func (s *memberStates) prune() {
+	s.mu.Lock()
+	s.pruneLocked()
+	s.mu.Unlock()
+}
+
+func (s *memberStates) pruneLocked() {
+	for name, e := range s.m {
+		if (e.state == StateFailed || e.state == StateLeft) && time.Since(e.since) > keepPlaceFor {
+			delete(s.m, name)
+		}
+	}
 }
 
 // The leave notice is a memberlist user message: leaveNoticePrefix and the

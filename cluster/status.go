@@ -10,8 +10,11 @@ type Member struct {
 	Name string
 	// Gossip is its gossip address, Data its data stream address.
 	Gossip, Data string
-	// State is StateAlive, StateSuspect, StateFailed or StateLeft, as
-	// this node sees it (see the package's doc on member states).
+	// State is the member's state as this node sees it: StateAlive;
+	// StateSuspect, once this node's own probe of it failed, until it
+	// answers again or is declared failed; StateFailed, declared dead by
+	// memberlist; StateLeft, gone with a goodbye (Leave). Members failed
+	// or left are listed for 10 minutes.
 	State string
 	// Since is when this node saw the member enter State (for a member
 	// there when this node joined, when it learnt of it).
