@@ -49,6 +49,11 @@ type Config struct {
 	// RepairInterval is how often the node compares digests with a peer
 	// and exchanges what differs. If zero, 5 seconds.
 	RepairInterval time.Duration
+	// Expect is the number of members the cluster should have, this node
+	// included: Status.Health says degraded while fewer are alive. If
+	// zero, one per distinct address in Join that is not this node's own,
+	// plus this node (1 without Join).
+	Expect int
 	// MaxLogBytes bounds the changes held for peers that are behind;
 	// a peer that falls further behind is brought up to date by repair.
 	// If zero, 64 MiB.
@@ -118,6 +123,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SyncReplicas < 0 {
 		return c, fmt.Errorf("cluster: sync replicas %d: must not be negative", c.SyncReplicas)
+	}
+	if c.Expect < 0 {
+		return c, fmt.Errorf("cluster: expect %d members: must not be negative", c.Expect)
+	}
+	if c.Expect == 0 {
+		c.Expect = c.expectFromJoin()
 	}
 	if c.SyncTimeout <= 0 {
 		c.SyncTimeout = 2 * time.Second

@@ -44,10 +44,16 @@ func (d delegate) NodeMeta(limit int) []byte {
 	port := d.n.data.Addr().(*net.TCPAddr).Port
 	return append(meta{DataPort: uint16(port), ID: d.n.id, MaxMsg: d.n.maxMsg32(), Proto: d.n.proto}.encode(), d.n.metaExtra...)
 }
-func (d delegate) NotifyMsg([]byte)                           {}
 func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d delegate) LocalState(join bool) []byte                { return nil }
 func (d delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// NotifyMsg takes a member's leave notice (see announceLeave).
+func (d delegate) NotifyMsg(b []byte) {
+	if name, ok := decodeLeaveNotice(b); ok {
+		d.n.states.noticed(name)
+	}
+}
 
 // NotifyAlive refuses nodes that are not sessiond nodes of this cluster
 // (the cluster name is also memberlist's label, so those rarely get here).
@@ -103,11 +109,22 @@ func (d delegate) NotifyConflict(existing, other *memberlist.Node) {
 }
 
 // NotifyJoin starts streaming to a new peer.
-func (d delegate) NotifyJoin(node *memberlist.Node)   { d.n.memberUp(node) }
-func (d delegate) NotifyUpdate(node *memberlist.Node) { d.n.memberUp(node) }
+func (d delegate) NotifyJoin(node *memberlist.Node) {
+	d.n.states.joined(node.Name, node.Address(), d.n.dataAddr(node))
+	d.n.memberUp(node)
+}
+
+// NotifyUpdate follows a peer's new address.
+func (d delegate) NotifyUpdate(node *memberlist.Node) {
+	d.n.states.moved(node.Name, node.Address(), d.n.dataAddr(node))
+	d.n.memberUp(node)
+}
 
 // NotifyLeave stops streaming to a peer that left or failed.
-func (d delegate) NotifyLeave(node *memberlist.Node) { d.n.memberDown(node) }
+func (d delegate) NotifyLeave(node *memberlist.Node) {
+	d.n.states.left(node.Name, node.Address(), d.n.dataAddr(node))
+	d.n.memberDown(node)
+}
 
 func (n *Node) createMemberlist() error {
 	c := memberlist.DefaultLANConfig()
@@ -131,12 +148,14 @@ func (n *Node) createMemberlist() error {
 	c.SecretKey = n.cfg.Key
 	d := delegate{n}
 	c.Delegate, c.Events, c.Alive, c.Merge, c.Conflict = d, d, d, d, d
-	c.Logger = log.New(&logWriter{log: n.log.With("source", "memberlist")}, "", 0)
+	c.Ping = pingDelegate{n}
+	c.Logger = log.New(&logWriter{log: n.log.With("source", "memberlist"), suspect: n.states.suspected}, "", 0)
 	ml, err := memberlist.Create(c)
 	if err != nil {
 		return fmt.Errorf("cluster: gossip on %s: %w", n.cfg.BindAddr, err)
 	}
 	n.ml = ml
+	n.gossipAddr = ml.LocalNode().Address()
 	n.mlReady.Store(ml)
 	return nil
 }
@@ -201,8 +220,12 @@ func (n *Node) resolve(ctx context.Context) []string {
 }
 
 // logWriter turns memberlist's log lines ("[LEVEL] memberlist: text")
-// into slog records.
-type logWriter struct{ log *slog.Logger }
+// into slog records, and tells suspect the members memberlist starts
+// suspecting (see memberStates).
+type logWriter struct {
+	log     *slog.Logger
+	suspect func(name string)
+}
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	line := string(bytes.TrimSpace(p))
@@ -215,6 +238,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	}
 	if len(line) > 11 && line[:11] == "memberlist:" {
 		line = line[12:]
+	}
+	if name, ok := suspectLine(line); ok && w.suspect != nil {
+		w.suspect(name)
 	}
 	w.log.Log(context.Background(), level, line)
 	return len(p), nil

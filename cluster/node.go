@@ -72,6 +72,11 @@ type Node struct {
 	handshakes chan struct{} // a slot per data connection authenticating
 	repairNow  chan struct{} // wakes the repair loop: a peer fell behind the log
 
+	states  *memberStates // each member's state, as memberlist does not show it
+	started time.Time     // when Start began: since when this node is alive
+	// gossipAddr is the node's gossip address, set by Start.
+	gossipAddr string
+
 	stats nodeStats
 	wg    sync.WaitGroup
 	stop  chan struct{}
@@ -104,6 +109,7 @@ func New(cfg Config) (*Node, error) {
 		id:      NodeID(cfg.NodeName),
 		out:     newOutLog(cfg.MaxLogBytes),
 		acks:    newAcks(),
+		states:  newMemberStates(),
 		peers:   map[string]*peer{},
 		applied: map[string]uint64{},
 		inbound: map[string]int{},
@@ -161,6 +167,7 @@ func Open(ctx context.Context, cfg Config, opts *sessiond.Options) (*sessiond.St
 // Ready reports when it is done.
 func (n *Node) Start(ctx context.Context, st *sessiond.Store) error {
 	n.st = st
+	n.started = time.Now()
 	// Data messages are bounded by the largest value the store takes;
 	// every node must take the same (see agrees).
 	n.maxMsg = maxMessage(st.Options().MaxValueSize)
@@ -212,6 +219,9 @@ func (n *Node) Leave(timeout time.Duration) error {
 				n.log.Warn("leaving before every peer acknowledged our last changes", "acknowledged_by", got, "peers", peers)
 			}
 		}
+		// The notice first: memberlist's leave, in gossip, does not
+		// say to the others that the member left rather than failed.
+		n.announceLeave(min(timeout/4, time.Second))
 		err = n.ml.Leave(timeout / 2)
 		n.log.Info("left the cluster", "node", n.cfg.NodeName)
 	}

@@ -165,6 +165,7 @@ func (n *Node) reconnectLoop() {
 		case <-t.C:
 		}
 		n.forgetGone()
+		n.states.prune()
 		var addrs []string
 		n.mu.Lock()
 		for name, f := range n.failed {
@@ -194,20 +195,6 @@ func (n *Node) reconnectLoop() {
 
 // reconnectInterval is how often reconnectLoop tries.
 const reconnectInterval = 2 * time.Second
-
-func stateName(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateDead:
-		return "failed"
-	case memberlist.StateLeft:
-		return "left"
-	}
-	return "unknown"
-}
 
 func (p *peer) close() {
 	p.once.Do(func() {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -10,61 +9,21 @@ import (
 
 // Cluster is what the server asks of the cluster its store is a member of
 // (package cluster's Node, through an adapter in the binary): WAIT, DEBUG
-// DIGEST, ROLE, and INFO's replication and cluster sections. Nil on a
-// single server.
+// DIGEST and INFO's cluster section. Nil on a single server. The peers are
+// not replicas (every node is a master that takes writes): ROLE and INFO's
+// replication section answer as a Redis master without replicas does.
 type Cluster interface {
 	// WaitReplicas waits until numReplicas peers applied every change
 	// made so far, or timeout passes (zero: no limit), or cancel is
 	// closed (the connection is stopping), and returns how many did:
 	// Redis's WAIT.
 	WaitReplicas(numReplicas int, timeout time.Duration, cancel <-chan struct{}) int
-	// Info returns the fields of INFO's replication and cluster sections.
-	Info() (replication, cluster [][2]string)
+	// Info returns the fields of INFO's cluster section, after
+	// cluster_enabled.
+	Info() [][2]string
 	// Digest returns a digest of the store's whole set: nodes that
 	// converged return the same one.
 	Digest() (string, error)
-	// Role returns what ROLE answers: this node's log position, and the
-	// peers connected to it, each a replica of its writes (every node is
-	// a master of its own).
-	Role() (offset uint64, replicas []Replica)
-}
-
-// Replica is a peer that applies this node's writes, as ROLE and INFO's
-// replication section show it.
-type Replica struct {
-	Host, Port string // its data address
-	Offset     uint64 // this node's log position it has applied
-	Online     bool   // connected now
-	LagSeconds int64  // how far behind it is, in seconds
-}
-
-// ROLE: a single server, and every node of a cluster, is a master; a
-// cluster node's connected peers are its replicas, as INFO's replication
-// section lists them.
-func cmdRole(c *respConn, args [][]byte) {
-	var offset uint64
-	var replicas []Replica
-	if c.s.cfg.Cluster != nil {
-		offset, replicas = c.s.cfg.Cluster.Role()
-	}
-	online := 0
-	for _, r := range replicas {
-		if r.Online {
-			online++
-		}
-	}
-	c.w.Array(3)
-	c.w.BulkString("master")
-	c.w.Int(int64(offset))
-	c.w.Array(online)
-	for _, r := range replicas {
-		if r.Online {
-			c.w.Array(3)
-			c.w.BulkString(r.Host)
-			c.w.BulkString(r.Port)
-			c.w.BulkString(strconv.FormatUint(r.Offset, 10))
-		}
-	}
 }
 
 // errNoReplicas is Redis's reply when a write lacks its replicas; the

@@ -6,19 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
 
-// infoSection returns the fields of one INFO section.
-func infoSection(t *testing.T, c *client, section string) map[string]string {
+// sectionFields returns the fields of one INFO section, by name.
+func sectionFields(t *testing.T, c *client, section string) map[string]string {
 	t.Helper()
-	r := c.do("INFO", section)
-	text, ok := r.V.(string)
-	if !ok {
-		t.Fatalf("INFO %s: got %q", section, r.Raw)
+	m := map[string]string{}
+	for _, kv := range infoSection(t, c, section) {
+		m[kv[0]] = kv[1]
 	}
-	return testkit.InfoFields(text)
+	return m
 }
 
 // statsSequence is the sequence of commands the counts below are Redis
@@ -58,7 +56,7 @@ func TestCommandstats(t *testing.T) {
 	for _, args := range statsSequence {
 		c.do(args...)
 	}
-	cs := infoSection(t, c, "commandstats")
+	cs := sectionFields(t, c, "commandstats")
 	for name, want := range statsWant {
 		if got := withoutTime(cs[name]); got != want {
 			t.Errorf("%s: got %q, want %q", name, cs[name], want)
@@ -67,7 +65,7 @@ func TestCommandstats(t *testing.T) {
 	if _, ok := cs["cmdstat_foo"]; ok {
 		t.Errorf("an unknown command has a cmdstat line: %v", cs)
 	}
-	es := infoSection(t, c, "errorstats")
+	es := sectionFields(t, c, "errorstats")
 	if es["errorstat_ERR"] != "count=4" || es["errorstat_EXECABORT"] != "count=1" || len(es) != 2 {
 		t.Errorf("errorstats: got %v, want ERR count=4, EXECABORT count=1", es)
 	}
@@ -87,10 +85,10 @@ func TestCommandstats(t *testing.T) {
 	// CONFIG RESETSTAT starts INFO's counts again; the metrics' keep
 	// counting from the start.
 	c.expect(ok, "CONFIG", "RESETSTAT")
-	if cs := infoSection(t, c, "commandstats"); len(cs) != 1 || cs["cmdstat_config"] == "" {
+	if cs := sectionFields(t, c, "commandstats"); len(cs) != 1 || cs["cmdstat_config"] == "" {
 		t.Errorf("commandstats after CONFIG RESETSTAT: got %v, want only cmdstat_config", cs)
 	}
-	if es := infoSection(t, c, "errorstats"); len(es) != 0 {
+	if es := sectionFields(t, c, "errorstats"); len(es) != 0 {
 		t.Errorf("errorstats after CONFIG RESETSTAT: got %v", es)
 	}
 	i := slices.IndexFunc(ts.srv.CommandStats(), func(s server.CommandStat) bool { return s.Name == "set" })
@@ -106,10 +104,10 @@ func TestCommandstatsNoAuth(t *testing.T) {
 	c := ts.dial(t)
 	c.expect("-NOAUTH Authentication required.\r\n", "GET", "a")
 	c.expect(ok, "AUTH", "pw")
-	if got := withoutTime(infoSection(t, c, "commandstats")["cmdstat_get"]); got != "calls=0,rejected_calls=1,failed_calls=0" {
+	if got := withoutTime(sectionFields(t, c, "commandstats")["cmdstat_get"]); got != "calls=0,rejected_calls=1,failed_calls=0" {
 		t.Errorf("cmdstat_get: got %q", got)
 	}
-	if got := infoSection(t, c, "errorstats")["errorstat_NOAUTH"]; got != "count=1" {
+	if got := sectionFields(t, c, "errorstats")["errorstat_NOAUTH"]; got != "count=1" {
 		t.Errorf("errorstat_NOAUTH: got %q", got)
 	}
 }

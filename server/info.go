@@ -141,21 +141,13 @@ func (s *Server) infoSection(sec string) [][2]string {
 	case "errorstats":
 		return s.errorstatsInfo()
 	case "replication":
-		if s.cfg.Cluster != nil {
-			repl, _ := s.cfg.Cluster.Info()
-			return repl
-		}
-		return [][2]string{
-			{"role", "master"},
-			{"connected_slaves", "0"},
-		}
+		return s.replicationInfo()
 	case "cluster":
 		// Not Redis Cluster (clients that see cluster_enabled:1 ask
 		// for CLUSTER SLOTS): every node holds every key.
 		fields := [][2]string{{"cluster_enabled", "0"}}
 		if s.cfg.Cluster != nil {
-			_, cl := s.cfg.Cluster.Info()
-			fields = append(fields, cl...)
+			fields = append(fields, s.cfg.Cluster.Info()...)
 		}
 		return fields
 	case "cpu":

@@ -154,6 +154,7 @@ type Server struct {
 	storeOpts sessiond.Options // st.Options(), read once
 	mc        mcState
 	ready     atomic.Bool // the store has loaded its data directory
+	replID    string      // INFO's master_replid, new at each start as in Redis
 	// commitReplies: the store defers its log writes (DeferWrites), and
 	// a connection calls its Commit before replies to changes go out.
 	commitReplies bool
@@ -290,6 +291,7 @@ func New(st *sessiond.Store, cfg Config) *Server {
 		conns:     map[*conn]struct{}{},
 		started:   time.Now(),
 		storeOpts: o,
+		replID:    newReplID(),
 	}
 	s.cmds, s.cmdList = commandTable()
 	s.cmdStats = newCmdStats(len(s.cmdList), memcache.Ops)

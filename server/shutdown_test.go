@@ -256,9 +256,8 @@ func (b *blockingCluster) WaitReplicas(n int, timeout time.Duration, cancel <-ch
 	}
 	return 0
 }
-func (b *blockingCluster) Info() (replication, cluster [][2]string) { return nil, nil }
-func (b *blockingCluster) Digest() (string, error)                  { return "", nil }
-func (b *blockingCluster) Role() (uint64, []server.Replica)         { return 0, nil }
+func (b *blockingCluster) Info() [][2]string       { return nil }
+func (b *blockingCluster) Digest() (string, error) { return "", nil }
 
 // A connection blocked in WAIT (a peer down, WAIT 1 0: no time limit) does
 // not hold Shutdown: the wait ends when the connection is stopped, WAIT

@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/cluster"
-	"github.com/sessiond/sessiond/server"
 )
 
 // clusterConfig returns the node's configuration.
@@ -17,7 +15,7 @@ func (c *Config) clusterConfig(log *slog.Logger) cluster.Config {
 	return cluster.Config{
 		NodeName: cc.NodeName, BindAddr: cc.Addr, AdvertiseAddr: cc.Advertise, DataAddr: cc.DataAddr,
 		Join: cc.Join, JoinTimeout: cc.JoinTimeout, ClusterName: cc.Name, Key: cc.Key, Insecure: cc.Insecure,
-		SyncReplicas: cc.SyncReplicas, SyncTimeout: cc.SyncTimeout, RepairInterval: cc.RepairInterval,
+		SyncReplicas: cc.SyncReplicas, SyncTimeout: cc.SyncTimeout, RepairInterval: cc.RepairInterval, Expect: cc.Expect,
 		Logger: log,
 	}
 }
@@ -31,60 +29,29 @@ func (c clusterInfo) WaitReplicas(num int, timeout time.Duration, cancel <-chan 
 
 func (c clusterInfo) Digest() (string, error) { return c.n.Digest() }
 
-// Role returns the node's log position and its peers as replicas.
-func (c clusterInfo) Role() (uint64, []server.Replica) {
+// Info renders the node's status as INFO's cluster section: the cluster's
+// state and its members (docs/OPERATIONS.md, "Cluster health", says what
+// each field means).
+func (c clusterInfo) Info() [][2]string {
 	s := c.n.Status()
-	return s.Logged, replicas(s)
-}
-
-// replicas lists the node's peers as replicas of its writes.
-func replicas(s cluster.Status) []server.Replica {
-	var rs []server.Replica
-	for _, m := range s.Members {
-		if m.Self {
-			continue
-		}
-		host, port := m.Data, ""
-		if i := strings.LastIndexByte(m.Data, ':'); i >= 0 {
-			host, port = m.Data[:i], m.Data[i+1:]
-		}
-		rs = append(rs, server.Replica{Host: host, Port: port, Offset: s.Logged - min(s.Logged, m.LagRecords),
-			Online: m.Connected, LagSeconds: int64(m.Lag / time.Second)})
-	}
-	return rs
-}
-
-// Info renders the node's status as INFO's replication section (every node
-// is a master that the others replicate, in Redis's slaveN shape) and
-// cluster section.
-func (c clusterInfo) Info() (replication, clusterSection [][2]string) {
-	s := c.n.Status()
-	state := "syncing"
-	if s.Ready {
-		state = "ok"
-	}
 	connected := 0
-	var peers [][2]string
-	for i, r := range replicas(s) {
-		online := "offline"
-		if r.Online {
-			online = "online"
+	for _, m := range s.Members {
+		if m.Connected {
 			connected++
 		}
-		peers = append(peers, [2]string{"slave" + strconv.Itoa(i),
-			fmt.Sprintf("ip=%s,port=%s,state=%s,offset=%d,lag=%d", r.Host, r.Port, online, r.Offset, r.LagSeconds)})
 	}
-	replication = append([][2]string{
-		{"role", "master"},
-		{"connected_slaves", strconv.Itoa(connected)},
-	}, peers...)
-	replication = append(replication, [2]string{"master_repl_offset", strconv.FormatUint(s.Logged, 10)})
-
-	clusterSection = [][2]string{
-		{"cluster_state", state},
+	fields := [][2]string{
+		{"cluster_state", s.Health()},
+		{"cluster_ready", strconv.Itoa(b2i(s.Ready))},
 		{"cluster_name", s.ClusterName},
 		{"cluster_node", s.Name},
-		{"cluster_members", strconv.Itoa(len(s.Members))},
+		{"cluster_members_expected", strconv.Itoa(s.Expected)},
+		{"cluster_members", strconv.Itoa(s.Count(cluster.StateAlive) + s.Count(cluster.StateSuspect))},
+		{"cluster_members_alive", strconv.Itoa(s.Count(cluster.StateAlive))},
+		{"cluster_members_suspect", strconv.Itoa(s.Count(cluster.StateSuspect))},
+		{"cluster_members_failed", strconv.Itoa(s.Count(cluster.StateFailed))},
+		{"cluster_members_left", strconv.Itoa(s.Count(cluster.StateLeft))},
+		{"cluster_connected_peers", strconv.Itoa(connected)},
 		{"cluster_sync_replicas", strconv.Itoa(s.SyncReplicas)},
 		{"cluster_logged", strconv.FormatUint(s.Logged, 10)},
 		{"cluster_applied", strconv.FormatInt(s.Applied, 10)},
@@ -92,12 +59,17 @@ func (c clusterInfo) Info() (replication, clusterSection [][2]string) {
 		{"cluster_repairs", strconv.FormatInt(s.Repairs, 10)},
 		{"cluster_repaired_records", strconv.FormatInt(s.Repaired, 10)},
 	}
+	now := time.Now()
 	for i, m := range s.Members {
-		clusterSection = append(clusterSection, [2]string{"member" + strconv.Itoa(i),
-			fmt.Sprintf("name=%s,gossip=%s,data=%s,state=%s,self=%d,connected=%d,lag_records=%d,lag_ms=%.3f,sent_bytes=%d",
-				m.Name, m.Gossip, m.Data, m.State, b2i(m.Self), b2i(m.Connected), m.LagRecords, float64(m.Lag)/1e6, m.SentBytes)})
+		var since int64
+		if !m.Since.IsZero() {
+			since = int64(now.Sub(m.Since) / time.Second)
+		}
+		fields = append(fields, [2]string{"member" + strconv.Itoa(i),
+			fmt.Sprintf("name=%s,gossip=%s,data=%s,state=%s,state_seconds=%d,self=%d,connected=%d,lag_records=%d,lag_ms=%.3f,sent_bytes=%d",
+				m.Name, m.Gossip, m.Data, m.State, since, b2i(m.Self), b2i(m.Connected), m.LagRecords, float64(m.Lag)/1e6, m.SentBytes)})
 	}
-	return replication, clusterSection
+	return fields
 }
 
 func b2i(b bool) int {

@@ -146,6 +146,7 @@ type ClusterConfig struct {
 	SyncReplicas              int
 	SyncTimeout               time.Duration
 	RepairInterval            time.Duration
+	Expect                    int // 0: from Join (cluster.Config.Expect)
 }
 
 // storeOptions returns the store's options for c.
@@ -324,6 +325,8 @@ var settings = []setting{
 	{name: "cluster-insecure", def: "false", isBool: true, from: fromAll,
 		usage: "allow non-loopback cluster addresses without --cluster-key (anyone who reaches them reads every session)",
 		set:   func(c *Config, s string) (err error) { c.Cluster.Insecure, err = parseBool(s); return err }},
+	{name: "cluster-expect", def: "0", usage: "the cluster should have `n` members, this node included: INFO's cluster_state is degraded while fewer are alive (0: one per distinct --join address that is not this node's, plus this node)", from: fromAll,
+		set: func(c *Config, s string) (err error) { c.Cluster.Expect, err = parseInt(s, 0, 1<<16); return err }},
 	{name: "sync-replicas", def: "0", usage: "acknowledge a write only after `k` peers applied it (0: asynchronous)", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.Cluster.SyncReplicas, err = parseInt(s, 0, 1000); return err }},
 	{name: "sync-timeout", def: "2s", usage: "fail a write whose --sync-replicas did not apply it within `duration`", from: fromAll,

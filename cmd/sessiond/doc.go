@@ -88,6 +88,11 @@
 //	                          gossip and data streams
 //	--cluster-insecure        allow non-loopback cluster addresses without
 //	                          --cluster-key
+//	--cluster-expect N        the cluster should have N members, this one
+//	                          included: INFO's cluster_state is degraded
+//	                          while fewer are alive (default: one per
+//	                          distinct --join address not this node's, plus
+//	                          this node)
 //	--sync-replicas K         acknowledge a write only once K peers applied
 //	                          it (default 0: asynchronous)
 //	--sync-timeout DURATION   fail such a write after it (default 2s)
@@ -140,7 +145,9 @@
 // every node holds every session and answers every request. --join names
 // nodes already in the cluster; a node without it starts a new cluster. A
 // joining node streams the whole set from one peer and reports
-// cluster_state:ok in INFO once it holds it (syncing before). Without
+// cluster_ready:1 in INFO once it holds it, and cluster_state:ok once it
+// does and the members --cluster-expect counts are alive (degraded while
+// some are not, fail while it does not hold the set or is alone). Without
 // --cluster-key the cluster addresses must be loopback ones unless
 // --cluster-insecure is given. On SIGINT or SIGTERM a node hands its peers
 // the changes they have not acknowledged and says goodbye, so that they

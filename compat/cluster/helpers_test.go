@@ -94,17 +94,37 @@ func (nd *node) waitReady(t *testing.T, n int) {
 	t.Helper()
 	testkit.Eventually(t, 20*time.Second, nd.name+" ready with all members connected", func() bool {
 		f := nd.info(t, "cluster")
-		if f["cluster_state"] != "ok" || f["cluster_members"] != strconv.Itoa(n) {
+		if f["cluster_state"] != "ok" || f["cluster_members"] != strconv.Itoa(n) || f["cluster_members_alive"] != strconv.Itoa(n) {
 			return false
 		}
-		for i := range n {
-			m := f["member"+strconv.Itoa(i)]
-			if !strings.Contains(m, "state=alive") || !(strings.Contains(m, "self=1") || strings.Contains(m, "connected=1")) {
+		for _, m := range members(f) {
+			if m["state"] == "alive" && m["self"] != "1" && m["connected"] != "1" {
 				return false
 			}
 		}
 		return true
 	})
+}
+
+// members returns the member lines of INFO's cluster section, each as its
+// fields, in order.
+func members(info map[string]string) []map[string]string {
+	var ms []map[string]string
+	for i := 0; info["member"+strconv.Itoa(i)] != ""; i++ {
+		ms = append(ms, memberFields(info["member"+strconv.Itoa(i)]))
+	}
+	return ms
+}
+
+// memberFields splits a member line of INFO's cluster section
+// (name=n0,gossip=...,state=alive,...) into its fields.
+func memberFields(line string) map[string]string {
+	fields := map[string]string{}
+	for _, kv := range strings.Split(line, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		fields[k] = v
+	}
+	return fields
 }
 
 // digest returns DEBUG DIGEST of the node.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -141,33 +142,35 @@ func TestNoReplicas(t *testing.T) {
 	}
 }
 
-// checkRole: ROLE on a node says master, its log position, and each other
-// node as a replica at its data address, having applied up to that
-// position (every write is acknowledged by WAIT above).
+// checkRole: ROLE on a node says master with no replicas at offset 0, as
+// a Redis master without replicas answers (the peers are not replicas),
+// and INFO's cluster section lists each other node at its data address,
+// streaming, with nothing of the node's log left to acknowledge (every
+// write is acknowledged by WAIT above).
 func checkRole(t *testing.T, nodes []*node) {
 	t.Helper()
 	c := ctx(t)
 	role, err := nodes[0].rdb.Do(c, "ROLE").Slice()
-	if err != nil || len(role) != 3 || role[0] != "master" {
-		t.Fatalf("ROLE = %v, %v; want master, an offset and the replicas", role, err)
+	if err != nil || len(role) != 3 || role[0] != "master" || role[1] != int64(0) || len(role[2].([]any)) != 0 {
+		t.Fatalf("ROLE = %v, %v; want master, 0 and no replicas", role, err)
 	}
-	offset, _ := role[1].(int64)
-	replicas, _ := role[2].([]any)
+	if f := nodes[0].info(t, "replication"); f["role"] != "master" || f["connected_slaves"] != "0" {
+		t.Errorf("INFO replication: role %s, connected_slaves %s; want master, 0", f["role"], f["connected_slaves"])
+	}
+	f := nodes[0].info(t, "cluster")
 	var got []string
-	for _, r := range replicas {
-		f, _ := r.([]any)
-		if len(f) != 3 {
-			t.Fatalf("ROLE replica %v: want ip, port, offset", r)
+	for _, m := range members(f) {
+		if m["self"] == "0" {
+			got = append(got, fmt.Sprintf("%s state=%s connected=%s lag_records=%s", m["data"], m["state"], m["connected"], m["lag_records"]))
 		}
-		got = append(got, fmt.Sprintf("%v:%v@%v", f[0], f[1], f[2]))
 	}
 	var want []string
 	for _, nd := range nodes[1:] {
-		want = append(want, fmt.Sprintf("%s@%d", nd.Data, offset))
+		want = append(want, nd.Data+" state=alive connected=1 lag_records=0")
 	}
 	slices.Sort(got)
 	slices.Sort(want)
-	if offset <= 0 || !slices.Equal(got, want) {
-		t.Errorf("ROLE: offset %d, replicas %v; want a positive offset and %v", offset, got, want)
+	if !slices.Equal(got, want) || f["cluster_connected_peers"] != strconv.Itoa(len(want)) {
+		t.Errorf("INFO cluster peers %v, cluster_connected_peers %s; want %v", got, f["cluster_connected_peers"], want)
 	}
 }

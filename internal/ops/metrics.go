@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/cluster"
 	"github.com/sessiond/sessiond/server"
 )
 
@@ -58,6 +59,8 @@ var (
 
 	clusterReady   = desc("cluster_ready", "1 once the node holds every session: its join sync is done.")
 	members        = desc("cluster_members", "Members this node sees, by state (alive, suspect, failed, left).", "state")
+	membersWanted  = desc("cluster_members_expected", "Members the cluster should have (--cluster-expect).")
+	clusterState   = desc("cluster_state", "1 for the cluster's state as this node sees it (ok, degraded, fail), 0 for the others: INFO's cluster_state.", "state")
 	peerUp         = desc("cluster_peer_connected", "1 while this node's stream to the peer is up.", "peer")
 	peerLag        = desc("cluster_peer_lag_records", "Changes of this node the peer has not acknowledged.", "peer")
 	peerLagSeconds = desc("cluster_peer_lag_seconds", "Round trip of the peer's latest acknowledgement.", "peer")
@@ -178,6 +181,11 @@ func (c *collector) collectCluster(gauge, counter func(*prometheus.Desc, float64
 	}
 	for state, k := range byState {
 		gauge(members, float64(k), state)
+	}
+	gauge(membersWanted, float64(s.Expected))
+	health := s.Health()
+	for _, h := range []string{cluster.HealthOK, cluster.HealthDegraded, cluster.HealthFail} {
+		gauge(clusterState, b2f(h == health), h)
 	}
 	counter(applied, float64(s.Applied))
 	counter(streamedIn, float64(s.StreamedIn))

@@ -311,8 +311,9 @@ func TestAuth(t *testing.T) {
 	}
 }
 
-// TestClusterMetrics: a node exports its members by state and each peer's
-// stream, and counts what it applied from them.
+// TestClusterMetrics: a node exports its members by state, the members
+// expected and the cluster's state, and each peer's stream, and counts what
+// it applied from them.
 func TestClusterMetrics(t *testing.T) {
 	open := func(name, join string) (*sessiond.Store, *cluster.Node) {
 		cfg := cluster.Config{NodeName: name, BindAddr: "127.0.0.1:0", ClusterName: "ops", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -360,6 +361,10 @@ func TestClusterMetrics(t *testing.T) {
 		{"sessiond_cluster_ready", nil, 1},
 		{"sessiond_cluster_members", []string{"state", "alive"}, 2},
 		{"sessiond_cluster_members", []string{"state", "failed"}, 0},
+		{"sessiond_cluster_members_expected", nil, 1}, // a started the cluster: no --join
+		{"sessiond_cluster_state", []string{"state", "ok"}, 1},
+		{"sessiond_cluster_state", []string{"state", "degraded"}, 0},
+		{"sessiond_cluster_state", []string{"state", "fail"}, 0},
 		{"sessiond_cluster_peer_connected", []string{"peer", "b"}, 1},
 		{"sessiond_cluster_applied_records_total", nil, 10},
 		{"sessiond_sessions", nil, 10},
