@@ -42,7 +42,7 @@ type delegate struct{ n *Node }
 
 func (d delegate) NodeMeta(limit int) []byte {
 	port := d.n.data.Addr().(*net.TCPAddr).Port
-	return append(meta{DataPort: uint16(port), ID: d.n.id, MaxMsg: d.n.maxMsg32(), Proto: d.n.proto}.encode(), d.n.metaExtra...)
+	return append(meta{DataPort: uint16(port), ID: d.n.id, MaxMsg: d.n.maxMsg32(), Proto: d.n.proto, HTTPPort: uint16(d.n.httpPort.Load())}.encode(), d.n.metaExtra...)
 }
 func (d delegate) NotifyMsg([]byte)                           {}
 func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
@@ -103,11 +103,21 @@ func (d delegate) NotifyConflict(existing, other *memberlist.Node) {
 }
 
 // NotifyJoin starts streaming to a new peer.
-func (d delegate) NotifyJoin(node *memberlist.Node)   { d.n.memberUp(node) }
-func (d delegate) NotifyUpdate(node *memberlist.Node) { d.n.memberUp(node) }
+func (d delegate) NotifyJoin(node *memberlist.Node) {
+	d.n.httpAddrs.note(node)
+	d.n.memberUp(node)
+}
+
+func (d delegate) NotifyUpdate(node *memberlist.Node) {
+	d.n.httpAddrs.note(node)
+	d.n.memberUp(node)
+}
 
 // NotifyLeave stops streaming to a peer that left or failed.
-func (d delegate) NotifyLeave(node *memberlist.Node) { d.n.memberDown(node) }
+func (d delegate) NotifyLeave(node *memberlist.Node) {
+	d.n.httpAddrs.forget(node.Name)
+	d.n.memberDown(node)
+}
 
 func (n *Node) createMemberlist() error {
 	c := memberlist.DefaultLANConfig()
