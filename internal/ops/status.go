@@ -180,10 +180,10 @@ func (s *Server) members(r *http.Request, st cluster.Status, addrs map[string]st
 		switch {
 		case m.Self:
 			d.Figures = &self
-		case d.HTTP == "" && (m.State == "alive" || m.State == "suspect"):
-			d.Error = "it advertises no HTTP listener (started without --http-addr, or of an older release)"
+		case m.State != "alive" && m.State != "suspect":
+			d.Error = "not asked: gossip says it is " + m.State
 		case d.HTTP == "":
-			d.Error = "gossip says it is " + m.State
+			d.Error = "it advertises no HTTP listener (started without --http-addr, or of an older release)"
 		default:
 			wg.Add(1)
 			go func() {
