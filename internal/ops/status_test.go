@@ -34,6 +34,27 @@ func getStatus(t *testing.T, base, authorization string) statusDoc {
 	return doc
 }
 
+// sendInline sends srv inline commands then PING on a connection it
+// leaves open until the test ends, and waits for the PONG.
+func sendInline(t *testing.T, srv *server.Server, commands ...string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", srv.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	io.WriteString(nc, strings.Join(append(commands, "PING"), "\r\n")+"\r\n")
+	buf := make([]byte, 64)
+	for got := ""; !strings.HasSuffix(got, "+PONG\r\n"); {
+		n, err := nc.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += string(buf[:n])
+	}
+	return nc
+}
+
 // TestStatusJSON: /status.json has this node's figures, as the store and
 // the server have them, and its history; a single server has no cluster.
 func TestStatusJSON(t *testing.T) {
@@ -45,20 +66,7 @@ func TestStatusJSON(t *testing.T) {
 		}
 	}
 	st.Set("forever", []byte("v"), 0)
-	nc, err := net.Dial("tcp", srv.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	io.WriteString(nc, "GET sess:1\r\nPING\r\n")
-	buf := make([]byte, 64)
-	for got := ""; !strings.HasSuffix(got, "+PONG\r\n"); {
-		n, err := nc.Read(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got += string(buf[:n])
-	}
+	sendInline(t, srv, "GET sess:1")
 	if err := st.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +242,7 @@ func TestHistorySampled(t *testing.T) {
 	go srv.Serve()
 	defer srv.Shutdown(context.Background())
 	web.Serving(srv)
-	nc, err := net.Dial("tcp", srv.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := sendInline(t, srv)
 	for range 20 {
 		io.WriteString(nc, "PING\r\n")
 		time.Sleep(10 * time.Millisecond)
