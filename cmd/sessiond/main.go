@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -95,12 +94,6 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 			fmt.Fprintf(stderr, "sessiond: %s\n", explain(err))
 			store.Close()
 			return exitFailed
-		}
-		if node != nil {
-			// The members' status pages fetch this node's figures there.
-			if err := node.AdvertiseHTTP(web.Addr().(*net.TCPAddr).Port); err != nil {
-				log.Warn("cannot advertise the HTTP listener to the cluster", "err", err)
-			}
 		}
 		go func() {
 			if err := web.Serve(); err != nil {

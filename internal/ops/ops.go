@@ -110,13 +110,20 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Listen opens the listener.
+// Listen opens the listener, and advertises its port to the cluster
+// (cluster.Node.AdvertiseHTTP): best before the node starts.
 func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ops: HTTP listener on %s (--http-addr): %w", s.cfg.Addr, err)
 	}
 	s.ln = ln
+	if s.cfg.Node != nil {
+		// The members' status pages fetch this node's figures there.
+		if err := s.cfg.Node.AdvertiseHTTP(ln.Addr().(*net.TCPAddr).Port); err != nil {
+			s.cfg.Logger.Warn("cannot advertise the HTTP listener to the cluster", "err", err)
+		}
+	}
 	go s.sampleLoop(s.historyEvery, s.stopSampling)
 	s.cfg.Logger.Info("listening", "proto", "http", "network", "tcp", "addr", ln.Addr().String(), "pprof", s.cfg.Pprof)
 	return nil

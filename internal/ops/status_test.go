@@ -296,7 +296,6 @@ func TestClusterStatus(t *testing.T) {
 			if err := m.web.Listen(); err != nil {
 				t.Fatal(err)
 			}
-			n.AdvertiseHTTP(m.web.Addr().(*net.TCPAddr).Port)
 		}
 		m.st, err = sessiond.Open(&sessiond.Options{NodeID: n.ID(), Replicator: n, MaxMemory: 64 << 20})
 		if err != nil {
