@@ -62,7 +62,8 @@ func artifacts(t *testing.T) string {
 
 // browser starts headless chromium with the flags this machine needs (no
 // sandbox as root, no GPU, nothing fetched in the background) and a
-// fresh profile, and returns a tab. problems collects, from then on, the
+// fresh profile, and returns a tab that sends authorization, if not
+// empty, with every request. problems collects, from then on, the
 // console's errors, the page's exceptions and failed requests.
 func browser(t *testing.T, authorization string) (ctx context.Context, problems func() []string) {
 	t.Helper()
@@ -136,6 +137,9 @@ func browser(t *testing.T, authorization string) (ctx context.Context, problems 
 		func() error { _, err := chromedp.Call(ctx, log.Enable, cdp.Empty{}); return err }(),
 		func() error { _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); return err }(),
 		func() error {
+			if authorization == "" {
+				return nil
+			}
 			_, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": authorization}})
 			return err
 		}(),
@@ -402,4 +406,36 @@ func TestStatusPage(t *testing.T) {
 	})
 	t.Logf("with n0 gone the page says: %s", page.Banner)
 	screenshot(t, ctx, out, "status-page-stale.png")
+}
+
+// TestStatusPageSingleServer: a server outside a cluster, without a
+// password, shows its own card alone.
+func TestStatusPageSingleServer(t *testing.T) {
+	out := artifacts(t)
+	ctx, problems := browser(t, "")
+	s := harness.Start(t, "--http-addr", "127.0.0.1:0", "--maxmemory", "16mb")
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	for i := range 25 {
+		if err := rdb.Set(harness.Context(t, 10*time.Second), fmt.Sprintf("sess:%d", i), "v", time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+s.HTTP+"/")); err != nil {
+		t.Fatalf("opening the status page: %v", err)
+	}
+	var page shownPage
+	testkit.Eventually(t, 15*time.Second, "the page shows the server", func() bool {
+		page = read(t, ctx)
+		return page.Status == "ok" && len(page.Members) == 1
+	})
+	screenshot(t, ctx, out, "status-page-single.png")
+	m := page.Members[0]
+	if page.Sub != "single server" || m.State != "standalone" || !m.Self || m.Sessions != "25" || len(m.Peers) != 0 ||
+		!strings.Contains(m.Memory, " of 16.0 MiB (") || m.Persist != "off: in memory only (no --dir)" {
+		t.Errorf("the page shows %q and %+v", page.Sub, m)
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("the page logged problems:\n%s", strings.Join(p, "\n"))
+	}
 }
