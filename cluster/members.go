@@ -42,7 +42,7 @@ type delegate struct{ n *Node }
 
 func (d delegate) NodeMeta(limit int) []byte {
 	port := d.n.data.Addr().(*net.TCPAddr).Port
-	return append(meta{DataPort: uint16(port), ID: d.n.id, MaxMsg: d.n.maxMsg32(), Proto: d.n.proto}.encode(), d.n.metaExtra...)
+	return append(meta{DataPort: uint16(port), ID: d.n.id, MaxMsg: d.n.maxMsg32(), Proto: d.n.proto, HTTPPort: uint16(d.n.httpPort.Load())}.encode(), d.n.metaExtra...)
 }
 func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d delegate) LocalState(join bool) []byte                { return nil }
@@ -111,18 +111,21 @@ func (d delegate) NotifyConflict(existing, other *memberlist.Node) {
 // NotifyJoin starts streaming to a new peer.
 func (d delegate) NotifyJoin(node *memberlist.Node) {
 	d.n.states.joined(node.Name, node.Address(), d.n.dataAddr(node))
+	d.n.httpAddrs.note(node)
 	d.n.memberUp(node)
 }
 
 // NotifyUpdate follows a peer's new address.
 func (d delegate) NotifyUpdate(node *memberlist.Node) {
 	d.n.states.moved(node.Name, node.Address(), d.n.dataAddr(node))
+	d.n.httpAddrs.note(node)
 	d.n.memberUp(node)
 }
 
 // NotifyLeave stops streaming to a peer that left or failed.
 func (d delegate) NotifyLeave(node *memberlist.Node) {
 	d.n.states.left(node.Name, node.Address(), d.n.dataAddr(node))
+	d.n.httpAddrs.forget(node.Name)
 	d.n.memberDown(node)
 }
 

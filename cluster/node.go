@@ -69,6 +69,9 @@ type Node struct {
 	proto     protoRange // the data protocol versions this node speaks
 	metaExtra []byte     // appended to the gossip metadata: tests play a later release
 
+	httpPort  atomic.Uint32 // advertised in the gossip metadata (AdvertiseHTTP)
+	httpAddrs httpAddrs     // the members' (HTTPAddrs)
+
 	handshakes chan struct{} // a slot per data connection authenticating
 	repairNow  chan struct{} // wakes the repair loop: a peer fell behind the log
 

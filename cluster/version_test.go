@@ -14,29 +14,33 @@ import (
 
 func TestDecodeMeta(t *testing.T) {
 	v2 := []byte{2, 0x1f, 0x90, 0, 0, 0, 7, 0, 0x40, 0, 0}
-	v3 := meta{DataPort: 8080, ID: 7, MaxMsg: 4 << 20, Proto: protoRange{1, 1}}.encode()
-	v4 := append([]byte{4}, append(meta{DataPort: 8080, ID: 7, MaxMsg: 4 << 20, Proto: protoRange{1, 2}}.encode()[1:], "later fields"...)...)
+	v4 := meta{DataPort: 8080, ID: 7, MaxMsg: 4 << 20, Proto: protoRange{1, 1}, HTTPPort: 9090}.encode()
+	v3 := append([]byte{3}, v4[1:15]...) // the release before the HTTP port
+	v5 := append([]byte{5}, append(meta{DataPort: 8080, ID: 7, MaxMsg: 4 << 20, Proto: protoRange{1, 2}, HTTPPort: 9090}.encode()[1:], "later fields"...)...)
 	for _, tt := range []struct {
 		name  string
 		b     []byte
 		proto protoRange
+		http  uint16
 		ok    bool
 	}{
-		{"layout 2, the release before versions", v2, protoRange{1, 1}, true},
-		{"layout 3", v3, protoRange{1, 1}, true},
-		{"a later layout with fields this one does not know", v4, protoRange{1, 2}, true},
-		{"layout 2 with more bytes", append(v2, 0), protoRange{}, false},
-		{"layout 3 cut short", v3[:13], protoRange{}, false},
-		{"layout 1", append([]byte{1}, v2[1:]...), protoRange{}, false},
-		{"lowest version 0", append(v3[:11:11], 0, 0, 0, 1), protoRange{}, false},
-		{"lowest above highest", append(v3[:11:11], 0, 3, 0, 2), protoRange{}, false},
+		{"layout 2, the release before versions", v2, protoRange{1, 1}, 0, true},
+		{"layout 3, the release before the HTTP port", v3, protoRange{1, 1}, 0, true},
+		{"layout 4", v4, protoRange{1, 1}, 9090, true},
+		{"a later layout with fields this one does not know", v5, protoRange{1, 2}, 9090, true},
+		{"layout 2 with more bytes", append(v2, 0), protoRange{}, 0, false},
+		{"layout 3 cut short", v3[:13], protoRange{}, 0, false},
+		{"layout 4 cut short", v4[:16], protoRange{}, 0, false},
+		{"layout 1", append([]byte{1}, v2[1:]...), protoRange{}, 0, false},
+		{"lowest version 0", append(v3[:11:11], 0, 0, 0, 1), protoRange{}, 0, false},
+		{"lowest above highest", append(v3[:11:11], 0, 3, 0, 2), protoRange{}, 0, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := decodeMeta(tt.b)
 			if (err == nil) != tt.ok {
 				t.Fatalf("decodeMeta: %+v, %v; want ok=%v", m, err, tt.ok)
 			}
-			if tt.ok && (m.Proto != tt.proto || m.DataPort != 8080 || m.ID != 7) {
+			if tt.ok && (m.Proto != tt.proto || m.DataPort != 8080 || m.ID != 7 || m.HTTPPort != tt.http) {
 				t.Errorf("decodeMeta = %+v", m)
 			}
 		})

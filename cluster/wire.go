@@ -343,20 +343,23 @@ type meta struct {
 	ID       uint32
 	MaxMsg   uint32     // the largest data message the node takes
 	Proto    protoRange // the data protocol versions it speaks
+	HTTPPort uint16     // the port of its HTTP listener for operators; 0 for none
 }
 
 // metaVersion is the layout of the metadata this build writes:
 //
-//	0  1  layout version (2: the first four fields alone; 3 adds Proto)
+//	0  1  layout version (2: the first four fields alone; 3 adds Proto;
+//	      4 adds HTTPPort)
 //	1  2  data port
 //	3  4  id
 //	7  4  largest message
 //	11 2  lowest data protocol version (3 on)
 //	13 2  highest data protocol version (3 on)
+//	15 2  HTTP port (4 on; 0 for none)
 //
 // A later layout appends fields: a reader takes the fields it knows of
 // any layout from 2 on, and ignores what follows them.
-const metaVersion = 3
+const metaVersion = 4
 
 // encode returns m in the layout of metaVersion.
 func (m meta) encode() []byte {
@@ -365,7 +368,8 @@ func (m meta) encode() []byte {
 	b = binary.BigEndian.AppendUint32(b, m.ID)
 	b = binary.BigEndian.AppendUint32(b, m.MaxMsg)
 	b = binary.BigEndian.AppendUint16(b, m.Proto.lo)
-	return binary.BigEndian.AppendUint16(b, m.Proto.hi)
+	b = binary.BigEndian.AppendUint16(b, m.Proto.hi)
+	return binary.BigEndian.AppendUint16(b, m.HTTPPort)
 }
 
 // decodeMeta reads metadata of any layout from 2 on.
@@ -373,7 +377,7 @@ func decodeMeta(b []byte) (meta, error) {
 	bad := func() (meta, error) {
 		return meta{}, fmt.Errorf("cluster: node metadata of %d bytes is not a sessiond node's", len(b))
 	}
-	if len(b) < 11 || b[0] < 2 || (b[0] == 2 && len(b) != 11) || (b[0] >= 3 && len(b) < 15) {
+	if len(b) < 11 || b[0] < 2 || (b[0] == 2 && len(b) != 11) || (b[0] >= 3 && len(b) < 15) || (b[0] >= 4 && len(b) < 17) {
 		return bad()
 	}
 	m := meta{DataPort: binary.BigEndian.Uint16(b[1:]), ID: binary.BigEndian.Uint32(b[3:]), MaxMsg: binary.BigEndian.Uint32(b[7:]),
@@ -383,6 +387,9 @@ func decodeMeta(b []byte) (meta, error) {
 		if m.Proto.lo == 0 || m.Proto.lo > m.Proto.hi {
 			return bad()
 		}
+	}
+	if b[0] >= 4 {
+		m.HTTPPort = binary.BigEndian.Uint16(b[15:])
 	}
 	return m, nil
 }

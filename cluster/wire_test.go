@@ -221,8 +221,8 @@ var wireMessages = []struct {
 	},
 	{
 		name:   "gossip metadata",
-		msg:    meta{DataPort: 8080, ID: 7, MaxMsg: 4 << 20, Proto: protoRange{1, 1}}.encode(),
-		golden: "03" + "1f90" + "00000007" + "00400000" + "0001" + "0001",
+		msg:    meta{DataPort: 8080, ID: 7, MaxMsg: 4 << 20, Proto: protoRange{1, 1}, HTTPPort: 9090}.encode(),
+		golden: "04" + "1f90" + "00000007" + "00400000" + "0001" + "0001" + "2382",
 		again: func(msg []byte) ([]byte, error) {
 			m, err := decodeMeta(msg)
 			return m.encode(), err

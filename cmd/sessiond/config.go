@@ -252,7 +252,7 @@ var settings = []setting{
 			}
 			return nil
 		}},
-	{name: "http-addr", usage: "serve operators over HTTP on `host:port`: /metrics (Prometheus), /healthz, /readyz (empty: not at all)", from: fromAll,
+	{name: "http-addr", usage: "serve operators over HTTP on `host:port`: the status page (/), /metrics (Prometheus), /healthz, /readyz (empty: not at all)", from: fromAll,
 		set: func(c *Config, s string) error { c.HTTPAddr = s; return nil }},
 	{name: "http-pprof", def: "false", isBool: true, from: fromAll,
 		usage: "also serve Go's profiler on --http-addr, at /debug/pprof/",

@@ -32,11 +32,11 @@
 //	--protected-mode yes|no   with no --requirepass, refuse TCP clients
 //	                          that are not on a loopback address, with an
 //	                          error saying why, as Redis does (default yes)
-//	--http-addr HOST:PORT     serve operators over HTTP: /metrics
-//	                          (Prometheus), /healthz, /readyz (default:
-//	                          not at all); with --requirepass all but the
-//	                          probes ask for it (basic auth or a bearer
-//	                          token)
+//	--http-addr HOST:PORT     serve operators over HTTP: the status page
+//	                          (/), /metrics (Prometheus), /healthz,
+//	                          /readyz (default: not at all); with
+//	                          --requirepass all but the probes ask for
+//	                          it (basic auth or a bearer token)
 //	--http-pprof              also serve /debug/pprof/ there
 //	--maxclients N            connections at once (default 10000)
 //	--timeout SECONDS         close idle connections (default 0: never)

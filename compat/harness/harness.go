@@ -38,6 +38,9 @@ type Server struct {
 	// Gossip and Data are a cluster node's gossip and data stream
 	// addresses, if it is one (--cluster-addr).
 	Gossip, Data string
+	// HTTP is the address of the HTTP listener for operators, if any
+	// (--http-addr).
+	HTTP string
 	// Cmd is the process.
 	Cmd *exec.Cmd
 
@@ -134,7 +137,7 @@ func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
 	want := 0
 	for _, a := range args {
 		switch strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-") {
-		case "addr", "unix", "memcache-addr", "memcache-unix":
+		case "addr", "unix", "memcache-addr", "memcache-unix", "http-addr":
 			want++
 		case "cluster-addr":
 			want += 2 // gossip and data
@@ -164,6 +167,8 @@ func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
 					s.Gossip = m[3]
 				case m[1] == "data":
 					s.Data = m[3]
+				case m[1] == "http":
+					s.HTTP = m[3]
 				}
 				seen++
 				if seen == want {

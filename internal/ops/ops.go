@@ -1,6 +1,6 @@
 // Package ops serves the sessiond binary's HTTP endpoints for operators:
-// Prometheus metrics, the health and readiness probes, and pprof when
-// asked. It lives outside the root package so that an embedding program
+// Prometheus metrics, the health and readiness probes, the status page
+// and its JSON, and pprof when asked. It lives outside the root package so that an embedding program
 // does not link the Prometheus client.
 package ops
 
@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +53,16 @@ type Server struct {
 	ln       net.Listener
 	srv      atomic.Pointer[server.Server] // the protocol server, once it listens
 	stopping atomic.Bool
+
+	// The status page's.
+	name         string // this node's name; the host's for a single server
+	started      time.Time
+	policy       string // the page's Content-Security-Policy
+	history      *history
+	historyEvery time.Duration
+	peerClient   *http.Client // fetches the members' figures
+	stopSampling chan struct{}
+	stopOnce     sync.Once
 }
 
 // New returns the listener for cfg, not yet listening.
@@ -58,7 +70,13 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, started: time.Now(), policy: pagePolicy(statusPage),
+		history: newHistory(historyLen), historyEvery: historyEvery, peerClient: newPeerClient(),
+		stopSampling: make(chan struct{})}
+	s.name, _ = os.Hostname()
+	if cfg.Node != nil {
+		s.name = cfg.Node.Status().Name
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -72,6 +90,9 @@ func New(cfg Config) *Server {
 		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	})))
+	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.page)))
+	mux.Handle("GET /status.json", s.auth(http.HandlerFunc(s.statusJSON)))
+	mux.Handle("GET /status/node.json", s.auth(http.HandlerFunc(s.nodeJSON)))
 	if cfg.Pprof {
 		mux.Handle("GET /debug/pprof/", s.auth(http.HandlerFunc(pprof.Index)))
 		mux.Handle("GET /debug/pprof/cmdline", s.auth(http.HandlerFunc(pprof.Cmdline)))
@@ -89,13 +110,21 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Listen opens the listener.
+// Listen opens the listener, and advertises its port to the cluster
+// (cluster.Node.AdvertiseHTTP): best before the node starts.
 func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ops: HTTP listener on %s (--http-addr): %w", s.cfg.Addr, err)
 	}
 	s.ln = ln
+	if s.cfg.Node != nil {
+		// The members' status pages fetch this node's figures there.
+		if err := s.cfg.Node.AdvertiseHTTP(ln.Addr().(*net.TCPAddr).Port); err != nil {
+			s.cfg.Logger.Warn("cannot advertise the HTTP listener to the cluster", "err", err)
+		}
+	}
+	go s.sampleLoop(s.historyEvery, s.stopSampling)
 	s.cfg.Logger.Info("listening", "proto", "http", "network", "tcp", "addr", ln.Addr().String(), "pprof", s.cfg.Pprof)
 	return nil
 }
@@ -124,6 +153,8 @@ func (s *Server) Stopping() { s.stopping.Store(true) }
 // Shutdown stops the listener, letting requests under way finish until
 // ctx ends (a profile may take 30 s), then closes their connections.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopSampling) })
+	defer s.peerClient.CloseIdleConnections()
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.http.Close()

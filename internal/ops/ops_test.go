@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -208,20 +207,7 @@ func TestMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nc, err := net.Dial("tcp", srv.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	io.WriteString(nc, "GET sess:1\r\nGET nope\r\nGET\r\nSET k v EX x\r\nPING\r\n")
-	buf := make([]byte, 64)
-	for got := ""; !strings.HasSuffix(got, "+PONG\r\n"); {
-		n, err := nc.Read(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got += string(buf[:n])
-	}
+	sendInline(t, srv, "GET sess:1", "GET nope", "GET", "SET k v EX x")
 	if err := st.Commit(); err != nil {
 		t.Fatal(err)
 	}
