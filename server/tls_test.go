@@ -1,14 +1,12 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +24,7 @@ type tlsFixture struct {
 	dir     string
 	files   certs.Files
 	tlsAddr string
-	log     *syncBuffer
+	log     *testkit.Buffer
 }
 
 // startTLS starts a server whose TLS listener has a certificate from a new
@@ -34,7 +32,7 @@ type tlsFixture struct {
 // (the same CA).
 func startTLS(t *testing.T, cfg server.Config, clientCA bool) *tlsFixture {
 	t.Helper()
-	f := &tlsFixture{ca: testkit.NewCA(t, "sessiond test CA"), dir: t.TempDir(), log: &syncBuffer{}}
+	f := &tlsFixture{ca: testkit.NewCA(t, "sessiond test CA"), dir: t.TempDir(), log: &testkit.Buffer{}}
 	f.files.Cert, f.files.Key = f.ca.Server(t).Write(t, f.dir, "server")
 	if clientCA {
 		f.files.CA = f.ca.Write(t, f.dir, "ca")
@@ -315,7 +313,7 @@ func TestTLSProtectedMode(t *testing.T) {
 // startTLSOn is startTLS with the TLS listener on host.
 func startTLSOn(t *testing.T, host string) *tlsFixture {
 	t.Helper()
-	f := &tlsFixture{ca: testkit.NewCA(t, "sessiond test CA"), dir: t.TempDir(), log: &syncBuffer{}}
+	f := &tlsFixture{ca: testkit.NewCA(t, "sessiond test CA"), dir: t.TempDir(), log: &testkit.Buffer{}}
 	leaf := f.ca.Server(t)
 	pair := leaf.TLS(t)
 	cfg := server.Config{TLSAddr: net.JoinHostPort(host, "0"), TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}}}
@@ -411,22 +409,4 @@ func TestTLSResumptionAfterCARotation(t *testing.T) {
 	if err := f.refused(t, cfg); !strings.Contains(err.Error(), "unknown certificate authority") {
 		t.Fatalf("refused with %v, want the server's unknown certificate authority", err)
 	}
-}
-
-// syncBuffer is a log sink a test reads while the server writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

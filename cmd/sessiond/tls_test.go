@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -113,7 +112,7 @@ func TestRunTLS(t *testing.T) {
 	caFile := ca.Write(t, dir, "ca")
 
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &lockedBuffer{}
+	stderr := &testkit.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--tls-addr", "127.0.0.1:0",
@@ -170,22 +169,4 @@ func TestRunTLS(t *testing.T) {
 	if code != exitFailed || !strings.Contains(stderr2.String(), want) || !strings.Contains(stderr2.String(), "address already in use") {
 		t.Fatalf("a second sessiond on %s: run = %d, stderr:\n%s\nwant %d and %q", addr, code, &stderr2, exitFailed, want)
 	}
-}
-
-// lockedBuffer is a buffer that run writes while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

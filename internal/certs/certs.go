@@ -187,13 +187,9 @@ func (s *Source) logLoaded(msg string, leaf *x509.Certificate) {
 // load reads the files and returns the configuration they make and the
 // server's certificate.
 func (s *Source) load() (*tls.Config, *x509.Certificate, error) {
-	certPEM, err := readFile(certSetting, s.cfg.Cert)
+	certPEM, chain, err := readCerts(certSetting, s.cfg.Cert)
 	if err != nil {
 		return nil, nil, err
-	}
-	chain, err := parseCerts(certPEM)
-	if err != nil {
-		return nil, nil, &FileError{certSetting, s.cfg.Cert, err}
 	}
 	keyPEM, err := readFile(keySetting, s.cfg.Key)
 	if err != nil {
@@ -210,13 +206,9 @@ func (s *Source) load() (*tls.Config, *x509.Certificate, error) {
 		MinVersion:   tls.VersionTLS12,
 	}
 	if s.cfg.CA != "" {
-		caPEM, err := readFile(caSetting, s.cfg.CA)
+		_, cas, err := readCerts(caSetting, s.cfg.CA)
 		if err != nil {
 			return nil, nil, err
-		}
-		cas, err := parseCerts(caPEM)
-		if err != nil {
-			return nil, nil, &FileError{caSetting, s.cfg.CA, err}
 		}
 		pool := x509.NewCertPool()
 		for _, ca := range cas {
@@ -238,6 +230,20 @@ func readFile(setting, path string) ([]byte, error) {
 		return nil, &FileError{setting, path, err}
 	}
 	return b, nil
+}
+
+// readCerts reads the PEM file of certificates at path and returns it and
+// its certificates.
+func readCerts(setting, path string) ([]byte, []*x509.Certificate, error) {
+	data, err := readFile(setting, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	certs, err := parseCerts(data)
+	if err != nil {
+		return nil, nil, &FileError{setting, path, err}
+	}
+	return data, certs, nil
 }
 
 // parseCerts returns the certificates of the PEM file data, which must

@@ -1,7 +1,6 @@
 package certs_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -116,7 +114,7 @@ func TestConfig(t *testing.T) {
 // once they are good again.
 func TestCheck(t *testing.T) {
 	ca, f := files(t)
-	var log logBuffer
+	var log testkit.Buffer
 	src, err := certs.Load(certs.Config{Files: f, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -186,20 +184,3 @@ func TestWatch(t *testing.T) {
 }
 
 var quiet = slog.New(slog.DiscardHandler)
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
