@@ -99,6 +99,19 @@ func TestConfig(t *testing.T) {
 	if cur != src.Current() || len(cur.Certificates) != 1 || !cur.ClientCAs.Equal(ca.Pool()) || cur.MinVersion != tls.VersionTLS12 {
 		t.Fatal("GetConfigForClient does not give the current configuration, with the certificate, the CA and TLS 1.2")
 	}
+	// A CA file of two CAs, as in a CA's rotation: both sign clients.
+	next := testkit.NewCA(t, "next CA")
+	testkit.WriteFile(t, f.CA, append(append([]byte(nil), ca.PEM...), next.PEM...))
+	src, err = certs.Load(certs.Config{Files: f, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := ca.Pool()
+	both.AddCert(next.Cert)
+	if cur := src.Current(); !cur.ClientCAs.Equal(both) {
+		t.Fatal("a CA file of two CAs did not give both")
+	}
+
 	f.CA = ""
 	src, err = certs.Load(certs.Config{Files: f, Logger: quiet})
 	if err != nil {
