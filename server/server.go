@@ -1,6 +1,7 @@
 // Package server serves a sessiond store over the Redis protocol (RESP2 and
-// RESP3) on TCP and a Unix socket, so that the session stores people already
-// use (connect-redis, koa-redis, go-redis, scs, gorilla) work unchanged; and,
+// RESP3) on TCP, in the clear or over TLS, and a Unix socket, so that the
+// session stores people already use (connect-redis, koa-redis, go-redis,
+// scs, gorilla) work unchanged; and,
 // when configured, over the memcached text protocol on the same store, for
 // the stores built on memcached (connect-memcached, gomemcache).
 //
