@@ -279,6 +279,7 @@ func (s *Server) settings() map[string]string {
 			}
 		}
 	}
+	s.tlsSettings(m)
 	for k, v := range s.cfg.Settings {
 		if _, ok := m[k]; !ok { // the server's own values, normalized as Redis's
 			m[k] = v

@@ -19,7 +19,7 @@ const lingerTimeout = time.Second
 func (c *conn) close() {
 	select {
 	case <-c.stopped:
-		if unreadInput(c.nc) {
+		if unreadInput(socket(c.nc)) {
 			linger(c.nc)
 		}
 	default:

@@ -52,7 +52,7 @@ func (s *Server) warnUnprotected() {
 		return
 	}
 	var open []string
-	for _, addr := range []string{s.cfg.Addr, s.cfg.MemcacheAddr} {
+	for _, addr := range []string{s.cfg.Addr, s.cfg.TLSAddr, s.cfg.MemcacheAddr} {
 		if addr != "" && !isLoopback(addr) {
 			open = append(open, addr)
 		}

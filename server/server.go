@@ -1,6 +1,7 @@
 // Package server serves a sessiond store over the Redis protocol (RESP2 and
-// RESP3) on TCP and a Unix socket, so that the session stores people already
-// use (connect-redis, koa-redis, go-redis, scs, gorilla) work unchanged; and,
+// RESP3) on TCP, in the clear or over TLS, and a Unix socket, so that the
+// session stores people already use (connect-redis, koa-redis, go-redis,
+// scs, gorilla) work unchanged; and,
 // when configured, over the memcached text protocol on the same store, for
 // the stores built on memcached (connect-memcached, gomemcache).
 //
@@ -12,6 +13,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +37,17 @@ type Config struct {
 	Unix string
 	// UnixPerm is the socket's permission bits. If zero, 0600.
 	UnixPerm os.FileMode
+
+	// TLSAddr is the TCP address to serve the Redis protocol over TLS
+	// on, host:port, with TLSConfig. Empty: no TLS.
+	TLSAddr string
+	// TLSConfig is the TLS listener's configuration: its certificates,
+	// and whether clients must present one (ClientAuth). Its MinVersion
+	// is raised to TLS 1.2. The server does not change it.
+	TLSConfig *tls.Config
+	// TLSHandshakeTimeout bounds a TLS client's handshake: a client that
+	// has not finished it by then is disconnected. If zero, 10 seconds.
+	TLSHandshakeTimeout time.Duration
 
 	// MemcacheAddr is the TCP address to serve the memcached text
 	// protocol on, host:port. Empty: none.
@@ -155,6 +168,7 @@ type Server struct {
 	mc        mcState
 	ready     atomic.Bool // the store has loaded its data directory
 	replID    string      // INFO's master_replid, new at each start as in Redis
+	tls       tlsState
 	// commitReplies: the store defers its log writes (DeferWrites), and
 	// a connection calls its Commit before replies to changes go out.
 	commitReplies bool
@@ -281,6 +295,9 @@ func New(st *sessiond.Store, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.TLSHandshakeTimeout <= 0 {
+		cfg.TLSHandshakeTimeout = 10 * time.Second
+	}
 	if cfg.Version == "" {
 		cfg.Version = "devel"
 	}
@@ -293,6 +310,7 @@ func New(st *sessiond.Store, cfg Config) *Server {
 		storeOpts: o,
 		replID:    newReplID(),
 	}
+	s.tls.init(cfg.TLSConfig)
 	s.cmds, s.cmdList = commandTable()
 	s.cmdStats = newCmdStats(len(s.cmdList), memcache.Ops)
 	for i, c := range s.cmdList {
@@ -336,11 +354,14 @@ var ErrServerClosed = errors.New("server: closed")
 // listener with the address it got (an ephemeral port is resolved).
 func (s *Server) Listen() error {
 	c := s.cfg
-	if c.Addr == "" && c.Unix == "" && c.MemcacheAddr == "" && c.MemcacheUnix == "" {
+	if c.Addr == "" && c.Unix == "" && c.MemcacheAddr == "" && c.MemcacheUnix == "" && c.TLSAddr == "" {
 		return errors.New("server: no listener configured (set an address or a Unix socket)")
 	}
 	if err := s.checkMemcacheAddr(); err != nil {
 		return err
+	}
+	if c.TLSAddr != "" && c.TLSConfig == nil {
+		return errors.New("server: TLSAddr is set without a TLSConfig")
 	}
 	s.warnUnprotected()
 	for _, l := range []struct {
@@ -361,9 +382,15 @@ func (s *Server) Listen() error {
 			return err
 		}
 		s.mu.Lock()
-		s.listeners = append(s.listeners, listener{nl, l.proto})
+		s.listeners = append(s.listeners, listener{nl, l.proto, nil})
 		s.mu.Unlock()
 		s.log.Info("listening", "proto", l.proto.name, "network", nl.Addr().Network(), "addr", nl.Addr().String())
+	}
+	if c.TLSAddr != "" {
+		if err := s.listenTLS(); err != nil {
+			s.closeListeners()
+			return err
+		}
 	}
 	return nil
 }
@@ -383,6 +410,7 @@ func listen(network, addr string, perm os.FileMode) (net.Listener, error) {
 type listener struct {
 	net.Listener
 	proto *protocol
+	tls   *tls.Config // over TLS, with this configuration; nil: in the clear
 }
 
 // A protocol is what a listener serves.
@@ -414,7 +442,7 @@ func (s *Server) addrs(proto string) []net.Addr {
 	defer s.mu.Unlock()
 	var a []net.Addr
 	for _, l := range s.listeners {
-		if l.proto.name == proto {
+		if l.proto.name == proto && l.tls == nil {
 			a = append(a, l.Addr())
 		}
 	}
@@ -484,40 +512,67 @@ func (s *Server) accept(l listener) error {
 			return fmt.Errorf("server: accept on %s: %w", l.Addr(), err)
 		}
 		delay = 0
-		s.stats.connections.Add(1)
-		if s.protected() && l.Addr().Network() == "tcp" && !fromLocal(nc.RemoteAddr()) {
-			// As in Redis, counted in total_connections_received, not
-			// in rejected_connections (past maxclients only).
-			s.stats.denied.Add(1)
-			refuse(nc, l.proto.denied)
+		if l.tls != nil {
+			// The handshake takes round trips: a goroutine of its
+			// own does it, then serves the connection.
+			if !s.handshake(l, nc) {
+				return ErrServerClosed
+			}
 			continue
 		}
-		if n := s.clients.Add(1); n > int64(s.cfg.MaxClients) {
-			s.clients.Add(-1)
-			s.stats.rejected.Add(1)
-			refuse(nc, l.proto.tooMany)
-			continue
+		c, err := s.admit(l, nc)
+		if err != nil {
+			return err
 		}
-		c := l.proto.open(s, nc)
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
-			s.clients.Add(-1)
-			nc.Close()
-			return ErrServerClosed
+		if c != nil {
+			go s.serveConn(c)
 		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		loops := s.loops
-		s.mu.Unlock()
-		if l.proto == respProtocol && loops != nil && attach(loops, c.proto.(*respConn)) {
-			continue
-		}
-		go func() {
-			defer s.connDone(c)
-			c.serve()
-		}()
 	}
+}
+
+// admit applies protected mode and MaxClients to a connection l accepted
+// and makes it one of the server's. It returns the connection for a
+// goroutine to serve, or nil if it was refused or an event loop took it;
+// ErrServerClosed if the server is shutting down.
+func (s *Server) admit(l listener, nc net.Conn) (*conn, error) {
+	s.stats.connections.Add(1)
+	if s.protected() && l.Addr().Network() == "tcp" && !fromLocal(nc.RemoteAddr()) {
+		// As in Redis, counted in total_connections_received, not
+		// in rejected_connections (past maxclients only).
+		s.stats.denied.Add(1)
+		refuse(nc, l.proto.denied)
+		return nil, nil
+	}
+	if n := s.clients.Add(1); n > int64(s.cfg.MaxClients) {
+		s.clients.Add(-1)
+		s.stats.rejected.Add(1)
+		refuse(nc, l.proto.tooMany)
+		return nil, nil
+	}
+	c := l.proto.open(s, nc)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		s.clients.Add(-1)
+		nc.Close()
+		return nil, ErrServerClosed
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	loops := s.loops
+	s.mu.Unlock()
+	// An event loop reads the socket itself: a TLS connection, whose
+	// bytes must go through crypto/tls, stays with a goroutine.
+	if l.proto == respProtocol && l.tls == nil && loops != nil && attach(loops, c.proto.(*respConn)) {
+		return nil, nil
+	}
+	return c, nil
+}
+
+// serveConn serves a connection admit returned until it closes.
+func (s *Server) serveConn(c *conn) {
+	defer s.connDone(c)
+	c.serve()
 }
 
 // connDone forgets a connection that closed.
@@ -563,6 +618,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	loops := s.loops
 	s.mu.Unlock()
+	s.tls.stopHandshakes()
 	// Connections in event loops leave them for goroutines, which stop as
 	// every other connection does.
 	loops.Stop()
@@ -580,7 +636,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
-			c.nc.Close()
+			socket(c.nc).Close()
 		}
 		s.mu.Unlock()
 		<-done

@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/certs"
 )
 
 // Config is the binary's configuration once every source has been applied.
@@ -93,6 +94,11 @@ type Config struct {
 	// latency monitor to record it. Default 0: off.
 	LatencyMonitorThreshold time.Duration
 
+	// TLSAddr is the TCP address of the Redis protocol over TLS, with
+	// TLS's files. Default: none.
+	TLSAddr string
+	TLS     certs.Files
+
 	// HTTPAddr is the TCP address of the HTTP listener for operators
 	// (metrics, health checks). Default: none.
 	HTTPAddr string
@@ -169,7 +175,7 @@ func (c *Config) storeOptions() *sessiond.Options {
 
 // listens reports whether c asks for any listener.
 func (c *Config) listens() bool {
-	return c.Addr != "" || c.Unix != "" || c.MemcacheAddr != "" || c.MemcacheUnix != ""
+	return c.Addr != "" || c.Unix != "" || c.MemcacheAddr != "" || c.MemcacheUnix != "" || c.TLSAddr != ""
 }
 
 // Where a setting may come from. Flags are always allowed.
@@ -257,6 +263,14 @@ var settings = []setting{
 	{name: "http-pprof", def: "false", isBool: true, from: fromAll,
 		usage: "also serve Go's profiler on --http-addr, at /debug/pprof/",
 		set:   func(c *Config, s string) (err error) { c.HTTPPprof, err = parseBool(s); return err }},
+	{name: "tls-addr", usage: "serve the Redis protocol over TLS on `host:port`, with --tls-cert-file and --tls-key-file (empty: no TLS)", from: fromAll,
+		set: func(c *Config, s string) error { c.TLSAddr = s; return nil }},
+	{name: "tls-cert-file", usage: "the TLS listener's certificate: a PEM `file`, intermediates after it; reloaded when it changes", from: fromAll,
+		set: func(c *Config, s string) error { c.TLS.Cert = s; return nil }},
+	{name: "tls-key-file", usage: "the PEM `file` of the TLS certificate's private key; reloaded when it changes", from: fromAll,
+		set: func(c *Config, s string) error { c.TLS.Key = s; return nil }},
+	{name: "tls-ca-cert-file", usage: "require TLS clients to present a certificate signed by a CA of this PEM `file` (mutual TLS); reloaded when it changes", from: fromAll,
+		set: func(c *Config, s string) error { c.TLS.CA = s; return nil }},
 	{name: "maxclients", def: "10000", usage: "serve at most `n` connections at once", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
 	{name: "slowlog-log-slower-than", def: "10000", usage: "log commands that take at least `microseconds` in the slow log (SLOWLOG GET; 0: every command, -1: none)", from: fromAll,
@@ -452,6 +466,9 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 	}
 	if c.HTTPPprof && c.HTTPAddr == "" {
 		return nil, errors.New("config: http-pprof serves on the HTTP listener, and http-addr is not set")
+	}
+	if err := c.checkTLS(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

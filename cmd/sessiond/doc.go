@@ -38,6 +38,14 @@
 //	                          --requirepass all but the probes ask for
 //	                          it (basic auth or a bearer token)
 //	--http-pprof              also serve /debug/pprof/ there
+//	--tls-addr HOST:PORT      also serve the Redis protocol over TLS (1.2
+//	                          or later) on TCP (default: not at all); needs
+//	                          --tls-cert-file and --tls-key-file
+//	--tls-cert-file FILE      the TLS certificate, PEM, intermediates after
+//	                          it
+//	--tls-key-file FILE       its private key, PEM
+//	--tls-ca-cert-file FILE   require TLS clients to present a certificate
+//	                          signed by a CA in this PEM file (mutual TLS)
 //	--maxclients N            connections at once (default 10000)
 //	--timeout SECONDS         close idle connections (default 0: never)
 //	--slowlog-log-slower-than MICROSECONDS
@@ -126,6 +134,18 @@
 // names the key and where the value came from:
 //
 //	sessiond: config: maxmemory "12XB" (from SESSIOND_MAXMEMORY): unknown unit
+//
+// TLS: with --tls-addr, sessiond serves the Redis protocol over TLS there,
+// besides --addr (which may be empty), to clients as a TCP one: the
+// password, protected mode, --maxclients and --timeout apply. The
+// certificate, its key and the CA are read at start, where a file that does
+// not load stops sessiond with exit status 2 and a line naming it, and read
+// again every second: new files (a renewed certificate, a new CA) serve new
+// connections, while connections open keep theirs. New files that do not
+// load are logged with the file they are about, and the last good ones stay
+// in use. CONFIG GET answers Redis's names: tls-port, tls-cert-file,
+// tls-key-file, tls-ca-cert-file and tls-auth-clients. docs/OPERATIONS.md
+// shows how to make the certificates and set up the clients.
 //
 // Persistence: with --dir, every change is written to a log in that
 // directory before it is acknowledged, and the log is compacted into

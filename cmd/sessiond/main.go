@@ -60,6 +60,13 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	ctx, shutdown := context.WithCancelCause(ctx)
 	defer shutdown(nil)
 
+	// The certificates before the store, which may take long to load.
+	tlsConfig, err := loadTLS(ctx, c, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "sessiond: %v\n", err)
+		return exitConfig
+	}
+
 	opts := c.storeOptions()
 	opts.Logger = log
 	var node *cluster.Node
@@ -123,6 +130,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		RequirePass:      c.RequirePass,
 		ProtectedModeOff: !c.ProtectedMode,
 		MaxClients:       c.MaxClients,
+		TLSAddr:          c.TLSAddr,
+		TLSConfig:        tlsConfig,
 		Timeout:          c.Timeout,
 		EventLoops:       c.EventLoops,
 

@@ -1,7 +1,8 @@
 // Package goclients holds compatibility tests that drive a real server
 // process with real Redis clients: go-redis v9 (RESP2 and RESP3, TCP and
-// Unix socket, with and without a password), scs with its goredisstore,
-// redis-cli and redis-benchmark.
+// Unix socket, with and without a password, and over TLS with a client
+// certificate), scs with its goredisstore, redis-cli (--tls too) and
+// redis-benchmark.
 //
 // The tests run against sessiond by default. With COMPAT_TARGET=redis they
 // run against the system's redis-server instead, which is how they are

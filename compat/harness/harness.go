@@ -35,6 +35,9 @@ type Server struct {
 	// MemcacheUnix is the path of the memcached protocol Unix socket, if
 	// any.
 	MemcacheUnix string
+	// TLSAddr is the TCP address of the Redis protocol over TLS, if any
+	// (--tls-addr).
+	TLSAddr string
 	// Gossip and Data are a cluster node's gossip and data stream
 	// addresses, if it is one (--cluster-addr).
 	Gossip, Data string
@@ -92,7 +95,7 @@ func Binary(t testing.TB) string {
 	return binary
 }
 
-var listening = regexp.MustCompile(`msg=listening proto=(\w+) network=(\w+) addr=(\S+)`)
+var listening = regexp.MustCompile(`msg=listening proto=([\w-]+) network=(\w+) addr=(\S+)`)
 
 // Start runs sessiond with args and waits until it listens. Unless args
 // name --addr, it listens on an ephemeral loopback port. The process is
@@ -137,7 +140,7 @@ func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
 	want := 0
 	for _, a := range args {
 		switch strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-") {
-		case "addr", "unix", "memcache-addr", "memcache-unix", "http-addr":
+		case "addr", "unix", "memcache-addr", "memcache-unix", "http-addr", "tls-addr":
 			want++
 		case "cluster-addr":
 			want += 2 // gossip and data
@@ -159,6 +162,8 @@ func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
 					s.Addr = m[3]
 				case m[1] == "resp" && m[2] == "unix":
 					s.Unix = m[3]
+				case m[1] == "resp-tls":
+					s.TLSAddr = m[3]
 				case m[1] == "memcache" && m[2] == "tcp":
 					s.MemcacheAddr = m[3]
 				case m[1] == "memcache" && m[2] == "unix":
@@ -357,6 +362,34 @@ type Target struct {
 	// Memcache serves the memcached text protocol (Server.MemcacheAddr,
 	// or Server.MemcacheUnix with Unix) besides the Redis protocol.
 	Memcache bool
+	// TLS also serves the Redis protocol over TLS (Server.TLSAddr) with
+	// these files.
+	TLS *TLSFiles
+}
+
+// TLSFiles are a TLS listener's files.
+type TLSFiles struct {
+	// Cert and Key are the server's certificate and its key.
+	Cert, Key string
+	// CA, if set, is the CA whose certificates clients must present.
+	CA string
+}
+
+// args returns the TLS flags of sessiond, or with redis those of
+// redis-server on port.
+func (f *TLSFiles) args(redis bool, port int) []string {
+	if redis {
+		a := []string{"--tls-port", fmt.Sprint(port), "--tls-cert-file", f.Cert, "--tls-key-file", f.Key}
+		if f.CA != "" {
+			return append(a, "--tls-ca-cert-file", f.CA, "--tls-auth-clients", "yes")
+		}
+		return append(a, "--tls-auth-clients", "no")
+	}
+	a := []string{"--tls-addr", "127.0.0.1:0", "--tls-cert-file", f.Cert, "--tls-key-file", f.Key}
+	if f.CA != "" {
+		a = append(a, "--tls-ca-cert-file", f.CA)
+	}
+	return a
 }
 
 // StartTarget starts the server the compatibility tests run against:
@@ -379,7 +412,13 @@ func StartTarget(t testing.TB, tg Target) *Server {
 		if tg.Password != "" {
 			args = append(args, "--requirepass", tg.Password)
 		}
-		return StartRedis(t, args...)
+		if tg.TLS == nil {
+			return StartRedis(t, args...)
+		}
+		port := testkit.FreePort(t)
+		s := StartRedis(t, append(args, tg.TLS.args(true, port)...)...)
+		s.TLSAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		return s
 	}
 	var args []string
 	switch {
@@ -392,6 +431,9 @@ func StartTarget(t testing.TB, tg Target) *Server {
 	}
 	if tg.Password != "" {
 		args = append(args, "--requirepass", tg.Password)
+	}
+	if tg.TLS != nil {
+		args = append(args, tg.TLS.args(false, 0)...)
 	}
 	return Start(t, args...)
 }

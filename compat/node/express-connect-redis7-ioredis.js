@@ -1,16 +1,23 @@
 // express-session with connect-redis 7 and ioredis 5. REDIS_URL
-// (redis://host:port) or REDIS_SOCKET (a Unix socket path) names the
-// server; REDIS_PASSWORD and PREFIX are optional.
+// (redis://host:port, or rediss:// for TLS) or REDIS_SOCKET (a Unix socket
+// path) names the server; REDIS_PASSWORD and PREFIX are optional. Over TLS,
+// REDIS_TLS_CA names the CA file to trust, and REDIS_TLS_CERT and
+// REDIS_TLS_KEY the client's certificate and key files.
 import RedisStore from "connect-redis-7"
 import express from "express"
 import session from "express-session"
 import Redis from "ioredis"
+import {readFileSync} from "node:fs"
 import {routes} from "./express-routes.js"
 
+const file = (name) => (process.env[name] ? readFileSync(process.env[name]) : undefined)
 const password = process.env.REDIS_PASSWORD || undefined
+const tls = process.env.REDIS_TLS_CA
+  ? {ca: file("REDIS_TLS_CA"), cert: file("REDIS_TLS_CERT"), key: file("REDIS_TLS_KEY")}
+  : undefined
 const client = process.env.REDIS_SOCKET
   ? new Redis({path: process.env.REDIS_SOCKET, password})
-  : new Redis(process.env.REDIS_URL, {password})
+  : new Redis(process.env.REDIS_URL, {password, tls})
 // ioredis connects in the background and retries forever; wait for its
 // ready check (INFO) so that a server it cannot use fails the start.
 await new Promise((resolve, reject) => {

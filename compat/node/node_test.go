@@ -3,7 +3,8 @@
 // connect-redis 9 (node-redis 5), connect-redis 7 (ioredis 5) and
 // connect-memcached 3 (the `memcached` client), and koa with
 // koa-generic-session on koa-redis 4 (ioredis 4) or on a store built on the
-// `memcached` client. Each stack runs as two app processes (the apps in
+// `memcached` client; node-redis and ioredis also over TLS with client
+// certificates. Each stack runs as two app processes (the apps in
 // this directory) sharing one server, driven over HTTP, with the server's
 // keys checked over raw RESP (and, against memcached itself, its meta
 // commands).
@@ -55,6 +56,9 @@ type stack struct {
 	storeAPI bool
 	// env is more of the app's environment.
 	env []string
+	// tls connects the app over TLS (rediss://) with a client
+	// certificate, to a server that requires one.
+	tls bool
 }
 
 // stacks covers every app over TCP and the Unix socket, with and without a
@@ -67,6 +71,10 @@ var stacks = []stack{
 	{name: "connect-redis7-ioredis", app: "express-connect-redis7-ioredis.js", prefix: "sess:", storeAPI: true},
 	{name: "connect-redis7-ioredis-unix-password", app: "express-connect-redis7-ioredis.js", prefix: "sess:", unix: true, password: "compat secret", storeAPI: true},
 	{name: "koa-redis-password", app: "koa-redis.js", prefix: "koa:sess:", password: "compat secret"},
+	// node-redis with rediss:// and socket {tls, ca, cert, key}; ioredis
+	// with tls {ca, cert, key}.
+	{name: "connect-redis9-tls", app: "express-connect-redis9.js", prefix: "sess:", tls: true, storeAPI: true},
+	{name: "connect-redis7-ioredis-tls-password", app: "express-connect-redis7-ioredis.js", prefix: "sess:", tls: true, password: "compat secret", storeAPI: true},
 	// The node memcached client cannot reach a Unix socket (it appends a
 	// port to the path), so the memcached stacks run over TCP; gomemcache
 	// covers the memcached protocol's Unix socket.
@@ -82,7 +90,11 @@ func TestStores(t *testing.T) {
 	for _, st := range stacks {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
-			srv := harness.StartTarget(t, harness.Target{Unix: st.unix, Password: st.password, Memcache: st.memcache})
+			var files *harness.TLSFiles
+			if st.tls {
+				files, st.env = tlsFiles(t, st.env)
+			}
+			srv := harness.StartTarget(t, harness.Target{Unix: st.unix, Password: st.password, Memcache: st.memcache, TLS: files})
 			if st.unix && srv.Unix == "" && srv.MemcacheUnix == "" {
 				t.Fatal("the server opened no Unix socket")
 			}
@@ -92,6 +104,9 @@ func TestStores(t *testing.T) {
 			t.Run("touch", env.testTouch)
 			t.Run("destroy", env.testDestroy)
 			t.Run("expiry", env.testExpiry)
+			if st.tls {
+				t.Run("over tls", env.testOverTLS)
+			}
 			switch {
 			case st.storeAPI && st.memcache:
 				t.Run("store", env.testMemcacheStore)
@@ -134,6 +149,14 @@ func (f *fixture) testShared(t *testing.T) {
 	got = visit(t, br, "GET", f.a+"/get")
 	if got.Data["user"] != "alice" || got.Data["n"] != "2" {
 		t.Fatalf("app A read %+v after app B's update, want user=alice n=2", got.Data)
+	}
+}
+
+// testOverTLS: the apps' connections are on the server's TLS listener.
+func (f *fixture) testOverTLS(t *testing.T) {
+	list, _ := f.do(t, "CLIENT", "LIST").(string)
+	if n := strings.Count(list, "laddr="+f.srv.TLSAddr+" "); n < 2 {
+		t.Fatalf("CLIENT LIST shows %d connections on the TLS listener %s, want the two apps':\n%s", n, f.srv.TLSAddr, list)
 	}
 }
 
@@ -354,6 +377,8 @@ func startApp(t *testing.T, node string, st stack, srv *harness.Server) *app {
 		cmd.Env = append(cmd.Env, "MEMCACHED="+srv.MemcacheAddr)
 	case st.unix:
 		cmd.Env = append(cmd.Env, "REDIS_SOCKET="+srv.Unix)
+	case st.tls:
+		cmd.Env = append(cmd.Env, "REDIS_URL=rediss://"+srv.TLSAddr)
 	default:
 		cmd.Env = append(cmd.Env, "REDIS_URL=redis://"+srv.Addr)
 	}
@@ -550,4 +575,18 @@ func readReply(r *bufio.Reader) (any, error) {
 		return items, nil
 	}
 	return nil, fmt.Errorf("unexpected reply %q", line)
+}
+
+// tlsFiles writes a new CA, a server certificate and a client certificate
+// it issued to a temporary directory, and returns the server's files (the
+// CA required of clients) and env with the client's (REDIS_TLS_CA,
+// REDIS_TLS_CERT, REDIS_TLS_KEY).
+func tlsFiles(t *testing.T, env []string) (*harness.TLSFiles, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	ca := testkit.NewCA(t, "sessiond compat CA")
+	f := &harness.TLSFiles{CA: ca.Write(t, dir, "ca")}
+	f.Cert, f.Key = ca.Server(t).Write(t, dir, "server")
+	cert, key := ca.Client(t, "node app").Write(t, dir, "client")
+	return f, append(slices.Clone(env), "REDIS_TLS_CA="+f.CA, "REDIS_TLS_CERT="+cert, "REDIS_TLS_KEY="+key)
 }
