@@ -128,7 +128,15 @@ func (n *Node) createMemberlist() error {
 	// once (memberlist otherwise keeps a failed one's address).
 	c.DeadNodeReclaimTime = time.Nanosecond
 	c.Label = "sessiond/" + n.cfg.ClusterName
-	c.SecretKey = n.cfg.Key
+	if len(n.cfg.Keys) > 0 {
+		// memberlist encrypts with the primary key and tries every key
+		// of the ring on what it receives, in order.
+		ring, err := memberlist.NewKeyring(n.cfg.Keys, n.cfg.Keys[0])
+		if err != nil {
+			return fmt.Errorf("cluster: keyring: %w", err)
+		}
+		c.Keyring = ring
+	}
 	d := delegate{n}
 	c.Delegate, c.Events, c.Alive, c.Merge, c.Conflict = d, d, d, d, d
 	c.Logger = log.New(&logWriter{log: n.log.With("source", "memberlist")}, "", 0)
