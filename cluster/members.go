@@ -128,15 +128,11 @@ func (n *Node) createMemberlist() error {
 	// once (memberlist otherwise keeps a failed one's address).
 	c.DeadNodeReclaimTime = time.Nanosecond
 	c.Label = "sessiond/" + n.cfg.ClusterName
-	if len(n.cfg.Keys) > 0 {
-		// memberlist encrypts with the primary key and tries every key
-		// of the ring on what it receives, in order.
-		ring, err := memberlist.NewKeyring(n.cfg.Keys, n.cfg.Keys[0])
-		if err != nil {
-			return fmt.Errorf("cluster: keyring: %w", err)
-		}
-		c.Keyring = ring
+	ring, err := keyring(n.cfg.Keys)
+	if err != nil {
+		return err
 	}
+	c.Keyring = ring
 	d := delegate{n}
 	c.Delegate, c.Events, c.Alive, c.Merge, c.Conflict = d, d, d, d, d
 	c.Logger = log.New(&logWriter{log: n.log.With("source", "memberlist")}, "", 0)
@@ -168,7 +164,7 @@ func (n *Node) join(ctx context.Context) error {
 			return fmt.Errorf("cluster: %w", *conflict)
 		}
 		if time.Now().Add(wait).After(deadline) {
-			return fmt.Errorf("cluster: could not join %v within %v: %w", n.cfg.Join, n.cfg.JoinTimeout, err)
+			return fmt.Errorf("cluster: could not join %v within %v: %w", n.cfg.Join, n.cfg.JoinTimeout, explainKeys(err))
 		}
 		n.log.Warn("join failed; retrying", "join", n.cfg.Join, "in", wait, "err", err)
 		select {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -215,13 +216,14 @@ func TestRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mod  func(*Config)
+		is   error // the error wraps it, if not nil
 	}{
-		{"other key", key(2)},
-		{"other keys", func(c *Config) { key(2)(c); c.Keys = append(c.Keys, keyOf(3)) }},
+		{"other key", key(2), ErrNoCommonKey},
+		{"other keys", func(c *Config) { key(2)(c); c.Keys = append(c.Keys, keyOf(3)) }, ErrNoCommonKey},
 		// a's key, but not first: it seals with one a does not have.
-		{"a's key second", func(c *Config) { key(2)(c); c.Keys = append(c.Keys, keyOf(1)) }},
-		{"no key", func(c *Config) { c.JoinTimeout = 2 * time.Second }},
-		{"other cluster name", func(c *Config) { key(1)(c); c.ClusterName = "other" }},
+		{"a's key second", func(c *Config) { key(2)(c); c.Keys = append(c.Keys, keyOf(1)) }, ErrNoCommonKey},
+		{"no key", func(c *Config) { c.JoinTimeout = 2 * time.Second }, ErrNoCommonKey},
+		{"other cluster name", func(c *Config) { key(1)(c); c.ClusterName = "other" }, nil},
 	} {
 		cfg := Config{NodeName: "intruder", BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{a.GossipAddr()},
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
@@ -232,6 +234,9 @@ func TestRefused(t *testing.T) {
 			n.Close()
 			st.Close()
 			t.Fatalf("%s: joined (and reads secret = %s)", tc.name, got)
+		}
+		if tc.is != nil && !errors.Is(err, tc.is) {
+			t.Errorf("%s: %v, want an error that wraps %v", tc.name, err, tc.is)
 		}
 		if got := len(a.Status().Members); got != 1 {
 			t.Errorf("%s: a lists %d members after the refused join", tc.name, got)
