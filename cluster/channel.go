@@ -120,7 +120,7 @@ func handshake(nc net.Conn, keys [][]byte, me hello, initiator bool, maxMsg int)
 			return nil, hello{}, err
 		}
 		if msg, err = c.readMsg(); errors.Is(err, errAuth) {
-			return nil, hello{}, fmt.Errorf("%w: its hello does not open with our first cluster key (it has none of our keys, or no key)", errAuth)
+			return nil, hello{}, fmt.Errorf("%w: its hello does not open with our first cluster key: it does not have that key, or has no key", errAuth)
 		}
 	} else {
 		msg, err = c.openHello(keys, salt)

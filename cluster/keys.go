@@ -36,12 +36,15 @@ var keyRefusals = []string{
 	"remote state is encrypted and encryption is not configured",
 }
 
-// explainKeys wraps a failed join's error with ErrNoCommonKey and what to
-// check when memberlist says the keys did not match.
+// explainKeys returns, for a failed join's error in which memberlist says
+// the keys did not match, ErrNoCommonKey and what to check; other errors
+// as they are.
 func explainKeys(err error) error {
 	for _, r := range keyRefusals {
 		if strings.Contains(err.Error(), r) {
-			return fmt.Errorf("%w: each node's first key must be among every other node's keys (%w)", ErrNoCommonKey, err)
+			// memberlist's error is a list over several lines; its
+			// one fact is r.
+			return fmt.Errorf("%w: each node's first key must be among every other node's keys (memberlist: %s)", ErrNoCommonKey, r)
 		}
 	}
 	return err
