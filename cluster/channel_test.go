@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -248,4 +249,38 @@ func TestHandshakeAuthErrors(t *testing.T) {
 	if !errors.Is(erra, errAuth) || !strings.Contains(erra.Error(), "opens with none of our 2 cluster keys") {
 		t.Errorf("acceptor: %v", erra)
 	}
+}
+
+// FuzzHandshakeAcceptor: whatever bytes a stranger sends a data port, the
+// acceptor's handshake, with keys to try or none, ends in an error or a
+// peer's hello, within its deadline and without a panic. (A sealed hello
+// cannot be fuzzed open: it is bound to the acceptor's random nonce.)
+func FuzzHandshakeAcceptor(f *testing.F) {
+	plain := append([]byte(channelMagic), make([]byte, nonceSize)...)
+	h := hello{Cluster: "prod", Node: "n1", ID: 1, Proto: ours}
+	msg := h.append(nil)
+	plain = append(plain, byte(len(msg)>>24), byte(len(msg)>>16), byte(len(msg)>>8), byte(len(msg)))
+	plain = append(plain, msg...)
+	f.Add(plain, false)
+	f.Add(plain, true)
+	f.Add([]byte(channelMagic+"short"), true)
+	f.Add(append(append([]byte(channelMagic), make([]byte, nonceSize)...), 0xff, 0xff, 0xff, 0xff), true)
+	me := hello{Cluster: "prod", Node: "n2", ID: 2, Proto: ours}
+	f.Fuzz(func(t *testing.T, data []byte, keyed bool) {
+		var keys [][]byte
+		if keyed {
+			keys = ring(keyA, keyD, keyB)
+		}
+		a, b := net.Pipe()
+		defer a.Close()
+		go io.Copy(io.Discard, b)
+		go func() {
+			b.Write(data)
+			b.Close()
+		}()
+		ch, peer, err := handshake(a, keys, me, false, 1<<20)
+		if err == nil && (keyed || ch.seal != nil || peer.Cluster != me.Cluster) {
+			t.Fatalf("handshake passed: keyed %v, peer %+v", keyed, peer)
+		}
+	})
 }
