@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,22 +111,30 @@ func steadyWrites(addr, prefix string, max int, stop <-chan struct{}) <-chan *op
 // withArg returns args with flag's value replaced by value (appended if
 // args has no flag).
 func withArg(args []string, flag, value string) []string {
-	out := append([]string(nil), args...)
-	for i := 0; i+1 < len(out); i++ {
-		if out[i] == flag {
-			out[i+1] = value
-			return out
-		}
-	}
+	out := withoutArg(args, flag)
 	return append(out, flag, value)
+}
+
+// withoutArg returns args without flag and its value.
+func withoutArg(args []string, flag string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == flag && i+1 < len(args) {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
 
 // TestKeyRotationUnderWrites: a three-node cluster, each node with its
 // --dir, changes its cluster key by three rolling restarts while clients
 // write, overwrite and delete through every node: each node in turn is
 // stopped with SIGTERM and started again with the next --cluster-key
-// list, [old] → [old,new] → [new,old] → [new], and the next waits until it
-// is ready and every node sees all three connected. Every acknowledged
+// list, [old] → [old,new] → [new,old] → [new] (the middle step from a
+// --config file's array), and the next waits until it is ready and every
+// node sees all three connected. Every acknowledged
 // write is then on every node (and every acknowledged delete on none), no
 // node ever refused a peer, and a node with the old key alone can no
 // longer join.
@@ -150,21 +160,37 @@ func TestKeyRotationUnderWrites(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 
-	for _, step := range []string{testKey + "," + rotatedKey, rotatedKey + "," + testKey, rotatedKey} {
+	// The middle step comes from a file, as an array; a flag would win
+	// over it.
+	file := filepath.Join(t.TempDir(), "keys.toml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf("cluster-key = [%q, %q]\n", rotatedKey, testKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name string
+		keys int
+		args func([]string) []string
+	}{
+		{"[old new]", 2, func(a []string) []string { return withArg(a, "--cluster-key", testKey+","+rotatedKey) }},
+		{"[new old] from the file", 2, func(a []string) []string { return withArg(withoutArg(a, "--cluster-key"), "--config", file) }},
+		{"[new]", 1, func(a []string) []string { return withArg(withoutArg(a, "--config"), "--cluster-key", rotatedKey) }},
+	} {
 		for _, nd := range nodes {
 			start := time.Now()
 			if err := nd.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
 			nd.waitGone(t, 15*time.Second)
-			nd.args = withArg(nd.args, "--cluster-key", step)
+			nd.args = step.args(nd.args)
 			nd.restart(t)
 			all = append(all, nd.node)
 			for _, o := range nodes {
 				o.waitReady(t, 3)
 			}
-			t.Logf("%s restarted with %d keys, ready and rejoined after %v", nd.name, strings.Count(step, ",")+1,
-				time.Since(start).Round(time.Millisecond))
+			if l := logLines(nd.Log(), 0, "msg=listening proto=gossip", fmt.Sprintf("keys=%d", step.keys)); len(l) != 1 {
+				t.Fatalf("%s, started with %s, does not log %d keys:\n%s", nd.name, step.name, step.keys, nd.Log())
+			}
+			t.Logf("%s restarted with %s, ready and rejoined after %v", nd.name, step.name, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	time.Sleep(time.Second)
