@@ -16,18 +16,25 @@ import (
 )
 
 // A channel is one data stream between two nodes: messages framed by their
-// length, and, with a cluster key, authenticated and encrypted with
-// AES-GCM under keys derived from the cluster key and both sides' nonces,
-// one key per direction. Without a key, messages travel in the clear and
-// only the cluster name is checked.
+// length, and, with cluster keys, authenticated and encrypted with AES-GCM
+// under keys derived from one cluster key and both sides' nonces, one key
+// per direction. Without keys, messages travel in the clear and only the
+// cluster name is checked.
 //
 // The handshake, initiator first:
 //
-//	both:  "SDD1" nonce[32]                   (in the clear)
-//	both:  hello{cluster name, node name, id} (sealed with a key)
+//	both:      "SDD1" nonce[32]                   (in the clear)
+//	initiator: hello{cluster name, node name, id} (sealed with its first key)
+//	acceptor:  hello                              (sealed with the key that
+//	                                               opened the initiator's)
 //
-// A peer without the key cannot produce a hello that opens, so it learns
-// nothing but the nonces, and the connection is closed.
+// The acceptor tries each of its keys on the initiator's hello, and the
+// channel uses the one that opens it both ways. So two nodes talk if each
+// one's first key is among the other's keys, as memberlist's keyring
+// decides for gossip: during a rolling change of the cluster key, a node
+// of the step before and one of the step after always do (docs/
+// OPERATIONS.md). A peer without a common key learns nothing but the
+// nonces and a hello it cannot open, and the connection is closed.
 type channel struct {
 	nc   net.Conn
 	r    *bufio.Reader
@@ -60,6 +67,7 @@ const (
 
 	channelMagic = "SDD1"
 	nonceSize    = 32
+	gcmOverhead  = 16 // AES-GCM's tag
 	// handshakeTimeout bounds the handshake: a connection that does
 	// not complete it in time is dropped.
 	handshakeTimeout = 5 * time.Second
@@ -69,11 +77,12 @@ const (
 // or it belongs to another cluster.
 var errAuth = errors.New("cluster: peer failed authentication")
 
-// handshake secures nc as initiator or acceptor and exchanges hellos. key
-// is the cluster key (nil: none). It returns the peer's hello; a peer of
-// another cluster, or one without our key, is refused with errAuth.
-func handshake(nc net.Conn, key []byte, me hello, initiator bool, maxMsg int) (*channel, hello, error) {
-	// Until the peer has proved it holds the key, it gets no more than a
+// handshake secures nc as initiator or acceptor and exchanges hellos. keys
+// are the cluster keys, the first the one the initiator seals with (none:
+// in the clear). It returns the peer's hello; a peer of another cluster,
+// or one without a key in common, is refused with errAuth.
+func handshake(nc net.Conn, keys [][]byte, me hello, initiator bool, maxMsg int) (*channel, hello, error) {
+	// Until the peer has proved it holds a key, it gets no more than a
 	// hello's worth of our memory.
 	c := &channel{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10), max: maxHello}
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
@@ -93,35 +102,40 @@ func handshake(nc net.Conn, key []byte, me hello, initiator bool, maxMsg int) (*
 	if string(theirs[:len(channelMagic)]) != channelMagic {
 		return nil, hello{}, fmt.Errorf("%w: not a sessiond data stream", errAuth)
 	}
-	if key != nil {
-		// Salt: the initiator's nonce, then the acceptor's.
-		var salt []byte
-		if initiator {
-			salt = append(append(salt, mine[:]...), theirs[len(channelMagic):]...)
-		} else {
-			salt = append(append(salt, theirs[len(channelMagic):]...), mine[:]...)
+	// Salt: the initiator's nonce, then the acceptor's.
+	var salt []byte
+	if initiator {
+		salt = append(append(salt, mine[:]...), theirs[len(channelMagic):]...)
+	} else {
+		salt = append(append(salt, theirs[len(channelMagic):]...), mine[:]...)
+	}
+
+	var msg []byte
+	var err error
+	if initiator {
+		if len(keys) > 0 {
+			c.useKey(keys[0], salt, true)
 		}
-		keys, err := hkdf.Key(sha256.New, key, salt, "sessiond data stream v1", 64)
-		if err != nil {
+		if err := c.sendHello(me); err != nil {
 			return nil, hello{}, err
 		}
-		toAcceptor, toInitiator := newGCM(keys[:32]), newGCM(keys[32:])
-		c.seal, c.open = toAcceptor, toInitiator
-		if !initiator {
-			c.seal, c.open = toInitiator, toAcceptor
+		if msg, err = c.readMsg(); errors.Is(err, errAuth) {
+			return nil, hello{}, fmt.Errorf("%w: its hello does not open with our first cluster key: it does not have that key, or has no key", errAuth)
 		}
-	}
-	if err := c.writeMsg(me.append(nil)); err != nil {
-		return nil, hello{}, err
-	}
-	if err := c.w.Flush(); err != nil {
-		return nil, hello{}, err
-	}
-	msg, err := c.readMsg()
-	if err != nil {
+	} else {
+		msg, err = c.openHello(keys, salt)
 		if errors.Is(err, errAuth) {
-			return nil, hello{}, fmt.Errorf("%w: its messages do not open with our cluster key (a different cluster key, or none)", errAuth)
+			// Answer all the same, under our first key, so that the
+			// initiator's log says why too. It cannot open it.
+			c.useKey(keys[0], salt, false)
+			c.sendHello(me)
+			return nil, hello{}, fmt.Errorf("%w: its hello opens with none of our %d cluster keys (it seals with a key we do not have, or none)", errAuth, len(keys))
 		}
+		if err == nil {
+			err = c.sendHello(me)
+		}
+	}
+	if err != nil {
 		return nil, hello{}, err
 	}
 	var peer hello
@@ -140,6 +154,57 @@ func handshake(nc net.Conn, key []byte, me hello, initiator bool, maxMsg int) (*
 	}
 	c.max = maxMsg
 	return c, peer, nil
+}
+
+// useKey sets the channel's keys for both directions, derived from the
+// cluster key key and salt.
+func (c *channel) useKey(key, salt []byte, initiator bool) {
+	keys, err := hkdf.Key(sha256.New, key, salt, "sessiond data stream v1", 64)
+	if err != nil {
+		panic(err) // only for a length past 255 hashes
+	}
+	toAcceptor, toInitiator := newGCM(keys[:32]), newGCM(keys[32:])
+	c.seal, c.open = toAcceptor, toInitiator
+	if !initiator {
+		c.seal, c.open = toInitiator, toAcceptor
+	}
+}
+
+// sendHello sends our hello.
+func (c *channel) sendHello(me hello) error {
+	if err := c.writeMsg(me.append(nil)); err != nil {
+		return err
+	}
+	return c.w.Flush()
+}
+
+// openHello reads the initiator's hello and opens it with the first of
+// keys that does, which the channel then uses: at most one try per key,
+// each on at most a hello's bytes, is what a stranger can make us spend.
+// Without keys, the hello is in the clear. A hello that no key opens is
+// errAuth.
+func (c *channel) openHello(keys [][]byte, salt []byte) ([]byte, error) {
+	if len(keys) == 0 {
+		return c.readMsg()
+	}
+	c.max = maxHello + gcmOverhead // read as it came, sealed
+	sealed, err := c.readMsg()
+	c.max = maxHello
+	if err != nil {
+		return nil, err
+	}
+	var nonce [12]byte // the first message's
+	out := make([]byte, 0, len(sealed))
+	for _, k := range keys {
+		c.useKey(k, salt, false)
+		// Not in place: a failed Open clears what it wrote.
+		if msg, err := c.open.Open(out, nonce[:], sealed, nil); err == nil {
+			c.recv = 1
+			return msg, nil
+		}
+	}
+	c.seal, c.open = nil, nil
+	return nil, errAuth
 }
 
 func newGCM(key []byte) cipher.AEAD {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -35,11 +36,15 @@ type Config struct {
 	// ClusterName keeps clusters apart: nodes with another name are
 	// refused. If empty, "sessiond".
 	ClusterName string
-	// Key, 16, 24 or 32 bytes, encrypts and authenticates gossip (the
-	// memberlist keyring) and the data streams. Without it, the node
-	// binds only loopback addresses unless Insecure is set.
-	Key []byte
-	// Insecure allows binding non-loopback addresses without a Key.
+	// Keys encrypt and authenticate gossip (the memberlist keyring) and
+	// the data streams: each of 16, 24 or 32 bytes, at most MaxKeys. The
+	// first encrypts what the node sends; every one is tried on what it
+	// receives. Two nodes talk if each one's first key is among the
+	// other's keys, which is what lets a cluster change its key by rolling
+	// restarts: add the new key, make it first, drop the old one. Without
+	// keys, the node binds only loopback addresses unless Insecure is set.
+	Keys [][]byte
+	// Insecure allows binding non-loopback addresses without Keys.
 	Insecure bool
 	// SyncReplicas is the number of peers that must apply a write before
 	// the store acknowledges it. Zero: asynchronous replication.
@@ -63,13 +68,17 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// MaxKeys bounds Config.Keys: a rotation needs two, and each one is a
+// try for every data connection a stranger opens.
+const MaxKeys = 8
+
 // Errors that refuse a node's settings. They are wrapped with the
 // details, and name the settings as Config names them; a program that
 // takes its settings under other names (sessiond's flags) tells them
 // apart with errors.Is to name its own.
 var (
 	// ErrInsecure refuses a node whose addresses are not loopback ones
-	// while it has no Key, unless Insecure says to accept that.
+	// while it has no Keys, unless Insecure says to accept that.
 	ErrInsecure = errors.New("no cluster key on a network address")
 	// ErrNameConflict refuses a join to a cluster where another live
 	// node has this node's name, or the id its name hashes to (NodeID).
@@ -109,15 +118,21 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.ClusterName) > 128 {
 		return c, fmt.Errorf("cluster: cluster name of %d bytes (at most 128)", len(c.ClusterName))
 	}
-	switch len(c.Key) {
-	case 0, 16, 24, 32:
-	default:
-		return c, fmt.Errorf("cluster: key of %d bytes: want 16, 24 or 32 (AES-128, -192 or -256)", len(c.Key))
+	if len(c.Keys) > MaxKeys {
+		return c, fmt.Errorf("cluster: %d keys: at most %d (a rotation needs two)", len(c.Keys), MaxKeys)
 	}
-	if c.Key == nil && !c.Insecure {
+	for i, k := range c.Keys {
+		switch len(k) {
+		case 16, 24, 32:
+		default:
+			return c, fmt.Errorf("cluster: key %d of %d: %d bytes: want 16, 24 or 32 (AES-128, -192 or -256)", i+1, len(c.Keys), len(k))
+		}
+	}
+	c.Keys = slices.Clone(c.Keys) // the caller's slice may change; ours must not
+	if len(c.Keys) == 0 && !c.Insecure {
 		for _, a := range []string{c.BindAddr, c.AdvertiseAddr, c.DataAddr} {
 			if a != "" && !isLoopback(a) {
-				return c, fmt.Errorf("cluster: %w: %s is not a loopback address and there is no cluster key: anyone who reaches it could read and write every session; set Key, or Insecure on a network you trust", ErrInsecure, a)
+				return c, fmt.Errorf("cluster: %w: %s is not a loopback address and there is no cluster key: anyone who reaches it could read and write every session; set Keys, or Insecure on a network you trust", ErrInsecure, a)
 			}
 		}
 	}

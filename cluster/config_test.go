@@ -15,7 +15,10 @@ func TestConfigRefuses(t *testing.T) {
 		{"no address", Config{}, "no bind address"},
 		{"non-loopback without a key", Config{BindAddr: "10.0.0.1:7946"}, "not a loopback address and there is no cluster key"},
 		{"non-loopback data address without a key", Config{BindAddr: "127.0.0.1:7946", DataAddr: "0.0.0.0:7947"}, "0.0.0.0:7947 is not a loopback address"},
-		{"key of the wrong size", Config{BindAddr: "127.0.0.1:7946", Key: make([]byte, 20)}, "key of 20 bytes"},
+		{"key of the wrong size", Config{BindAddr: "127.0.0.1:7946", Keys: [][]byte{make([]byte, 20)}}, "key 1 of 1: 20 bytes"},
+		{"second key of the wrong size", Config{BindAddr: "127.0.0.1:7946", Keys: [][]byte{make([]byte, 32), make([]byte, 15)}}, "key 2 of 2: 15 bytes: want 16, 24 or 32"},
+		{"an empty key", Config{BindAddr: "127.0.0.1:7946", Keys: [][]byte{make([]byte, 16), nil}}, "key 2 of 2: 0 bytes"},
+		{"too many keys", Config{BindAddr: "127.0.0.1:7946", Keys: make([][]byte, MaxKeys+1)}, "9 keys: at most 8"},
 		{"bad port", Config{BindAddr: "127.0.0.1:x"}, "bad port"},
 		{"negative sync replicas", Config{BindAddr: "127.0.0.1:7946", SyncReplicas: -1}, "must not be negative"},
 	} {
@@ -28,7 +31,8 @@ func TestConfigRefuses(t *testing.T) {
 		}
 	}
 	for _, ok := range []Config{
-		{BindAddr: "10.0.0.1:7946", Key: make([]byte, 32)},
+		{BindAddr: "10.0.0.1:7946", Keys: [][]byte{make([]byte, 32)}},
+		{BindAddr: "10.0.0.1:7946", Keys: [][]byte{make([]byte, 32), make([]byte, 16), make([]byte, 24)}},
 		{BindAddr: "0.0.0.0:7946", Insecure: true},
 		{BindAddr: "localhost:7946"},
 		{BindAddr: "[::1]:7946"},

@@ -148,7 +148,11 @@ func (n *Node) createMemberlist() error {
 	// once (memberlist otherwise keeps a failed one's address).
 	c.DeadNodeReclaimTime = time.Nanosecond
 	c.Label = "sessiond/" + n.cfg.ClusterName
-	c.SecretKey = n.cfg.Key
+	ring, err := keyring(n.cfg.Keys)
+	if err != nil {
+		return err
+	}
+	c.Keyring = ring
 	d := delegate{n}
 	c.Delegate, c.Events, c.Alive, c.Merge, c.Conflict = d, d, d, d, d
 	c.Ping = pingDelegate{n}
@@ -182,7 +186,7 @@ func (n *Node) join(ctx context.Context) error {
 			return fmt.Errorf("cluster: %w", *conflict)
 		}
 		if time.Now().Add(wait).After(deadline) {
-			return fmt.Errorf("cluster: could not join %v within %v: %w", n.cfg.Join, n.cfg.JoinTimeout, err)
+			return fmt.Errorf("cluster: could not join %v within %v: %w", n.cfg.Join, n.cfg.JoinTimeout, explainKeys(err))
 		}
 		n.log.Warn("join failed; retrying", "join", n.cfg.Join, "in", wait, "err", err)
 		select {

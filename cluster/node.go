@@ -188,7 +188,7 @@ func (n *Node) Start(ctx context.Context, st *sessiond.Store) error {
 		return err
 	}
 	// The same shape as the server's listening lines, for scripts.
-	n.cfg.Logger.Info("listening", "proto", "gossip", "network", "tcp", "addr", n.ml.LocalNode().Address(), "node", n.cfg.NodeName, "cluster_name", n.cfg.ClusterName, "encrypted", n.cfg.Key != nil)
+	n.cfg.Logger.Info("listening", "proto", "gossip", "network", "tcp", "addr", n.ml.LocalNode().Address(), "node", n.cfg.NodeName, "cluster_name", n.cfg.ClusterName, "encrypted", len(n.cfg.Keys) > 0, "keys", len(n.cfg.Keys))
 	n.cfg.Logger.Info("listening", "proto", "data", "network", "tcp", "addr", data.Addr().String(), "node", n.cfg.NodeName)
 	if len(n.cfg.Join) == 0 {
 		n.ready.Store(true)

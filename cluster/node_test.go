@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -208,17 +209,21 @@ func TestStatus(t *testing.T) {
 // refused with an error that says so.
 func TestRefused(t *testing.T) {
 	key := func(b byte) func(*Config) {
-		return func(c *Config) { c.Key = make([]byte, 32); c.Key[0] = b; c.JoinTimeout = 2 * time.Second }
+		return func(c *Config) { c.Keys = [][]byte{keyOf(b)}; c.JoinTimeout = 2 * time.Second }
 	}
 	a := startNode(t, "a", "", key(1))
 	a.st.Set("secret", []byte("v"), 0)
 	for _, tc := range []struct {
 		name string
 		mod  func(*Config)
+		is   error // the error wraps it, if not nil
 	}{
-		{"other key", key(2)},
-		{"no key", func(c *Config) { c.JoinTimeout = 2 * time.Second }},
-		{"other cluster name", func(c *Config) { key(1)(c); c.ClusterName = "other" }},
+		{"other key", key(2), ErrNoCommonKey},
+		{"other keys", func(c *Config) { key(2)(c); c.Keys = append(c.Keys, keyOf(3)) }, ErrNoCommonKey},
+		// a's key, but not first: it seals with one a does not have.
+		{"a's key second", func(c *Config) { key(2)(c); c.Keys = append(c.Keys, keyOf(1)) }, ErrNoCommonKey},
+		{"no key", func(c *Config) { c.JoinTimeout = 2 * time.Second }, ErrNoCommonKey},
+		{"other cluster name", func(c *Config) { key(1)(c); c.ClusterName = "other" }, nil},
 	} {
 		cfg := Config{NodeName: "intruder", BindAddr: "127.0.0.1:0", ClusterName: "test", Join: []string{a.GossipAddr()},
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
@@ -229,6 +234,9 @@ func TestRefused(t *testing.T) {
 			n.Close()
 			st.Close()
 			t.Fatalf("%s: joined (and reads secret = %s)", tc.name, got)
+		}
+		if tc.is != nil && !errors.Is(err, tc.is) {
+			t.Errorf("%s: %v, want an error that wraps %v", tc.name, err, tc.is)
 		}
 		if got := len(a.Status().Members); got != 1 {
 			t.Errorf("%s: a lists %d members after the refused join", tc.name, got)
@@ -244,6 +252,44 @@ func TestRefused(t *testing.T) {
 		t.Fatal("a second node named a joined")
 	} else {
 		t.Logf("duplicate name: %v", err)
+	}
+}
+
+// keyOf returns a 32-byte cluster key made from b.
+func keyOf(b byte) []byte {
+	k := make([]byte, 32)
+	k[0] = b
+	return k
+}
+
+// TestKeysInRotation: nodes in neighbouring steps of a rolling change of
+// the cluster key ([old] and [old new], [old new] and [new old], [new old]
+// and [new]) gossip, join and replicate both ways.
+func TestKeysInRotation(t *testing.T) {
+	old, new := keyOf(1), keyOf(2)
+	for _, tc := range []struct {
+		name string
+		a, b [][]byte
+	}{
+		{"[old] and [old new]", [][]byte{old}, [][]byte{old, new}},
+		{"[old new] and [new old]", [][]byte{old, new}, [][]byte{new, old}},
+		{"[new old] and [new]", [][]byte{new, old}, [][]byte{new}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startNode(t, "a", "", func(c *Config) { c.Keys = tc.a })
+			b := startNode(t, "b", a.GossipAddr(), func(c *Config) { c.Keys = tc.b })
+			testkit.Eventually(t, converge, "b ready", b.Ready)
+			a.st.Set("from-a", []byte("1"), time.Hour)
+			b.st.Set("from-b", []byte("2"), time.Hour)
+			testkit.Eventually(t, converge, "both writes on both nodes", func() bool {
+				return value(a.st, "from-b") == "2" && value(b.st, "from-a") == "1"
+			})
+			for _, n := range []*testNode{a, b} {
+				if m := n.Status().Members; len(m) != 2 {
+					t.Errorf("%s lists %d members, want 2", n.Name(), len(m))
+				}
+			}
+		})
 	}
 }
 

@@ -63,7 +63,7 @@ func (n *Node) serveConn(nc net.Conn) error {
 	default:
 		return fmt.Errorf("cluster: %d data connections are already authenticating; dropped", cap(n.handshakes))
 	}
-	ch, them, err := handshake(nc, n.cfg.Key, n.me, false, n.maxMsg)
+	ch, them, err := handshake(nc, n.cfg.Keys, n.me, false, n.maxMsg)
 	<-n.handshakes
 	if err != nil {
 		if errors.Is(err, errAuth) {

@@ -125,7 +125,7 @@ func TestJoinSyncLargeSessions(t *testing.T) {
 // for the handshake timeout; connections are not limited.
 func TestUnauthenticatedAllocation(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 32)
-	a := startNode(t, "a", "", func(c *Config) { c.Key = key })
+	a := startNode(t, "a", "", func(c *Config) { c.Keys = [][]byte{key} })
 	addr := a.data.Addr().String()
 	var before, after runtime.MemStats
 	runtime.GC()

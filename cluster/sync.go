@@ -263,7 +263,7 @@ func (n *Node) dialData(p *peer, first []byte) (*channel, error) {
 // authenticate runs the dialer's side of the handshake on nc and checks
 // that the node answering is p.
 func (n *Node) authenticate(nc net.Conn, p *peer) (*channel, hello, error) {
-	ch, them, err := handshake(nc, n.cfg.Key, n.me, true, n.maxMsg)
+	ch, them, err := handshake(nc, n.cfg.Keys, n.me, true, n.maxMsg)
 	if err == nil && them.Node != p.name {
 		err = fmt.Errorf("cluster: %s answers as %q, not %q", p.addr, them.Node, p.name)
 	}

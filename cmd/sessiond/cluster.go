@@ -14,7 +14,7 @@ func (c *Config) clusterConfig(log *slog.Logger) cluster.Config {
 	cc := c.Cluster
 	return cluster.Config{
 		NodeName: cc.NodeName, BindAddr: cc.Addr, AdvertiseAddr: cc.Advertise, DataAddr: cc.DataAddr,
-		Join: cc.Join, JoinTimeout: cc.JoinTimeout, ClusterName: cc.Name, Key: cc.Key, Insecure: cc.Insecure,
+		Join: cc.Join, JoinTimeout: cc.JoinTimeout, ClusterName: cc.Name, Keys: cc.Keys, Insecure: cc.Insecure,
 		SyncReplicas: cc.SyncReplicas, SyncTimeout: cc.SyncTimeout, RepairInterval: cc.RepairInterval, Expect: cc.Expect,
 		Logger: log,
 	}

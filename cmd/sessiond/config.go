@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -147,7 +146,7 @@ type ClusterConfig struct {
 	Join                      []string
 	JoinTimeout               time.Duration
 	NodeName, Name            string
-	Key                       []byte
+	Keys                      [][]byte
 	Insecure                  bool
 	SyncReplicas              int
 	SyncTimeout               time.Duration
@@ -194,6 +193,7 @@ type setting struct {
 	usage  string // for --help; a `quoted` word names the argument
 	from   int    // fromEnv, fromFile: the sources besides flags
 	isBool bool   // a boolean flag: --name alone means true
+	list   bool   // a comma-separated list; the file may give an array
 	set    func(c *Config, text string) error
 }
 
@@ -312,7 +312,7 @@ var settings = []setting{
 		set: func(c *Config, s string) error { c.Cluster.Advertise = s; return nil }},
 	{name: "cluster-data-addr", usage: "accept peers' data streams on `host:port` (default: --cluster-addr's host, port + 1)", from: fromAll,
 		set: func(c *Config, s string) error { c.Cluster.DataAddr = s; return nil }},
-	{name: "join", usage: "join the cluster through these comma-separated `peers` (host:port or DNS names; every address of a name)", from: fromAll,
+	{name: "join", list: true, usage: "join the cluster through these comma-separated `peers` (host:port or DNS names; every address of a name)", from: fromAll,
 		set: func(c *Config, s string) error { c.Cluster.Join = splitList(s); return nil }},
 	{name: "join-timeout", def: "1m", usage: "give up joining after `duration`, retrying with backoff until then", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.Cluster.JoinTimeout, err = parseDuration(s); return err }},
@@ -320,22 +320,9 @@ var settings = []setting{
 		set: func(c *Config, s string) error { c.Cluster.NodeName = s; return nil }},
 	{name: "cluster-name", def: "sessiond", usage: "the cluster's `name`: nodes of another cluster are refused", from: fromAll,
 		set: func(c *Config, s string) error { c.Cluster.Name = s; return nil }},
-	{name: "cluster-key", usage: "base64 `key` of 16, 24 or 32 bytes that encrypts and authenticates gossip and data streams", from: fromAll,
-		set: func(c *Config, s string) error {
-			if s == "" {
-				c.Cluster.Key = nil
-				return nil
-			}
-			k, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return errors.New("want base64 (openssl rand -base64 32)")
-			}
-			if n := len(k); n != 16 && n != 24 && n != 32 {
-				return fmt.Errorf("%d bytes: want 16, 24 or 32", n)
-			}
-			c.Cluster.Key = k
-			return nil
-		}},
+	{name: "cluster-key", list: true, from: fromAll,
+		usage: "comma-separated base64 `keys` of 16, 24 or 32 bytes that encrypt and authenticate gossip and data streams: the first encrypts, every one decrypts (a rolling key change)",
+		set:   func(c *Config, s string) (err error) { c.Cluster.Keys, err = parseKeys(s); return err }},
 	{name: "cluster-insecure", def: "false", isBool: true, from: fromAll,
 		usage: "allow non-loopback cluster addresses without --cluster-key (anyone who reaches them reads every session)",
 		set:   func(c *Config, s string) (err error) { c.Cluster.Insecure, err = parseBool(s); return err }},
@@ -385,7 +372,11 @@ type settingError struct {
 }
 
 func (e *settingError) Error() string {
-	return fmt.Sprintf("config: %s %q (from %s): %v", e.key, e.value, e.source, e.err)
+	value := strconv.Quote(e.value)
+	if hiddenSettings[e.key] {
+		value = "(hidden)" // a secret has no place in a log, right or wrong
+	}
+	return fmt.Sprintf("config: %s %s (from %s): %v", e.key, value, e.source, e.err)
 }
 
 func (e *settingError) Unwrap() error { return e.err }
@@ -557,6 +548,9 @@ func applyFile(c *Config, path string, data []byte) error {
 	for _, name := range known {
 		v := values[name]
 		err := v.err
+		if v.list && !lookup(name).list {
+			err = errors.New("want a string, an integer or a boolean")
+		}
 		if err == nil && lookup(name).from&fromFile == 0 {
 			err = errNotInFile
 		}
@@ -572,9 +566,11 @@ func applyFile(c *Config, path string, data []byte) error {
 
 // A fileValue is one value of the config file as the text a flag would
 // carry: a string as it is, an integer or a boolean as written, so that
-// maxmemory = 1048576 and maxmemory = "1mb" both work.
+// maxmemory = 1048576 and maxmemory = "1mb" both work; an array of strings
+// joined by commas, for the settings that take a list.
 type fileValue struct {
 	text string
+	list bool  // it was an array
 	err  error // a value of another type; kept to be reported with its key
 }
 
@@ -587,6 +583,19 @@ func (v *fileValue) UnmarshalTOML(data any) error {
 		v.text = strconv.FormatInt(d, 10)
 	case bool:
 		v.text = strconv.FormatBool(d)
+	case []any:
+		v.list = true
+		texts := make([]string, len(d))
+		for i, e := range d {
+			s, ok := e.(string)
+			if !ok || strings.Contains(s, ",") {
+				v.text = fmt.Sprint(d)
+				v.err = errors.New("want an array of strings without commas")
+				return nil
+			}
+			texts[i] = s
+		}
+		v.text = strings.Join(texts, ",")
 	default:
 		v.text = fmt.Sprint(d)
 		v.err = errors.New("want a string, an integer or a boolean")

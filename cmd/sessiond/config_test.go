@@ -197,7 +197,7 @@ func TestLoadConfig(t *testing.T) {
 				c.Cluster = ClusterConfig{
 					Addr: "10.0.0.1:7946", Advertise: "1.2.3.4:7946", DataAddr: "10.0.0.1:7000",
 					Join: []string{"10.0.0.2:7946", "sessiond.internal"}, JoinTimeout: 30 * time.Second,
-					NodeName: "web-1", Name: "prod", Key: []byte("0123456789abcdef"),
+					NodeName: "web-1", Name: "prod", Keys: [][]byte{[]byte("0123456789abcdef")},
 					SyncReplicas: 1, SyncTimeout: 500 * time.Millisecond, RepairInterval: 10 * time.Second,
 				}
 			}),
@@ -210,6 +210,33 @@ func TestLoadConfig(t *testing.T) {
 			want: defaults(func(c *Config) {
 				c.File = "$FILE"
 				c.Cluster.Addr, c.Cluster.Join, c.Cluster.NodeName, c.Cluster.Insecure = "0.0.0.0:7946", []string{"a:1", "b:2"}, "n1", true
+			}),
+		},
+		{
+			// During a key change: the first encrypts, both decrypt.
+			name: "several cluster keys",
+			args: []string{"--cluster-key", " MDEyMzQ1Njc4OWFiY2RlZg==, YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="},
+			want: defaults(func(c *Config) {
+				c.Cluster.Keys = [][]byte{[]byte("0123456789abcdef"), []byte("abcdefghijklmnopqrstuvwxyz123456")}
+			}),
+		},
+		{
+			name: "cluster keys and join as arrays in the file",
+			args: []string{"--config", "$FILE"},
+			file: "cluster-key = [\"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY=\", \"MDEyMzQ1Njc4OWFiY2RlZg==\"]\njoin = [\"a:1\", \"b:2\"]\n",
+			want: defaults(func(c *Config) {
+				c.File = "$FILE"
+				c.Cluster.Keys = [][]byte{[]byte("abcdefghijklmnopqrstuvwxyz123456"), []byte("0123456789abcdef")}
+				c.Cluster.Join = []string{"a:1", "b:2"}
+			}),
+		},
+		{
+			name: "one cluster key as a string in the file",
+			args: []string{"--config", "$FILE"},
+			file: "cluster-key = \"MDEyMzQ1Njc4OWFiY2RlZg==\"\n",
+			want: defaults(func(c *Config) {
+				c.File = "$FILE"
+				c.Cluster.Keys = [][]byte{[]byte("0123456789abcdef")}
 			}),
 		},
 		{
@@ -325,14 +352,38 @@ func TestLoadConfigErrors(t *testing.T) {
 			is:      errUnknownUnit,
 		},
 		{
+			// The keys are secrets: the error names a key by its place.
 			name:    "cluster key not base64",
 			args:    []string{"--cluster-key", "not base64!"},
-			wantErr: `config: cluster-key "not base64!" (from --cluster-key): want base64 (openssl rand -base64 32)`,
+			wantErr: `config: cluster-key (hidden) (from --cluster-key): key 1 of 1: want base64 (openssl rand -base64 32)`,
 		},
 		{
 			name:    "cluster key of the wrong size",
-			env:     map[string]string{"SESSIOND_CLUSTER_KEY": "c2hvcnQ="},
-			wantErr: `config: cluster-key "c2hvcnQ=" (from SESSIOND_CLUSTER_KEY): 5 bytes: want 16, 24 or 32`,
+			env:     map[string]string{"SESSIOND_CLUSTER_KEY": "MDEyMzQ1Njc4OWFiY2RlZg==,c2hvcnQ="},
+			wantErr: `config: cluster-key (hidden) (from SESSIOND_CLUSTER_KEY): key 2 of 2: 5 bytes: want 16, 24 or 32`,
+		},
+		{
+			name:    "too many cluster keys",
+			args:    []string{"--cluster-key", strings.Repeat("MDEyMzQ1Njc4OWFiY2RlZg==,", 9)},
+			wantErr: `config: cluster-key (hidden) (from --cluster-key): 9 keys: at most 8 (a rotation needs two)`,
+		},
+		{
+			name:    "cluster key array of another type",
+			args:    []string{"--config", "$FILE"},
+			file:    "cluster-key = [\"MDEyMzQ1Njc4OWFiY2RlZg==\", 7]\n",
+			wantErr: `config: cluster-key (hidden) (from $FILE): want an array of strings without commas`,
+		},
+		{
+			name:    "cluster key array element of the wrong size",
+			args:    []string{"--config", "$FILE"},
+			file:    "cluster-key = [\"MDEyMzQ1Njc4OWFiY2RlZg==\", \"c2hvcnQ=\"]\n",
+			wantErr: `config: cluster-key (hidden) (from $FILE): key 2 of 2: 5 bytes: want 16, 24 or 32`,
+		},
+		{
+			name:    "array for a setting of one value",
+			args:    []string{"--config", "$FILE"},
+			file:    "addr = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n",
+			wantErr: `config: addr "127.0.0.1:1,127.0.0.1:2" (from $FILE): want a string, an integer or a boolean`,
 		},
 		{
 			name:    "bad protected mode",

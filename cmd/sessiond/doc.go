@@ -92,8 +92,10 @@
 //	--node-name NAME          unique in the cluster (default: host name)
 //	--cluster-name NAME       nodes of another cluster are refused
 //	                          (default sessiond)
-//	--cluster-key BASE64      16, 24 or 32 bytes: encrypt and authenticate
-//	                          gossip and data streams
+//	--cluster-key KEYS        comma-separated base64 keys of 16, 24 or 32
+//	                          bytes (at most 8; an array in the file):
+//	                          the first encrypts and authenticates gossip
+//	                          and data streams, every one is accepted
 //	--cluster-insecure        allow non-loopback cluster addresses without
 //	                          --cluster-key
 //	--cluster-expect N        the cluster should have N members, this one
@@ -173,6 +175,11 @@
 // the changes they have not acknowledged and says goodbye, so that they
 // drop it at once. A node name that is taken, another cluster key or
 // cluster name: the node exits 1 with one line saying why.
+//
+// Two nodes talk if each one's first --cluster-key is among the other's
+// keys, so a cluster changes its key by three rolling restarts, one node
+// at a time: add the new key second (--cluster-key OLD,NEW), make it first
+// (NEW,OLD), drop the old one (NEW). docs/OPERATIONS.md has the steps.
 //
 // Unless GOGC is set, sessiond runs the Go collector at GOGC=100; see
 // gcPercent for why.

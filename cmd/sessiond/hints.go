@@ -9,7 +9,7 @@ import (
 
 // flagHints name the flags that change what a library refused. The
 // libraries name their own settings (server.Config.MemcacheInsecure,
-// cluster.Config.Key), and only this program knows its flags: adding a
+// cluster.Config.Keys), and only this program knows its flags: adding a
 // refusal is one entry here.
 var flagHints = []struct {
 	err   error
@@ -18,6 +18,7 @@ var flagHints = []struct {
 	{server.ErrMemcacheNoAuth, "--memcache-insecure"},
 	{cluster.ErrInsecure, "--cluster-key, or --cluster-insecure"},
 	{cluster.ErrNameConflict, "--node-name"},
+	{cluster.ErrNoCommonKey, "--cluster-key"},
 	{cluster.ErrMaxValueSize, "--max-value-size"},
 }
 

@@ -240,8 +240,8 @@ func TestJoinUnderWrites(t *testing.T) {
 	}
 }
 
-// TestRefusedJoin: a node with another cluster key, or another cluster
-// name, cannot join: it exits with an error that says why, and the
+// TestRefusedJoin: a node with other cluster keys, or none, or another
+// cluster name, cannot join: it exits with an error that says why, and the
 // cluster's members are unchanged. A second node of a taken name too.
 func TestRefusedJoin(t *testing.T) {
 	nodes := startCluster(t, 2)
@@ -251,7 +251,9 @@ func TestRefusedJoin(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"other key", []string{"--node-name", "intruder", "--cluster-key", "b3RoZXIgY29tcGF0IGNsdXN0ZXIgdGVzdCBrZXkhISE="}, "could not join"},
+		{"other key", []string{"--node-name", "intruder", "--cluster-key", "b3RoZXIgY29tcGF0IGNsdXN0ZXIgdGVzdCBrZXkhISE="}, "no cluster key in common"},
+		{"other keys", []string{"--node-name", "intruder", "--cluster-key", "b3RoZXIgY29tcGF0IGNsdXN0ZXIgdGVzdCBrZXkhISE=,m/EFr36CWmE5zdpBHmH9btNzIld+jVE+"}, "no cluster key in common"},
+		{"no key", []string{"--node-name", "intruder"}, "no cluster key in common"},
 		{"other cluster name", []string{"--node-name", "intruder", "--cluster-key", testKey, "--cluster-name", "other"}, "could not join"},
 		{"taken name", []string{"--node-name", "n1", "--cluster-key", testKey}, "must be unique"},
 	} {
