@@ -419,6 +419,9 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 	if c.HTTPPprof && c.HTTPAddr == "" {
 		return nil, errors.New("config: http-pprof serves on the HTTP listener, and http-addr is not set")
 	}
+	if c.Cluster.SyncReplicas > 0 && c.Cluster.Addr == "" {
+		return nil, errors.New("config: sync-replicas waits for cluster peers, and cluster-addr is not set (a single server has none)")
+	}
 	return c, nil
 }
 
@@ -552,7 +555,7 @@ func parseFlags(args []string) (map[string]string, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, flagError(err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("config: unexpected argument %q (sessiond takes only flags)", fs.Arg(0))

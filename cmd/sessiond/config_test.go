@@ -450,12 +450,27 @@ func TestLoadConfigErrors(t *testing.T) {
 		{
 			name:    "unknown flag",
 			args:    []string{"--maxmem", "1gb"},
-			wantErr: `config: flag provided but not defined: -maxmem`,
+			wantErr: `unknown flag --maxmem; see sessiond --help`,
 		},
 		{
 			name:    "flag without value",
 			args:    []string{"--maxmemory"},
-			wantErr: `config: flag needs an argument: -maxmemory`,
+			wantErr: `flag --maxmemory needs a value; see sessiond --help`,
+		},
+		{
+			name:    "unknown flag with a value and one dash",
+			args:    []string{"-maxmem=1gb"},
+			wantErr: `unknown flag --maxmem; see sessiond --help`,
+		},
+		{
+			name:    "sync replicas without a cluster",
+			args:    []string{"--sync-replicas", "1"},
+			wantErr: `config: sync-replicas waits for cluster peers, and cluster-addr is not set (a single server has none)`,
+		},
+		{
+			name:    "sync replicas without a cluster, from the environment",
+			env:     map[string]string{"SESSIOND_SYNC_REPLICAS": "2", "SESSIOND_JOIN": "127.0.0.1:7946"},
+			wantErr: `config: sync-replicas waits for cluster peers, and cluster-addr is not set (a single server has none)`,
 		},
 		{
 			name:    "argument",

@@ -7,8 +7,12 @@
 // connections finish the commands they sent, closes the store, logs that it
 // stopped and exits 0. An address in use, or a Unix socket another server
 // answers on, stops it at start with exit status 1 and one line that names
-// the problem, as does a --memcache-addr others can reach while
-// --requirepass is set (see --memcache-insecure).
+// the listener, its flag and address, and the cause:
+//
+//	sessiond: the RESP listener (--addr 127.0.0.1:6379): address already in use
+//
+// A --memcache-addr others can reach while --requirepass is set stops it
+// too (see --memcache-insecure).
 //
 // Usage:
 //
@@ -82,7 +86,8 @@
 //	--cluster-insecure        allow non-loopback cluster addresses without
 //	                          --cluster-key
 //	--sync-replicas K         acknowledge a write only once K peers applied
-//	                          it (default 0: asynchronous)
+//	                          it (default 0: asynchronous; only with
+//	                          --cluster-addr)
 //	--sync-timeout DURATION   fail such a write after it (default 2s)
 //	--tombstone-ttl DURATION  keep a delete's tombstone at least this long
 //	                          (default 24h; the same on every node); a
@@ -114,6 +119,10 @@
 // names the key and where the value came from:
 //
 //	sessiond: config: maxmemory "12XB" (from SESSIOND_MAXMEMORY): unknown unit
+//
+// An unknown flag, too, exits with status 2, pointing to the help:
+//
+//	sessiond: unknown flag --foo; see sessiond --help
 //
 // Persistence: with --dir, every change is written to a log in that
 // directory before it is acknowledged, and the log is compacted into
