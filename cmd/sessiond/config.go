@@ -422,6 +422,9 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 	if c.Cluster.SyncReplicas > 0 && c.Cluster.Addr == "" {
 		return nil, errors.New("config: sync-replicas waits for cluster peers, and cluster-addr is not set (a single server has none)")
 	}
+	if len(c.Cluster.Join) > 0 && c.Cluster.Addr == "" {
+		return nil, errors.New("config: join needs cluster-addr, the address this node gossips on (without it, sessiond is a single server)")
+	}
 	return c, nil
 }
 

@@ -473,6 +473,11 @@ func TestLoadConfigErrors(t *testing.T) {
 			wantErr: `config: sync-replicas waits for cluster peers, and cluster-addr is not set (a single server has none)`,
 		},
 		{
+			name:    "join without a cluster address",
+			args:    []string{"--join", "10.0.0.2:7946"},
+			wantErr: `config: join needs cluster-addr, the address this node gossips on (without it, sessiond is a single server)`,
+		},
+		{
 			name:    "argument",
 			args:    []string{"--shards", "4", "serve"},
 			wantErr: `config: unexpected argument "serve" (sessiond takes only flags)`,

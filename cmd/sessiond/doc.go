@@ -75,7 +75,8 @@
 //	                          accept peers' data streams there (default:
 //	                          --cluster-addr's host, its port + 1)
 //	--join PEERS              comma-separated host:port or DNS names of
-//	                          nodes to join (every address a name has)
+//	                          nodes to join (every address a name has;
+//	                          only with --cluster-addr)
 //	--join-timeout DURATION   retry joining with backoff until then
 //	                          (default 1m), then exit 1
 //	--node-name NAME          unique in the cluster (default: host name)
