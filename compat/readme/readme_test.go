@@ -108,6 +108,9 @@ type runner struct {
 	used  map[string]bool   // files a command loaded
 
 	pkgJSON, js, goCode string // the section's package.json, app.js, main.go
+	// unrun are the json, js and go blocks no command has used yet, by
+	// their line: each must be, or it would pass untested.
+	unrun map[string]int
 
 	servers []*harness.Server // sessiond servers started, in order
 }
@@ -119,7 +122,7 @@ func newRunner(t *testing.T) *runner {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	return &runner{t: t, dir: dir, ports: map[int]int{}, env: map[string]string{}, files: map[string]string{}, used: map[string]bool{}}
+	return &runner{t: t, dir: dir, ports: map[int]int{}, env: map[string]string{}, files: map[string]string{}, used: map[string]bool{}, unrun: map[string]int{}}
 }
 
 func (r *runner) run(sec section) {
@@ -146,24 +149,39 @@ func (r *runner) run(sec section) {
 		case "toml":
 		case "json":
 			r.json(b)
+			r.pending(b)
 		case "js":
 			r.js = b.text
+			r.pending(b)
 		case "go":
 			if !strings.HasPrefix(b.text, "package main\n") {
 				t.Fatalf("README.md:%d: a go block that is not a whole program (package main)", b.line)
 			}
 			r.goCode = b.text
+			r.pending(b)
 		case "text":
 			t.Fatalf("README.md:%d: a text block that follows no command", b.line)
 		default:
 			t.Fatalf("README.md:%d: the README test has no runner for a %q block: give it one in compat/readme", b.line, b.lang)
 		}
 	}
+	for lang, line := range r.unrun {
+		t.Errorf("README.md:%d: no command of the section runs this %s block (npm install, node FILE, go run .)", line, lang)
+	}
 	for path := range r.files {
 		if !r.used[path] {
 			t.Errorf("the TOML file %s is loaded by no command of the section", path)
 		}
 	}
+}
+
+// pending notes a block that a later command must use; one of the same
+// language still unused is an error, as nothing will run it.
+func (r *runner) pending(b block) {
+	if line, ok := r.unrun[b.lang]; ok {
+		r.t.Errorf("README.md:%d: no command of the section runs this %s block before the next one", line, b.lang)
+	}
+	r.unrun[b.lang] = b.line
 }
 
 // toml writes a TOML block to a file for --config; its first line is a
@@ -416,6 +434,7 @@ func (r *runner) goRun(line int, oneShot bool) (string, bool) {
 	if err := os.MkdirAll(mod, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	delete(r.unrun, "go")
 	goMod := readFile(t, filepath.Join(root, "compat", "go.mod"))
 	goMod = strings.Replace(goMod, "module github.com/sessiond/sessiond/compat", "module example.com/app", 1)
 	goMod = strings.Replace(goMod, "github.com/sessiond/sessiond => ../", "github.com/sessiond/sessiond => "+root, 1)
@@ -459,6 +478,7 @@ func (r *runner) npmInstall(line int) {
 	if r.pkgJSON == "" {
 		t.Fatalf("README.md:%d: npm install with no package.json before it", line)
 	}
+	delete(r.unrun, "json")
 	var pkg struct{ Dependencies map[string]string }
 	json.Unmarshal([]byte(r.pkgJSON), &pkg)
 	modules := filepath.Join(harness.RepoRoot(), "compat", "node", "node_modules")
@@ -517,6 +537,7 @@ func (r *runner) node(line int, file string) {
 	if _, err := os.Stat(filepath.Join(r.dir, "node_modules")); err != nil {
 		t.Fatalf("README.md:%d: node %s before npm install", line, file)
 	}
+	delete(r.unrun, "js")
 	if err := os.WriteFile(filepath.Join(r.dir, file), []byte(r.mapPorts(r.js)), 0o644); err != nil {
 		t.Fatal(err)
 	}
