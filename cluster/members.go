@@ -159,7 +159,9 @@ func (n *Node) createMemberlist() error {
 	c.Logger = log.New(&logWriter{log: n.log.With("source", "memberlist"), suspect: n.states.suspected}, "", 0)
 	ml, err := memberlist.Create(c)
 	if err != nil {
-		return fmt.Errorf("cluster: gossip on %s: %w", n.cfg.BindAddr, err)
+		// Past the settings checked in New, what memberlist refuses is
+		// its transport: the address.
+		return &ListenError{Listener: "gossip", Addr: n.cfg.BindAddr, Err: err}
 	}
 	n.ml = ml
 	n.gossipAddr = ml.LocalNode().Address()

@@ -18,7 +18,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -177,14 +176,16 @@ func (n *Node) Start(ctx context.Context, st *sessiond.Store) error {
 	n.catchingUp.Store(len(n.cfg.Join) > 0 && n.holdsData())
 	data, err := net.Listen("tcp", n.cfg.DataAddr)
 	if err != nil {
-		return fmt.Errorf("cluster: data listener: %w", err)
+		return &ListenError{Listener: "data", Addr: n.cfg.DataAddr, Err: err}
 	}
 	n.data = data
 	n.wg.Add(1)
 	go n.acceptLoop()
 
 	if err := n.createMemberlist(); err != nil {
-		data.Close()
+		// Close stops the accept loop before Start returns, so that it
+		// does not log the closed listener as a failure afterwards.
+		n.Close()
 		return err
 	}
 	// The same shape as the server's listening lines, for scripts.

@@ -4,8 +4,9 @@
 # tests are checked against with COMPAT_TARGET=redis), redis-cli and
 # redis-benchmark (redis-server, redis-tools), memcached (the reference
 # for the memcached protocol, COMPAT_TARGET=memcached), and ip (iproute2,
-# for the network namespaces of the cluster's partition test), and
-# chromium (the status page's browser test, compat/cluster).
+# for the network namespaces of the cluster's partition test), chromium
+# (the status page's browser test, compat/cluster) and curl (the README's
+# commands, run by compat/readme).
 #
 # Idempotent: with every program present it installs nothing. Either way it
 # leaves the packages' own services stopped: the tests start their own
@@ -24,6 +25,7 @@ declare -A package=(
 	[memcached]=memcached
 	[ip]=iproute2 # network namespaces for the cluster's partition test
 	[chromium]=chromium # the status page's browser test
+	[curl]=curl   # the README's commands, which compat/readme runs
 )
 for program in "${!package[@]}"; do
 	command -v "$program" >/dev/null 2>&1 || missing+=("$program")
@@ -35,13 +37,13 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 if ((${#missing[@]} > 0)); then
-	echo "setup-servers: installing redis-server redis-tools memcached iproute2 chromium (missing: ${missing[*]})"
+	echo "setup-servers: installing redis-server redis-tools memcached iproute2 chromium curl (missing: ${missing[*]})"
 	export DEBIAN_FRONTEND=noninteractive
 	# Another apt-get may hold the lock (a parallel setup step): wait for it
 	# rather than fail.
 	apt=("${sudo[@]}" apt-get -q -o DPkg::Lock::Timeout=300)
 	"${apt[@]}" update
-	"${apt[@]}" install -y --no-install-recommends redis-server redis-tools memcached iproute2 chromium
+	"${apt[@]}" install -y --no-install-recommends redis-server redis-tools memcached iproute2 chromium curl
 	for program in "${!package[@]}"; do
 		command -v "$program" >/dev/null 2>&1 || {
 			echo "setup-servers: $program is still missing after apt-get install" >&2

@@ -379,7 +379,7 @@ func (s *Server) Listen() error {
 		nl, err := listen(l.network, l.addr, c.UnixPerm)
 		if err != nil {
 			s.closeListeners()
-			return err
+			return &ListenError{Proto: l.proto.name, Network: l.network, Addr: l.addr, Err: err}
 		}
 		s.mu.Lock()
 		s.listeners = append(s.listeners, listener{nl, l.proto, nil})
@@ -399,11 +399,7 @@ func listen(network, addr string, perm os.FileMode) (net.Listener, error) {
 	if network == "unix" {
 		return listenUnix(addr, perm)
 	}
-	l, err := net.Listen(network, addr)
-	if err != nil {
-		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
-	}
-	return l, nil
+	return net.Listen(network, addr)
 }
 
 // A listener is a listening socket and the protocol it serves.

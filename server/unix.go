@@ -17,19 +17,19 @@ import (
 func listenUnix(path string, perm os.FileMode) (net.Listener, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("server: unix socket %s: the path exists and is not a socket", path)
+			return nil, errors.New("the path exists and is not a socket")
 		}
 		c, err := net.DialTimeout("unix", path, time.Second)
 		if err == nil {
 			c.Close()
-			return nil, fmt.Errorf("server: unix socket %s: another server is listening on it", path)
+			return nil, errors.New("another server is listening on it")
 		}
 		if !errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("server: unix socket %s: cannot tell whether it is in use: %w", path, err)
+			return nil, fmt.Errorf("cannot tell whether it is in use: %w", err)
 		}
 		// Stale: nobody answers.
 		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("server: unix socket %s: removing the stale socket: %w", path, err)
+			return nil, fmt.Errorf("removing the stale socket: %w", err)
 		}
 	}
 	// Create the socket with no permissions for anyone but the owner
@@ -39,11 +39,11 @@ func listenUnix(path string, perm os.FileMode) (net.Listener, error) {
 	l, err := net.Listen("unix", path)
 	syscall.Umask(old)
 	if err != nil {
-		return nil, fmt.Errorf("server: unix socket %s: %w", path, err)
+		return nil, err
 	}
 	if err := os.Chmod(path, perm); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("server: unix socket %s: chmod %#o: %w", path, perm, err)
+		return nil, fmt.Errorf("chmod %#o: %w", perm, err)
 	}
 	return l, nil
 }

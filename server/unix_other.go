@@ -9,5 +9,5 @@ import (
 )
 
 func listenUnix(path string, perm os.FileMode) (net.Listener, error) {
-	return nil, errors.New("server: unix sockets are not supported on this system")
+	return nil, errors.New("unix sockets are not supported on this system")
 }

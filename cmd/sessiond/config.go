@@ -461,6 +461,12 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 	if err := c.checkTLS(); err != nil {
 		return nil, err
 	}
+	if c.Cluster.SyncReplicas > 0 && c.Cluster.Addr == "" {
+		return nil, errors.New("config: sync-replicas waits for cluster peers, and cluster-addr is not set (a single server has none)")
+	}
+	if len(c.Cluster.Join) > 0 && c.Cluster.Addr == "" {
+		return nil, errors.New("config: join needs cluster-addr, the address this node gossips on (without it, sessiond is a single server)")
+	}
 	return c, nil
 }
 
@@ -612,7 +618,7 @@ func parseFlags(args []string) (map[string]string, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, flagError(err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("config: unexpected argument %q (sessiond takes only flags)", fs.Arg(0))

@@ -223,9 +223,10 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "cluster keys and join as arrays in the file",
 			args: []string{"--config", "$FILE"},
-			file: "cluster-key = [\"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY=\", \"MDEyMzQ1Njc4OWFiY2RlZg==\"]\njoin = [\"a:1\", \"b:2\"]\n",
+			file: "cluster-addr = \"127.0.0.1:7946\"\ncluster-key = [\"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY=\", \"MDEyMzQ1Njc4OWFiY2RlZg==\"]\njoin = [\"a:1\", \"b:2\"]\n",
 			want: defaults(func(c *Config) {
 				c.File = "$FILE"
+				c.Cluster.Addr = "127.0.0.1:7946"
 				c.Cluster.Keys = [][]byte{[]byte("abcdefghijklmnopqrstuvwxyz123456"), []byte("0123456789abcdef")}
 				c.Cluster.Join = []string{"a:1", "b:2"}
 			}),
@@ -519,12 +520,32 @@ func TestLoadConfigErrors(t *testing.T) {
 		{
 			name:    "unknown flag",
 			args:    []string{"--maxmem", "1gb"},
-			wantErr: `config: flag provided but not defined: -maxmem`,
+			wantErr: `unknown flag --maxmem; see sessiond --help`,
 		},
 		{
 			name:    "flag without value",
 			args:    []string{"--maxmemory"},
-			wantErr: `config: flag needs an argument: -maxmemory`,
+			wantErr: `flag --maxmemory needs a value; see sessiond --help`,
+		},
+		{
+			name:    "unknown flag with a value and one dash",
+			args:    []string{"-maxmem=1gb"},
+			wantErr: `unknown flag --maxmem; see sessiond --help`,
+		},
+		{
+			name:    "sync replicas without a cluster",
+			args:    []string{"--sync-replicas", "1"},
+			wantErr: `config: sync-replicas waits for cluster peers, and cluster-addr is not set (a single server has none)`,
+		},
+		{
+			name:    "sync replicas without a cluster, from the environment",
+			env:     map[string]string{"SESSIOND_SYNC_REPLICAS": "2", "SESSIOND_JOIN": "127.0.0.1:7946"},
+			wantErr: `config: sync-replicas waits for cluster peers, and cluster-addr is not set (a single server has none)`,
+		},
+		{
+			name:    "join without a cluster address",
+			args:    []string{"--join", "10.0.0.2:7946"},
+			wantErr: `config: join needs cluster-addr, the address this node gossips on (without it, sessiond is a single server)`,
 		},
 		{
 			name:    "argument",

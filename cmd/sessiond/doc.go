@@ -7,8 +7,12 @@
 // connections finish the commands they sent, closes the store, logs that it
 // stopped and exits 0. An address in use, or a Unix socket another server
 // answers on, stops it at start with exit status 1 and one line that names
-// the problem, as does a --memcache-addr others can reach while
-// --requirepass is set (see --memcache-insecure).
+// the listener, its flag and address, and the cause:
+//
+//	sessiond: the RESP listener (--addr 127.0.0.1:6379): address already in use
+//
+// A --memcache-addr others can reach while --requirepass is set stops it
+// too (see --memcache-insecure).
 //
 // Usage:
 //
@@ -86,7 +90,8 @@
 //	                          accept peers' data streams there (default:
 //	                          --cluster-addr's host, its port + 1)
 //	--join PEERS              comma-separated host:port or DNS names of
-//	                          nodes to join (every address a name has)
+//	                          nodes to join (every address a name has;
+//	                          only with --cluster-addr)
 //	--join-timeout DURATION   retry joining with backoff until then
 //	                          (default 1m), then exit 1
 //	--node-name NAME          unique in the cluster (default: host name)
@@ -104,7 +109,8 @@
 //	                          distinct --join address not this node's, plus
 //	                          this node)
 //	--sync-replicas K         acknowledge a write only once K peers applied
-//	                          it (default 0: asynchronous)
+//	                          it (default 0: asynchronous; only with
+//	                          --cluster-addr)
 //	--sync-timeout DURATION   fail such a write after it (default 2s)
 //	--tombstone-ttl DURATION  keep a delete's tombstone at least this long
 //	                          (default 24h; the same on every node); a
@@ -136,6 +142,10 @@
 // names the key and where the value came from:
 //
 //	sessiond: config: maxmemory "12XB" (from SESSIOND_MAXMEMORY): unknown unit
+//
+// An unknown flag, too, exits with status 2, pointing to the help:
+//
+//	sessiond: unknown flag --foo; see sessiond --help
 //
 // TLS: with --tls-addr, sessiond serves the Redis protocol over TLS there,
 // besides --addr (which may be empty), to clients as a TCP one: the

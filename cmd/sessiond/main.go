@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if c.HTTPAddr != "" {
 		web = ops.New(ops.Config{Addr: c.HTTPAddr, Store: store, Node: node, RequirePass: c.RequirePass, Pprof: c.HTTPPprof, Version: version(), Logger: log})
 		if err := web.Listen(); err != nil {
-			fmt.Fprintf(stderr, "sessiond: %s\n", explain(err))
+			fmt.Fprintf(stderr, "sessiond: %s\n", listenFailure("the HTTP listener", "--http-addr", c.HTTPAddr, err))
 			store.Close()
 			return exitFailed
 		}
@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	var clusterSrv server.Cluster
 	if node != nil {
 		if err := node.Start(ctx, store); err != nil {
-			fmt.Fprintf(stderr, "sessiond: %s\n", explain(err))
+			fmt.Fprintf(stderr, "sessiond: %s\n", describe(err))
 			store.Close()
 			return exitFailed
 		}
@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	})
 	if c.listens() {
 		if err := srv.Listen(); err != nil {
-			fmt.Fprintf(stderr, "sessiond: %s\n", explain(err))
+			fmt.Fprintf(stderr, "sessiond: %s\n", describe(err))
 			if node != nil {
 				node.Close()
 			}

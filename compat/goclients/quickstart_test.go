@@ -12,8 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// quickstart is the README's Go quick start, verbatim but for the address:
-// scs sessions kept in sessiond through go-redis.
+// quickstart is the README's Go quick start as a handler: scs sessions
+// kept in sessiond through go-redis (compat/readme runs the README's own
+// program; this one reads a session through a second app).
 func quickstart(addr string) http.Handler {
 	client := redis.NewClient(&redis.Options{Addr: addr}) // sessiond's address
 	sessions := scs.New()
@@ -30,7 +31,7 @@ func quickstart(addr string) http.Handler {
 	return sessions.LoadAndSave(mux)
 }
 
-// TestQuickstart runs the README's snippet against a real sessiond: a
+// TestQuickstart runs the quick start's set-up against a real sessiond: a
 // session made through one app process is read through another.
 func TestQuickstart(t *testing.T) {
 	t.Parallel()

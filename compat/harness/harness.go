@@ -110,6 +110,18 @@ func Start(t testing.TB, args ...string) *Server {
 // {"ip", "netns", "exec", "ns1"} to run it in a network namespace.
 func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
 	t.Helper()
+	return start(t, wrapper, nil, args)
+}
+
+// StartEnv is Start with env (KEY=value) added to the binary's
+// environment, such as SESSIOND_REQUIREPASS=secret.
+func StartEnv(t testing.TB, env []string, args ...string) *Server {
+	t.Helper()
+	return start(t, nil, env, args)
+}
+
+func start(t testing.TB, wrapper, env, args []string) *Server {
+	t.Helper()
 	bin := Binary(t)
 	hasAddr := false
 	for _, a := range args {
@@ -128,7 +140,7 @@ func StartWrapped(t testing.TB, wrapper []string, args ...string) *Server {
 	if len(wrapper) > 0 {
 		cmd = exec.Command(wrapper[0], append(append(wrapper[1:len(wrapper):len(wrapper)], bin), args...)...)
 	}
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
