@@ -76,12 +76,25 @@ func latencyBucket(d time.Duration) int {
 	return min(i, latencyBuckets-1)
 }
 
+// cmdOutcome is how a command that ran ended, for its counts.
+type cmdOutcome uint8
+
+const (
+	succeeded cmdOutcome = iota
+	failed               // it answered an error
+	rejected             // refused as Redis refuses before call() (OOM, MISCONF)
+)
+
 // record counts a call of the command that took d, on shard.
-func (st *cmdStat) record(shard int, d time.Duration, failed bool) {
+func (st *cmdStat) record(shard int, d time.Duration, o cmdOutcome) {
 	sh := &st.shards[shard&(cmdShards-1)]
+	if o == rejected {
+		sh.rejected.Add(1)
+		return
+	}
 	sh.ns.Add(int64(d))
 	sh.buckets[latencyBucket(d)].Add(1)
-	if failed {
+	if o == failed {
 		sh.failed.Add(1)
 	}
 }
@@ -275,19 +288,19 @@ func (s *Server) errorStats(sinceReset bool) []ErrorStat {
 func (s *Server) mono() time.Duration { return time.Since(s.started) }
 
 // ran counts a command that ran from start to now, and logs it if slow.
-func (c *respConn) ran(cmd *command, args [][]byte, start time.Duration) {
+func (c *respConn) ran(cmd *command, args [][]byte, start, stalled time.Duration) {
 	now := c.s.mono()
 	c.tick = now
-	d := now - start
+	d := now - start - (c.stalled - stalled)
 	cmd.stat.record(int(c.id), d, c.failed)
 	if c.s.slowlog.slow(d) && cmd.name != "exec" {
 		// EXEC's commands are logged themselves, as in Redis.
 		c.s.slowlog.add(c.conn, args, d)
 	}
 	if c.s.latency.over(d) {
-		event := "fast-command"
-		if cmd.flags&offLoop != 0 {
-			event = "command"
+		event := "command"
+		if cmd.flags&fast != 0 {
+			event = "fast-command"
 		}
 		c.s.latency.add(event, d)
 	}
@@ -297,12 +310,12 @@ func (c *respConn) ran(cmd *command, args [][]byte, start time.Duration) {
 // keys), and logs it if slow.
 func (m *mcConn) ran(cmd *memcache.Command) {
 	now := m.s.mono()
-	d := now - m.tick
-	m.tick = now
+	d := now - m.tick - (m.stalled - m.stalledAt)
+	m.tick, m.stalledAt = now, m.stalled
 	if int(cmd.Op) < len(m.s.cmdStats.mc) {
 		m.s.cmdStats.mc[cmd.Op].record(int(m.id), d, m.failed)
 	}
-	m.failed = false
+	m.failed = succeeded
 	if m.s.slowlog.slow(d) {
 		args := [][]byte{[]byte(cmd.Op.String())}
 		if cmd.Key != nil {

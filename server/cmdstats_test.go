@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond"
 
 	"github.com/sessiond/sessiond/server"
 )
@@ -222,14 +226,14 @@ func TestLatencyMonitor(t *testing.T) {
 		t.Fatalf("LATENCY LATEST: got %q, want one event", r.Raw)
 	}
 	e := latest[0].([]any)
-	if e[0] != "fast-command" || len(e) != 4 || e[1].(int64) < time.Now().Unix()-60 {
+	if e[0] != "command" || len(e) != 4 || e[1].(int64) < time.Now().Unix()-60 {
 		t.Errorf("LATENCY LATEST: got %q", r.Raw)
 	}
-	if h := c.do("LATENCY", "HISTORY", "fast-command").V.([]any); len(h) != 1 {
-		t.Errorf("LATENCY HISTORY fast-command: %v, want one sample (one a second)", h)
+	if h := c.do("LATENCY", "HISTORY", "command").V.([]any); len(h) != 1 {
+		t.Errorf("LATENCY HISTORY command: %v, want one sample (one a second)", h)
 	}
-	c.expect(num(1), "LATENCY", "RESET", "fast-command", "nosuch")
-	if doc := c.do("LATENCY", "DOCTOR").V.(string); !strings.Contains(doc, "fast-command") {
+	c.expect(num(1), "LATENCY", "RESET", "command", "nosuch")
+	if doc := c.do("LATENCY", "DOCTOR").V.(string); !strings.Contains(doc, "command") {
 		t.Errorf("LATENCY DOCTOR: %q", doc)
 	}
 }
@@ -272,5 +276,52 @@ func TestMemcacheCommandStats(t *testing.T) {
 	}
 	if kinds["CLIENT_ERROR"] != 1 || kinds["ERROR"] != 1 || len(kinds) != 2 {
 		t.Errorf("memcache errors: %v", kinds)
+	}
+}
+
+// TestCommandTimeLeavesOutSlowReader: a client that reads its replies a
+// second late does not make the commands whose replies waited look slow,
+// in either serving mode (a mid-reply flush, or the pending write of a
+// connection that left its event loop).
+func TestCommandTimeLeavesOutSlowReader(t *testing.T) {
+	ts := start(t)
+	c := ts.dial(t)
+	c.expect(ok, "SET", "big", strings.Repeat("x", 900<<10))
+	r := ts.dial(t)
+	var b strings.Builder
+	for range 8 {
+		b.WriteString("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
+	}
+	b.WriteString("*1\r\n$4\r\nPING\r\n")
+	if _, err := r.nc.Write([]byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	const late = time.Second
+	time.Sleep(late)
+	for range 8 {
+		r.read()
+	}
+	r.expectRead("+PONG\r\n", "PING")
+	for _, st := range ts.srv.CommandStats() {
+		if (st.Name == "get" || st.Name == "ping") && st.Time >= late/2 {
+			t.Errorf("%s: %v in all, counting the client's wait to read", st.Name, st.Time)
+		}
+	}
+}
+
+// TestCommandstatsOOM: a write refused for maxmemory is a rejected call,
+// as Redis counts it (processCommand refuses it before call()).
+func TestCommandstatsOOM(t *testing.T) {
+	ts := startServer(t, server.Config{}, &sessiond.Options{MaxMemory: 1 << 20})
+	c := ts.dial(t)
+	v := strings.Repeat("x", 10<<10)
+	for i := range 400 {
+		c.do("SET", "k"+strconv.Itoa(i), v)
+	}
+	line := withoutTime(sectionFields(t, c, "commandstats")["cmdstat_set"])
+	var calls, rej, failed int
+	fmt.Sscanf(line, "calls=%d,rejected_calls=%d,failed_calls=%d", &calls, &rej, &failed)
+	if rej == 0 || failed != 0 || calls+rej != 400 {
+		t.Errorf("cmdstat_set: %q, want the OOM refusals as rejected_calls", line)
 	}
 }

@@ -37,6 +37,9 @@ const (
 	// readsValue marks a command that reads a key's value (GET): a
 	// batch of them prefetches whole records (internal/prefetch).
 	readsValue
+	// fast marks a command Redis flags CMD_FAST: its latency monitor
+	// event is "fast-command", any other's "command".
+	fast
 )
 
 // commandTable returns the commands the server serves, by lower-case name,
@@ -44,22 +47,22 @@ const (
 func commandTable() (map[string]*command, []*command) {
 	list := []*command{
 		// Connection.
-		{name: "ping", arity: -1, fn: cmdPing},
-		{name: "echo", arity: 2, fn: cmdEcho},
-		{name: "quit", arity: -1, flags: noAuth | noQueue, fn: cmdQuit},
+		{name: "ping", arity: -1, flags: fast, fn: cmdPing},
+		{name: "echo", arity: 2, flags: fast, fn: cmdEcho},
+		{name: "quit", arity: -1, flags: fast | noAuth | noQueue, fn: cmdQuit},
 		// Inside MULTI, AUTH and HELLO are queued like any command, as
 		// in Redis.
-		{name: "hello", arity: -1, flags: noAuth, fn: cmdHello},
-		{name: "auth", arity: -2, flags: noAuth, fn: cmdAuth},
-		{name: "select", arity: 2, fn: cmdSelect},
+		{name: "hello", arity: -1, flags: fast | noAuth, fn: cmdHello},
+		{name: "auth", arity: -2, flags: fast | noAuth, fn: cmdAuth},
+		{name: "select", arity: 2, flags: fast, fn: cmdSelect},
 		{name: "client", arity: -2, fn: cmdClient},
-		{name: "reset", arity: 1, flags: noAuth | noQueue, fn: cmdReset},
+		{name: "reset", arity: 1, flags: fast | noAuth | noQueue, fn: cmdReset},
 		// Server.
 		{name: "info", arity: -1, fn: cmdInfo},
 		{name: "config", arity: -2, fn: cmdConfig},
 		{name: "command", arity: -1, fn: cmdCommand},
-		{name: "time", arity: 1, fn: cmdTime},
-		{name: "dbsize", arity: 1, flags: readonly, fn: cmdDBSize},
+		{name: "time", arity: 1, flags: fast, fn: cmdTime},
+		{name: "dbsize", arity: 1, flags: fast | readonly, fn: cmdDBSize},
 		{name: "flushdb", arity: -1, flags: write | offLoop, fn: cmdFlush},
 		{name: "flushall", arity: -1, flags: write | offLoop, fn: cmdFlush},
 		{name: "wait", arity: 3, flags: offLoop, fn: cmdWait},
@@ -67,41 +70,41 @@ func commandTable() (map[string]*command, []*command) {
 		{name: "save", arity: 1, flags: offLoop, fn: cmdSave},
 		{name: "bgsave", arity: -1, fn: cmdBgsave},
 		{name: "bgrewriteaof", arity: 1, fn: cmdBgsave},
-		{name: "lastsave", arity: 1, fn: cmdLastsave},
-		{name: "role", arity: 1, fn: cmdRole},
+		{name: "lastsave", arity: 1, flags: fast, fn: cmdLastsave},
+		{name: "role", arity: 1, flags: fast, fn: cmdRole},
 		{name: "slowlog", arity: -2, fn: cmdSlowlog},
 		{name: "latency", arity: -2, fn: cmdLatency},
 		{name: "shutdown", arity: -1, flags: noQueue, fn: cmdShutdown},
 		// Strings.
-		{name: "get", arity: 2, flags: readonly | readsValue, first: 1, last: 1, step: 1, fn: cmdGet},
+		{name: "get", arity: 2, flags: fast | readonly | readsValue, first: 1, last: 1, step: 1, fn: cmdGet},
 		{name: "set", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdSet},
 		{name: "setex", arity: 4, flags: write, first: 1, last: 1, step: 1, fn: cmdSetEx},
 		{name: "psetex", arity: 4, flags: write, first: 1, last: 1, step: 1, fn: cmdPSetEx},
-		{name: "setnx", arity: 3, flags: write, first: 1, last: 1, step: 1, fn: cmdSetNX},
-		{name: "getdel", arity: 2, flags: write | readsValue, first: 1, last: 1, step: 1, fn: cmdGetDel},
-		{name: "getex", arity: -2, flags: write | readsValue, first: 1, last: 1, step: 1, fn: cmdGetEx},
-		{name: "mget", arity: -2, flags: readonly | offLoop | readsValue, first: 1, last: -1, step: 1, fn: cmdMGet},
+		{name: "setnx", arity: 3, flags: fast | write, first: 1, last: 1, step: 1, fn: cmdSetNX},
+		{name: "getdel", arity: 2, flags: fast | write | readsValue, first: 1, last: 1, step: 1, fn: cmdGetDel},
+		{name: "getex", arity: -2, flags: fast | write | readsValue, first: 1, last: 1, step: 1, fn: cmdGetEx},
+		{name: "mget", arity: -2, flags: fast | readonly | offLoop | readsValue, first: 1, last: -1, step: 1, fn: cmdMGet},
 		{name: "mset", arity: -3, flags: write, first: 1, last: -1, step: 2, fn: cmdMSet},
-		{name: "strlen", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdStrlen},
+		{name: "strlen", arity: 2, flags: fast | readonly, first: 1, last: 1, step: 1, fn: cmdStrlen},
 		// Keys.
 		{name: "del", arity: -2, flags: write, first: 1, last: -1, step: 1, fn: cmdDel},
-		{name: "unlink", arity: -2, flags: write, first: 1, last: -1, step: 1, fn: cmdDel},
-		{name: "exists", arity: -2, flags: readonly, first: 1, last: -1, step: 1, fn: cmdExists},
-		{name: "type", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdType},
-		{name: "expire", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdExpire},
-		{name: "pexpire", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdExpire},
-		{name: "expireat", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdExpire},
-		{name: "pexpireat", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdExpire},
-		{name: "ttl", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
-		{name: "pttl", arity: 2, flags: readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
-		{name: "persist", arity: 2, flags: write, first: 1, last: 1, step: 1, fn: cmdPersist},
+		{name: "unlink", arity: -2, flags: fast | write, first: 1, last: -1, step: 1, fn: cmdDel},
+		{name: "exists", arity: -2, flags: fast | readonly, first: 1, last: -1, step: 1, fn: cmdExists},
+		{name: "type", arity: 2, flags: fast | readonly, first: 1, last: 1, step: 1, fn: cmdType},
+		{name: "expire", arity: -3, flags: fast | write, first: 1, last: 1, step: 1, fn: cmdExpire},
+		{name: "pexpire", arity: -3, flags: fast | write, first: 1, last: 1, step: 1, fn: cmdExpire},
+		{name: "expireat", arity: -3, flags: fast | write, first: 1, last: 1, step: 1, fn: cmdExpire},
+		{name: "pexpireat", arity: -3, flags: fast | write, first: 1, last: 1, step: 1, fn: cmdExpire},
+		{name: "ttl", arity: 2, flags: fast | readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
+		{name: "pttl", arity: 2, flags: fast | readonly, first: 1, last: 1, step: 1, fn: cmdTTL},
+		{name: "persist", arity: 2, flags: fast | write, first: 1, last: 1, step: 1, fn: cmdPersist},
 		{name: "object", arity: -2, flags: readonly, fn: cmdObject},
 		{name: "scan", arity: -2, flags: readonly | offLoop, fn: cmdScan},
 		{name: "keys", arity: 2, flags: readonly | offLoop, fn: cmdKeys},
 		// Transactions.
-		{name: "multi", arity: 1, flags: noQueue, fn: cmdMulti},
+		{name: "multi", arity: 1, flags: fast | noQueue, fn: cmdMulti},
 		{name: "exec", arity: 1, flags: noQueue | offLoop, fn: cmdExec},
-		{name: "discard", arity: 1, flags: noQueue, fn: cmdDiscard},
+		{name: "discard", arity: 1, flags: fast | noQueue, fn: cmdDiscard},
 	}
 	t := make(map[string]*command, len(list))
 	for i, c := range list {
@@ -136,7 +139,14 @@ const (
 )
 
 // storeError replies to an error from the store.
-func (c *respConn) storeError(err error) { c.w.Error(c.s.storeFailure(err).resp) }
+func (c *respConn) storeError(err error) {
+	if errors.Is(err, sessiond.ErrOutOfMemory) || errors.Is(err, sessiond.ErrNotPersisted) {
+		// Redis refuses these in processCommand, before call(): a
+		// rejected call, not a failed one.
+		c.failed = rejected
+	}
+	c.w.Error(c.s.storeFailure(err).resp)
+}
 
 // failure is an error of the store, in each protocol's words.
 type failure struct {

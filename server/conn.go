@@ -49,7 +49,14 @@ type conn struct {
 	// command's time (cmdstats.go).
 	tick time.Duration
 	// failed is set by an error reply to the command running.
-	failed bool
+	failed cmdOutcome
+	// stalled is the time spent writing replies while a command ran
+	// (running), in all: a command's time leaves out what it spent
+	// waiting for the client to read. Writes between commands (a batch's
+	// replies, flushed when the connection waits for input) are no
+	// command's time and are not timed.
+	stalled time.Duration
+	running bool
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -143,7 +150,17 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 		c.nc.SetWriteDeadline(now.Add(c.s.cfg.WriteTimeout))
 		c.deadlineSet = now
 	}
+	if !c.running {
+		n, err := c.out.Write(p)
+		c.stats.netOut.Add(int64(n))
+		return n, err
+	}
+	// A reply too large for the buffer, written while its command runs:
+	// the wait for the client is not the command's time, as in Redis,
+	// which writes outside call().
+	t0 := c.s.mono()
 	n, err := c.out.Write(p)
+	c.stalled += c.s.mono() - t0
 	c.stats.netOut.Add(int64(n))
 	return n, err
 }

@@ -125,6 +125,9 @@ func (lc loopConn) Resume(nc net.Conn, pending []byte) {
 				return
 			}
 		}
+		// The wait for the client to take the loop's replies, and for
+		// this goroutine to start, is no command's time.
+		c.tick = c.s.mono()
 		if args != nil {
 			c.dispatchCmd(cmd, args)
 			if c.w.Err() != nil {

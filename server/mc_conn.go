@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/memcache"
 )
@@ -18,6 +19,8 @@ type mcConn struct {
 	w  *memcache.Writer
 
 	counts mcCounters
+	// stalledAt is conn.stalled at tick.
+	stalledAt time.Duration
 	// Traffic at the last stats reset, which counters subtracts.
 	inBase, outBase atomic.Int64
 }
@@ -36,13 +39,13 @@ func newMCConn(s *Server, nc net.Conn) *mcConn {
 // afterRead starts the time of the commands just read and prefetches
 // what they will touch.
 func (m *mcConn) afterRead() {
-	m.tick = m.s.mono()
+	m.tick, m.stalledAt = m.s.mono(), m.stalled
 	m.prefetch()
 }
 
 // errorReplied counts an error reply of the command running.
 func (m *mcConn) errorReplied(kind string) {
-	m.failed = true
+	m.failed = failed
 	m.s.cmdStats.errors.count("memcache", kind)
 }
 
@@ -54,7 +57,9 @@ func (m *mcConn) next() error {
 	if !cmd.More { // a get of many keys comes in batches: one command
 		m.stats.commands.Add(1)
 	}
+	m.running = true
 	m.dispatch(cmd)
+	m.running = false
 	if !cmd.More {
 		m.ran(cmd)
 	}

@@ -56,7 +56,7 @@ func (c *respConn) afterRead() {
 
 // errorReplied counts an error reply of the command running.
 func (c *respConn) errorReplied(msg string) {
-	c.failed = true
+	c.failed = max(c.failed, failed)
 	c.s.cmdStats.errors.count("redis", msg)
 }
 
@@ -135,10 +135,11 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 	}
 	// A command inside EXEC has its own time and failure; EXEC's time
 	// includes theirs.
-	start, outer := c.tick, c.failed
-	c.failed = false
+	start, stalled, outer, running := c.tick, c.stalled, c.failed, c.running
+	c.failed, c.running = succeeded, true
 	cmd.fn(c, args)
-	c.ran(cmd, args, start)
+	c.running = running
+	c.ran(cmd, args, start, stalled)
 	c.failed = outer
 }
 

@@ -41,7 +41,8 @@ type slowlog struct {
 	maxLen     int
 
 	mu      sync.Mutex
-	entries []slowEntry // oldest first
+	entries []slowEntry // a ring of at most maxLen, the oldest at head once full
+	head    int
 	nextID  int64
 }
 
@@ -70,11 +71,14 @@ func (l *slowlog) add(c *conn, args [][]byte, d time.Duration) {
 	defer l.mu.Unlock()
 	e.id = l.nextID
 	l.nextID++
-	if len(l.entries) >= l.maxLen {
-		n := copy(l.entries, l.entries[len(l.entries)-l.maxLen+1:])
-		l.entries = l.entries[:n]
+	if len(l.entries) < l.maxLen {
+		l.entries = append(l.entries, e)
+		return
 	}
-	l.entries = append(l.entries, e)
+	// Full: the newest takes the oldest's place, in O(1) whatever
+	// --slowlog-max-len.
+	l.entries[l.head] = e
+	l.head = (l.head + 1) % len(l.entries)
 }
 
 // slowlogArgs copies what an entry keeps of a command's arguments: at
@@ -128,7 +132,7 @@ func (l *slowlog) get(n int) []slowEntry {
 	}
 	out := make([]slowEntry, n)
 	for i := range out {
-		out[i] = l.entries[len(l.entries)-1-i]
+		out[i] = l.entries[(l.head+len(l.entries)-1-i)%len(l.entries)]
 	}
 	return out
 }
@@ -142,7 +146,7 @@ func (l *slowlog) len() int {
 func (l *slowlog) reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.entries = nil
+	l.entries, l.head = nil, 0
 }
 
 // SLOWLOG GET [count] | LEN | RESET | HELP

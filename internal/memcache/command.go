@@ -352,6 +352,8 @@ func (r *Reader) nextKeys() (bool, error) {
 func (r *Reader) SkipKeys() {
 	if r.st == stKeys {
 		r.consume(r.line)
+		// The command ends with the batch the server answered last.
+		r.cmd.More = false
 	}
 }
 
