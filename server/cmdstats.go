@@ -292,7 +292,7 @@ func (c *respConn) ran(cmd *command, args [][]byte, start, stalled time.Duration
 	now := c.s.mono()
 	c.tick = now
 	d := now - start - (c.stalled - stalled)
-	cmd.stat.record(int(c.id), d, c.failed)
+	counted(cmd, args).stat.record(int(c.id), d, c.failed)
 	if c.s.slowlog.slow(d) && cmd.name != "exec" {
 		// EXEC's commands are logged themselves, as in Redis.
 		c.s.slowlog.add(c.conn, args, d)

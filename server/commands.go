@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/resp"
@@ -20,6 +22,10 @@ type command struct {
 
 	id   int      // its place in the table, for its counters
 	stat *cmdStat // its calls and time (cmdstats.go)
+	// subs are a container command's subcommands, by lower-case name,
+	// counted apart as Redis 7 counts them (cmdstat_client|list): entries
+	// of the table that only count, named "client|list".
+	subs map[string]*command
 }
 
 type cmdFlags uint8
@@ -107,11 +113,56 @@ func commandTable() (map[string]*command, []*command) {
 		{name: "discard", arity: 1, flags: fast | noQueue, fn: cmdDiscard},
 	}
 	t := make(map[string]*command, len(list))
-	for i, c := range list {
-		c.id = i
+	for _, c := range list {
 		t[c.name] = c
 	}
+	for _, name := range slices.Sorted(maps.Keys(subcommands)) {
+		parent := t[name]
+		if parent == nil {
+			continue
+		}
+		parent.subs = map[string]*command{}
+		for _, sub := range subcommands[name] {
+			c := &command{name: name + "|" + sub}
+			parent.subs[sub] = c
+			list = append(list, c)
+		}
+	}
+	for i, c := range list {
+		c.id = i
+	}
 	return t, list
+}
+
+// subcommands are the subcommands of the container commands, as Redis 7
+// names them, which INFO commandstats and LATENCY HISTOGRAM count apart.
+var subcommands = map[string][]string{
+	"client":  {"getname", "id", "info", "kill", "list", "no-evict", "no-touch", "reply", "setinfo", "setname", "help"},
+	"config":  {"get", "set", "resetstat", "rewrite", "help"},
+	"command": {"count", "docs", "getkeys", "info", "list", "help"},
+	"object":  {"encoding", "freq", "idletime", "refcount", "help"},
+	"slowlog": {"get", "len", "reset", "help"},
+	"latency": {"doctor", "histogram", "history", "latest", "reset", "help"},
+	"memory":  {"doctor", "purge", "stats", "usage", "help"},
+}
+
+// counted returns the command whose counters a call of cmd with args
+// adds to: its subcommand's, for a container command, if args name one.
+func counted(cmd *command, args [][]byte) *command {
+	if cmd.subs == nil || len(args) < 2 || len(args[1]) > 16 {
+		return cmd
+	}
+	var lower [16]byte
+	for i, b := range args[1] {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		lower[i] = b
+	}
+	if sub := cmd.subs[string(lower[:len(args[1])])]; sub != nil {
+		return sub
+	}
+	return cmd
 }
 
 // lookup finds a command by name, in any case, without allocating.

@@ -111,19 +111,19 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 	// Redis checks that the command exists and has its arguments before
 	// it checks authentication; so does this.
 	if cmd == nil {
-		c.refuse(nil, unknownCommand(args))
+		c.refuse(nil, args, unknownCommand(args))
 		return
 	}
 	c.lastCmd = cmd.name
 	switch {
 	case (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity):
-		c.refuse(cmd, "ERR wrong number of arguments for '"+cmd.name+"' command")
+		c.refuse(cmd, args, "ERR wrong number of arguments for '"+cmd.name+"' command")
 		return
 	case !c.authed && cmd.flags&noAuth == 0:
-		c.refuse(cmd, errNoAuth)
+		c.refuse(cmd, args, errNoAuth)
 		return
 	case cmd.flags&(write|readonly) != 0 && !c.s.ready.Load():
-		c.refuse(cmd, errLoading)
+		c.refuse(cmd, args, errLoading)
 		return
 	}
 	if c.s.commitReplies && cmd.flags&write != 0 && !c.multi {
@@ -145,12 +145,12 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 
 // refuse answers a command refused before it ran (cmd nil: unknown); a
 // refusal inside MULTI makes EXEC abort.
-func (c *respConn) refuse(cmd *command, msg string) {
+func (c *respConn) refuse(cmd *command, args [][]byte, msg string) {
 	if c.multi {
 		c.multiErr = true
 	}
 	if cmd != nil {
-		cmd.stat.reject(int(c.id))
+		counted(cmd, args).stat.reject(int(c.id))
 	}
 	c.w.Error(msg)
 }
