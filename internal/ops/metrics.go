@@ -61,6 +61,7 @@ var (
 	members        = desc("cluster_members", "Members this node sees, by state (alive, suspect, failed, left).", "state")
 	membersWanted  = desc("cluster_members_expected", "Members the cluster should have (--cluster-expect).")
 	clusterState   = desc("cluster_state", "1 for the cluster's state as this node sees it (ok, degraded, fail), 0 for the others: INFO's cluster_state.", "state")
+	peerState      = desc("cluster_peer_state", "1 for the peer's state as this node sees it (alive, suspect, failed or left), 0 for the others.", "peer", "state")
 	peerUp         = desc("cluster_peer_connected", "1 while this node's stream to the peer is up.", "peer")
 	peerLag        = desc("cluster_peer_lag_records", "Changes of this node the peer has not acknowledged.", "peer")
 	peerLagSeconds = desc("cluster_peer_lag_seconds", "Round trip of the peer's latest acknowledgement.", "peer")
@@ -173,6 +174,9 @@ func (c *collector) collectCluster(gauge, counter func(*prometheus.Desc, float64
 		byState[m.State]++
 		if m.Self {
 			continue
+		}
+		for _, st := range []string{"alive", "suspect", "failed", "left"} {
+			gauge(peerState, b2f(m.State == st), m.Name, st)
 		}
 		gauge(peerUp, b2f(m.Connected), m.Name)
 		gauge(peerLag, float64(m.LagRecords), m.Name)

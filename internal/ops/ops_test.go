@@ -352,6 +352,8 @@ func TestClusterMetrics(t *testing.T) {
 		{"sessiond_cluster_state", []string{"state", "degraded"}, 0},
 		{"sessiond_cluster_state", []string{"state", "fail"}, 0},
 		{"sessiond_cluster_peer_connected", []string{"peer", "b"}, 1},
+		{"sessiond_cluster_peer_state", []string{"peer", "b", "state", "alive"}, 1},
+		{"sessiond_cluster_peer_state", []string{"peer", "b", "state", "failed"}, 0},
 		{"sessiond_cluster_applied_records_total", nil, 10},
 		{"sessiond_sessions", nil, 10},
 	} {
