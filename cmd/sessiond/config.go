@@ -275,7 +275,7 @@ var settings = []setting{
 		set: func(c *Config, s string) (err error) { c.MaxClients, err = parseInt(s, 1, 1<<20); return err }},
 	{name: "slowlog-log-slower-than", def: "10000", usage: "log commands that take at least `microseconds` in the slow log (SLOWLOG GET; 0: every command, -1: none)", from: fromAll,
 		set: func(c *Config, s string) error {
-			n, err := parseInt(s, math.MinInt32, 1<<40)
+			n, err := parseInt(s, math.MinInt32, math.MaxInt32)
 			switch {
 			case n < 0:
 				c.SlowlogSlowerThan = -1
