@@ -96,12 +96,16 @@ func (s *Server) infoSection(sec string) [][2]string {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		rss := readRSS()
+		// used_memory is what maxmemory caps (the store's records and
+		// index), so that used_memory/maxmemory says how close eviction
+		// is, as in Redis; the Go heap (connections' buffers and the
+		// like) is apart, and RSS holds both.
 		return [][2]string{
-			{"used_memory", itoa(st.UsedMemory + int64(ms.HeapInuse))},
-			{"used_memory_human", human(st.UsedMemory + int64(ms.HeapInuse))},
+			{"used_memory", itoa(st.UsedMemory)},
+			{"used_memory_human", human(st.UsedMemory)},
 			{"used_memory_rss", itoa(rss)},
 			{"used_memory_rss_human", human(rss)},
-			{"used_memory_dataset", itoa(st.UsedMemory)},
+			{"used_memory_dataset", itoa(st.RecordBytes)},
 			{"sessiond_record_bytes", itoa(st.RecordBytes)},
 			{"sessiond_go_heap_inuse", itoa(int64(ms.HeapInuse))},
 			{"maxmemory", itoa(st.MaxMemory)},
@@ -157,7 +161,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 		if st.Keys == 0 {
 			return nil
 		}
-		return [][2]string{{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", st.Keys, st.Volatile)}}
+		return [][2]string{{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=%d", st.Keys, st.Volatile, s.avgTTL())}}
 	}
 	return nil
 }

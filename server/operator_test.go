@@ -1,0 +1,157 @@
+package server_test
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/server"
+)
+
+// Tests of the operator's commands about keys and memory: STRLEN, OBJECT,
+// MEMORY, and INFO's memory and keyspace figures.
+
+func TestStrlen(t *testing.T) {
+	t.Parallel()
+	c := start(t).dial(t)
+	runSteps(t, c, []step{
+		s(num(0), "STRLEN", "strlen:missing"),
+		s(ok, "SET", "strlen:k", "hello"),
+		s(num(5), "STRLEN", "strlen:k"),
+		s(ok, "SET", "strlen:empty", ""),
+		s(num(0), "STRLEN", "strlen:empty"),
+		s(ok, "SET", "strlen:big", strings.Repeat("x", 70000)),
+		s(num(70000), "STRLEN", "strlen:big"),
+		s(ok, "PSETEX", "strlen:brief", "1", "xyz"),
+		s(arity("strlen"), "STRLEN"),
+		s(arity("strlen"), "STRLEN", "a", "b"),
+	})
+	time.Sleep(5 * time.Millisecond)
+	c.expect(num(0), "STRLEN", "strlen:brief")
+}
+
+func TestObject(t *testing.T) {
+	t.Parallel()
+	c := start(t).dial(t)
+	noLFU := "-ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n"
+	runSteps(t, c, []step{
+		s(ok, "SET", "object:int", "12345"),
+		s(ok, "SET", "object:short", "hello"),
+		s(ok, "SET", "object:long", strings.Repeat("a", 45)),
+		s(bulk("int"), "OBJECT", "ENCODING", "object:int"),
+		s(bulk("embstr"), "OBJECT", "encoding", "object:short"),
+		s(bulk("raw"), "OBJECT", "ENCODING", "object:long"),
+		s(null, "OBJECT", "ENCODING", "object:missing"),
+		s(num(1), "OBJECT", "REFCOUNT", "object:short"),
+		s(null, "OBJECT", "REFCOUNT", "object:missing"),
+		s(noLFU, "OBJECT", "FREQ", "object:short"),
+		s(null, "OBJECT", "FREQ", "object:missing"),
+		s("-ERR sessiond keeps no time of last access: idle time not tracked. TTL shows how long a session has left.\r\n", "OBJECT", "IDLETIME", "object:short"),
+		s(null, "OBJECT", "IDLETIME", "object:missing"),
+		s("-ERR wrong number of arguments for 'object|idletime' command\r\n", "OBJECT", "IDLETIME"),
+		s("-ERR wrong number of arguments for 'object|refcount' command\r\n", "OBJECT", "REFCOUNT", "a", "b"),
+		s("-ERR unknown subcommand 'foo'. Try OBJECT HELP.\r\n", "OBJECT", "foo", "k"),
+		s(arity("object"), "OBJECT"),
+	})
+	if r := c.do("OBJECT", "HELP"); len(asList(r.V)) != 11 {
+		t.Errorf("OBJECT HELP: got %q, want 11 lines", r.Raw)
+	}
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// TestMemoryUsage: a key's usage grows with its value, counts at least its
+// record's bytes, and is nil for a missing or expired key; SAMPLES is
+// checked as Redis checks it.
+func TestMemoryUsage(t *testing.T) {
+	t.Parallel()
+	c := start(t).dial(t)
+	var last int64
+	for _, size := range []int{0, 100, 1000, 10000, 100000} {
+		k := "mem:" + strconv.Itoa(size)
+		c.expect(ok, "SET", k, strings.Repeat("v", size))
+		n, isInt := c.do("MEMORY", "USAGE", k).V.(int64)
+		// 25 bytes of header: the record layout (layout.go).
+		if min := int64(25 + len(k) + size); !isInt || n < min || n <= last {
+			t.Errorf("MEMORY USAGE of a %d-byte value: %d, want an integer of at least %d, more than the smaller value's %d", size, n, min, last)
+		}
+		last = n
+		c.expect(num(int(n)), "MEMORY", "USAGE", k, "SAMPLES", "0")
+		c.expect(num(int(n)), "memory", "usage", k, "samples", "5", "SAMPLES", "100")
+	}
+	runSteps(t, c, []step{
+		s(null, "MEMORY", "USAGE", "mem:missing"),
+		s(ok, "PSETEX", "mem:brief", "1", "x"),
+		s(syntaxErr, "MEMORY", "USAGE", "mem:0", "SAMPLES"),
+		s(syntaxErr, "MEMORY", "USAGE", "mem:0", "SAMPLES", "-1"),
+		s(notInt, "MEMORY", "USAGE", "mem:0", "SAMPLES", "x"),
+		s(syntaxErr, "MEMORY", "USAGE", "mem:0", "FOO", "1"),
+		s("-ERR unknown subcommand or wrong number of arguments for 'USAGE'. Try MEMORY HELP.\r\n", "MEMORY", "USAGE"),
+		s("-ERR unknown subcommand or wrong number of arguments for 'FOO'. Try MEMORY HELP.\r\n", "MEMORY", "FOO"),
+		s(arity("memory"), "MEMORY"),
+		s(ok, "MEMORY", "PURGE"),
+		s(bulk("Stats not supported for the current allocator"), "MEMORY", "MALLOC-STATS"),
+	})
+	time.Sleep(5 * time.Millisecond)
+	c.expect(null, "MEMORY", "USAGE", "mem:brief")
+}
+
+// TestMemoryStatsAndInfo: MEMORY STATS, INFO memory and INFO keyspace
+// agree with one another and with maxmemory, which caps used_memory.
+func TestMemoryStatsAndInfo(t *testing.T) {
+	t.Parallel()
+	const maxmemory = 4 << 20
+	ts := startServer(t, server.Config{}, &sessiond.Options{MaxMemory: maxmemory, Policy: sessiond.AllKeysLRU, Shards: 4})
+	c := ts.dial(t)
+	value := strings.Repeat("s", 2000)
+	for i := range 4000 { // 8 MB of sessions: twice the cap, so eviction runs
+		c.send("SET", "sess:"+strconv.Itoa(i), value, "EX", strconv.Itoa(1000+i%2*1000))
+	}
+	for range 4000 {
+		if r := c.read(); r.Raw != ok {
+			t.Fatalf("SET: %q", r.Raw)
+		}
+	}
+	stats, isList := c.do("MEMORY", "STATS").V.([]any)
+	if !isList {
+		t.Fatalf("MEMORY STATS: not a map in RESP2")
+	}
+	m := pairs(stats)
+	used, _ := strconv.ParseInt(infoField(t, c, "used_memory"), 10, 64)
+	if used <= 0 || used > maxmemory {
+		t.Errorf("INFO used_memory %d: want in (0, maxmemory %d]", used, maxmemory)
+	}
+	if got, _ := strconv.ParseInt(infoField(t, c, "maxmemory"), 10, 64); got != maxmemory {
+		t.Errorf("INFO maxmemory %d, want %d", got, maxmemory)
+	}
+	if a, _ := m["total.allocated"].(int64); a < used*9/10 || a > used*11/10 {
+		t.Errorf("MEMORY STATS total.allocated %v, want INFO used_memory %d (within what a write between the two changes)", m["total.allocated"], used)
+	}
+	if evicted, _ := strconv.Atoi(infoField(t, c, "evicted_keys")); evicted == 0 {
+		t.Errorf("INFO evicted_keys 0 after writing twice maxmemory")
+	}
+	ks := infoField(t, c, "db0")
+	f := regexp.MustCompile(`^keys=(\d+),expires=(\d+),avg_ttl=(\d+)$`).FindStringSubmatch(ks)
+	if f == nil {
+		t.Fatalf("INFO db0 %q: want keys=N,expires=N,avg_ttl=N", ks)
+	}
+	keys, _ := strconv.Atoi(f[1])
+	if keys != int(m["keys.count"].(int64)) || f[1] != f[2] {
+		t.Errorf("INFO db0 %q: keys and expires should both be MEMORY STATS keys.count %v", ks, m["keys.count"])
+	}
+	// Half the keys live 1000 s, half 2000: the average is about 1500 s.
+	if avg, _ := strconv.ParseInt(f[3], 10, 64); avg < 1200_000 || avg > 1800_000 {
+		t.Errorf("INFO avg_ttl %d ms, want about 1,500,000", avg)
+	}
+	c.expect(ok, "FLUSHALL")
+	if r := c.do("INFO", "keyspace"); strings.Contains(r.Raw, "db0") {
+		t.Errorf("INFO keyspace after FLUSHALL: %q, want no db0 line", r.Raw)
+	}
+}
