@@ -67,6 +67,7 @@ func commandTable() map[string]*command {
 		{name: "role", arity: 1, fn: cmdRole},
 		{name: "shutdown", arity: -1, flags: noQueue, fn: cmdShutdown},
 		{name: "memory", arity: -2, flags: readonly, fn: cmdMemory},
+		{name: "monitor", arity: 1, flags: noQueue | offLoop, fn: cmdMonitor},
 		// Strings.
 		{name: "get", arity: 2, flags: readonly | readsValue, first: 1, last: 1, step: 1, fn: cmdGet},
 		{name: "set", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdSet},

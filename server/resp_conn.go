@@ -104,6 +104,7 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 		return
 	}
 	c.lastCmd = cmd.name
+	c.conn.lastCmd.Store(&cmd.name)
 	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
 		if c.multi {
 			c.multiErr = true
@@ -133,6 +134,7 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 		return
 	}
 	cmd.fn(c, args)
+	c.s.mon.feed(c.conn, cmd, args)
 }
 
 // enqueue copies a command into the MULTI queue.

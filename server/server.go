@@ -139,6 +139,8 @@ type Server struct {
 	// commitReplies: the store defers its log writes (DeferWrites), and
 	// a connection calls its Commit before replies to changes go out.
 	commitReplies bool
+
+	mon monitors // the connections that ran MONITOR
 }
 
 // stats are the counters INFO reports.
