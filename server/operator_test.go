@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,4 +155,52 @@ func TestMemoryStatsAndInfo(t *testing.T) {
 	if r := c.do("INFO", "keyspace"); strings.Contains(r.Raw, "db0") {
 		t.Errorf("INFO keyspace after FLUSHALL: %q, want no db0 line", r.Raw)
 	}
+}
+
+// TestConfigGetPatterns: CONFIG GET takes several glob patterns (Redis 7),
+// in any case, and names each matching setting once; * is every setting.
+func TestConfigGetPatterns(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{Settings: map[string]string{"event-loops": "1", "tombstone-ttl": "24h"}},
+		&sessiond.Options{MaxMemory: 1 << 30, Policy: sessiond.AllKeysLRU})
+	c := ts.dial(t)
+	names := func(args ...string) []string {
+		t.Helper()
+		l := asList(c.do(append([]string{"CONFIG", "GET"}, args...)...).V)
+		var n []string
+		for i := 0; i+1 < len(l); i += 2 {
+			n = append(n, l[i].(string))
+		}
+		return n
+	}
+	all := names("*")
+	seen := map[string]bool{}
+	for _, n := range all {
+		if seen[n] {
+			t.Errorf("CONFIG GET *: %s twice", n)
+		}
+		seen[n] = true
+	}
+	for _, want := range []string{"maxmemory", "maxmemory-policy", "maxclients", "timeout", "save", "appendonly", "dir", "port", "bind", "databases", "event-loops", "tombstone-ttl"} {
+		if !seen[want] {
+			t.Errorf("CONFIG GET * lacks %s: %v", want, all)
+		}
+	}
+	cases := []struct {
+		patterns []string
+		want     string
+	}{
+		{[]string{"maxmemory*", "MAXMEMORY", "*-policy"}, "maxmemory maxmemory-policy"},
+		{[]string{"max?emory", "databas[a-z]s"}, "databases maxmemory"},
+		{[]string{"event-loops", "tombstone-*", "nosuch"}, "event-loops tombstone-ttl"},
+		{[]string{"nosuch*"}, ""},
+	}
+	for _, tc := range cases {
+		got := names(tc.patterns...)
+		slices.Sort(got)
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("CONFIG GET %q: names %q, want %q", tc.patterns, got, tc.want)
+		}
+	}
+	c.expect("-ERR wrong number of arguments for 'config|get' command\r\n", "CONFIG", "GET")
 }
