@@ -123,8 +123,8 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"total_net_input_bytes", itoa(t.netIn.Load())},
 			{"total_net_output_bytes", itoa(t.netOut.Load())},
 			{"rejected_connections", itoa(s.stats.rejected.Load())},
-			{"expired_keys", itoa(st.Expirations)},
-			{"evicted_keys", itoa(st.Evictions)},
+			{"expired_keys", itoa(st.Expirations - s.stats.expiredBase.Load())},
+			{"evicted_keys", itoa(st.Evictions - s.stats.evictedBase.Load())},
 			{"keyspace_hits", itoa(t.hits.Load())},
 			{"keyspace_misses", itoa(t.misses.Load())},
 		}

@@ -10,11 +10,12 @@ import (
 
 // STRLEN key: the length of its value, 0 when there is none.
 func cmdStrlen(c *respConn, args [][]byte) {
-	v, _, _, err := c.s.st.Lookup(c.scratch[:0], str(args[1]))
+	v, _, found, err := c.s.st.Lookup(c.scratch[:0], str(args[1]))
 	c.scratch = v
 	if err != nil {
 		c.storeError(err)
 	} else {
+		c.countLookup(found)
 		c.w.Int(int64(len(v)))
 	}
 	c.trimScratch()
@@ -61,6 +62,9 @@ func cmdObject(c *respConn, args [][]byte) {
 		v, _, found, err := c.s.st.Lookup(c.scratch[:0], str(args[2]))
 		c.scratch = v
 		defer c.trimScratch()
+		if err == nil {
+			c.countLookup(found)
+		}
 		switch {
 		case err != nil:
 			c.storeError(err)
@@ -73,6 +77,9 @@ func cmdObject(c *respConn, args [][]byte) {
 	}
 	// Usage finds the key without reading its value or marking it read.
 	_, found, err := c.s.st.Usage(str(args[2]))
+	if err == nil {
+		c.countLookup(found)
+	}
 	switch {
 	case err != nil:
 		c.storeError(err)

@@ -204,3 +204,99 @@ func TestConfigGetPatterns(t *testing.T) {
 	}
 	c.expect("-ERR wrong number of arguments for 'config|get' command\r\n", "CONFIG", "GET")
 }
+
+// statsOf returns INFO stats' counters that Redis and sessiond count alike.
+func statsOf(t *testing.T, c *client) (hits, misses, commands int) {
+	t.Helper()
+	// Read in one INFO: each INFO would count the one before it.
+	text := verbatimText(c.do("INFO", "stats"))
+	fields := map[string]int{}
+	for _, l := range strings.Split(text, "\r\n") {
+		if k, v, found := strings.Cut(l, ":"); found {
+			n, _ := strconv.Atoi(v)
+			fields[k] = n
+		}
+	}
+	return fields["keyspace_hits"], fields["keyspace_misses"], fields["total_commands_processed"]
+}
+
+// TestKeyspaceStats: keyspace_hits and keyspace_misses count what Redis
+// counts (every command that reads a key, not writes, not MEMORY USAGE),
+// and total_commands_processed counts the commands that ran: not INFO
+// itself, not a command refused or only queued. The counts were read from
+// redis-server 7 for the same commands.
+func TestKeyspaceStats(t *testing.T) {
+	t.Parallel()
+	c := start(t).dial(t)
+	c.expect(ok, "SET", "k", "v")
+	cases := []struct {
+		args         []string
+		hits, misses int
+	}{
+		{[]string{"GET", "k"}, 1, 0},
+		{[]string{"GET", "nokey"}, 0, 1},
+		{[]string{"MGET", "k", "nokey"}, 1, 1},
+		{[]string{"STRLEN", "k"}, 1, 0},
+		{[]string{"STRLEN", "nokey"}, 0, 1},
+		{[]string{"EXISTS", "k", "nokey", "k"}, 2, 1},
+		{[]string{"TYPE", "k"}, 1, 0},
+		{[]string{"TYPE", "nokey"}, 0, 1},
+		{[]string{"TTL", "k"}, 1, 0},
+		{[]string{"PTTL", "nokey"}, 0, 1},
+		{[]string{"OBJECT", "ENCODING", "k"}, 1, 0},
+		{[]string{"OBJECT", "REFCOUNT", "nokey"}, 0, 1},
+		{[]string{"GETDEL", "nokey"}, 0, 1},
+		{[]string{"GETEX", "nokey"}, 0, 1},
+		{[]string{"SET", "k", "v", "GET"}, 1, 0},
+		{[]string{"MEMORY", "USAGE", "k"}, 0, 0},
+		{[]string{"EXPIRE", "nokey", "10"}, 0, 0},
+		{[]string{"PERSIST", "k"}, 0, 0},
+		{[]string{"SETNX", "k", "v"}, 0, 0},
+		{[]string{"DEL", "nokey"}, 0, 0},
+		{[]string{"SCAN", "0"}, 0, 0},
+	}
+	for _, tc := range cases {
+		c.expect(ok, "CONFIG", "RESETSTAT")
+		c.do(tc.args...)
+		hits, misses, commands := statsOf(t, c)
+		if hits != tc.hits || misses != tc.misses || commands != 2 {
+			t.Errorf("%q: hits %d, misses %d, commands %d; want %d, %d, 2 (RESETSTAT and the command)", tc.args, hits, misses, commands, tc.hits, tc.misses)
+		}
+	}
+	c.expect(ok, "CONFIG", "RESETSTAT")
+	c.send("MULTI")
+	c.send("SET", "a", "1")
+	c.send("GET", "a")
+	c.send("EXEC")
+	c.send("NOSUCH")
+	c.send("GET")
+	for range 6 {
+		c.read()
+	}
+	if hits, _, commands := statsOf(t, c); hits != 1 || commands != 5 {
+		t.Errorf("MULTI, SET, GET, EXEC, an unknown command and a wrong arity: hits %d, commands %d; want 1 and 5 (RESETSTAT, MULTI, SET, GET, EXEC)", hits, commands)
+	}
+}
+
+// TestResetStatExpired: CONFIG RESETSTAT zeroes expired_keys, as in Redis,
+// which then counts on.
+func TestResetStatExpired(t *testing.T) {
+	t.Parallel()
+	c := start(t).dial(t)
+	c.expect(ok, "PSETEX", "brief", "1", "x")
+	time.Sleep(5 * time.Millisecond)
+	c.expect(null, "GET", "brief")
+	if n := infoField(t, c, "expired_keys"); n != "1" {
+		t.Errorf("expired_keys %s after a key expired, want 1", n)
+	}
+	c.expect(ok, "CONFIG", "RESETSTAT")
+	if n := infoField(t, c, "expired_keys"); n != "0" {
+		t.Errorf("expired_keys %s after CONFIG RESETSTAT, want 0", n)
+	}
+	c.expect(ok, "PSETEX", "brief", "1", "x")
+	time.Sleep(5 * time.Millisecond)
+	c.expect(null, "GET", "brief")
+	if n := infoField(t, c, "expired_keys"); n != "1" {
+		t.Errorf("expired_keys %s after another key expired, want 1", n)
+	}
+}

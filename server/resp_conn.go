@@ -93,7 +93,6 @@ func (c *respConn) dispatch(args [][]byte) { c.dispatchCmd(c.s.lookup(args[0]), 
 // dispatchCmd is dispatch with the command looked up: cmd, nil if args[0]
 // names none.
 func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
-	c.stats.commands.Add(1)
 	// Redis checks that the command exists and has its arguments before
 	// it checks authentication; so does this.
 	if cmd == nil {
@@ -134,6 +133,7 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 		return
 	}
 	cmd.fn(c, args)
+	c.stats.commands.Add(1) // after: as in Redis, INFO does not count itself, a refused or queued command not at all
 	c.s.mon.feed(c.conn, cmd, args)
 }
 
