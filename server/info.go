@@ -49,7 +49,11 @@ func (s *Server) info(args [][]byte) string {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		fmt.Fprintf(&b, "# %s\r\n", strings.ToUpper(sec[:1])+sec[1:])
+		title := strings.ToUpper(sec[:1]) + sec[1:]
+		if sec == "cpu" {
+			title = "CPU" // as Redis spells it
+		}
+		fmt.Fprintf(&b, "# %s\r\n", title)
 		for _, kv := range s.infoSection(sec) {
 			fmt.Fprintf(&b, "%s:%s\r\n", kv[0], kv[1])
 		}

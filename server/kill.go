@@ -43,8 +43,8 @@ func (c *respConn) clientKill(args [][]byte) {
 		if !c.parseKillFilter(args[2:], &f) {
 			return
 		}
-	default:
-		c.w.Error(errSyntax)
+	default: // CLIENT KILL alone
+		c.w.Error("ERR wrong number of arguments for 'client|kill' command")
 		return
 	}
 	c.s.mu.Lock()

@@ -131,7 +131,7 @@ func TestClientKillMisses(t *testing.T) {
 		s(syntaxErr, "CLIENT", "KILL", "SKIPME", "maybe"),
 		s(syntaxErr, "CLIENT", "KILL", "ID", "1", "SKIPME"),
 		s(syntaxErr, "CLIENT", "KILL", "FOO", "1"),
-		s(syntaxErr, "CLIENT", "KILL"),
+		s("-ERR wrong number of arguments for 'client|kill' command\r\n", "CLIENT", "KILL"),
 	})
 	checkServes(t, bystander)
 	checkServes(t, c)

@@ -42,7 +42,7 @@ func cmdMemory(c *respConn, args [][]byte) {
 		c.w.Simple("USAGE <key> [SAMPLES <count>]")
 		c.w.Simple("    Return the bytes <key> takes in the store, as maxmemory counts them.")
 	default:
-		c.w.Error("ERR unknown subcommand or wrong number of arguments for '" + string(trunc(args[1], 128)) + "'. Try MEMORY HELP.")
+		c.subcommandError("memory", args, "usage", "stats", "doctor", "malloc-stats", "purge", "help")
 	}
 }
 
