@@ -233,9 +233,8 @@ func cmdClient(c *respConn, args [][]byte) {
 }
 
 // clientList answers CLIENT LIST [TYPE type | ID id ...]: a line per
-// connection, by id, or per id asked for, in the order asked. A monitor is
-// of type replica, as in Redis, every other connection normal: no master
-// or pubsub client connects.
+// connection, by id, or per id asked for, in the order asked. Every
+// connection is of type normal (typeOf).
 func (c *respConn) clientList(opts [][]byte) {
 	var ids []int64
 	typ := ""

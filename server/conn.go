@@ -41,8 +41,8 @@ type conn struct {
 	// (loopConn.Resume).
 	killer atomic.Pointer[func()]
 	killed atomic.Bool
-	// monitoring: the connection ran MONITOR. CLIENT LIST shows it as
-	// flags=O, of type replica, as Redis does.
+	// monitoring: the connection ran MONITOR. CLIENT LIST shows it with
+	// flags=O, as Redis does.
 	monitoring atomic.Bool
 
 	// uncommitted is set by a command that changes data, when the store

@@ -161,15 +161,10 @@ func clientType(b []byte) (string, bool) {
 	return "", false
 }
 
-// typeOf is the connection's client type: replica for a monitor, as Redis
-// counts monitors, normal for every other (no master, replica or pubsub
-// client connects to sessiond).
-func (c *conn) typeOf() string {
-	if c.monitoring.Load() {
-		return "replica"
-	}
-	return "normal"
-}
+// typeOf is the connection's client type: normal, as no master, replica
+// or pubsub client connects to sessiond. A monitor is normal too: Redis
+// marks it a replica inside but shows it as normal.
+func (c *conn) typeOf() string { return "normal" }
 
 // matches reports whether o is one the filter kills.
 func (f *killFilter) matches(o *conn, now time.Time) bool {

@@ -96,9 +96,19 @@ func TestMonitor(t *testing.T) {
 				t.Errorf("memcached: %s, want %s", got, want)
 			}
 		}
-		// The monitor is a replica, as in Redis, and CLIENT KILL ends it.
-		mid := field(verbatimText(c.do("CLIENT", "LIST", "TYPE", "replica")), "id")
-		c.expect(num(1), "CLIENT", "KILL", "TYPE", "replica")
+		// The monitor is listed with flags=O and of type normal, as in
+		// Redis, and CLIENT KILL ends it.
+		var mid string
+		for _, l := range strings.Split(verbatimText(c.do("CLIENT", "LIST", "TYPE", "normal")), "\n") {
+			if field(l, "flags") == "O" {
+				mid = field(l, "id")
+			}
+		}
+		if mid == "" {
+			t.Fatal("CLIENT LIST TYPE normal: no line with flags=O for the monitor")
+		}
+		c.expect(num(0), "CLIENT", "KILL", "TYPE", "replica")
+		c.expect(num(1), "CLIENT", "KILL", "ID", mid)
 		if got := m.expectClosed(); len(got) != 0 {
 			t.Errorf("monitor killed: read %q before the close, want nothing", got)
 		}
