@@ -294,9 +294,18 @@ func (c *respConn) subcommandError(cmd string, args [][]byte, known ...string) {
 	sub := strings.ToLower(string(args[1]))
 	for _, k := range known {
 		if k == sub {
-			c.w.Error("ERR wrong number of arguments for '" + cmd + "|" + sub + "' command")
+			c.refuseSubcommand("ERR wrong number of arguments for '" + cmd + "|" + sub + "' command")
 			return
 		}
 	}
-	c.w.Error("ERR unknown subcommand '" + string(trunc(args[1], 128)) + "'. Try " + strings.ToUpper(cmd) + " HELP.")
+	c.refuseSubcommand("ERR unknown subcommand '" + string(trunc(args[1], 128)) + "'. Try " + strings.ToUpper(cmd) + " HELP.")
+}
+
+// refuseSubcommand answers a subcommand refused for its name or its number
+// of arguments. Redis refuses it before running it, as it refuses an
+// unknown command, so it is not counted in total_commands_processed: the
+// count dispatchCmd adds once the command returns is taken back here.
+func (c *respConn) refuseSubcommand(msg string) {
+	c.w.Error(msg)
+	c.stats.commands.Add(-1)
 }

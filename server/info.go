@@ -306,7 +306,7 @@ func cmdCommand(c *respConn, args [][]byte) {
 	switch sub := strings.ToLower(string(args[1])); sub {
 	case "count":
 		if len(args) != 2 {
-			c.w.Error("ERR wrong number of arguments for 'command|count' command")
+			c.refuseSubcommand("ERR wrong number of arguments for 'command|count' command")
 			return
 		}
 		c.w.Int(int64(len(names)))

@@ -44,7 +44,7 @@ func (c *respConn) clientKill(args [][]byte) {
 			return
 		}
 	default: // CLIENT KILL alone
-		c.w.Error("ERR wrong number of arguments for 'client|kill' command")
+		c.refuseSubcommand("ERR wrong number of arguments for 'client|kill' command")
 		return
 	}
 	c.s.mu.Lock()

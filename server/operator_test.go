@@ -263,6 +263,13 @@ func TestKeyspaceStats(t *testing.T) {
 			t.Errorf("%q: hits %d, misses %d, commands %d; want %d, %d, 2 (RESETSTAT and the command)", tc.args, hits, misses, commands, tc.hits, tc.misses)
 		}
 	}
+	for _, refused := range [][]string{{"OBJECT", "foo", "k"}, {"OBJECT", "ENCODING"}, {"MEMORY", "USAGE"}, {"CLIENT", "KILL"}, {"CONFIG", "GET"}, {"COMMAND", "COUNT", "x"}} {
+		c.expect(ok, "CONFIG", "RESETSTAT")
+		c.do(refused...)
+		if _, _, commands := statsOf(t, c); commands != 1 {
+			t.Errorf("%q: commands %d, want 1 (RESETSTAT): a refused subcommand does not run", refused, commands)
+		}
+	}
 	c.expect(ok, "CONFIG", "RESETSTAT")
 	c.send("MULTI")
 	c.send("SET", "a", "1")
