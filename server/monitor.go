@@ -213,13 +213,16 @@ func redacted(args [][]byte) []bool {
 		return r
 	case equalFold(args[0], "hello"):
 		var r []bool
-		for i := 2; i+2 < len(args); i++ {
-			if equalFold(args[i], "auth") {
+		for i := 2; i < len(args); i++ {
+			switch {
+			case equalFold(args[i], "auth") && i+2 < len(args):
 				if r == nil {
 					r = make([]bool, len(args))
 				}
 				r[i+1], r[i+2] = true, true
 				i += 2
+			case equalFold(args[i], "setname"):
+				i++ // its value, which may read "auth"
 			}
 		}
 		return r
