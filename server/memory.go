@@ -29,18 +29,17 @@ func cmdMemory(c *respConn, args [][]byte) {
 		debug.FreeOSMemory()
 		c.w.OK()
 	case sub == "help" && len(args) == 2:
-		c.w.Array(11)
-		c.w.Simple("MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
-		c.w.Simple("DOCTOR")
-		c.w.Simple("    Return memory problems reports.")
-		c.w.Simple("MALLOC-STATS")
-		c.w.Simple("    Not supported: answers so.")
-		c.w.Simple("PURGE")
-		c.w.Simple("    Return the Go heap's free pages to the system.")
-		c.w.Simple("STATS")
-		c.w.Simple("    Return information about the memory usage of the server.")
-		c.w.Simple("USAGE <key> [SAMPLES <count>]")
-		c.w.Simple("    Return the bytes <key> takes in the store, as maxmemory counts them.")
+		c.help("MEMORY",
+			"DOCTOR",
+			"    Return memory problems reports.",
+			"MALLOC-STATS",
+			"    Not supported: answers so.",
+			"PURGE",
+			"    Return the Go heap's free pages to the system.",
+			"STATS",
+			"    Return information about the memory usage of the server.",
+			"USAGE <key> [SAMPLES <count>]",
+			"    Return the bytes <key> takes in the store, as maxmemory counts them.")
 	default:
 		c.subcommandError("memory", args, "usage", "stats", "doctor", "malloc-stats", "purge", "help")
 	}

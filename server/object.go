@@ -40,43 +40,33 @@ func cmdObject(c *respConn, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	switch {
 	case sub == "help" && len(args) == 2:
-		c.w.Array(11)
-		c.w.Simple("OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
-		c.w.Simple("ENCODING <key>")
-		c.w.Simple("    Return the kind of internal representation Redis would use for the value of <key>.")
-		c.w.Simple("FREQ <key>")
-		c.w.Simple("    An error: no maxmemory policy of sessiond counts accesses.")
-		c.w.Simple("IDLETIME <key>")
-		c.w.Simple("    An error: sessiond keeps no time of last access.")
-		c.w.Simple("REFCOUNT <key>")
-		c.w.Simple("    Return 1: sessiond shares no values.")
-		c.w.Simple("HELP")
-		c.w.Simple("    Print this help.")
+		c.help("OBJECT",
+			"ENCODING <key>",
+			"    Return the kind of internal representation Redis would use for the value of <key>.",
+			"FREQ <key>",
+			"    An error: no maxmemory policy of sessiond counts accesses.",
+			"IDLETIME <key>",
+			"    An error: sessiond keeps no time of last access.",
+			"REFCOUNT <key>",
+			"    Return 1: sessiond shares no values.")
 		return
 	case (sub == "encoding" || sub == "freq" || sub == "idletime" || sub == "refcount") && len(args) == 3:
 	default:
 		c.subcommandError("object", args, "encoding", "freq", "idletime", "refcount", "help")
 		return
 	}
+	var v []byte
+	var found bool
+	var err error
 	if sub == "encoding" {
-		v, _, found, err := c.s.st.Lookup(c.scratch[:0], str(args[2]))
+		v, _, found, err = c.s.st.Lookup(c.scratch[:0], str(args[2]))
 		c.scratch = v
 		defer c.trimScratch()
-		if err == nil {
-			c.countLookup(found)
-		}
-		switch {
-		case err != nil:
-			c.storeError(err)
-		case !found:
-			c.w.Null()
-		default:
-			c.w.BulkString(encoding(v))
-		}
-		return
+	} else {
+		// Usage finds the key without reading its value or marking it
+		// read.
+		_, found, err = c.s.st.Usage(str(args[2]))
 	}
-	// Usage finds the key without reading its value or marking it read.
-	_, found, err := c.s.st.Usage(str(args[2]))
 	if err == nil {
 		c.countLookup(found)
 	}
@@ -85,6 +75,8 @@ func cmdObject(c *respConn, args [][]byte) {
 		c.storeError(err)
 	case !found:
 		c.w.Null()
+	case sub == "encoding":
+		c.w.BulkString(encoding(v))
 	case sub == "freq":
 		c.w.Error(errNoLFU)
 	case sub == "idletime":
@@ -92,6 +84,18 @@ func cmdObject(c *respConn, args [][]byte) {
 	default: // refcount
 		c.w.Int(1)
 	}
+}
+
+// help answers a command's HELP subcommand as Redis's addReplyHelp does:
+// a line naming the command, the lines given, and HELP's own.
+func (c *respConn) help(cmd string, lines ...string) {
+	c.w.Array(len(lines) + 3)
+	c.w.Simple(cmd + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+	for _, l := range lines {
+		c.w.Simple(l)
+	}
+	c.w.Simple("HELP")
+	c.w.Simple("    Print this help.")
 }
 
 // encoding is the encoding Redis gives a string value set with SET: int
