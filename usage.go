@@ -13,7 +13,8 @@ import (
 // counts them: the space its record takes in its segment (header, key,
 // value, and the room a rewrite left it to grow into), or for a record
 // larger than a segment the pages of its own block; plus its share of its
-// shard's index, the table's bytes divided among the entries it holds.
+// shard's index, the table's bytes divided among the entries it holds
+// (tombstones too), rounded down.
 // The part of a segment no record uses yet is counted for no key. found is
 // false for a key that is missing or expired.
 func (st *Store) Usage(key string) (bytes int64, found bool, err error) {
@@ -34,7 +35,7 @@ func (st *Store) Usage(key string) (bytes int64, found bool, err error) {
 		bytes = int64(v.space())
 	}
 	x := &sh.idx
-	share := (int64(len(x.slots))*8 + int64(x.count) - 1) / int64(x.count)
+	share := int64(len(x.slots)) * 8 / int64(x.count) // rounded down: the shares add up to at most the table
 	return bytes + share, true, nil
 }
 

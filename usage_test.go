@@ -31,7 +31,7 @@ func TestUsage(t *testing.T) {
 		}
 	}
 	x := &st.shards[0].idx
-	share := (int64(len(x.slots))*8 + int64(x.count) - 1) / int64(x.count)
+	share := int64(len(x.slots)) * 8 / int64(x.count)
 	var sum int64
 	for _, c := range cases {
 		n, found, err := st.Usage(c.key)
