@@ -253,6 +253,15 @@ func (c *conn) setMeta(f func(*clientMeta)) {
 	c.meta.Store(&m)
 }
 
+// noteCmd makes name the connection's last command, for CLIENT LIST. A
+// connection that runs one command over and over (a pipeline of GETs)
+// stores it once: the load is a plain read, the store a fence.
+func (c *conn) noteCmd(name *string) {
+	if p := &c.lastCmd; p.Load() != name {
+		p.Store(name)
+	}
+}
+
 // info is the connection's line in CLIENT LIST and CLIENT INFO, with
 // Redis's fields in Redis's order. A memcached connection has a line too,
 // marked proto=memcache at its end: resp=0 (it speaks no RESP), user= none

@@ -41,7 +41,7 @@ func (m *mcConn) next() error {
 		m.stats.commands.Add(1)
 	}
 	if int(cmd.Op) < len(mcOpNames) {
-		m.lastCmd.Store(&mcOpNames[cmd.Op])
+		m.noteCmd(&mcOpNames[cmd.Op])
 	}
 	m.dispatch(cmd)
 	return nil

@@ -103,7 +103,7 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 		return
 	}
 	c.lastCmd = cmd.name
-	c.conn.lastCmd.Store(&cmd.name)
+	c.noteCmd(&cmd.name)
 	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
 		if c.multi {
 			c.multiErr = true
