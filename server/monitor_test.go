@@ -160,3 +160,15 @@ func TestMonitorSlowIsDropped(t *testing.T) {
 	}
 	checkServes(t, c)
 }
+
+// TestMonitorShutdown: a monitor does not hold the server's shutdown: its
+// stream ends and its connection closes.
+func TestMonitorShutdown(t *testing.T) {
+	t.Parallel()
+	ts := start(t)
+	m := monitorOf(t, ts)
+	if err := ts.shutdown(t, 5*time.Second); err != nil {
+		t.Fatalf("Shutdown with a monitor open: %v", err)
+	}
+	m.expectClosed()
+}
