@@ -58,14 +58,9 @@ func TestObject(t *testing.T) {
 		s("-ERR unknown subcommand 'foo'. Try OBJECT HELP.\r\n", "OBJECT", "foo", "k"),
 		s(arity("object"), "OBJECT"),
 	})
-	if r := c.do("OBJECT", "HELP"); len(asList(r.V)) != 11 {
+	if r := c.do("OBJECT", "HELP"); len(anyList(r.V)) != 11 {
 		t.Errorf("OBJECT HELP: got %q, want 11 lines", r.Raw)
 	}
-}
-
-func asList(v any) []any {
-	l, _ := v.([]any)
-	return l
 }
 
 // TestMemoryUsage: a key's usage grows with its value, counts at least its
@@ -166,7 +161,7 @@ func TestConfigGetPatterns(t *testing.T) {
 	c := ts.dial(t)
 	names := func(args ...string) []string {
 		t.Helper()
-		l := asList(c.do(append([]string{"CONFIG", "GET"}, args...)...).V)
+		l := anyList(c.do(append([]string{"CONFIG", "GET"}, args...)...).V)
 		var n []string
 		for i := 0; i+1 < len(l); i += 2 {
 			n = append(n, l[i].(string))
