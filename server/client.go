@@ -220,32 +220,33 @@ func cmdClient(c *respConn, args [][]byte) {
 		c.w.Verbatim("txt", c.info(time.Now())+"\n")
 	case sub == "list":
 		c.clientList(args[2:])
+	case sub == "kill":
+		c.clientKill(args)
 	case (sub == "no-evict" || sub == "no-touch") && len(args) == 3:
 		c.w.OK()
 	case sub == "help":
 		c.w.Array(1)
-		c.w.Simple("CLIENT <subcommand>: SETNAME, GETNAME, ID, SETINFO, INFO, LIST, NO-EVICT, NO-TOUCH, HELP")
+		c.w.Simple("CLIENT <subcommand>: SETNAME, GETNAME, ID, SETINFO, INFO, LIST [TYPE type|ID id...], KILL addr|<filter value>..., NO-EVICT, NO-TOUCH, HELP")
 	default:
-		c.subcommandError("client", args, "setname", "getname", "id", "setinfo", "info", "list", "no-evict", "no-touch", "help")
+		c.subcommandError("client", args, "setname", "getname", "id", "setinfo", "info", "list", "kill", "no-evict", "no-touch", "help")
 	}
 }
 
 // clientList answers CLIENT LIST [TYPE type | ID id ...]: a line per
 // connection, by id, or per id asked for, in the order asked. Every
-// connection is of type normal: no replica, master or pubsub connects.
+// connection is of type normal (typeOf).
 func (c *respConn) clientList(opts [][]byte) {
 	var ids []int64
+	typ := ""
 	switch {
 	case len(opts) == 0:
 	case len(opts) == 2 && strings.EqualFold(string(opts[0]), "type"):
-		switch strings.ToLower(string(opts[1])) {
-		case "normal":
-		case "master", "replica", "slave", "pubsub":
-			ids = []int64{} // none of those types
-		default:
+		t, ok := clientType(opts[1])
+		if !ok {
 			c.w.Error("ERR Unknown client type '" + string(trunc(opts[1], 128)) + "'")
 			return
 		}
+		typ = t
 	case len(opts) > 1 && strings.EqualFold(string(opts[0]), "id"):
 		ids = make([]int64, 0, len(opts)-1)
 		for _, o := range opts[1:] {
@@ -263,7 +264,9 @@ func (c *respConn) clientList(opts [][]byte) {
 	c.s.mu.Lock()
 	all := make([]*conn, 0, len(c.s.conns))
 	for o := range c.s.conns {
-		all = append(all, o)
+		if typ == "" || o.typeOf() == typ {
+			all = append(all, o)
+		}
 	}
 	c.s.mu.Unlock()
 	slices.SortFunc(all, func(a, b *conn) int { return cmp.Compare(a.id, b.id) })
@@ -291,17 +294,19 @@ func (c *respConn) subcommandError(cmd string, args [][]byte, known ...string) {
 	sub := strings.ToLower(string(args[1]))
 	for _, k := range known {
 		if k == sub {
-			c.w.Error("ERR wrong number of arguments for '" + cmd + "|" + sub + "' command")
+			c.refuseSubcommand("ERR wrong number of arguments for '" + cmd + "|" + sub + "' command")
 			return
 		}
 	}
-	c.w.Error("ERR unknown subcommand '" + string(trunc(args[1], 128)) + "'. Try " + strings.ToUpper(cmd) + " HELP.")
+	c.refuseSubcommand("ERR unknown subcommand '" + string(trunc(args[1], 128)) + "'. Try " + strings.ToUpper(cmd) + " HELP.")
 }
 
-// help answers a HELP subcommand with its lines, as Redis does.
-func (c *respConn) help(lines []string) {
-	c.w.Array(len(lines))
-	for _, h := range lines {
-		c.w.Simple(h)
-	}
+// refuseSubcommand answers a subcommand refused for its name or its number
+// of arguments. Redis refuses it before running it, as it refuses an
+// unknown command, so it is not counted in total_commands_processed: the
+// count dispatchCmd adds once the command returns is taken back here.
+func (c *respConn) refuseSubcommand(msg string) {
+	c.w.Error(msg)
+	c.stats.commands.Add(-1)
+	c.failed = rejected // and a rejected call in its commandstats
 }

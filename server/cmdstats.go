@@ -292,7 +292,13 @@ func (c *respConn) ran(cmd *command, args [][]byte, start, stalled time.Duration
 	now := c.s.mono()
 	c.tick = now
 	d := now - start - (c.stalled - stalled)
-	counted(cmd, args).stat.record(int(c.id), d, c.failed)
+	st := counted(cmd, args)
+	if st == cmd && cmd.subs != nil && len(args) > 1 && c.failed == rejected {
+		// An unknown subcommand: Redis counts it nowhere but in
+		// errorstats.
+		return
+	}
+	st.stat.record(int(c.id), d, c.failed)
 	if c.s.slowlog.slow(d) && cmd.name != "exec" {
 		// EXEC's commands are logged themselves, as in Redis.
 		c.s.slowlog.add(c.conn, args, d)

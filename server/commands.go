@@ -81,6 +81,8 @@ func commandTable() (map[string]*command, []*command) {
 		{name: "slowlog", arity: -2, fn: cmdSlowlog},
 		{name: "latency", arity: -2, fn: cmdLatency},
 		{name: "shutdown", arity: -1, flags: noQueue, fn: cmdShutdown},
+		{name: "memory", arity: -2, flags: readonly, fn: cmdMemory},
+		{name: "monitor", arity: 1, flags: noQueue | offLoop, fn: cmdMonitor},
 		// Strings.
 		{name: "get", arity: 2, flags: fast | readonly | readsValue, first: 1, last: 1, step: 1, fn: cmdGet},
 		{name: "set", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdSet},
@@ -143,7 +145,7 @@ var subcommands = map[string][]string{
 	"object":  {"encoding", "freq", "idletime", "refcount", "help"},
 	"slowlog": {"get", "len", "reset", "help"},
 	"latency": {"doctor", "histogram", "history", "latest", "reset", "help"},
-	"memory":  {"doctor", "purge", "stats", "usage", "help"},
+	"memory":  {"doctor", "malloc-stats", "purge", "stats", "usage", "help"},
 }
 
 // counted returns the command whose counters a call of cmd with args

@@ -32,6 +32,19 @@ type conn struct {
 	created time.Time
 	meta    atomic.Pointer[clientMeta]
 	quit    bool // close after the replies are flushed
+
+	// lastCmd is the last command's name, for CLIENT LIST's cmd=.
+	lastCmd atomic.Pointer[string]
+	// killer closes the connection from any goroutine (CLIENT KILL): its
+	// socket's close, or its event loop's Kill. killed is set first, so
+	// that a connection leaving its loop as it is killed closes too
+	// (loopConn.Resume).
+	killer atomic.Pointer[func()]
+	killed atomic.Bool
+	// monitoring: the connection ran MONITOR. CLIENT LIST shows it with
+	// flags=O, as Redis does.
+	monitoring atomic.Bool
+
 	// uncommitted is set by a command that changes data, when the store
 	// defers its log writes to the server (commitReplies): the next
 	// reply bytes wait for the store's Commit, so that nothing is
@@ -89,6 +102,8 @@ func newConn(s *Server, nc net.Conn, meta clientMeta) *conn {
 	}
 	c.raddr, c.laddr = nc.RemoteAddr(), nc.LocalAddr()
 	c.setIO(nc)
+	closeNC := func() { nc.Close() }
+	c.killer.Store(&closeNC)
 	c.meta.Store(&meta)
 	return c
 }
@@ -261,9 +276,48 @@ func (c *conn) setMeta(f func(*clientMeta)) {
 	c.meta.Store(&m)
 }
 
-// info is the connection's line in CLIENT LIST and CLIENT INFO.
+// noteCmd makes name the connection's last command, for CLIENT LIST. A
+// connection that runs one command over and over (a pipeline of GETs)
+// stores it once: the load is a plain read, the store a fence.
+func (c *conn) noteCmd(name *string) {
+	if p := &c.lastCmd; p.Load() != name {
+		p.Store(name)
+	}
+}
+
+// info is the connection's line in CLIENT LIST and CLIENT INFO, with
+// Redis's fields in Redis's order. A memcached connection has a line too,
+// marked proto=memcache at its end: resp=0 (it speaks no RESP), user= none
+// (memcached has no authentication) and cmd= its memcached command.
 func (c *conn) info(now time.Time) string {
 	m := c.meta.Load()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d db=0 flags=N resp=%d lib-name=%s lib-ver=%s",
-		c.id, c.raddr, c.laddr, m.name, int(now.Sub(c.created).Seconds()), m.proto, m.libName, m.libVer)
+	flags, cmd, user, resp, proto := "N", "NULL", "default", m.proto, ""
+	if c.monitoring.Load() {
+		flags = "O"
+	}
+	if p := c.lastCmd.Load(); p != nil {
+		cmd = *p
+	}
+	if _, ok := c.proto.(*mcConn); ok {
+		user, resp, proto = "", 0, " proto=memcache"
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d flags=%s db=0 cmd=%s user=%s resp=%d lib-name=%s lib-ver=%s%s",
+		c.id, c.peerID(), c.sockName(), m.name, int(now.Sub(c.created).Seconds()), flags, cmd, user, resp, m.libName, m.libVer, proto)
+}
+
+// peerID is the client's address as Redis names it: ip:port, or for a
+// Unix socket the socket's path and :0.
+func (c *conn) peerID() string {
+	if c.laddr != nil && c.laddr.Network() == "unix" {
+		return c.laddr.String() + ":0"
+	}
+	return c.raddr.String()
+}
+
+// sockName is the address the client connected to, as Redis names it.
+func (c *conn) sockName() string {
+	if c.laddr != nil && c.laddr.Network() == "unix" {
+		return c.laddr.String() + ":0"
+	}
+	return c.laddr.String()
 }

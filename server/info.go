@@ -51,7 +51,11 @@ func (s *Server) info(args [][]byte) string {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		fmt.Fprintf(&b, "# %s\r\n", strings.ToUpper(sec[:1])+sec[1:])
+		title := strings.ToUpper(sec[:1]) + sec[1:]
+		if sec == "cpu" {
+			title = "CPU" // as Redis spells it
+		}
+		fmt.Fprintf(&b, "# %s\r\n", title)
 		for _, kv := range s.infoSection(sec) {
 			fmt.Fprintf(&b, "%s:%s\r\n", kv[0], kv[1])
 		}
@@ -107,12 +111,16 @@ func (s *Server) infoSection(sec string) [][2]string {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		rss := readRSS()
+		// used_memory is what maxmemory caps (the store's records and
+		// index), so that used_memory/maxmemory says how close eviction
+		// is, as in Redis; the Go heap (connections' buffers and the
+		// like) is apart, and RSS holds both.
 		return [][2]string{
-			{"used_memory", itoa(st.UsedMemory + int64(ms.HeapInuse))},
-			{"used_memory_human", human(st.UsedMemory + int64(ms.HeapInuse))},
+			{"used_memory", itoa(st.UsedMemory)},
+			{"used_memory_human", human(st.UsedMemory)},
 			{"used_memory_rss", itoa(rss)},
 			{"used_memory_rss_human", human(rss)},
-			{"used_memory_dataset", itoa(st.UsedMemory)},
+			{"used_memory_dataset", itoa(st.RecordBytes)},
 			{"sessiond_record_bytes", itoa(st.RecordBytes)},
 			{"sessiond_go_heap_inuse", itoa(int64(ms.HeapInuse))},
 			{"maxmemory", itoa(st.MaxMemory)},
@@ -130,8 +138,8 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"total_net_input_bytes", itoa(t.netIn.Load())},
 			{"total_net_output_bytes", itoa(t.netOut.Load())},
 			{"rejected_connections", itoa(s.stats.rejected.Load())},
-			{"expired_keys", itoa(st.Expirations)},
-			{"evicted_keys", itoa(st.Evictions)},
+			{"expired_keys", itoa(st.Expirations - s.stats.expiredBase.Load())},
+			{"evicted_keys", itoa(st.Evictions - s.stats.evictedBase.Load())},
 			{"keyspace_hits", itoa(t.hits.Load())},
 			{"keyspace_misses", itoa(t.misses.Load())},
 			{"total_error_replies", itoa(s.totalErrors())},
@@ -165,7 +173,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 		if st.Keys == 0 {
 			return nil
 		}
-		return [][2]string{{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", st.Keys, st.Volatile)}}
+		return [][2]string{{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=%d", st.Keys, st.Volatile, s.avgTTL())}}
 	}
 	return nil
 }
@@ -307,7 +315,7 @@ func cmdCommand(c *respConn, args [][]byte) {
 	switch sub := strings.ToLower(string(args[1])); sub {
 	case "count":
 		if len(args) != 2 {
-			c.w.Error("ERR wrong number of arguments for 'command|count' command")
+			c.refuseSubcommand("ERR wrong number of arguments for 'command|count' command")
 			return
 		}
 		c.w.Int(int64(len(names)))

@@ -122,6 +122,9 @@ func cmdTTL(c *respConn, args [][]byte) {
 	c.scratch = v
 	c.trimScratch()
 	exp := unixMS(it.Expires())
+	if err == nil {
+		c.countLookup(found)
+	}
 	switch {
 	case err != nil:
 		c.storeError(err)

@@ -119,7 +119,7 @@ func cmdLatency(c *respConn, args [][]byte) {
 	case sub == "doctor" && len(args) == 2:
 		c.w.Verbatim("txt", m.doctor())
 	case sub == "help" && len(args) == 2:
-		c.help(latencyHelp)
+		c.help("LATENCY", latencyHelp...)
 	default:
 		c.subcommandError("latency", args, "latest", "history", "doctor", "help")
 	}
@@ -207,7 +207,6 @@ func (c *respConn) latencyHistogram(names [][]byte) {
 }
 
 var latencyHelp = []string{
-	"LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 	"DOCTOR",
 	"    Return a human readable latency analysis report.",
 	"HISTORY <event>",
@@ -220,6 +219,4 @@ var latencyHelp = []string{
 	"HISTOGRAM [COMMAND ...]",
 	"    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
 	"    If no commands are specified then all histograms are replied.",
-	"HELP",
-	"    Prints this help.",
 }

@@ -47,6 +47,8 @@ func attach(g *eventloop.Group, c *respConn) bool {
 	return g.Attach(c.nc, func(sock *eventloop.Socket) eventloop.Conn {
 		c.sock = sock
 		c.setIO(sock)
+		kill := sock.Kill
+		c.killer.Store(&kill)
 		return loopConn{c}
 	})
 }
@@ -111,6 +113,11 @@ func (lc loopConn) Resume(nc net.Conn, pending []byte) {
 	c.held, c.heldArgs = nil, nil
 	c.sock = nil
 	c.setIO(nc)
+	closeNC := func() { nc.Close() }
+	c.killer.Store(&closeNC)
+	if c.killed.Load() { // killed as it left: the Socket's Kill came too late
+		nc.Close()
+	}
 	go func() {
 		defer c.s.connDone(c.conn)
 		defer c.close()

@@ -34,6 +34,7 @@ func (m *mcConn) dispatch(cmd *memcache.Command) {
 		m.tooLarge(cmd)
 		return
 	}
+	m.s.mon.feedMC(m.conn, cmd)
 	if cmd.Op.IsStorage() {
 		m.counts[mcCmdSet].Add(1)
 	}

@@ -26,7 +26,7 @@ type mcConn struct {
 }
 
 func newMCConn(s *Server, nc net.Conn) *mcConn {
-	m := &mcConn{conn: newConn(s, nc, clientMeta{libName: "memcache"})}
+	m := &mcConn{conn: newConn(s, nc, clientMeta{})}
 	m.proto = m
 	m.rd = memcache.NewReader(m.input(), memcache.Limits{MaxValue: s.storeOpts.MaxValueSize})
 	m.rd.BeforeRead = m.beforeRead
@@ -57,6 +57,9 @@ func (m *mcConn) next() error {
 	if !cmd.More { // a get of many keys comes in batches: one command
 		m.stats.commands.Add(1)
 	}
+	if int(cmd.Op) < len(mcOpNames) {
+		m.noteCmd(&mcOpNames[cmd.Op])
+	}
 	m.running = true
 	m.dispatch(cmd)
 	m.running = false
@@ -65,6 +68,15 @@ func (m *mcConn) next() error {
 	}
 	return nil
 }
+
+// mcOpNames are the memcached commands' names by Op, for CLIENT LIST's
+// cmd=: a connection points at its last one.
+var mcOpNames = func() (names [memcache.Quit + 1]string) {
+	for op := range names {
+		names[op] = memcache.Op(op).String()
+	}
+	return names
+}()
 
 func (m *mcConn) flush() error    { return m.w.Flush() }
 func (m *mcConn) writeErr() error { return m.w.Err() }

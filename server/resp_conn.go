@@ -107,7 +107,6 @@ func (c *respConn) dispatch(args [][]byte) { c.dispatchCmd(c.s.lookup(args[0]), 
 // dispatchCmd is dispatch with the command looked up: cmd, nil if args[0]
 // names none.
 func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
-	c.stats.commands.Add(1)
 	// Redis checks that the command exists and has its arguments before
 	// it checks authentication; so does this.
 	if cmd == nil {
@@ -115,6 +114,7 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 		return
 	}
 	c.lastCmd = cmd.name
+	c.noteCmd(&cmd.name)
 	switch {
 	case (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity):
 		c.refuse(cmd, args, "ERR wrong number of arguments for '"+cmd.name+"' command")
@@ -139,8 +139,10 @@ func (c *respConn) dispatchCmd(cmd *command, args [][]byte) {
 	c.failed, c.running = succeeded, true
 	cmd.fn(c, args)
 	c.running = running
+	c.stats.commands.Add(1) // after: as in Redis, INFO does not count itself, a refused or queued command not at all
 	c.ran(cmd, args, start, stalled)
 	c.failed = outer
+	c.s.mon.feed(c.conn, cmd, args)
 }
 
 // refuse answers a command refused before it ran (cmd nil: unknown); a

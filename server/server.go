@@ -172,6 +172,8 @@ type Server struct {
 	// commitReplies: the store defers its log writes (DeferWrites), and
 	// a connection calls its Commit before replies to changes go out.
 	commitReplies bool
+
+	mon monitors // the connections that ran MONITOR
 }
 
 // stats are the counters INFO reports.
@@ -180,6 +182,9 @@ type stats struct {
 	rejected    atomic.Int64 // refused for maxclients
 	denied      atomic.Int64 // refused by protected mode
 	closed      connStats    // the counts of connections that have closed
+	// The store's expirations and evictions at the last CONFIG
+	// RESETSTAT, which INFO's expired_keys and evicted_keys count from.
+	expiredBase, evictedBase atomic.Int64
 }
 
 // connStats are a connection's counters. Each connection counts its own,
@@ -247,6 +252,9 @@ func (s *Server) resetStats(memcache bool) {
 		s.stats.connections.Store(0)
 		s.stats.rejected.Store(0)
 		s.stats.denied.Store(0)
+		st := s.st.Stats()
+		s.stats.expiredBase.Store(st.Expirations)
+		s.stats.evictedBase.Store(st.Evictions)
 	}
 	for c := range s.conns {
 		switch m, ok := c.proto.(*mcConn); {

@@ -84,19 +84,21 @@ func (l *slowlog) add(c *conn, args [][]byte, d time.Duration) {
 // slowlogArgs copies what an entry keeps of a command's arguments: at
 // most slowlogMaxArgs, the last of them saying how many more there were,
 // each cut to slowlogMaxString bytes with a note of how many more; AUTH's
-// arguments and HELLO's password are redacted, as Redis redacts them.
+// arguments and HELLO's user and password are redacted, as a monitor's
+// are (monitor.go) and as Redis redacts them.
 func slowlogArgs(args [][]byte) []string {
 	n := len(args)
 	if n > slowlogMaxArgs {
 		n = slowlogMaxArgs
 	}
 	out := make([]string, n)
+	red := redacted(args)
 	for i := range n {
 		a := args[i]
 		switch {
 		case i == slowlogMaxArgs-1 && len(args) > slowlogMaxArgs:
 			out[i] = fmt.Sprintf("... (%d more arguments)", len(args)-slowlogMaxArgs+1)
-		case i > 0 && redacted(args, i):
+		case i < len(red) && red[i]:
 			out[i] = "(redacted)"
 		case len(a) > slowlogMaxString:
 			out[i] = fmt.Sprintf("%s... (%d more bytes)", a[:slowlogMaxString], len(a)-slowlogMaxString)
@@ -105,22 +107,6 @@ func slowlogArgs(args [][]byte) []string {
 		}
 	}
 	return out
-}
-
-// redacted reports whether args[i] is a password: every argument of AUTH,
-// and the one after HELLO's AUTH and its user name.
-func redacted(args [][]byte, i int) bool {
-	switch name := strings.ToLower(string(args[0])); name {
-	case "auth":
-		return true
-	case "hello":
-		for j := 2; j < len(args); j++ {
-			if strings.EqualFold(string(args[j]), "auth") {
-				return i == j+2
-			}
-		}
-	}
-	return false
 }
 
 // get returns the latest n entries, newest first (n < 0: all).
@@ -183,14 +169,13 @@ func cmdSlowlog(c *respConn, args [][]byte) {
 		l.reset()
 		c.w.OK()
 	case sub == "help" && len(args) == 2:
-		c.help(slowlogHelp)
+		c.help("SLOWLOG", slowlogHelp...)
 	default:
 		c.subcommandError("slowlog", args, "get", "len", "reset", "help")
 	}
 }
 
 var slowlogHelp = []string{
-	"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 	"GET [<count>]",
 	"    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
 	"    Entries are made of:",
@@ -200,6 +185,4 @@ var slowlogHelp = []string{
 	"    Return the length of the slowlog.",
 	"RESET",
 	"    Reset the slowlog.",
-	"HELP",
-	"    Print this help.",
 }

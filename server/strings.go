@@ -243,16 +243,32 @@ func cmdGetDel(c *respConn, args [][]byte) {
 	c.valueReply(c.scratch, found, err)
 }
 
+// valueReply answers a command that reads a key's value (GETDEL, GETEX,
+// SET GET) with it, counting the read as Redis does.
 func (c *respConn) valueReply(v []byte, found bool, err error) {
 	switch {
 	case err != nil:
 		c.storeError(err)
 	case !found:
+		c.countLookup(false)
 		c.w.Null()
 	default:
+		c.countLookup(true)
 		c.w.Bulk(v)
 	}
 	c.trimScratch()
+}
+
+// countLookup counts a read of a key in INFO's keyspace_hits or
+// keyspace_misses. Redis counts every command that reads a key (GET,
+// MGET, STRLEN, EXISTS, TYPE, TTL, OBJECT, GETDEL, GETEX, SET GET), not
+// the writes or MEMORY USAGE.
+func (c *respConn) countLookup(found bool) {
+	if found {
+		c.stats.hits.Add(1)
+	} else {
+		c.stats.misses.Add(1)
+	}
 }
 
 // GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
@@ -361,7 +377,9 @@ func cmdDel(c *respConn, args [][]byte) {
 func cmdExists(c *respConn, args [][]byte) {
 	n := int64(0)
 	for _, k := range args[1:] {
-		if ok, _ := c.s.st.Exists(str(k)); ok {
+		ok, _ := c.s.st.Exists(str(k))
+		c.countLookup(ok)
+		if ok {
 			n++
 		}
 	}
@@ -370,7 +388,9 @@ func cmdExists(c *respConn, args [][]byte) {
 
 // TYPE key: every value is a string.
 func cmdType(c *respConn, args [][]byte) {
-	if ok, _ := c.s.st.Exists(str(args[1])); ok {
+	ok, _ := c.s.st.Exists(str(args[1]))
+	c.countLookup(ok)
+	if ok {
 		c.w.Simple("string")
 	} else {
 		c.w.Simple("none")

@@ -496,14 +496,20 @@ func (c *Config) set(s *setting, text string) error {
 var hiddenSettings = map[string]bool{"cluster-key": true}
 
 // settingTexts returns every setting's value as its source wrote it, for
-// CONFIG GET; secrets say only whether they are set.
+// CONFIG GET; secrets say only whether they are set, and booleans read yes
+// or no, as Redis's do.
 func (c *Config) settingTexts() map[string]string {
 	m := make(map[string]string, len(c.texts))
 	for name, text := range c.texts {
-		switch {
+		switch s := lookup(name); {
 		case name == "version":
 		case hiddenSettings[name] && text != "":
 			m[name] = "(hidden)"
+		case s != nil && s.isBool:
+			m[name] = "no"
+			if b, err := parseBool(text); err == nil && b {
+				m[name] = "yes"
+			}
 		default:
 			m[name] = text
 		}

@@ -631,9 +631,9 @@ func noEnv(string) (string, bool) { return "", false }
 
 // TestSettingTexts: what CONFIG GET is given is every setting's text from
 // the source that won (flag over variable over file over default), with
-// the cluster key hidden and --version left out.
+// the cluster key hidden, booleans as yes or no, and --version left out.
 func TestSettingTexts(t *testing.T) {
-	c, _, err := load(t, []string{"--config", "$FILE", "--maxmemory", "2gb", "--cluster-key", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="},
+	c, _, err := load(t, []string{"--config", "$FILE", "--maxmemory", "2gb", "--cluster-key", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=", "--dir-repair"},
 		map[string]string{"SESSIOND_EVENT_LOOPS": "0", "SESSIOND_MAXMEMORY": "1gb"},
 		"tombstone-ttl = \"2h\"\nevent-loops = 2\n")
 	if err != nil {
@@ -648,6 +648,8 @@ func TestSettingTexts(t *testing.T) {
 		"cluster-key":    "(hidden)",
 		"requirepass":    "",
 		"protected-mode": "yes",
+		"dir-repair":     "yes", // a boolean reads as Redis's do
+		"http-pprof":     "no",
 	}
 	for name, w := range want {
 		if g, ok := got[name]; !ok || g != w {

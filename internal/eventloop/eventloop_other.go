@@ -28,3 +28,6 @@ func (*Socket) Blocked() bool { return false }
 
 // Defer returns false: replies go out at once.
 func (*Socket) Defer() bool { return false }
+
+// Kill does nothing: no Socket is made here.
+func (*Socket) Kill() {}

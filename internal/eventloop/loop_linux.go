@@ -62,6 +62,7 @@ type loop struct {
 
 	mu    sync.Mutex
 	added []*Socket // attached, to join the loop
+	kills []*Socket // killed (Socket.Kill), to be dropped
 	stop  bool      // Stop: every connection leaves, and the loop ends
 	done  chan struct{}
 }
@@ -376,8 +377,8 @@ func (l *loop) woken() bool {
 		}
 	}
 	l.mu.Lock()
-	added, stop := l.added, l.stop
-	l.added = nil
+	added, kills, stop := l.added, l.kills, l.stop
+	l.added, l.kills = nil, nil
 	l.mu.Unlock()
 	for _, s := range added {
 		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, s.fd, &syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLPRI | epollET, Fd: int32(s.fd)}); err != nil {
@@ -386,6 +387,11 @@ func (l *loop) woken() bool {
 			continue
 		}
 		l.conns[s.fd] = s
+	}
+	for _, s := range kills {
+		if l.holds(s) { // not gone since
+			l.drop(s)
+		}
 	}
 	if !stop {
 		return false

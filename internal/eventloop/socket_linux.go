@@ -119,6 +119,23 @@ func (s *Socket) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Kill closes the connection from any goroutine: its loop drops it
+// (Conn.Close) as soon as it wakes, which Kill makes it do. A socket that
+// has left its loop, or is leaving it, is not closed: whoever serves the
+// connection then must close it.
+func (s *Socket) Kill() {
+	l := s.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stop {
+		// Every connection leaves the loop, and the loop's pipe may be
+		// closed: a poke could reach another file.
+		return
+	}
+	l.kills = append(l.kills, s)
+	l.poke()
+}
+
 // Close closes the socket, which also takes it out of the epoll set.
 func (s *Socket) Close() error {
 	if s.fd < 0 {

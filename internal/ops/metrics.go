@@ -34,7 +34,7 @@ var (
 	clients      = desc("connections", "Client connections open.", "protocol")
 	accepted     = desc("connections_received_total", "Client connections accepted, both protocols, refused ones included.")
 	refused      = desc("connections_refused_total", "Client connections refused, by reason: maxclients, or protected mode.", "reason")
-	commands     = desc("commands_total", "Commands received, both protocols.")
+	commands     = desc("commands_total", "Commands run, both protocols (refused ones are not counted: INFO's total_commands_processed).")
 	hits         = desc("keyspace_hits_total", "Reads that found their session.")
 	misses       = desc("keyspace_misses_total", "Reads that did not find their session.")
 	netIn        = desc("network_received_bytes_total", "Bytes read from clients.")
