@@ -1,13 +1,11 @@
 package cluster
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +41,7 @@ func TestReadyzDuringJoin(t *testing.T) {
 	respAddr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	args := append(nodeArgs("b", "127.0.0.1:0", a.Gossip), "--addr", respAddr, "--http-addr", httpAddr, "--log-format", "text")
 	b := exec.Command(harness.Binary(t), args...)
-	var log lockedBuffer
+	var log testkit.Buffer
 	b.Stderr = &log
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
@@ -97,23 +95,4 @@ func TestReadyzDuringJoin(t *testing.T) {
 	if n, err := rdb.DBSize(ctx(t)).Result(); err != nil || n != 100 {
 		t.Fatalf("b, ready, holds %d sessions (%v), want a's 100", n, err)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that a process's output and the test may
-// use at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

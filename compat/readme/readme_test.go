@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -559,7 +558,7 @@ func (r *runner) app(line int, cmd *exec.Cmd, code string) {
 	}
 	p, _ := strconv.Atoi(m[1])
 	addr := fmt.Sprintf("127.0.0.1:%d", r.port(p))
-	var out syncBuffer
+	var out testkit.Buffer
 	cmd.Dir = r.dir
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -747,22 +746,4 @@ func cleanEnv() []string {
 		}
 	}
 	return env
-}
-
-// A syncBuffer is a bytes.Buffer an app's two output streams write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
