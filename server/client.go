@@ -264,7 +264,9 @@ func (c *respConn) clientList(opts [][]byte) {
 	c.s.mu.Lock()
 	all := make([]*conn, 0, len(c.s.conns))
 	for o := range c.s.conns {
-		if typ == "" || o.typeOf() == typ {
+		// A killed connection is gone, as in Redis, even while its
+		// goroutine still closes it.
+		if (typ == "" || o.typeOf() == typ) && !o.killed.Load() {
 			all = append(all, o)
 		}
 	}

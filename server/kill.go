@@ -52,8 +52,8 @@ func (c *respConn) clientKill(args [][]byte) {
 	now := time.Now()
 	self := false
 	for o := range c.s.conns {
-		if !f.matches(o, now) {
-			continue
+		if o.killed.Load() || !f.matches(o, now) {
+			continue // killed already: gone, as in Redis
 		}
 		if o == c.conn {
 			if f.skipMe {
