@@ -43,7 +43,7 @@ func (st *Store) Usage(key string) (bytes int64, found bool, err error) {
 // expiry, from up to n of them taken at random places in every shard, as
 // Redis estimates INFO's avg_ttl from the keys its expiry cycle samples.
 // sampled is how many it found; with none, avg is 0. It examines at most
-// 4n index entries in all.
+// 4n index entries and 32n slots in all.
 func (st *Store) SampleTTL(n int) (avg time.Duration, sampled int, err error) {
 	if st.loading.Load() {
 		return 0, 0, ErrLoading
@@ -70,7 +70,11 @@ func (st *Store) SampleTTL(n int) (avg time.Duration, sampled int, err error) {
 
 // sampleTTL adds up the remaining ms of up to n live records with an
 // expiry, read along the index from a random slot, and returns the sum and
-// how many it read. It stops after 4n entries, or a pass of the table.
+// how many it read. It stops after 4n entries or 32n slots: the table never
+// shrinks, so one that held many more keys than it does now is mostly
+// empty, and a walk bounded by entries alone would read all of it. At the
+// table's least load after growth (7/12), 32n slots hold more than 4n
+// entries.
 func (sh *shard) sampleTTL(n int, now int64) (sum int64, k int) {
 	x := &sh.idx
 	if x.count == 0 || sh.vols == 0 {
@@ -78,7 +82,7 @@ func (sh *shard) sampleTTL(n int, now int64) (sum int64, k int) {
 	}
 	start := rand.IntN(len(x.slots))
 	examined := 0
-	for j := range len(x.slots) {
+	for j := range min(len(x.slots), 32*n) {
 		e := x.slots[(start+j)%len(x.slots)]
 		if e == 0 {
 			continue

@@ -82,5 +82,5 @@ func cmdWait(c *respConn, args [][]byte) {
 		c.w.Int(0)
 		return
 	}
-	c.w.Int(int64(c.s.cfg.Cluster.WaitReplicas(int(min(n, 1<<20)), time.Duration(min(t, 1<<40))*time.Millisecond, c.stopped)))
+	c.w.Int(int64(c.s.cfg.Cluster.WaitReplicas(int(min(n, 1<<20)), time.Duration(min(t, 1<<40))*time.Millisecond, c.ended)))
 }

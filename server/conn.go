@@ -73,6 +73,10 @@ type conn struct {
 
 	stopOnce sync.Once
 	stopped  chan struct{}
+	// ended is closed when the connection is stopped or killed: what a
+	// command that waits (WAIT) gives up on.
+	endOnce sync.Once
+	ended   chan struct{}
 }
 
 // protocolConn is a protocol's half of a connection: its reader, writer
@@ -99,6 +103,7 @@ func newConn(s *Server, nc net.Conn, meta clientMeta) *conn {
 		id:      s.nextID.Add(1),
 		created: time.Now(),
 		stopped: make(chan struct{}),
+		ended:   make(chan struct{}),
 	}
 	c.raddr, c.laddr = nc.RemoteAddr(), nc.LocalAddr()
 	c.setIO(nc)
@@ -210,11 +215,15 @@ var errStopped = errors.New("server shutting down")
 // stop asks the connection to close once it has answered the commands it
 // has read. A connection blocked reading is woken at once.
 func (c *conn) stop() {
+	c.end()
 	c.stopOnce.Do(func() {
 		close(c.stopped)
 		c.nc.SetReadDeadline(time.Now())
 	})
 }
+
+// end closes ended.
+func (c *conn) end() { c.endOnce.Do(func() { close(c.ended) }) }
 
 // stopping reports whether Shutdown has asked the connection to close.
 func (c *conn) stopping() bool {

@@ -17,6 +17,7 @@ import (
 func (c *conn) kill() {
 	c.killed.Store(true)
 	(*c.killer.Load())()
+	c.end() // a WAIT under way gives up: nobody reads its answer
 }
 
 // killFilter is what CLIENT KILL's new form matches; zero fields match

@@ -44,13 +44,26 @@ func (s *Server) startLoops() *eventloop.Group {
 
 // attach hands c to one of the loops g and reports whether one took it.
 func attach(g *eventloop.Group, c *respConn) bool {
-	return g.Attach(c.nc, func(sock *eventloop.Socket) eventloop.Conn {
+	var joined *eventloop.Socket
+	if !g.Attach(c.nc, func(sock *eventloop.Socket) eventloop.Conn {
+		joined = sock
 		c.sock = sock
 		c.setIO(sock)
 		kill := sock.Kill
 		c.killer.Store(&kill)
 		return loopConn{c}
-	})
+	}) {
+		return false
+	}
+	// A CLIENT KILL while the connection joined closed nc, which the
+	// loop does not read (it took a descriptor of its own): the loop
+	// drops it now. (kill sets killed before it loads the killer; this
+	// stores the killer before it loads killed: one of them sees the
+	// other.)
+	if c.killed.Load() {
+		joined.Kill()
+	}
+	return true
 }
 
 // loopConn is a RESP connection as its event loop sees it.

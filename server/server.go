@@ -547,7 +547,9 @@ func (s *Server) admit(l listener, nc net.Conn) (*conn, error) {
 		refuse(nc, l.proto.denied)
 		return nil, nil
 	}
-	if n := s.clients.Add(1); n > int64(s.cfg.MaxClients) {
+	// Handshakes under way hold places too (tls.go), whatever listener
+	// this client came from; a TLS client's own is over by now.
+	if n := s.clients.Add(1); n+s.tls.handshakes.Load() > int64(s.cfg.MaxClients) {
 		s.clients.Add(-1)
 		s.stats.rejected.Add(1)
 		refuse(nc, l.proto.tooMany)

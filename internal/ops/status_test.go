@@ -330,7 +330,7 @@ func TestClusterStatus(t *testing.T) {
 		return out
 	}
 	var doc statusDoc
-	testkit.Eventually(t, 10*time.Second, "four members, b's writes everywhere", func() bool {
+	testkit.Eventually(t, 30*time.Second, "four members, b's writes everywhere", func() bool {
 		doc = getStatus(t, base, "Bearer "+pass)
 		ms := byName(doc)
 		return len(ms) == 4 && ms["b"].Figures != nil && ms["a"].Figures.Sessions == 25 && ms["b"].Figures.Sessions == 25 &&
