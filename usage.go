@@ -57,7 +57,7 @@ func (st *Store) SampleTTL(n int) (avg time.Duration, sampled int, err error) {
 			sh.mu.Unlock()
 			return 0, 0, ErrClosed
 		}
-		s, k := sh.sampleTTL(perShard, st.nowMS())
+		s, k, _ := sh.sampleTTL(perShard, st.nowMS())
 		sh.mu.Unlock()
 		sum += s
 		sampled += k
@@ -69,20 +69,21 @@ func (st *Store) SampleTTL(n int) (avg time.Duration, sampled int, err error) {
 }
 
 // sampleTTL adds up the remaining ms of up to n live records with an
-// expiry, read along the index from a random slot, and returns the sum and
-// how many it read. It stops after 4n entries or 32n slots: the table never
+// expiry, read along the index from a random slot, and returns the sum,
+// how many it read, and how many slots it looked at. It stops after 4n entries or 32n slots: the table never
 // shrinks, so one that held many more keys than it does now is mostly
 // empty, and a walk bounded by entries alone would read all of it. At the
 // table's least load after growth (7/12), 32n slots hold more than 4n
 // entries.
-func (sh *shard) sampleTTL(n int, now int64) (sum int64, k int) {
+func (sh *shard) sampleTTL(n int, now int64) (sum int64, k, slots int) {
 	x := &sh.idx
 	if x.count == 0 || sh.vols == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
 	start := rand.IntN(len(x.slots))
 	examined := 0
 	for j := range min(len(x.slots), 32*n) {
+		slots++
 		e := x.slots[(start+j)%len(x.slots)]
 		if e == 0 {
 			continue
@@ -99,5 +100,5 @@ func (sh *shard) sampleTTL(n int, now int64) (sum int64, k int) {
 			break
 		}
 	}
-	return sum, k
+	return sum, k, slots
 }
