@@ -41,9 +41,9 @@ func AppendApply(dst, target, patch []byte) ([]byte, error) {
 	}
 	tobj := -1
 	if a.t.root.kind == kindObject {
-		tobj = a.t.root.obj
+		tobj = int(a.t.root.obj)
 	}
-	return a.mergeObject(dst, tobj, root.obj), nil
+	return a.mergeObject(dst, tobj, int(root.obj)), nil
 }
 
 // applier is the state of one Apply, pooled so that a call in a steady
@@ -98,7 +98,7 @@ func (a *applier) mergeObject(dst []byte, tobj, pobj int) []byte {
 				continue
 			}
 			if i := a.lookup(tm, a.p.name(&pm[j], a.names)); i >= 0 {
-				tm[i].match = j
+				tm[i].match = int32(j)
 				pm[j].matched = true
 			}
 		}
@@ -149,9 +149,9 @@ func (a *applier) mergeValue(dst []byte, tv, pv *member) []byte {
 	}
 	tobj := -1
 	if tv != nil && tv.kind == kindObject {
-		tobj = tv.obj
+		tobj = int(tv.obj)
 	}
-	return a.mergeObject(dst, tobj, pv.obj)
+	return a.mergeObject(dst, tobj, int(pv.obj))
 }
 
 // group finds the names written more than once in an object's members:
@@ -160,13 +160,13 @@ func (a *applier) mergeValue(dst []byte, tv, pv *member) []byte {
 func (a *applier) group(d *doc, ms []member) {
 	for i := range ms {
 		m := &ms[i]
-		m.last, m.dup, m.match, m.matched = i, false, -1, false
+		m.last, m.dup, m.match, m.matched = int32(i), false, -1, false
 		if m.plain {
-			m.name = span{m.key.lo + 1, m.key.hi - 1}
+			m.nameLo, m.nameHi = int(m.key.lo)+1, int(m.key.hi)-1
 		} else {
-			lo := len(a.names)
+			m.nameLo = len(a.names)
 			a.names = appendUnquoted(a.names, d.src[m.key.lo+1:m.key.hi-1])
-			m.name = span{lo, len(a.names)}
+			m.nameHi = len(a.names)
 		}
 	}
 	if len(ms) <= smallObject {
@@ -174,7 +174,7 @@ func (a *applier) group(d *doc, ms []member) {
 			name := d.name(&ms[i], a.names)
 			for k := 0; k < i; k++ {
 				if !ms[k].dup && bytes.Equal(d.name(&ms[k], a.names), name) {
-					ms[k].last = i
+					ms[k].last = int32(i)
 					ms[i].dup = true
 					break
 				}
@@ -201,7 +201,7 @@ func (a *applier) group(d *doc, ms []member) {
 				break
 			}
 			if bytes.Equal(d.name(&ms[e-1], a.names), name) {
-				ms[e-1].last = i
+				ms[e-1].last = int32(i)
 				ms[i].dup = true
 				break
 			}
@@ -235,9 +235,9 @@ func (a *applier) lookup(tm []member, name []byte) int {
 // name returns a grouped member's decoded name.
 func (d *doc) name(m *member, names []byte) []byte {
 	if m.plain {
-		return d.src[m.name.lo:m.name.hi]
+		return d.src[m.nameLo:m.nameHi]
 	}
-	return names[m.name.lo:m.name.hi]
+	return names[m.nameLo:m.nameHi]
 }
 
 // appendKey appends a comma unless the member is the object's first (n is

@@ -1,6 +1,9 @@
 package mergepatch
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // MaxDepth is the deepest nesting of objects and arrays Apply reads, in
 // either input: a value inside 512 brackets is read, the 513th bracket is
@@ -17,26 +20,30 @@ const (
 	kindObject             // an object: merged member by member
 )
 
-// span is a byte range of an input, hi exclusive.
-type span struct{ lo, hi int }
+// span is a byte range of an input, hi exclusive. Offsets are int32 to
+// keep members small (reading them is most of the work): parse refuses an
+// input of 2 GiB or more.
+type span struct{ lo, hi int32 }
 
 // member is one name/value pair of an object that is not inside an array
 // (the merge never looks into arrays), or a document's root value.
 type member struct {
-	key  span // the name as written, quotes included
-	val  span // the value as written
-	obj  int  // the value's index in doc.objects, if kind is kindObject
+	key  span  // the name as written, quotes included
+	val  span  // the value as written
+	obj  int32 // the value's index in doc.objects, if kind is kindObject
 	kind kind
 	// plain is a name without escapes or bytes past ASCII: its bytes
 	// between the quotes are its decoded form.
 	plain bool
 
 	// Set by the one merge that reads this member's object.
-	name    span // the decoded name: in doc.src if plain, else in applier.names
-	last    int  // for a first occurrence, the index of the name's last one
 	dup     bool // a later occurrence of a name seen earlier in the object
-	match   int  // target: the patch member with the same name, or -1
 	matched bool // patch: a target member has the same name
+	// The decoded name: in doc.src if plain, else in applier.names, which
+	// can outgrow an int32 (a byte that is not UTF-8 decodes to three).
+	nameLo, nameHi int
+	last           int32 // for a first occurrence, the index of the name's last one
+	match          int32 // target: the patch member with the same name, or -1
 }
 
 // object is an object's members, members[first:first+n] of its doc, in
@@ -80,6 +87,9 @@ func (d *doc) fail(off int, format string, a ...any) error {
 // objects inside arrays are checked but not recorded.
 func (p *parser) parse(d *doc, src []byte, input string) error {
 	*d = doc{src: src, input: input, members: d.members[:0], objects: d.objects[:0]}
+	if len(src) > math.MaxInt32 {
+		return d.fail(0, "%d bytes is 2 GiB or more", len(src))
+	}
 	stack := p.stack[:0]
 	scratch := p.scratch[:0]
 	err := d.read(&stack, &scratch)
@@ -98,14 +108,14 @@ func (d *doc) read(stackp *[]frame, scratchp *[]member) error {
 	// the member being read.
 	complete := func(lo, hi int, k kind, obj int) {
 		if len(stack) == 0 {
-			d.root = member{val: span{lo, hi}, kind: k, obj: obj}
+			d.root = member{val: span{int32(lo), int32(hi)}, kind: k, obj: int32(obj)}
 			return
 		}
 		if arrays > 0 {
 			return
 		}
 		m := &scratch[stack[len(stack)-1].cur]
-		m.val, m.kind, m.obj = span{lo, hi}, k, obj
+		m.val, m.kind, m.obj = span{int32(lo), int32(hi)}, k, int32(obj)
 	}
 	// key reads an object's member name and its colon, from i.
 	key := func(i int) (int, error) {
@@ -121,7 +131,7 @@ func (d *doc) read(stackp *[]frame, scratchp *[]member) error {
 		}
 		if arrays == 0 {
 			stack[len(stack)-1].cur = len(scratch)
-			scratch = append(scratch, member{key: span{i, end}, plain: plain, obj: -1})
+			scratch = append(scratch, member{key: span{int32(i), int32(end)}, plain: plain, obj: -1})
 		}
 		j := d.space(end)
 		if j == n {
