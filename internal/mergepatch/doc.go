@@ -53,7 +53,7 @@
 //
 // Time is linear in the size of target and patch: each input is read once
 // without recursion, and members are matched by name through a hash table
-// (seeded per process, so that chosen names cannot make it quadratic).
+// (with a random seed, so that chosen names cannot make it quadratic).
 // Recursion follows only the patch's nested objects, at most MaxDepth.
 // AppendApply with a reused dst allocates nothing in a steady state.
 //
