@@ -93,6 +93,7 @@ func commandTable() (map[string]*command, []*command) {
 		{name: "getex", arity: -2, flags: fast | write | readsValue, first: 1, last: 1, step: 1, fn: cmdGetEx},
 		{name: "mget", arity: -2, flags: fast | readonly | offLoop | readsValue, first: 1, last: -1, step: 1, fn: cmdMGet},
 		{name: "mset", arity: -3, flags: write, first: 1, last: -1, step: 2, fn: cmdMSet},
+		{name: "session.merge", arity: -3, flags: write, first: 1, last: 1, step: 1, fn: cmdSessionMerge},
 		{name: "strlen", arity: 2, flags: fast | readonly, first: 1, last: 1, step: 1, fn: cmdStrlen},
 		// Keys.
 		{name: "del", arity: -2, flags: write, first: 1, last: -1, step: 1, fn: cmdDel},
