@@ -22,7 +22,8 @@ const (
 // number in value, by the rules in the package documentation: ok is false
 // when value is not one valid JSON object or no path yields an id. The id
 // is a sub-slice of value (with its capacity cut, so appending to it
-// copies) unless it had to be unescaped. Lookup panics if given more than
+// copies) unless it had to be unescaped. Lookup only reads value and
+// paths, so many goroutines may share them. It panics if given more than
 // MaxPaths paths.
 func Lookup(value []byte, paths []Path) (id []byte, ok bool) {
 	if len(paths) > MaxPaths {
@@ -130,9 +131,11 @@ atKey: // at the '"' of a key, or what should be one
 		return invalid
 	}
 	{
-		end, escaped := scanString(value, i+1)
-		if end < 0 {
-			return invalid
+		end, escaped := plainEnd(value, i+1), false
+		if end >= n || value[end] != '"' {
+			if end, escaped = scanString(value, end); end < 0 {
+				return invalid
+			}
 		}
 		if cur != 0 {
 			matched := match(paths, cur, depth-1, value[i+1:end], escaped)
@@ -184,9 +187,11 @@ atValue: // at a value, or what should be one
 		}
 		goto atValue
 	case '"':
-		end, _ := scanString(value, i+1)
-		if end < 0 {
-			return invalid
+		end := plainEnd(value, i+1)
+		if end >= n || value[end] != '"' {
+			if end, _ = scanString(value, end); end < 0 {
+				return invalid
+			}
 		}
 		record(found, leaf, i)
 		i = end + 1

@@ -24,31 +24,36 @@ func special(x uint64) uint64 {
 	return ((x-ones*0x20)&^x | (q-ones)&^q | (b-ones)&^b) & highs
 }
 
+// plainEnd returns the offset of the first byte at or after i that is '"',
+// '\' or a control character, looking eight bytes at a time: if fewer
+// than eight are left it stops there, whatever the byte. It is small enough
+// to be inlined where scan reads a string.
+func plainEnd(value []byte, i int) int {
+	for ; i+8 <= len(value); i += 8 {
+		if m := special(binary.LittleEndian.Uint64(value[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	return i
+}
+
 // scanString returns the offset of the '"' that closes the JSON string
-// whose contents start at i, and whether the string holds escapes; or -1
-// if the string is unterminated, holds a control character or an escape
-// encoding/json's scanner rejects.
+// whose contents start at or before i (any bytes before i being plain),
+// and whether the string holds escapes from i on; or -1 if the string is
+// unterminated, holds a control character or an escape encoding/json's
+// scanner rejects.
 func scanString(value []byte, i int) (end int, escaped bool) {
 	n := len(value)
 	for {
-		for i+8 <= n {
-			if m := special(binary.LittleEndian.Uint64(value[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
+		i = plainEnd(value, i)
+		for i < n && value[i] >= 0x20 && value[i] != '"' && value[i] != '\\' {
+			i++
 		}
-		for ; i < n; i++ {
-			c := value[i]
-			if c == '"' {
-				return i, escaped
-			}
-			if c == '\\' {
-				break
-			}
-			if c < 0x20 {
-				return -1, false
-			}
+		if i >= n || value[i] < 0x20 {
+			return -1, false
+		}
+		if value[i] == '"' {
+			return i, escaped
 		}
 		if i+1 >= n {
 			return -1, false
@@ -162,8 +167,10 @@ func keyEqual(raw []byte, escaped bool, key string) bool {
 		if string(raw) == key {
 			return true
 		}
-		if utf8.Valid(raw) {
-			// raw decodes to itself.
+		// Without escapes raw decodes to itself, but for each byte of
+		// invalid UTF-8, which becomes the three of U+FFFD: only a raw
+		// shorter than key can decode to it, and only if it is invalid.
+		if len(raw) >= len(key) || utf8.Valid(raw) {
 			return false
 		}
 	}
