@@ -70,12 +70,15 @@
 // # Cost
 //
 // Because a later duplicate key or trailing garbage can change the answer,
-// Lookup always reads the whole value, validating it as it goes: correctness
-// first. It stops early only where the answer cannot depend on the rest:
-// a value whose first non-space byte is not '{' (a gob value, for one) and
-// an empty list of paths are rejected at once. The scan is iterative, so
-// deep nesting costs no stack, and its time is linear in the length of the
-// value whatever the value or the paths. It allocates only when the id
-// holds escapes or invalid UTF-8; otherwise the id is a sub-slice of the
-// value.
+// Lookup reads the whole value, validating it as it goes: correctness
+// first. It skips reading only where the answer cannot depend on it: a
+// value whose first non-space byte is not '{' (a gob value, for one) or an
+// empty list of paths is rejected at once, and so is a value without a
+// backslash in which the last key of each path, followed by its closing
+// quote, occurs nowhere (a session before login has no `user"`): the bytes
+// package finds that out several times faster than the scan reads the
+// value. The scan is iterative, so deep nesting costs no stack, and its
+// time is linear in the length of the value whatever the value or the
+// paths. It allocates only when the id holds escapes or invalid UTF-8;
+// otherwise the id is a sub-slice of the value.
 package jsonpath

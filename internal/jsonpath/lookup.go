@@ -1,6 +1,7 @@
 package jsonpath
 
 import (
+	"bytes"
 	"math/bits"
 	"unicode/utf8"
 )
@@ -38,6 +39,21 @@ func Lookup(value []byte, paths []Path) (id []byte, ok bool) {
 		return lookupDeep(value, paths)
 	}
 	return nil, false
+}
+
+// absent reports whether no path can lead anywhere in value because the
+// last key of each, with its closing quote, is nowhere in it, which the byte search of the bytes
+// package tells much faster than scan can read the value. A key's raw
+// text is the key itself unless it holds escapes or invalid UTF-8 (which
+// decodes to U+FFFD): so this holds only for a value without a '\', and
+// for paths whose last key needs no escape and holds no U+FFFD.
+func absent(value []byte, paths []Path) bool {
+	for _, p := range paths {
+		if len(p.keys) > 0 && (p.last == nil || bytes.Contains(value, p.last)) {
+			return false
+		}
+	}
+	return bytes.IndexByte(value, '\\') < 0
 }
 
 // lookupDeep is Lookup for values nested deeper than Lookup's own stack
@@ -110,7 +126,7 @@ func scan(value []byte, paths []Path, stack []uint64, found *[MaxPaths]int) outc
 		}
 	}
 	i = skipSpace(value, 0)
-	if cur == 0 || i == n || value[i] != '{' {
+	if cur == 0 || i == n || value[i] != '{' || absent(value, paths) {
 		// No id whatever the rest says: no need to read it.
 		return invalid
 	}

@@ -59,6 +59,11 @@ var lookupCases = []lookupCase{
 	{name: "key with a dot", value: `{"a.b":"x","a":{"b":"y"}}`, spec: `a\.b`, id: "x", ok: true},
 	{name: "dotted path is not a dotted key", value: `{"a.b":"x"}`, spec: "a.b"},
 	{name: "key with a comma", value: `{"a,b":"x"}`, spec: `a\,b`, id: "x", ok: true},
+	{name: "key with a quote", value: `{"a\"b":"x"}`, spec: `a"b`, id: "x", ok: true},
+	{name: "key with a control character", value: `{"a\tb":"x"}`, spec: "a\tb", id: "x", ok: true},
+	{name: "last key only escaped", value: `{"passport":{"\u0075ser":"u1"}}`, id: "u1", ok: true},
+	{name: "last key only in a value", value: `{"passport":{"id":"u1"},"x":"user"}`},
+	{name: "last key only as a prefix", value: `{"passport":{"username":"u1"}}`},
 	{name: "key with a backslash", value: `{"a\\b":"x"}`, spec: `a\\b`, id: "x", ok: true},
 	{name: "key with spaces", value: `{" a ":{"b c":"x"}}`, spec: `\ a\ .b c`, id: "x", ok: true},
 	{name: "empty key cannot be named", value: `{"":{"user":"x"}}`, spec: "user"},
@@ -301,6 +306,26 @@ func TestLookupAllocs(t *testing.T) {
 		{"gob", "\x1e\xff\x81\x03", 0},
 		{"deep", `{"d":` + nest("[", "", "]", 5000) + `,"passport":{"user":"u1"}}`, 0},
 		{"escaped id", `{"passport":{"user":"a\u0062"}}`, 1},
+	} {
+		value := []byte(c.value)
+		got := testing.AllocsPerRun(100, func() { Lookup(value, paths) })
+		if got != c.allocs {
+			t.Errorf("%s: %v allocations per Lookup, want %v", c.name, got, c.allocs)
+		}
+	}
+	// A long last key, looked for with a byte search before the scan.
+	long := strings.Repeat("k", 100)
+	paths, err = Parse("a." + long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		value  string
+		allocs float64
+	}{
+		{"long key absent", anonymous, 0},
+		{"long key present", `{"a":{"` + long + `":"x"}}`, 0},
 	} {
 		value := []byte(c.value)
 		got := testing.AllocsPerRun(100, func() { Lookup(value, paths) })

@@ -33,6 +33,22 @@ var (
 // the top of a value with an id is an object.
 type Path struct {
 	keys []string
+	// last is the last key and its closing quote, as they must appear in a
+	// value without a backslash, or nil if the key cannot be written without
+	// escapes or might come from invalid UTF-8 (it holds U+FFFD).
+	last []byte
+}
+
+// newPath returns the Path of keys.
+func newPath(keys []string) Path {
+	p := Path{keys: keys}
+	k := keys[len(keys)-1]
+	if !strings.ContainsRune(k, utf8.RuneError) && !strings.ContainsFunc(k, func(r rune) bool {
+		return r < 0x20 || r == '"' || r == '\\'
+	}) {
+		p.last = []byte(k + `"`)
+	}
+	return p
 }
 
 // Keys returns the keys of the path, outermost first. The caller must not
@@ -110,7 +126,7 @@ func Parse(spec string) ([]Path, error) {
 			if len(paths) == MaxPaths {
 				return fail(ErrLimit, fmt.Sprintf("more than %d paths", MaxPaths))
 			}
-			paths = append(paths, Path{keys: keys})
+			paths = append(paths, newPath(keys))
 			keys, start = nil, true
 			continue
 		}
