@@ -225,17 +225,23 @@ var lookupCases = []lookupCase{
 	{name: "past 128 levels, then an id", value: `{"d":` + nest(`{"a":`, "1", "}", 200) + `,"passport":{"user":"u1"}}`, id: "u1", ok: true},
 }
 
+// mustParse returns the paths of spec, passport.user for "".
+func mustParse(t testing.TB, spec string) []Path {
+	t.Helper()
+	if spec == "" {
+		spec = "passport.user"
+	}
+	paths, err := Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return paths
+}
+
 func TestLookup(t *testing.T) {
 	for _, c := range lookupCases {
 		t.Run(c.name, func(t *testing.T) {
-			spec := c.spec
-			if spec == "" {
-				spec = "passport.user"
-			}
-			paths, err := Parse(spec)
-			if err != nil {
-				t.Fatal(err)
-			}
+			paths := mustParse(t, c.spec)
 			id, ok := Lookup([]byte(c.value), paths)
 			if ok != c.ok || string(id) != c.id {
 				t.Errorf("Lookup = %q, %v; want %q, %v", id, ok, c.id, c.ok)
@@ -287,46 +293,28 @@ func TestLookupIDCapacity(t *testing.T) {
 }
 
 func TestLookupAllocs(t *testing.T) {
-	paths, err := Parse("passport.user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name   string
-		value  string
-		allocs float64
-	}{
-		{"plain id", session, 0},
-		{"number id", `{"passport":{"user":42}}`, 0},
-		{"unicode id", `{"passport":{"user":"Zoë"}}`, 0},
-		{"no id", anonymous, 0},
-		{"escaped key", `{"pass\u0070ort":{"user":"u1"}}`, 0},
-		{"invalid UTF-8 key", "{\"pass\xffport\":{\"user\":\"u1\"}}", 0},
-		{"invalid", session[:100], 0},
-		{"gob", "\x1e\xff\x81\x03", 0},
-		{"deep", `{"d":` + nest("[", "", "]", 5000) + `,"passport":{"user":"u1"}}`, 0},
-		{"escaped id", `{"passport":{"user":"a\u0062"}}`, 1},
-	} {
-		value := []byte(c.value)
-		got := testing.AllocsPerRun(100, func() { Lookup(value, paths) })
-		if got != c.allocs {
-			t.Errorf("%s: %v allocations per Lookup, want %v", c.name, got, c.allocs)
-		}
-	}
-	// A long last key, looked for with a byte search before the scan.
+	// A long last key is looked for with a byte search before the scan.
 	long := strings.Repeat("k", 100)
-	paths, err = Parse("a." + long)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct {
 		name   string
+		spec   string // "" means passport.user
 		value  string
 		allocs float64
 	}{
-		{"long key absent", anonymous, 0},
-		{"long key present", `{"a":{"` + long + `":"x"}}`, 0},
+		{"plain id", "", session, 0},
+		{"number id", "", `{"passport":{"user":42}}`, 0},
+		{"unicode id", "", `{"passport":{"user":"Zoë"}}`, 0},
+		{"no id", "", anonymous, 0},
+		{"escaped key", "", `{"pass\u0070ort":{"user":"u1"}}`, 0},
+		{"invalid UTF-8 key", "", "{\"pass\xffport\":{\"user\":\"u1\"}}", 0},
+		{"invalid", "", session[:100], 0},
+		{"gob", "", "\x1e\xff\x81\x03", 0},
+		{"deep", "", `{"d":` + nest("[", "", "]", 5000) + `,"passport":{"user":"u1"}}`, 0},
+		{"escaped id", "", `{"passport":{"user":"a\u0062"}}`, 1},
+		{"long key absent", "a." + long, anonymous, 0},
+		{"long key present", "a." + long, `{"a":{"` + long + `":"x"}}`, 0},
 	} {
+		paths := mustParse(t, c.spec)
 		value := []byte(c.value)
 		got := testing.AllocsPerRun(100, func() { Lookup(value, paths) })
 		if got != c.allocs {
