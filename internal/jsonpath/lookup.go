@@ -31,10 +31,10 @@ func Lookup(value []byte, paths []Path) (id []byte, ok bool) {
 		panic("jsonpath: Lookup given more than MaxPaths paths")
 	}
 	var small [2]uint64 // a bit per level of nesting: most values fit in 128
-	var found [MaxPaths]int
-	switch scan(value, paths, small[:], &found) {
+	t := tracker{paths: paths}
+	switch scan(value, &t, small[:]) {
 	case valid:
-		return result(value, paths, &found)
+		return t.result(value)
 	case overflow:
 		return lookupDeep(value, paths)
 	}
@@ -63,19 +63,64 @@ func absent(value []byte, paths []Path) bool {
 //go:noinline
 func lookupDeep(value []byte, paths []Path) ([]byte, bool) {
 	var stack [(maxNesting + 63) / 64]uint64
-	var found [MaxPaths]int
-	if scan(value, paths, stack[:], &found) != valid {
+	t := tracker{paths: paths}
+	if scan(value, &t, stack[:]) != valid {
 		return nil, false
 	}
-	return result(value, paths, &found)
+	return t.result(value)
 }
 
-// result returns the id of the first path that found one. found[j] is the
-// offset of the string or number path j leads to, or 0 for none: no id
-// can start at offset 0, where the top-level object opens.
-func result(value []byte, paths []Path, found *[MaxPaths]int) ([]byte, bool) {
-	for j := range paths {
-		start := found[j]
+// A tracker follows the paths through a scan of value.
+type tracker struct {
+	paths []Path
+	// ends[k] is the set of paths, a bit per path, that end at key k.
+	ends [MaxDepth]uint32
+	// found[j] is the offset of the string or number path j leads to, or 0
+	// for none: no id can start at offset 0, where the top-level object
+	// opens.
+	found [MaxPaths]int
+}
+
+// start returns the set of paths with keys, and fills in ends.
+func (t *tracker) start() uint32 {
+	var all uint32
+	for j, p := range t.paths {
+		if len(p.keys) > 0 {
+			all |= 1 << j
+			t.ends[len(p.keys)-1] |= 1 << j
+		}
+	}
+	return all
+}
+
+// key reads an object key, whose raw (still escaped) text is raw, for the
+// paths in cur, whose key at index k it may be. It resets what the paths
+// it matches found, and returns those of them that end there and those
+// that go on.
+func (t *tracker) key(cur uint32, k int, raw []byte, escaped bool) (leaf, inner uint32) {
+	var m uint32
+	for c := cur; c != 0; c &= c - 1 {
+		j := bits.TrailingZeros32(c)
+		if keyEqual(raw, escaped, t.paths[j].keys[k]) {
+			m |= 1 << j
+			t.found[j] = 0
+		}
+	}
+	leaf = m & t.ends[k]
+	return leaf, m &^ leaf
+}
+
+// record notes that the paths in leaf lead to the value at offset i.
+func (t *tracker) record(leaf uint32, i int) {
+	for ; leaf != 0; leaf &= leaf - 1 {
+		t.found[bits.TrailingZeros32(leaf)] = i
+	}
+}
+
+// result returns the id of the first path that found one.
+func (t *tracker) result(value []byte) ([]byte, bool) {
+	for j := range t.paths {
+		start := t.found[j]
 		if start == 0 {
 			continue
 		}
@@ -94,7 +139,7 @@ func result(value []byte, paths []Path, found *[MaxPaths]int) ([]byte, bool) {
 }
 
 // scan reads value once, checking that it is one valid JSON object and
-// noting in found, for each path, where the string or number it leads to
+// noting in t, for each path, where the string or number it leads to
 // starts. stack holds a bit per level of nesting, set for an object.
 //
 // A path is alive in an object when the keys that lead to the object match
@@ -104,10 +149,10 @@ func result(value []byte, paths []Path, found *[MaxPaths]int) ([]byte, bool) {
 // beyond MaxDepth, where no path reaches. A key that matches the next key
 // of a path alive in its object resets what that path found: with
 // duplicate keys the last one counts. If the path ends at that key (its
-// bit is in ends[d-1]) the value found is the key's value, when that is a
+// bit is in t.ends[d-1]) the value found is the key's value, when that is a
 // string or a number; otherwise the path stays alive inside the value if
 // the value is an object.
-func scan(value []byte, paths []Path, stack []uint64, found *[MaxPaths]int) outcome {
+func scan(value []byte, t *tracker, stack []uint64) outcome {
 	var (
 		n           = len(value)
 		i           int
@@ -117,16 +162,10 @@ func scan(value []byte, paths []Path, stack []uint64, found *[MaxPaths]int) outc
 		cur         uint32
 		leaf, inner uint32 // of the last key: paths that end there, and that go on
 		alive       [MaxDepth + 1]uint32
-		ends        [MaxDepth]uint32
 	)
-	for j, p := range paths {
-		if len(p.keys) > 0 {
-			cur |= 1 << j
-			ends[len(p.keys)-1] |= 1 << j
-		}
-	}
+	cur = t.start()
 	i = skipSpace(value, 0)
-	if cur == 0 || i == n || value[i] != '{' || absent(value, paths) {
+	if cur == 0 || i == n || value[i] != '{' || absent(value, t.paths) {
 		// No id whatever the rest says: no need to read it.
 		return invalid
 	}
@@ -154,12 +193,7 @@ atKey: // at the '"' of a key, or what should be one
 			}
 		}
 		if cur != 0 {
-			matched := match(paths, cur, depth-1, value[i+1:end], escaped)
-			for m := matched; m != 0; m &= m - 1 {
-				found[bits.TrailingZeros32(m)] = 0
-			}
-			leaf = matched & ends[depth-1]
-			inner = matched &^ leaf
+			leaf, inner = t.key(cur, depth-1, value[i+1:end], escaped)
 		}
 		i = skipSpace(value, end+1)
 	}
@@ -209,7 +243,7 @@ atValue: // at a value, or what should be one
 				return invalid
 			}
 		}
-		record(found, leaf, i)
+		t.record(leaf, i)
 		i = end + 1
 	case 't':
 		if !hasLiteral(value[i:], "true") {
@@ -231,7 +265,7 @@ atValue: // at a value, or what should be one
 		if end < 0 {
 			return invalid
 		}
-		record(found, leaf, i)
+		t.record(leaf, i)
 		i = end
 	}
 	leaf, inner = 0, 0
@@ -269,26 +303,6 @@ closed: // just after the '}' or ']' that closed the container at depth
 		cur = alive[depth]
 	}
 	goto afterValue
-}
-
-// record notes that the paths in leaf lead to the value at offset i.
-func record(found *[MaxPaths]int, leaf uint32, i int) {
-	for ; leaf != 0; leaf &= leaf - 1 {
-		found[bits.TrailingZeros32(leaf)] = i
-	}
-}
-
-// match returns the paths in cur whose key at index k is the object key
-// whose raw (still escaped) text is raw.
-func match(paths []Path, cur uint32, k int, raw []byte, escaped bool) uint32 {
-	var m uint32
-	for c := cur; c != 0; c &= c - 1 {
-		j := bits.TrailingZeros32(c)
-		if keyEqual(raw, escaped, paths[j].keys[k]) {
-			m |= 1 << j
-		}
-	}
-	return m
 }
 
 // skipSpace returns the offset of the first byte at or after i that is not

@@ -82,8 +82,11 @@ func (p Path) String() string {
 // "passport.user" (the package documentation gives the syntax), into the
 // paths Lookup takes. The error wraps ErrSyntax or ErrLimit.
 func Parse(spec string) ([]Path, error) {
+	wrap := func(err error, why string) error {
+		return fmt.Errorf("jsonpath: path %q: %s: %w", spec, why, err)
+	}
 	fail := func(err error, why string) ([]Path, error) {
-		return nil, fmt.Errorf("jsonpath: path %q: %s: %w", spec, why, err)
+		return nil, wrap(err, why)
 	}
 	if len(spec) > MaxSpecLen {
 		return fail(ErrLimit, fmt.Sprintf("longer than %d bytes", MaxSpecLen))
@@ -101,15 +104,17 @@ func Parse(spec string) ([]Path, error) {
 		solid int    // len(key) up to its last byte that is not an unescaped space
 		start = true // no byte of the current path read yet, but spaces
 	)
-	endKey := func(trim bool) error {
+	// endKey ends the key before byte i, trimming trailing spaces if it
+	// ends the path.
+	endKey := func(i int, trim bool) error {
 		if trim {
 			key = key[:solid]
 		}
 		if len(key) == 0 {
-			return ErrSyntax
+			return wrap(ErrSyntax, fmt.Sprintf("empty key before byte %d", i))
 		}
 		if len(keys) == MaxDepth {
-			return ErrLimit
+			return wrap(ErrLimit, fmt.Sprintf("more than %d keys in a path", MaxDepth))
 		}
 		keys = append(keys, string(key))
 		key, solid = key[:0], 0
@@ -117,11 +122,8 @@ func Parse(spec string) ([]Path, error) {
 	}
 	for i := 0; i <= len(spec); i++ {
 		if i == len(spec) || spec[i] == ',' {
-			if err := endKey(true); err != nil {
-				if errors.Is(err, ErrLimit) {
-					return fail(err, fmt.Sprintf("more than %d keys in a path", MaxDepth))
-				}
-				return fail(err, fmt.Sprintf("empty key before byte %d", i))
+			if err := endKey(i, true); err != nil {
+				return nil, err
 			}
 			if len(paths) == MaxPaths {
 				return fail(ErrLimit, fmt.Sprintf("more than %d paths", MaxPaths))
@@ -135,11 +137,8 @@ func Parse(spec string) ([]Path, error) {
 		case c == ' ' && start:
 			continue
 		case c == '.':
-			if err := endKey(false); err != nil {
-				if errors.Is(err, ErrLimit) {
-					return fail(err, fmt.Sprintf("more than %d keys in a path", MaxDepth))
-				}
-				return fail(err, fmt.Sprintf("empty key before byte %d", i))
+			if err := endKey(i, false); err != nil {
+				return nil, err
 			}
 		case c == '\\':
 			if i+1 == len(spec) || !strings.ContainsRune(`.,\ `, rune(spec[i+1])) {
