@@ -1,0 +1,84 @@
+// Package jsonpath reads one field of a JSON session value, such as the
+// user id that the user index of issue 15 (--user-field) files sessions
+// under, in one pass over the value and without decoding it.
+//
+// express-session with passport, the usual login stack of express and koa
+// apps, stores a session as
+//
+//	{"cookie":{"originalMaxAge":86400000,...},"passport":{"user":"ID"}}
+//
+// and the default --user-field, "passport.user", names the "ID" in it.
+// Lookup runs on every write of a session, so it allocates nothing unless
+// the id it returns has to be unescaped.
+//
+// # Paths
+//
+// Parse reads a spec: a comma-separated list of paths, each a dot-separated
+// list of object keys, such as "passport.user,user.id". A backslash makes
+// the next character part of the key: "\." is a dot, "\," a comma, "\\" a
+// backslash and "\ " a space; a backslash before anything else is an
+// error. Spaces around a path are ignored ("a.b, c" is "a.b" and "c"), but
+// spaces inside it, also around a dot, are part of the keys. A key
+// cannot be empty, and the spec must be valid UTF-8. An empty spec, or
+// one of spaces only, has no paths. A key is matched against the object
+// key as encoding/json decodes it, exactly: case matters, and "\u0061"
+// in the JSON is "a". There are no array indexes: a key "0" is an object
+// key. A spec holds at most MaxSpecLen bytes and MaxPaths paths of at most
+// MaxDepth keys each.
+//
+// # Rules
+//
+// Lookup answers what this Go code would, with encoding/json, for the
+// first path in the list that yields an id:
+//
+//	var v any
+//	if !json.Valid(value) { return nil, false }
+//	d := json.NewDecoder(bytes.NewReader(value))
+//	d.UseNumber()
+//	d.Decode(&v)
+//	for _, key := range path {
+//		m, ok := v.(map[string]any)
+//		if !ok { return nil, false }
+//		if v, ok = m[key]; !ok { return nil, false }
+//	}
+//	switch v := v.(type) {
+//	case string:
+//		return []byte(v), true
+//	case json.Number:
+//		return []byte(v), true
+//	}
+//	return nil, false
+//
+// Spelled out:
+//
+//   - The value must be exactly one valid JSON document (RFC 8259, with
+//     encoding/json's nesting limit of 10,000) whose top level is an object,
+//     optionally surrounded by whitespace. Anything else, such as a gob value
+//     from scs, truncated JSON, trailing garbage, a top-level array, a
+//     byte-order mark, or an object nested 10,001 deep, has no id.
+//   - A path that reaches a string yields its contents, unescaped: "a\u0062"
+//     is "ab". Invalid UTF-8 in the string and \u escapes of unpaired
+//     surrogates each become U+FFFD, as encoding/json does. The empty string
+//     is an id of zero bytes: whether that names a user is the caller's call.
+//   - A path that reaches a number yields the number's text as written,
+//     "1.5e3" is "1.5e3", as json.Number keeps it.
+//   - A path that reaches an object, an array, true, false or null, that
+//     runs into a non-object on the way, or that is missing, yields nothing.
+//   - When an object has a key twice, the last one counts, as it does for
+//     encoding/json: {"a":{"b":"x"},"a":{}} has nothing at "a.b".
+//
+// # Cost
+//
+// Because a later duplicate key or trailing garbage can change the answer,
+// Lookup reads the whole value, validating it as it goes: correctness
+// first. It skips reading only where the answer cannot depend on it: a
+// value whose first non-space byte is not '{' (a gob value, for one) or an
+// empty list of paths is rejected at once, and so is a value without a
+// backslash in which the last key of each path, followed by its closing
+// quote, occurs nowhere (a session before login has no `user"`): the bytes
+// package finds that out several times faster than the scan reads the
+// value. The scan is iterative, so deep nesting costs no stack, and its
+// time is linear in the length of the value whatever the value or the
+// paths. It allocates only when the id holds escapes or invalid UTF-8;
+// otherwise the id is a sub-slice of the value.
+package jsonpath

@@ -1,0 +1,368 @@
+package jsonpath
+
+import (
+	"bytes"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// maxNesting is encoding/json's limit on nested arrays and objects
+// (maxNestingDepth in its scanner.go): 10,000 deep is valid, 10,001 not.
+const maxNesting = 10000
+
+// outcome is what a scan found out about a value.
+type outcome uint8
+
+const (
+	invalid  outcome = iota // not one valid JSON object
+	valid                   // one valid JSON object; the results are final
+	overflow                // nested deeper than the stack given; scan again
+)
+
+// Lookup returns the id at the first of paths that leads to a string or a
+// number in value, by the rules in the package documentation: ok is false
+// when value is not one valid JSON object or no path yields an id. The id
+// is a sub-slice of value (with its capacity cut, so appending to it
+// copies) unless it had to be unescaped. Lookup only reads value and
+// paths, so many goroutines may share them. It panics if given more than
+// MaxPaths paths.
+func Lookup(value []byte, paths []Path) (id []byte, ok bool) {
+	if len(paths) > MaxPaths {
+		panic("jsonpath: Lookup given more than MaxPaths paths")
+	}
+	var small [2]uint64 // a bit per level of nesting: most values fit in 128
+	t := tracker{paths: paths}
+	switch scan(value, &t, small[:]) {
+	case valid:
+		return t.result(value)
+	case overflow:
+		return lookupDeep(value, paths)
+	}
+	return nil, false
+}
+
+// absent reports whether no path can lead anywhere in value because the
+// last key of each, with its closing quote, is nowhere in it, which the byte search of the bytes
+// package tells much faster than scan can read the value. A key's raw
+// text is the key itself unless it holds escapes or invalid UTF-8 (which
+// decodes to U+FFFD): so this holds only for a value without a '\', and
+// for paths whose last key needs no escape and holds no U+FFFD.
+func absent(value []byte, paths []Path) bool {
+	for _, p := range paths {
+		if len(p.keys) > 0 && (p.last == nil || bytes.Contains(value, p.last)) {
+			return false
+		}
+	}
+	return bytes.IndexByte(value, '\\') < 0
+}
+
+// lookupDeep is Lookup for values nested deeper than Lookup's own stack
+// holds. It is a function of its own so that Lookup does not zero this
+// stack on every call.
+//
+//go:noinline
+func lookupDeep(value []byte, paths []Path) ([]byte, bool) {
+	var stack [(maxNesting + 63) / 64]uint64
+	t := tracker{paths: paths}
+	if scan(value, &t, stack[:]) != valid {
+		return nil, false
+	}
+	return t.result(value)
+}
+
+// A tracker follows the paths through a scan of value.
+type tracker struct {
+	paths []Path
+	// ends[k] is the set of paths, a bit per path, that end at key k.
+	ends [MaxDepth]uint32
+	// found[j] is the offset of the string or number path j leads to, or 0
+	// for none: no id can start at offset 0, where the top-level object
+	// opens.
+	found [MaxPaths]int
+}
+
+// start returns the set of paths with keys, and fills in ends.
+func (t *tracker) start() uint32 {
+	var all uint32
+	for j, p := range t.paths {
+		if len(p.keys) > 0 {
+			all |= 1 << j
+			t.ends[len(p.keys)-1] |= 1 << j
+		}
+	}
+	return all
+}
+
+// key reads an object key, whose raw (still escaped) text is raw, for the
+// paths in cur, whose key at index k it may be. It resets what the paths
+// it matches found, and returns those of them that end there and those
+// that go on.
+func (t *tracker) key(cur uint32, k int, raw []byte, escaped bool) (leaf, inner uint32) {
+	var m uint32
+	for c := cur; c != 0; c &= c - 1 {
+		j := bits.TrailingZeros32(c)
+		if keyEqual(raw, escaped, t.paths[j].keys[k]) {
+			m |= 1 << j
+			t.found[j] = 0
+		}
+	}
+	leaf = m & t.ends[k]
+	return leaf, m &^ leaf
+}
+
+// record notes that the paths in leaf lead to the value at offset i.
+func (t *tracker) record(leaf uint32, i int) {
+	for ; leaf != 0; leaf &= leaf - 1 {
+		t.found[bits.TrailingZeros32(leaf)] = i
+	}
+}
+
+// result returns the id of the first path that found one.
+func (t *tracker) result(value []byte) ([]byte, bool) {
+	for j := range t.paths {
+		start := t.found[j]
+		if start == 0 {
+			continue
+		}
+		if value[start] != '"' {
+			end := scanNumber(value, start)
+			return value[start:end:end], true
+		}
+		end, escaped := scanString(value, start+1)
+		raw := value[start+1 : end : end]
+		if !escaped && utf8.Valid(raw) {
+			return raw, true
+		}
+		return unquote(raw), true
+	}
+	return nil, false
+}
+
+// scan reads value once, checking that it is one valid JSON object and
+// noting in t, for each path, where the string or number it leads to
+// starts. stack holds a bit per level of nesting, set for an object.
+//
+// A path is alive in an object when the keys that lead to the object match
+// its first keys. alive[d] is the set of paths alive in the object at depth
+// d (the top-level object is at depth 1), a bit per path; cur is the set
+// alive in the innermost open container, empty for arrays and for depths
+// beyond MaxDepth, where no path reaches. A key that matches the next key
+// of a path alive in its object resets what that path found: with
+// duplicate keys the last one counts. If the path ends at that key (its
+// bit is in t.ends[d-1]) the value found is the key's value, when that is a
+// string or a number; otherwise the path stays alive inside the value if
+// the value is an object.
+func scan(value []byte, t *tracker, stack []uint64) outcome {
+	var (
+		n           = len(value)
+		i           int
+		c           byte
+		inObject    bool
+		depth       int
+		cur         uint32
+		leaf, inner uint32 // of the last key: paths that end there, and that go on
+		alive       [MaxDepth + 1]uint32
+	)
+	cur = t.start()
+	i = skipSpace(value, 0)
+	if cur == 0 || i == n || value[i] != '{' || absent(value, t.paths) {
+		// No id whatever the rest says: no need to read it.
+		return invalid
+	}
+	depth = 1
+	stack[0] |= 1
+	alive[1] = cur
+	i++
+
+objectStart: // just after '{'
+	i = skipSpace(value, i)
+	if i < n && value[i] == '}' {
+		i++
+		goto closed
+	}
+
+atKey: // at the '"' of a key, or what should be one
+	if i >= n || value[i] != '"' {
+		return invalid
+	}
+	{
+		end, escaped := plainEnd(value, i+1), false
+		if end >= n || value[end] != '"' {
+			if end, escaped = scanString(value, end); end < 0 {
+				return invalid
+			}
+		}
+		if cur != 0 {
+			leaf, inner = t.key(cur, depth-1, value[i+1:end], escaped)
+		}
+		i = skipSpace(value, end+1)
+	}
+	if i >= n || value[i] != ':' {
+		return invalid
+	}
+	i = skipSpace(value, i+1)
+
+atValue: // at a value, or what should be one
+	if i >= n {
+		return invalid
+	}
+	switch value[i] {
+	case '{', '[':
+		depth++
+		if depth > maxNesting {
+			return invalid
+		}
+		w, bit := (depth-1)>>6, uint64(1)<<((depth-1)&63)
+		if w >= len(stack) {
+			return overflow
+		}
+		if value[i] == '[' {
+			stack[w] &^= bit
+			inner = 0
+		} else {
+			stack[w] |= bit
+		}
+		cur, leaf, inner = inner, 0, 0
+		if depth <= MaxDepth {
+			alive[depth] = cur
+		}
+		if value[i] == '{' {
+			i++
+			goto objectStart
+		}
+		i = skipSpace(value, i+1)
+		if i < n && value[i] == ']' {
+			i++
+			goto closed
+		}
+		goto atValue
+	case '"':
+		end := plainEnd(value, i+1)
+		if end >= n || value[end] != '"' {
+			if end, _ = scanString(value, end); end < 0 {
+				return invalid
+			}
+		}
+		t.record(leaf, i)
+		i = end + 1
+	case 't':
+		if !hasLiteral(value[i:], "true") {
+			return invalid
+		}
+		i += 4
+	case 'f':
+		if !hasLiteral(value[i:], "false") {
+			return invalid
+		}
+		i += 5
+	case 'n':
+		if !hasLiteral(value[i:], "null") {
+			return invalid
+		}
+		i += 4
+	default:
+		end := scanNumber(value, i)
+		if end < 0 {
+			return invalid
+		}
+		t.record(leaf, i)
+		i = end
+	}
+	leaf, inner = 0, 0
+
+afterValue: // after a value in the container at depth
+	i = skipSpace(value, i)
+	if i >= n {
+		return invalid
+	}
+	c = value[i]
+	inObject = stack[(depth-1)>>6]&(1<<((depth-1)&63)) != 0
+	switch {
+	case c == ',':
+		i = skipSpace(value, i+1)
+		if inObject {
+			goto atKey
+		}
+		goto atValue
+	case inObject && c == '}', !inObject && c == ']':
+		i++
+		goto closed
+	}
+	return invalid
+
+closed: // just after the '}' or ']' that closed the container at depth
+	depth--
+	if depth == 0 {
+		if skipSpace(value, i) != n {
+			return invalid
+		}
+		return valid
+	}
+	cur = 0
+	if depth <= MaxDepth {
+		cur = alive[depth]
+	}
+	goto afterValue
+}
+
+// skipSpace returns the offset of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(value []byte, i int) int {
+	for ; i < len(value); i++ {
+		c := value[i]
+		if c > ' ' || c != ' ' && c != '\n' && c != '\r' && c != '\t' {
+			return i
+		}
+	}
+	return i
+}
+
+// hasLiteral reports whether b starts with lit.
+func hasLiteral(b []byte, lit string) bool {
+	return len(b) >= len(lit) && string(b[:len(lit)]) == lit
+}
+
+// scanNumber returns the offset just past the JSON number that starts at i,
+// or -1 if none does. The byte after it is for the caller to check.
+func scanNumber(value []byte, i int) int {
+	n := len(value)
+	if value[i] == '-' {
+		i++
+	}
+	switch {
+	case i < n && value[i] == '0':
+		i++
+	case i < n && '1' <= value[i] && value[i] <= '9':
+		i = digits(value, i+1)
+	default:
+		return -1
+	}
+	if i < n && value[i] == '.' {
+		if i+1 >= n || !isDigit(value[i+1]) {
+			return -1
+		}
+		i = digits(value, i+1)
+	}
+	if i < n && (value[i] == 'e' || value[i] == 'E') {
+		i++
+		if i < n && (value[i] == '+' || value[i] == '-') {
+			i++
+		}
+		if i >= n || !isDigit(value[i]) {
+			return -1
+		}
+		i = digits(value, i)
+	}
+	return i
+}
+
+// digits returns the offset of the first byte at or after i that is not a
+// decimal digit.
+func digits(value []byte, i int) int {
+	for i < len(value) && isDigit(value[i]) {
+		i++
+	}
+	return i
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
