@@ -29,6 +29,9 @@ type Config struct {
 	// (flag, variable, file or default), by name: what CONFIG GET
 	// answers for the settings the server does not name itself.
 	texts map[string]string
+	// given are the settings a flag, a variable or the file gave, by
+	// name: not left at their defaults.
+	given map[string]bool
 
 	// MaxMemory caps the store's memory, in bytes. Default 0: no cap.
 	MaxMemory int64
@@ -467,8 +470,21 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 	if len(c.Cluster.Join) > 0 && c.Cluster.Addr == "" {
 		return nil, errors.New("config: join needs cluster-addr, the address this node gossips on (without it, sessiond is a single server)")
 	}
+	if c.Cluster.Addr == "" {
+		for _, name := range clusterOnly {
+			if c.given[name] {
+				return nil, fmt.Errorf("config: %s is a cluster setting, and cluster-addr is not set (without it, sessiond is a single server)", name)
+			}
+		}
+	}
 	return c, nil
 }
+
+// clusterOnly are the settings that mean something only with
+// cluster-addr: given without it, they are a config error rather than
+// ignored, since whoever gave them expects a cluster.
+var clusterOnly = []string{"cluster-advertise", "cluster-data-addr", "join-timeout", "node-name", "cluster-name",
+	"cluster-key", "cluster-insecure", "cluster-expect", "sync-timeout", "cluster-repair-interval"}
 
 // apply sets the named setting in c from text, and names the source if the
 // text is bad.
@@ -476,6 +492,10 @@ func apply(c *Config, name, text, source string) error {
 	if err := c.set(lookup(name), text); err != nil {
 		return &settingError{key: name, value: text, source: source, err: err}
 	}
+	if c.given == nil {
+		c.given = map[string]bool{}
+	}
+	c.given[name] = true
 	return nil
 }
 

@@ -215,8 +215,9 @@ func TestLoadConfig(t *testing.T) {
 		{
 			// During a key change: the first encrypts, both decrypt.
 			name: "several cluster keys",
-			args: []string{"--cluster-key", " MDEyMzQ1Njc4OWFiY2RlZg==, YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="},
+			args: []string{"--cluster-addr", "127.0.0.1:7946", "--cluster-key", " MDEyMzQ1Njc4OWFiY2RlZg==, YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="},
 			want: defaults(func(c *Config) {
+				c.Cluster.Addr = "127.0.0.1:7946"
 				c.Cluster.Keys = [][]byte{[]byte("0123456789abcdef"), []byte("abcdefghijklmnopqrstuvwxyz123456")}
 			}),
 		},
@@ -234,9 +235,10 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "one cluster key as a string in the file",
 			args: []string{"--config", "$FILE"},
-			file: "cluster-key = \"MDEyMzQ1Njc4OWFiY2RlZg==\"\n",
+			file: "cluster-addr = \"127.0.0.1:7946\"\ncluster-key = \"MDEyMzQ1Njc4OWFiY2RlZg==\"\n",
 			want: defaults(func(c *Config) {
 				c.File = "$FILE"
+				c.Cluster.Addr = "127.0.0.1:7946"
 				c.Cluster.Keys = [][]byte{[]byte("0123456789abcdef")}
 			}),
 		},
@@ -329,6 +331,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 			tt.want.File = strings.ReplaceAll(tt.want.File, "$FILE", path)
 			got.texts = nil // TestSettingTexts
+			got.given = nil // TestClusterOnly
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("loadConfig =\n%+v, want\n%+v", *got, tt.want)
 			}
@@ -633,7 +636,7 @@ func noEnv(string) (string, bool) { return "", false }
 // the source that won (flag over variable over file over default), with
 // the cluster key hidden, booleans as yes or no, and --version left out.
 func TestSettingTexts(t *testing.T) {
-	c, _, err := load(t, []string{"--config", "$FILE", "--maxmemory", "2gb", "--cluster-key", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=", "--dir-repair"},
+	c, _, err := load(t, []string{"--config", "$FILE", "--maxmemory", "2gb", "--cluster-addr", "127.0.0.1:7946", "--cluster-key", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=", "--dir-repair"},
 		map[string]string{"SESSIOND_EVENT_LOOPS": "0", "SESSIOND_MAXMEMORY": "1gb"},
 		"tombstone-ttl = \"2h\"\nevent-loops = 2\n")
 	if err != nil {
@@ -662,6 +665,34 @@ func TestSettingTexts(t *testing.T) {
 	for _, s := range settings {
 		if _, ok := got[s.name]; !ok && s.name != "version" {
 			t.Errorf("settingTexts() has no %s", s.name)
+		}
+	}
+}
+
+// TestClusterOnly: a cluster setting given without --cluster-addr, from
+// any source, is a config error naming it, not a setting silently
+// ignored; with --cluster-addr it is taken.
+func TestClusterOnly(t *testing.T) {
+	for _, name := range clusterOnly {
+		value := map[string]string{
+			"cluster-advertise": "10.0.0.1:7946", "cluster-data-addr": "127.0.0.1:7947", "join-timeout": "5s",
+			"node-name": "n1", "cluster-name": "c", "cluster-key": "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=",
+			"cluster-insecure": "true", "cluster-expect": "3", "sync-timeout": "1s", "cluster-repair-interval": "10s",
+		}[name]
+		if value == "" {
+			t.Fatalf("no test value for %s", name)
+		}
+		flag := []string{"--" + name + "=" + value}
+		_, _, err := load(t, flag, nil, "")
+		want := "config: " + name + " is a cluster setting, and cluster-addr is not set (without it, sessiond is a single server)"
+		if err == nil || err.Error() != want {
+			t.Errorf("--%s %s alone: %v, want %q", name, value, err, want)
+		}
+		if _, _, err := load(t, nil, map[string]string{envName(name): value}, ""); err == nil {
+			t.Errorf("%s=%s alone: no error", envName(name), value)
+		}
+		if _, _, err := load(t, append([]string{"--cluster-addr", "127.0.0.1:7946"}, flag...), nil, ""); err != nil {
+			t.Errorf("--%s %s with --cluster-addr: %v", name, value, err)
 		}
 	}
 }
