@@ -117,6 +117,27 @@ func (s *memberStates) suspected(name string) {
 	}
 }
 
+// present returns the members alive or suspect but self, each as a
+// memberlist node with its name and gossip address, for a message to it.
+func (s *memberStates) present(self string) []*memberlist.Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*memberlist.Node
+	for name, e := range s.m {
+		if name == self || (e.state != StateAlive && e.state != StateSuspect) {
+			continue
+		}
+		host, port, err := net.SplitHostPort(e.gossip)
+		p, perr := strconv.ParseUint(port, 10, 16)
+		ip := net.ParseIP(host)
+		if err != nil || perr != nil || ip == nil {
+			continue
+		}
+		out = append(out, &memberlist.Node{Name: name, Addr: ip, Port: uint16(p)})
+	}
+	return out
+}
+
 // left records a member off memberlist's list: left if its leave notice
 // stands, failed otherwise.
 func (s *memberStates) left(name, gossip, data string) {
@@ -236,10 +257,10 @@ func (n *Node) announceLeave(timeout time.Duration) {
 	msg := encodeLeaveNotice(n.cfg.NodeName)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	for _, m := range n.ml.Members() {
-		if m.Name == n.cfg.NodeName {
-			continue
-		}
+	// The addresses come from the node's own record of the members: the
+	// nodes memberlist's Members returns are written on under its lock
+	// after it returns them (a race the race detector caught here).
+	for _, m := range n.states.present(n.cfg.NodeName) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
