@@ -152,35 +152,42 @@ var subcommands = map[string][]string{
 // counted returns the command whose counters a call of cmd with args
 // adds to: its subcommand's, for a container command, if args name one.
 func counted(cmd *command, args [][]byte) *command {
-	if cmd.subs == nil || len(args) < 2 || len(args[1]) > 16 {
+	if cmd.subs == nil || len(args) < 2 {
 		return cmd
 	}
-	var lower [16]byte
-	for i, b := range args[1] {
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
+	var buf [16]byte
+	if name, ok := lowerName(&buf, args[1]); ok {
+		if sub := cmd.subs[string(name)]; sub != nil {
+			return sub
 		}
-		lower[i] = b
-	}
-	if sub := cmd.subs[string(lower[:len(args[1])])]; sub != nil {
-		return sub
 	}
 	return cmd
 }
 
-// lookup finds a command by name, in any case, without allocating.
-func (s *Server) lookup(name []byte) *command {
-	var lower [16]byte
-	if len(name) > len(lower) {
-		return nil
+// lowerName writes name in lower case into buf and returns it, or false if
+// it is longer than any command's name (16 bytes): for map lookups that
+// do not allocate.
+func lowerName(buf *[16]byte, name []byte) ([]byte, bool) {
+	if len(name) > len(buf) {
+		return nil, false
 	}
 	for i, c := range name {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		lower[i] = c
+		buf[i] = c
 	}
-	return s.cmds[string(lower[:len(name)])]
+	return buf[:len(name)], true
+}
+
+// lookup finds a command by name, in any case, without allocating.
+func (s *Server) lookup(name []byte) *command {
+	var buf [16]byte
+	lower, ok := lowerName(&buf, name)
+	if !ok {
+		return nil
+	}
+	return s.cmds[string(lower)]
 }
 
 // Error replies shared by many commands, as Redis words them.

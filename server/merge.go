@@ -26,8 +26,7 @@ func cmdSessionMerge(c *respConn, args [][]byte) {
 	for i := 3; i < len(args); i++ {
 		a := args[i]
 		switch {
-		case equalFold(a, "keepttl") && (!exp.set || exp.keepTTL):
-			exp.keepTTL, exp.set = true, true
+		case exp.keepTTLOption(a):
 		case exp.option(a, args, i):
 			i++
 		default:
@@ -35,12 +34,8 @@ func cmdSessionMerge(c *respConn, args [][]byte) {
 			return
 		}
 	}
-	if exp.val != nil {
-		ttl, at, ok := c.parseExpiry(exp.opt, exp.val, "session.merge")
-		if !ok {
-			return
-		}
-		exp.ttl, exp.at = ttl, at
+	if !exp.resolve(c, "session.merge") {
+		return
 	}
 	patch := args[2]
 	var result []byte

@@ -48,6 +48,28 @@ func (e *expiry) option(a []byte, args [][]byte, i int) bool {
 	return true
 }
 
+// keepTTLOption takes a if it is KEEPTTL and no other expiry option came
+// before it (SET's and SESSION.MERGE's).
+func (e *expiry) keepTTLOption(a []byte) bool {
+	if !equalFold(a, "keepttl") || (e.set && !e.keepTTL) {
+		return false
+	}
+	e.keepTTL, e.set = true, true
+	return true
+}
+
+// resolve reads the value of the EX, PX, EXAT or PXAT option taken, if
+// any, into ttl or at, as parseExpiry reads it for cmd; it replies and
+// returns false on a bad one.
+func (e *expiry) resolve(c *respConn, cmd string) bool {
+	if e.val == nil {
+		return true
+	}
+	ttl, at, ok := c.parseExpiry(e.opt, e.val, cmd)
+	e.ttl, e.at = ttl, at
+	return ok
+}
+
 // parseExpiry reads EX/PX/EXAT/PXAT's value: a time to live for EX and PX
 // (the store adds it to the time it reads anyway), an absolute time in unix
 // ms for the others. It replies and returns false on a bad one, with
@@ -112,8 +134,7 @@ func cmdSet(c *respConn, args [][]byte) {
 			o.Cond = sessiond.IfPresent
 		case equalFold(a, "get"):
 			get = true
-		case equalFold(a, "keepttl") && (!exp.set || exp.keepTTL):
-			exp.keepTTL, exp.set = true, true
+		case exp.keepTTLOption(a):
 		case exp.option(a, args, i):
 			i++
 		default:
@@ -121,12 +142,8 @@ func cmdSet(c *respConn, args [][]byte) {
 			return
 		}
 	}
-	if exp.val != nil {
-		ttl, at, ok := c.parseExpiry(exp.opt, exp.val, "set")
-		if !ok {
-			return
-		}
-		exp.ttl, exp.at = ttl, at
+	if !exp.resolve(c, "set") {
+		return
 	}
 	// An absolute time already past deletes the key, as Redis does: the
 	// store does that for any past expiry.
