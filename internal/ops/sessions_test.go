@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -55,28 +54,6 @@ func startUsers(t *testing.T, password string, noIndex bool) (*sessiond.Store, s
 func passportSession(user string) []byte {
 	u, _ := json.Marshal(user)
 	return fmt.Appendf(nil, `{"cookie":{"originalMaxAge":86400000,"httpOnly":true,"path":"/"},"passport":{"user":%s}}`, u)
-}
-
-// call makes a request and returns its status, headers and body.
-func call(t *testing.T, method, url, authorization string) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(body)
 }
 
 // listed decodes GET /sessions's answer, checking its shape.
