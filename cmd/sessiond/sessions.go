@@ -61,6 +61,9 @@ func runSessions(ctx context.Context, args []string, lookupEnv func(string) (str
 	}
 	out := bufio.NewWriter(stdout)
 	if err := cmd.run(ctx, out); err != nil {
+		if ctx.Err() != nil {
+			err = errors.New("interrupted") // the connection's error says only that it closed
+		}
 		fmt.Fprintf(stderr, "%s: %v\n", sessionsName, err)
 		return exitFailed
 	}

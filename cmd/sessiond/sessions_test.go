@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/testkit"
 )
@@ -162,5 +164,33 @@ func TestParseListed(t *testing.T) {
 		if _, err := parseListed(e); err == nil {
 			t.Errorf("parseListed(%s): no error", name)
 		}
+	}
+}
+
+// An interrupt (SIGINT, which main turns into ctx's end) stops a wait for a
+// server that does not answer, at once rather than at the command's
+// timeout.
+func TestSessionsInterrupted(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"sessions", "list", "--user", "a", "--addr", l.Addr().String()}, noEnv, &stdout, &stderr)
+	if took := time.Since(start); code != exitFailed || stderr.String() != "sessiond sessions: interrupted\n" || took > commandTimeout/2 {
+		t.Errorf("run = %d, stderr %q after %v; want %d, \"sessiond sessions: interrupted\\n\" well within %v", code, &stderr, took, exitFailed, commandTimeout)
 	}
 }
