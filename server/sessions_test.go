@@ -27,11 +27,20 @@ func startIndexed(t *testing.T, clock *testkit.FakeClock) *testServer {
 	})
 }
 
-// hello switches c to protocol proto.
-func hello(t *testing.T, c *client, proto int) {
-	t.Helper()
-	if r := c.do("HELLO", strconv.Itoa(proto)); r.V == nil {
-		t.Fatalf("HELLO %d: %q", proto, r.Raw)
+// eachProto runs test in parallel in RESP2 and RESP3, each on a connection
+// to its own indexed server on its own clock.
+func eachProto(t *testing.T, test func(t *testing.T, proto int, c *client, clock *testkit.FakeClock)) {
+	t.Parallel()
+	for _, proto := range []int{2, 3} {
+		t.Run("RESP"+strconv.Itoa(proto), func(t *testing.T) {
+			t.Parallel()
+			clock := new(testkit.FakeClock)
+			c := startIndexed(t, clock).dial(t)
+			if r := c.do("HELLO", strconv.Itoa(proto)); r.V == nil {
+				t.Fatalf("HELLO %d: %q", proto, r.Raw)
+			}
+			test(t, proto, c, clock)
+		})
 	}
 }
 
@@ -61,101 +70,87 @@ const bob = `{"passport":{"user":"bob"}}`
 // Sessions of other users, values that are not JSON and JSON without the
 // field are not listed; a user with none gets an empty array and 0.
 func TestSessionList(t *testing.T) {
-	t.Parallel()
-	for _, proto := range []int{2, 3} {
-		t.Run("RESP"+strconv.Itoa(proto), func(t *testing.T) {
-			t.Parallel()
-			clock := new(testkit.FakeClock)
-			t0 := clock.Now().UnixMilli()
-			c := startIndexed(t, clock).dial(t)
-			hello(t, c, proto)
-			c.expect(ok, "SET", "sess:a", alice(1), "EX", "100")
-			clock.Advance(time.Second)
-			c.expect(ok, "SET", "sess:b", alice(22))
-			clock.Advance(time.Second)
-			c.expect(ok, "SET", "sess:c", alice(333), "PX", "5000")
-			c.expect(ok, "SET", "sess:bob", bob, "EX", "10")
-			c.expect(ok, "SET", "plain", "not json")
-			c.expect(ok, "SET", "sess:anon", `{"cookie":{"path":"/"}}`)
-			clock.Advance(500 * time.Millisecond)
+	eachProto(t, func(t *testing.T, proto int, c *client, clock *testkit.FakeClock) {
+		t0 := clock.Now().UnixMilli()
+		c.expect(ok, "SET", "sess:a", alice(1), "EX", "100")
+		clock.Advance(time.Second)
+		c.expect(ok, "SET", "sess:b", alice(22))
+		clock.Advance(time.Second)
+		c.expect(ok, "SET", "sess:c", alice(333), "PX", "5000")
+		c.expect(ok, "SET", "sess:bob", bob, "EX", "10")
+		c.expect(ok, "SET", "plain", "not json")
+		c.expect(ok, "SET", "sess:anon", `{"cookie":{"path":"/"}}`)
+		clock.Advance(500 * time.Millisecond)
 
-			c.expect("*3\r\n"+
-				listEntry(proto, "sess:c", 4500, t0+2000, alice(333))+
-				listEntry(proto, "sess:b", -1, t0+1000, alice(22))+
-				listEntry(proto, "sess:a", 97500, t0, alice(1)),
-				"SESSION.LIST", "alice")
-			c.expect(num(3), "SESSION.COUNT", "alice")
-			c.expect("*1\r\n"+listEntry(proto, "sess:bob", 9500, t0+2000, bob), "session.list", "bob")
-			c.expect(num(1), "session.count", "bob")
-			c.expect("*0\r\n", "SESSION.LIST", "nobody")
-			c.expect(num(0), "SESSION.COUNT", "nobody")
-			c.expect("*0\r\n", "SESSION.LIST", "")
+		c.expect("*3\r\n"+
+			listEntry(proto, "sess:c", 4500, t0+2000, alice(333))+
+			listEntry(proto, "sess:b", -1, t0+1000, alice(22))+
+			listEntry(proto, "sess:a", 97500, t0, alice(1)),
+			"SESSION.LIST", "alice")
+		c.expect(num(3), "SESSION.COUNT", "alice")
+		c.expect("*1\r\n"+listEntry(proto, "sess:bob", 9500, t0+2000, bob), "session.list", "bob")
+		c.expect(num(1), "session.count", "bob")
+		c.expect("*0\r\n", "SESSION.LIST", "nobody")
+		c.expect(num(0), "SESSION.COUNT", "nobody")
+		c.expect("*0\r\n", "SESSION.LIST", "")
 
-			// A write moves a session to the front; a merge is a write
-			// and keeps the session's expiry.
-			clock.Advance(time.Second)
-			merged := `{"cookie":{"path":"/"},"passport":{"user":"alice"},"n":1,"cart":1}`
-			c.expect(bulk(merged), "SESSION.MERGE", "sess:a", `{"cart":1}`)
-			c.expect("*3\r\n"+
-				listEntry(proto, "sess:a", 96500, t0+3500, merged)+
-				listEntry(proto, "sess:c", 3500, t0+2000, alice(333))+
-				listEntry(proto, "sess:b", -1, t0+1000, alice(22)),
-				"SESSION.LIST", "alice")
-			// A login as someone else moves the session; a logout (no
-			// user) takes it out; an expired one is gone.
-			c.expect(ok, "SET", "sess:b", bob, "KEEPTTL")
-			c.expect(ok, "SET", "sess:a", `{"cookie":{"path":"/"}}`, "KEEPTTL")
-			clock.Advance(4 * time.Second)
-			c.expect("*0\r\n", "SESSION.LIST", "alice")
-			c.expect(num(0), "SESSION.COUNT", "alice")
-			c.expect(num(2), "SESSION.COUNT", "bob")
-		})
-	}
+		// A write moves a session to the front; a merge is a write
+		// and keeps the session's expiry.
+		clock.Advance(time.Second)
+		merged := `{"cookie":{"path":"/"},"passport":{"user":"alice"},"n":1,"cart":1}`
+		c.expect(bulk(merged), "SESSION.MERGE", "sess:a", `{"cart":1}`)
+		c.expect("*3\r\n"+
+			listEntry(proto, "sess:a", 96500, t0+3500, merged)+
+			listEntry(proto, "sess:c", 3500, t0+2000, alice(333))+
+			listEntry(proto, "sess:b", -1, t0+1000, alice(22)),
+			"SESSION.LIST", "alice")
+		// A login as someone else moves the session; a logout (no
+		// user) takes it out; an expired one is gone.
+		c.expect(ok, "SET", "sess:b", bob, "KEEPTTL")
+		c.expect(ok, "SET", "sess:a", `{"cookie":{"path":"/"}}`, "KEEPTTL")
+		clock.Advance(4 * time.Second)
+		c.expect("*0\r\n", "SESSION.LIST", "alice")
+		c.expect(num(0), "SESSION.COUNT", "alice")
+		c.expect(num(2), "SESSION.COUNT", "bob")
+	})
 }
 
 // TestSessionRevoke: SESSION.REVOKE deletes every session of the user but
 // the keys after EXCEPT, and answers how many went; other users' sessions
 // and sessions of no user stay.
 func TestSessionRevoke(t *testing.T) {
-	t.Parallel()
-	for _, proto := range []int{2, 3} {
-		t.Run("RESP"+strconv.Itoa(proto), func(t *testing.T) {
-			t.Parallel()
-			clock := new(testkit.FakeClock)
-			c := startIndexed(t, clock).dial(t)
-			hello(t, c, proto)
-			for i, k := range []string{"sess:a", "sess:b", "sess:c"} {
-				c.expect(ok, "SET", k, alice(i), "EX", "100")
-			}
-			c.expect(ok, "SET", "sess:bob", bob)
-			c.expect(ok, "SET", "plain", "not json")
+	eachProto(t, func(t *testing.T, proto int, c *client, _ *testkit.FakeClock) {
+		for i, k := range []string{"sess:a", "sess:b", "sess:c"} {
+			c.expect(ok, "SET", k, alice(i), "EX", "100")
+		}
+		c.expect(ok, "SET", "sess:bob", bob)
+		c.expect(ok, "SET", "plain", "not json")
 
-			c.expect(num(2), "SESSION.REVOKE", "alice", "EXCEPT", "sess:c")
-			c.expect(nullIn(proto), "GET", "sess:a")
-			c.expect(nullIn(proto), "GET", "sess:b")
-			c.expect(bulk(alice(2)), "GET", "sess:c")
-			c.expect(num(1), "SESSION.COUNT", "alice")
+		c.expect(num(2), "SESSION.REVOKE", "alice", "EXCEPT", "sess:c")
+		c.expect(nullIn(proto), "GET", "sess:a")
+		c.expect(nullIn(proto), "GET", "sess:b")
+		c.expect(bulk(alice(2)), "GET", "sess:c")
+		c.expect(num(1), "SESSION.COUNT", "alice")
 
-			// Several keys after EXCEPT; one of them another user's, one
-			// missing: neither changes anything.
-			for _, k := range []string{"k1", "k2", "k3", "k4"} {
-				c.expect(ok, "SET", k, `{"passport":{"user":"carol"}}`)
-			}
-			c.expect(num(2), "session.revoke", "carol", "except", "k1", "k3", "nosuch", "sess:bob")
-			c.expect(num(2), "EXISTS", "k1", "k2", "k3", "k4")
-			c.expect(num(1), "EXISTS", "k1")
-			c.expect(num(1), "EXISTS", "k3")
-			c.expect(num(2), "SESSION.COUNT", "carol")
+		// Several keys after EXCEPT; one of them another user's, one
+		// missing: neither changes anything.
+		for _, k := range []string{"k1", "k2", "k3", "k4"} {
+			c.expect(ok, "SET", k, `{"passport":{"user":"carol"}}`)
+		}
+		c.expect(num(2), "session.revoke", "carol", "except", "k1", "k3", "nosuch", "sess:bob")
+		c.expect(num(2), "EXISTS", "k1", "k2", "k3", "k4")
+		c.expect(num(1), "EXISTS", "k1")
+		c.expect(num(1), "EXISTS", "k3")
+		c.expect(num(2), "SESSION.COUNT", "carol")
 
-			c.expect(num(1), "SESSION.REVOKE", "alice")
-			c.expect(num(0), "SESSION.REVOKE", "alice")
-			c.expect(num(0), "SESSION.REVOKE", "nobody", "EXCEPT", "sess:bob")
-			c.expect("*0\r\n", "SESSION.LIST", "alice")
-			c.expect(num(1), "SESSION.COUNT", "bob")
-			c.expect(bulk("not json"), "GET", "plain")
-			c.expect(num(4), "DBSIZE") // sess:bob, plain, k1, k3
-		})
-	}
+		c.expect(num(1), "SESSION.REVOKE", "alice")
+		c.expect(num(0), "SESSION.REVOKE", "alice")
+		c.expect(num(0), "SESSION.REVOKE", "nobody", "EXCEPT", "sess:bob")
+		c.expect("*0\r\n", "SESSION.LIST", "alice")
+		c.expect(num(1), "SESSION.COUNT", "bob")
+		c.expect(bulk("not json"), "GET", "plain")
+		c.expect(num(4), "DBSIZE") // sess:bob, plain, k1, k3
+	})
 }
 
 // nullIn is the null reply of protocol proto.
@@ -205,38 +200,31 @@ func TestSessionCommandErrors(t *testing.T) {
 // and run at EXEC in order, each reply in EXEC's array; a syntax error is
 // that command's reply, a wrong arity aborts the transaction, as in Redis.
 func TestSessionCommandsInMulti(t *testing.T) {
-	t.Parallel()
-	for _, proto := range []int{2, 3} {
-		t.Run("RESP"+strconv.Itoa(proto), func(t *testing.T) {
-			t.Parallel()
-			clock := new(testkit.FakeClock)
-			c := startIndexed(t, clock).dial(t)
-			hello(t, c, proto)
-			const dave = `{"passport":{"user":"dave"}}`
-			c.expect(ok, "SET", "sess:d1", dave, "EX", "60")
-			c.expect(ok, "SET", "sess:d2", dave, "EX", "60")
-			c.expect(ok, "MULTI")
-			for _, args := range [][]string{
-				{"SESSION.COUNT", "dave"},
-				{"SESSION.REVOKE", "dave", "EXCEPT", "sess:d2"},
-				{"SESSION.LIST", "dave"},
-				{"SESSION.REVOKE", "dave", "EXCEPT"},
-				{"SESSION.REVOKE", "dave"},
-				{"SESSION.COUNT", "dave"},
-			} {
-				c.expect("+QUEUED\r\n", args...)
-			}
-			c.expect("*6\r\n"+num(2)+num(1)+
-				"*1\r\n"+listEntry(proto, "sess:d2", 60000, clock.Now().UnixMilli(), dave)+
-				syntaxErr+num(1)+num(0), "EXEC")
+	eachProto(t, func(t *testing.T, proto int, c *client, clock *testkit.FakeClock) {
+		const dave = `{"passport":{"user":"dave"}}`
+		c.expect(ok, "SET", "sess:d1", dave, "EX", "60")
+		c.expect(ok, "SET", "sess:d2", dave, "EX", "60")
+		c.expect(ok, "MULTI")
+		for _, args := range [][]string{
+			{"SESSION.COUNT", "dave"},
+			{"SESSION.REVOKE", "dave", "EXCEPT", "sess:d2"},
+			{"SESSION.LIST", "dave"},
+			{"SESSION.REVOKE", "dave", "EXCEPT"},
+			{"SESSION.REVOKE", "dave"},
+			{"SESSION.COUNT", "dave"},
+		} {
+			c.expect("+QUEUED\r\n", args...)
+		}
+		c.expect("*6\r\n"+num(2)+num(1)+
+			"*1\r\n"+listEntry(proto, "sess:d2", 60000, clock.Now().UnixMilli(), dave)+
+			syntaxErr+num(1)+num(0), "EXEC")
 
-			c.expect(ok, "MULTI")
-			c.expect(arity("session.list"), "SESSION.LIST")
-			c.expect("+QUEUED\r\n", "SET", "sess:d3", dave)
-			c.expect("-EXECABORT Transaction discarded because of previous errors.\r\n", "EXEC")
-			c.expect(num(0), "SESSION.COUNT", "dave")
-		})
-	}
+		c.expect(ok, "MULTI")
+		c.expect(arity("session.list"), "SESSION.LIST")
+		c.expect("+QUEUED\r\n", "SET", "sess:d3", dave)
+		c.expect("-EXECABORT Transaction discarded because of previous errors.\r\n", "EXEC")
+		c.expect(num(0), "SESSION.COUNT", "dave")
+	})
 }
 
 // TestSessionCommandsCounted: the SESSION.* commands have their lines in
