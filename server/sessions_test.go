@@ -15,7 +15,7 @@ import (
 
 // startIndexed serves a store whose user index reads passport.user, as
 // sessiond's default --user-field does, on clock.
-func startIndexed(t *testing.T, clock *testkit.FakeClock) *testServer {
+func startIndexed(t testing.TB, clock *testkit.FakeClock) *testServer {
 	t.Helper()
 	paths, err := jsonpath.Parse("passport.user")
 	if err != nil {
