@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -28,10 +27,7 @@ func FuzzSessionArgs(f *testing.F) {
 		if len(in) == 0 {
 			return
 		}
-		args := []string{cmds[int(in[0])%len(cmds)]}
-		for _, a := range bytes.Split(in[1:], []byte{0}) {
-			args = append(args, string(a))
-		}
+		args := fuzzCommand(cmds, in)
 		c.t = t
 		user := args[1]
 		v, _ := json.Marshal(map[string]any{"passport": map[string]string{"user": user}})
