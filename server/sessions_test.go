@@ -285,3 +285,40 @@ func TestSessionCommandInfo(t *testing.T) {
 		t.Errorf("COMMAND COUNT = %v, COMMAND LIST lists %d", n, len(list))
 	}
 }
+
+// TestSessionRevokeUnderMaxmemory: at maxmemory under noeviction, writes
+// are refused, and SESSION.REVOKE, like DEL, is not: the room it frees
+// takes new writes again. SESSION.LIST and COUNT go on.
+func TestSessionRevokeUnderMaxmemory(t *testing.T) {
+	t.Parallel()
+	paths, _ := jsonpath.Parse("passport.user")
+	c := startServer(t, server.Config{}, &sessiond.Options{
+		MaxMemory: 1 << 20,
+		UserID:    func(v []byte) ([]byte, bool) { return jsonpath.Lookup(v, paths) },
+	}).dial(t)
+	v := `{"passport":{"user":"big"},"pad":"` + strings.Repeat("x", 10<<10) + `"}`
+	written := 0
+	for i := 0; ; i++ {
+		r := c.do("SET", "sess:"+strconv.Itoa(i), v)
+		if r.Raw != ok {
+			if !strings.HasPrefix(r.Raw, "-OOM ") {
+				t.Fatalf("SET at maxmemory: %q, want OOM", r.Raw)
+			}
+			break
+		}
+		if written++; written > 1000 {
+			t.Fatal("1,000 writes of 10 KB under a 1 MB maxmemory, none refused")
+		}
+	}
+	c.expect(num(written), "SESSION.COUNT", "big")
+	if l := anyList(c.do("SESSION.LIST", "big").V); len(l) != written {
+		t.Errorf("SESSION.LIST at maxmemory: %d sessions, want %d", len(l), written)
+	}
+	c.expect(num(written-1), "SESSION.REVOKE", "big", "EXCEPT", "sess:0")
+	// The store reclaims deleted sessions' room in the background (in
+	// about a ReapInterval), after a revoke as after a DEL.
+	testkit.Eventually(t, 10*time.Second, "a write fits after the revoke", func() bool {
+		return c.do("SET", "sess:new", v).Raw == ok
+	})
+	c.expect(num(2), "SESSION.COUNT", "big")
+}
