@@ -112,7 +112,7 @@ var commandDocs = map[string]*commandDoc{
 
 // COMMAND DOCS [command-name ...]: every documented command, or the
 // documented ones among the names, in the order asked.
-func (c *respConn) commandDocs(names [][]byte) {
+func (c *respConn) replyDocs(names [][]byte) {
 	var list []*command
 	if len(names) == 0 {
 		for _, name := range slices.Sorted(maps.Keys(commandDocs)) {

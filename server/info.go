@@ -334,7 +334,7 @@ func cmdCommand(c *respConn, args [][]byte) {
 			}
 		}
 	case "docs":
-		c.commandDocs(args[2:]) // command_docs.go
+		c.replyDocs(args[2:]) // command_docs.go
 	default:
 		c.subcommandError("command", args, "count", "list", "info", "docs")
 	}
