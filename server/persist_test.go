@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/internal/jsonpath"
 	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/server"
 )
@@ -144,8 +143,7 @@ func TestPersistDiskFull(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	data := filepath.Join(dir, "data")
-	paths, _ := jsonpath.Parse("passport.user")
-	opts := &sessiond.Options{Dir: data, UserID: func(v []byte) ([]byte, bool) { return jsonpath.Lookup(v, paths) }}
+	opts := &sessiond.Options{Dir: data, UserID: passportUser(t)}
 	ts := startServer(t, server.Config{}, opts)
 	c := ts.dial(t)
 	c.expect("+OK\r\n", "SET", "sess:u", `{"passport":{"user":"u"}}`)

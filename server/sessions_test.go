@@ -13,18 +13,22 @@ import (
 	"github.com/sessiond/sessiond/server"
 )
 
-// startIndexed serves a store whose user index reads passport.user, as
-// sessiond's default --user-field does, on clock.
-func startIndexed(t testing.TB, clock *testkit.FakeClock) *testServer {
+// passportUser is the store's Options.UserID for sessiond's default
+// --user-field, passport.user.
+func passportUser(t testing.TB) func([]byte) ([]byte, bool) {
 	t.Helper()
 	paths, err := jsonpath.Parse("passport.user")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startServer(t, server.Config{}, &sessiond.Options{
-		Now:    clock.Now,
-		UserID: func(v []byte) ([]byte, bool) { return jsonpath.Lookup(v, paths) },
-	})
+	return func(v []byte) ([]byte, bool) { return jsonpath.Lookup(v, paths) }
+}
+
+// startIndexed serves a store whose user index reads passport.user, on
+// clock.
+func startIndexed(t testing.TB, clock *testkit.FakeClock) *testServer {
+	t.Helper()
+	return startServer(t, server.Config{}, &sessiond.Options{Now: clock.Now, UserID: passportUser(t)})
 }
 
 // eachProto runs test in parallel in RESP2 and RESP3, each on a connection
@@ -291,11 +295,7 @@ func TestSessionCommandInfo(t *testing.T) {
 // takes new writes again. SESSION.LIST and COUNT go on.
 func TestSessionRevokeUnderMaxmemory(t *testing.T) {
 	t.Parallel()
-	paths, _ := jsonpath.Parse("passport.user")
-	c := startServer(t, server.Config{}, &sessiond.Options{
-		MaxMemory: 1 << 20,
-		UserID:    func(v []byte) ([]byte, bool) { return jsonpath.Lookup(v, paths) },
-	}).dial(t)
+	c := startServer(t, server.Config{}, &sessiond.Options{MaxMemory: 1 << 20, UserID: passportUser(t)}).dial(t)
 	v := `{"passport":{"user":"big"},"pad":"` + strings.Repeat("x", 10<<10) + `"}`
 	written := 0
 	for i := 0; ; i++ {
