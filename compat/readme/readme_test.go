@@ -342,6 +342,14 @@ func (r *runner) sessiond(line int, env, args []string, oneShot bool) (string, b
 	for k, v := range r.env {
 		env = append(env, k+"="+v)
 	}
+	if len(args) > 0 && args[0] == "sessions" {
+		// A client of the server the section started: on the README's
+		// default address, which the test moved to a free port.
+		if !hasAny(args, "--addr", "--unix") {
+			args = append(args, "--addr", "127.0.0.1:"+strconv.Itoa(r.port(6379)))
+		}
+		return r.oneShot(line, harness.Binary(t), env, args), true
+	}
 	if oneShot || hasAny(args, "--version", "--help") {
 		return r.oneShot(line, harness.Binary(t), env, args), true
 	}
