@@ -5,15 +5,17 @@ import "encoding/binary"
 // A record is stored in a segment as a header, the key and the value:
 //
 //	off  size  field
-//	0    1     state bits (recDead, recTomb, recRef, recFlags, recPad)
+//	0    1     state bits (recDead, recTomb, recRef, recFlags, recUser, recPad)
 //	1    2     key length
 //	3    4     value length
 //	7    6     expiry, unix ms (0: never; 48 bits reach the year 10889)
 //	13   8     version time (hybrid logical clock)
 //	21   4     version node
 //	25   4     client flags, only when recFlags is set
+//	25*  8     user: the hash of the session's user id, only when recUser
+//	           is set (* 29 with client flags)
 //	25*  2     pad: unused bytes after the value, only when recPad is set
-//	           (* 29 with client flags)
+//	           (* after the fields before it that are present)
 //
 // followed by the key and the value. Integers are little-endian and
 // unaligned: no padding is spent on them. Every byte of the header is paid
@@ -26,14 +28,24 @@ import "encoding/binary"
 // after the value, so that a write learns the space it has from the line
 // its lookup brought in. A new record has no pad, and only the store's
 // memory has them: the log and snapshots never do.
+//
+// The user field is the user index's (users.go): a record whose value
+// belongs to a user carries the hash of the user's id, so that a rewrite
+// learns whether the session changed hands without reading the value it
+// replaces. Like the pad, only the store's memory has it: the store works
+// it out again from the value when it loads or applies a record.
 const (
 	recDead  = 1 << 0 // superseded or deleted; its bytes are garbage
 	recTomb  = 1 << 1 // a tombstone: the key was deleted at this version
 	recRef   = 1 << 2 // read since written (the LRU's second chance)
 	recFlags = 1 << 3 // the client-flags field is present
 	recPad   = 1 << 4 // the pad field is present: unused bytes follow the value
+	recUser  = 1 << 5 // the user field is present: the value belongs to a user
 
 	headerSize = 25
+
+	// userField is the size of the user field.
+	userField = 8
 
 	// padField is the size of the pad field, which counts the unused
 	// bytes after the value. A record's pad, the space it has beyond its
@@ -46,7 +58,7 @@ const (
 	maxExpires = 1<<48 - 1
 )
 
-// recordSize is the stored size of a record.
+// recordSize is the stored size of a record, without a user field.
 func recordSize(keyLen, valLen int, flags uint32) int {
 	n := headerSize + keyLen + valLen
 	if flags != 0 {
@@ -91,10 +103,26 @@ func (v view) flags() uint32 {
 	return binary.LittleEndian.Uint32(v[headerSize:])
 }
 
+// user returns the hash of the id of the user the record's value belongs
+// to, and false if it belongs to none (or the store has no user index).
+func (v view) user() (uint64, bool) {
+	if v[0]&recUser == 0 {
+		return 0, false
+	}
+	o := headerSize
+	if v[0]&recFlags != 0 {
+		o += 4
+	}
+	return binary.LittleEndian.Uint64(v[o:]), true
+}
+
 func (v view) bodyOff() int {
 	o := headerSize
 	if v[0]&recFlags != 0 {
 		o += 4
+	}
+	if v[0]&recUser != 0 {
+		o += userField
 	}
 	if v[0]&recPad != 0 {
 		o += padField
@@ -113,7 +141,7 @@ func (v view) value() []byte {
 }
 
 // size is the record's stored size, as recordSize counts it: header, key
-// and value.
+// and value, and the user field if it has one.
 func (v view) size() int {
 	n := v.bodyOff() + v.keyLen() + v.valLen()
 	if v[0]&recPad != 0 {
@@ -140,13 +168,14 @@ func (v view) item() item {
 // writeRecord lays a record out at the start of dst, which must hold
 // recordSize bytes, and returns the view of it.
 func writeRecord(dst []byte, key string, value []byte, it item, state byte) view {
-	return writeRecordPad(dst, key, value, it, state, 0)
+	return writeRecordPad(dst, key, value, it, state, 0, 0)
 }
 
 // writeRecordPad is writeRecord for a record given pad bytes more space
 // than it needs (0, or padField to maxPad), which it says in its pad
-// field. dst must hold recordSize+pad bytes.
-func writeRecordPad(dst []byte, key string, value []byte, it item, state byte, pad int) view {
+// field, and, when state has recUser, a user field holding user. dst must
+// hold recordSize+pad bytes, and userField more with a user.
+func writeRecordPad(dst []byte, key string, value []byte, it item, state byte, pad int, user uint64) view {
 	state &^= recFlags | recPad
 	if it.Flags != 0 {
 		state |= recFlags
@@ -164,6 +193,10 @@ func writeRecordPad(dst []byte, key string, value []byte, it item, state byte, p
 	if it.Flags != 0 {
 		binary.LittleEndian.PutUint32(dst[o:], it.Flags)
 		o += 4
+	}
+	if state&recUser != 0 {
+		binary.LittleEndian.PutUint64(dst[o:], user)
+		o += userField
 	}
 	if pad > 0 {
 		binary.LittleEndian.PutUint16(dst[o:], uint16(pad-padField))

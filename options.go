@@ -139,6 +139,23 @@ type Options struct {
 	// ErrLoading. If false, Open returns once the directory is loaded.
 	LoadInBackground bool
 
+	// UserID, if set, turns the user index on (Store.UserSessions,
+	// CountUserSessions, RevokeUser): it returns the id of the user a
+	// session's value belongs to, and ok false for a value that belongs
+	// to no user (before a login, or not of the expected encoding). The
+	// store files every session under its user as it is written, and takes
+	// it out as it goes, however it goes. UserID is called with a shard of
+	// the store locked, on every write of a value, so it must be quick,
+	// must not call the store, and must not keep value; id may be a part
+	// of value. It must be a function of value alone: the same value always
+	// belongs to the same user. If nil, there is no index.
+	//
+	// For JSON sessions, such as express-session's with passport, the
+	// server reads the id at a JSON path (its --user-field flag); an
+	// embedder with another encoding (gob, from scs or gorilla/sessions)
+	// decodes its own.
+	UserID func(value []byte) (id []byte, ok bool)
+
 	// Logger receives the data directory's events: the load, torn tails
 	// cut, snapshots, disk errors. If nil, they are not logged.
 	Logger *slog.Logger

@@ -288,6 +288,7 @@ func (sh *shard) kill(loc uint32) {
 func (sh *shard) remove(i int) {
 	loc := entryLoc(sh.idx.slots[i])
 	sh.idx.removeAt(i)
+	sh.unindex(sh.at(loc))
 	sh.kill(loc)
 }
 

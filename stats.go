@@ -24,6 +24,10 @@ type Stats struct {
 	Evictions int64
 	// Expirations counts records reclaimed after they expired.
 	Expirations int64
+	// Users counts the users the user index files sessions under, and
+	// UserSessions the sessions filed; expired ones count until
+	// reclaimed. Both are 0 without Options.UserID.
+	Users, UserSessions int
 }
 
 // Stats returns the store's counters.
@@ -35,6 +39,7 @@ func (st *Store) Stats() Stats {
 		Evictions:   st.evictions.Load(),
 		Expirations: st.expirations.Load(),
 	}
+	s.Users, s.UserSessions = st.users.counts()
 	for i := range st.shards {
 		sh := &st.shards[i]
 		sh.mu.Lock()

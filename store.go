@@ -29,6 +29,8 @@ type Store struct {
 
 	prefetchMin int64 // prefetchMinUsed; tests lower it
 
+	users *users // the user index; nil without Options.UserID
+
 	journal *journal      // the data directory's log; nil without one
 	loading atomic.Bool   // the data directory is being loaded
 	loaded  chan struct{} // closed once it is
@@ -66,6 +68,9 @@ func Open(o *Options) (*Store, error) {
 		loaded: make(chan struct{}),
 
 		prefetchMin: prefetchMinUsed,
+	}
+	if opts.UserID != nil {
+		st.users = newUsers(opts.UserID, st.seed)
 	}
 	st.mem.limit = opts.MaxMemory
 	now := opts.Now
@@ -129,7 +134,7 @@ func (st *Store) Close() error {
 	for i := range st.shards {
 		sh := &st.shards[i]
 		sh.mu.Lock()
-		sh.reset()
+		sh.drop()
 		sh.mu.Unlock()
 	}
 	st.mem.close()
@@ -358,19 +363,29 @@ func (sh *shard) writeLive(tag uint32, key string, i int, value []byte, it item,
 // mostly change their size a little), and otherwise at the shard's head.
 func (sh *shard) write(tag uint32, key string, i int, value []byte, it item, state byte, force bool) error {
 	size := recordSize(len(key), len(value), it.Flags)
+	var user uint64
+	var has bool
+	if state&recTomb == 0 {
+		if user, has = sh.st.users.of(value); has {
+			state |= recUser
+			size += userField
+		}
+	}
 	room := size
 	if i >= 0 {
 		loc := entryLoc(sh.idx.slots[i])
 		v := sh.at(loc)
 		space := v.space()
 		if pad := space - size; pad == 0 || pad >= padField && pad <= min(space/maxPadShare, maxPad) {
+			old, hadOld := v.user()
 			sh.count(v, -1)
 			// Written in place, the record stays in its old segment: mark
 			// it used, or allkeys-lru would evict the sessions written
 			// most often (a GET then a SET) as if never touched.
-			v = writeRecordPad(v, key, value, it, state|recRef, pad)
+			v = writeRecordPad(v, key, value, it, state|recRef, pad, user)
 			sh.count(v, 1)
 			sh.seg(loc).noteExpiry(v.expires())
+			sh.reindex(key, old, hadOld, user, has)
 			return nil
 		}
 		if state&recTomb == 0 && !v.tomb() {
@@ -384,11 +399,17 @@ func (sh *shard) write(tag uint32, key string, i int, value []byte, it item, sta
 	if err != nil {
 		return fmt.Errorf("%w (writing %q)", err, truncKey(key))
 	}
-	writeRecordPad(dst, key, value, it, state, room-size)
+	writeRecordPad(dst, key, value, it, state, room-size, user)
 	if sh.idx.edits != edits {
 		i = sh.find(tag, key) // alloc evicted and shifted the index
 	}
+	var old uint64
+	var hadOld bool
+	if i >= 0 {
+		old, hadOld = sh.at(entryLoc(sh.idx.slots[i])).user()
+	}
 	sh.put(tag, i, loc)
+	sh.reindex(key, old, hadOld, user, has)
 	return nil
 }
 
@@ -629,8 +650,22 @@ func (st *Store) clearBefore(v Version) (pos uint64, err error) {
 // keeps no record with a lower version. Zero if there was none.
 func (r Replica) Floor() Version { return r.st.floor.load() }
 
-// reset frees everything the shard holds.
+// reset frees everything the shard holds, taking its sessions out of the
+// user index.
 func (sh *shard) reset() {
+	if sh.st.users != nil {
+		for _, e := range sh.idx.slots {
+			if e != 0 {
+				sh.unindex(sh.at(entryLoc(e)))
+			}
+		}
+	}
+	sh.drop()
+}
+
+// drop frees everything the shard holds and leaves the user index alone:
+// for a store that is closing.
+func (sh *shard) drop() {
 	for id, s := range sh.segs {
 		if s != nil {
 			sh.free(uint16(id))

@@ -1,0 +1,170 @@
+package sessiond
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"time"
+	"unsafe"
+)
+
+// ErrNoUserIndex is returned by the user index's methods of a store opened
+// without Options.UserID.
+var ErrNoUserIndex = errors.New("sessiond: the store has no user index (Options.UserID is nil)")
+
+// UserSession describes one live session of a user, as UserSessions lists
+// it.
+type UserSession struct {
+	// Key is the session's key: for connect-redis, "sess:" and the
+	// session id.
+	Key string
+	// Expires is when the session expires, to the millisecond; the zero
+	// Time if never.
+	Expires time.Time
+	// Written is the time of the session's last write, to the millisecond,
+	// by the clock of the node that wrote it.
+	Written time.Time
+	// Size is the length of the session's value in bytes.
+	Size int
+}
+
+// UserSessions lists the live sessions of the user whose id is user, the
+// most recently written first (then by key).
+func (st *Store) UserSessions(user string) ([]UserSession, error) {
+	var out []UserSession
+	err := st.eachUserSession(user, func(sh *shard, key string, v view) {
+		out = append(out, UserSession{
+			Key:     key,
+			Expires: timeOf(v.expires()),
+			Written: time.UnixMilli(v.version().wallMS()),
+			Size:    v.valLen(),
+		})
+	})
+	slices.SortFunc(out, func(a, b UserSession) int {
+		if c := b.Written.Compare(a.Written); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+	return out, err
+}
+
+// CountUserSessions counts the live sessions of the user whose id is user.
+func (st *Store) CountUserSessions(user string) (int, error) {
+	n := 0
+	err := st.eachUserSession(user, func(*shard, string, view) { n++ })
+	return n, err
+}
+
+// RevokeUser deletes every live session of the user whose id is user but
+// those whose keys are in except (the session of the request that asks, to
+// log out everywhere else), and returns how many it deleted. Each is an
+// ordinary delete, tombstoned, replicated and logged as Delete's, and
+// RevokeUser returns once they are all as safe as Delete's would be. A
+// session that changes hands (or is deleted) while RevokeUser runs is left
+// as that change leaves it.
+func (st *Store) RevokeUser(user string, except ...string) (int, error) {
+	var keys []string
+	err := st.eachUserSession(user, func(_ *shard, key string, _ view) {
+		if !slices.Contains(except, key) {
+			keys = append(keys, key)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	want := st.users.hashID(user)
+	tickets := make([]pending, 0, len(keys))
+	n := 0
+	for _, key := range keys {
+		var gone bool
+		t, err := st.locked(key, func(sh *shard, tag uint32, now int64) (ticket pending, err error) {
+			if err := st.journal.refuse(); err != nil {
+				return pending{}, err
+			}
+			i := sh.find(tag, key)
+			v := sh.live(i, now)
+			if v == nil {
+				return pending{}, nil
+			}
+			if u, ok := v.user(); !ok || u != want {
+				return pending{}, nil // no longer the user's
+			}
+			ticket = sh.delete(tag, key, i, st.version(now), now)
+			sh.settle(now)
+			gone = true
+			return ticket, nil
+		})
+		if err != nil {
+			return n, err
+		}
+		tickets = append(tickets, t)
+		if gone {
+			n++
+		}
+	}
+	// The last first: its log position is the highest, so one commit
+	// covers the others.
+	for i := len(tickets) - 1; i >= 0; i-- {
+		if err := st.await(tickets[i]); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// eachUserSession calls fn for each live session of the user whose id is
+// user, with the session's shard locked; fn must not keep v. Each session
+// is found by its key's hash and checked there: it must be live, filed
+// under the user, and its value must name the user, so that neither a
+// collision of key hashes nor one of user hashes lists another's session.
+func (st *Store) eachUserSession(user string, fn func(sh *shard, key string, v view)) error {
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	if st.users == nil {
+		return ErrNoUserIndex
+	}
+	if st.loading.Load() {
+		return ErrLoading
+	}
+	want := st.users.hashID(user)
+	hashes := st.users.keys(nil, want)
+	// Two keys with one hash are both found at each of its entries.
+	slices.Sort(hashes)
+	hashes = slices.Compact(hashes)
+	for _, h := range hashes {
+		sh, tag := &st.shards[h&st.mask], uint32(h>>32)
+		sh.mu.Lock()
+		if st.closed.Load() {
+			sh.mu.Unlock()
+			return ErrClosed
+		}
+		now := st.nowMS()
+		x := &sh.idx
+		for i := x.home(tag); x.n != 0 && i < len(x.slots); i++ {
+			e := x.slots[i]
+			if e == 0 || entryTag(e) > tag {
+				break
+			}
+			if entryTag(e) < tag {
+				continue
+			}
+			v := sh.at(entryLoc(e))
+			if u, ok := v.user(); !ok || u != want || v.tomb() || v.expired(now) {
+				continue
+			}
+			k := v.key()
+			key := unsafe.String(unsafe.SliceData(k), len(k))
+			if st.hash(key) != h {
+				continue
+			}
+			if id, ok := st.users.id(v.value()); !ok || string(id) != user {
+				continue
+			}
+			fn(sh, string(k), v)
+		}
+		sh.mu.Unlock()
+	}
+	return nil
+}
