@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/certs"
+	"github.com/sessiond/sessiond/internal/jsonpath"
 )
 
 // Config is the binary's configuration once every source has been applied.
@@ -46,6 +47,11 @@ type Config struct {
 	// Shards is the store's number of partitions. Default 0: the store's
 	// own default.
 	Shards int
+
+	// UserField is where a JSON session's user id is found, for the
+	// user index (SESSION.LIST, SESSION.REVOKE). Default passport.user;
+	// no paths: no index.
+	UserField []jsonpath.Path
 
 	// LogFormat is "text" (the default) or "json".
 	LogFormat string
@@ -172,6 +178,20 @@ func (c *Config) storeOptions() *sessiond.Options {
 		CompactMinSize: c.CompactMinSize,
 		Repair:         c.DirRepair,
 		TombstoneTTL:   c.TombstoneTTL,
+		UserID:         userID(c.UserField),
+	}
+}
+
+// userID returns the store's Options.UserID for the paths of --user-field:
+// the id at the first path that has one, read by internal/jsonpath, and
+// nil (no index) for no paths. An empty id names no user.
+func userID(paths []jsonpath.Path) func([]byte) ([]byte, bool) {
+	if len(paths) == 0 {
+		return nil
+	}
+	return func(value []byte) ([]byte, bool) {
+		id, ok := jsonpath.Lookup(value, paths)
+		return id, ok && len(id) > 0
 	}
 }
 
@@ -217,6 +237,9 @@ var settings = []setting{
 		}},
 	{name: "shards", def: "0", usage: "split the store into `n` locked partitions (0: the store's default)", from: fromAll,
 		set: func(c *Config, s string) (err error) { c.Shards, err = parseInt(s, 0, maxShards); return err }},
+	{name: "user-field", def: "passport.user", from: fromAll,
+		usage: "file JSON sessions under the user id at `paths` (comma-separated, dotted; empty: no user index)",
+		set:   func(c *Config, s string) (err error) { c.UserField, err = jsonpath.Parse(s); return err }},
 	{name: "dir", usage: "keep sessions across restarts in the data directory at `path` (empty: in memory only)", from: fromAll,
 		set: func(c *Config, s string) error { c.Dir = s; return nil }},
 	{name: "appendfsync", def: "everysec", usage: "flush the --dir log to disk: always, everysec or no (`policy`)", from: fromAll,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/jsonpath"
 )
 
 // defaults is the configuration with nothing set.
@@ -30,6 +31,7 @@ func defaults(change func(c *Config)) Config {
 		SlowlogSlowerThan: 10 * time.Millisecond,
 		SlowlogMaxLen:     128,
 
+		UserField:      mustPaths("passport.user"),
 		EventLoops:     1,
 		CompactMinSize: 64 << 20,
 		TombstoneTTL:   24 * time.Hour,
@@ -91,6 +93,16 @@ func TestLoadConfig(t *testing.T) {
 				c.LogFormat = "json"
 				c.LogLevel = slog.LevelDebug
 			}),
+		},
+		{
+			name: "user field",
+			args: []string{"--user-field", `user.id, passport.user,a\.b`},
+			want: defaults(func(c *Config) { c.UserField = mustPaths(`user.id,passport.user,a\.b`) }),
+		},
+		{
+			name: "no user index",
+			args: []string{"--user-field="},
+			want: defaults(func(c *Config) { c.UserField = nil }),
 		},
 		{
 			name: "slow log and latency monitor",
@@ -437,6 +449,12 @@ func TestLoadConfigErrors(t *testing.T) {
 			wantErr: `config: memcache-insecure "maybe" (from SESSIOND_MEMCACHE_INSECURE): want true or false`,
 		},
 		{
+			name:    "bad user field",
+			args:    []string{"--user-field", "passport..user"},
+			wantErr: `config: user-field "passport..user" (from --user-field): `,
+			prefix:  true,
+		},
+		{
 			name:    "bad policy in flag",
 			args:    []string{"--maxmemory-policy", "lru"},
 			wantErr: `config: maxmemory-policy "lru" (from --maxmemory-policy): unknown policy (want noeviction, volatile-ttl or allkeys-lru)`,
@@ -695,4 +713,13 @@ func TestClusterOnly(t *testing.T) {
 			t.Errorf("--%s %s with --cluster-addr: %v", name, value, err)
 		}
 	}
+}
+
+// mustPaths parses a --user-field spec.
+func mustPaths(spec string) []jsonpath.Path {
+	p, err := jsonpath.Parse(spec)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }

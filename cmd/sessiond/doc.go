@@ -71,6 +71,10 @@
 //	--max-value-size SIZE     refuse longer values (default 1mb)
 //	--shards N                locked partitions (default 0: the store's own
 //	                          default)
+//	--user-field PATHS        file JSON sessions under the user id at these
+//	                          comma-separated dotted paths, for SESSION.LIST
+//	                          and SESSION.REVOKE (default passport.user;
+//	                          empty: no user index)
 //	--dir PATH                keep sessions across restarts in this data
 //	                          directory (default: none, memory only)
 //	--appendfsync POLICY      flush the --dir log to disk: always,
