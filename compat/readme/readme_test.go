@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -265,6 +266,7 @@ func (r *runner) sh(b block, want *block) {
 // output if it ran to its end. oneShot says the README shows its output.
 func (r *runner) command(line int, words []string, oneShot bool) (string, bool) {
 	t := r.t
+	words = slices.Clone(words) // mapped below, and a retry maps them again
 	var env []string
 	for len(words) > 0 && regexp.MustCompile(`^[A-Z_]+=`).MatchString(words[0]) {
 		env = append(env, r.expand(words[0]))
