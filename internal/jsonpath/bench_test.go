@@ -4,7 +4,8 @@ import "testing"
 
 // BenchmarkLookup reads passport.user from an express-session value of
 // about 512 bytes, as the user index does on every SET: with a user, before
-// login (no passport field, the whole value read for nothing), and for a
+// login (no passport field, the whole value read for nothing), with the
+// user after a 400-byte cart (most of the value read before the id), and for a
 // gob value (rejected at its first byte).
 func BenchmarkLookup(b *testing.B) {
 	paths, err := Parse("passport.user")
@@ -13,6 +14,7 @@ func BenchmarkLookup(b *testing.B) {
 	}
 	for _, c := range []struct{ name, value string }{
 		{"user", session},
+		{"user late", lateSession},
 		{"anonymous", anonymous},
 		{"gob", "\x1e\xff\x81\x03\x01\x01\x0bsessionData\x01\xff\x82\x00\x01\x02\x01\x08Deadline"},
 	} {

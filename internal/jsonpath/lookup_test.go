@@ -20,6 +20,24 @@ const session = `{"cookie":{"originalMaxAge":86400000,"expires":"2026-12-07T06:3
 	`{"sku":"SOCKS-3PK","name":"Socks, pack of 3","qty":1,"price":12}],` +
 	`"updatedAt":1733466600000},"returnTo":"/checkout"}`
 
+// lateCart is a cart of about 400 bytes, which lateSession writes before
+// passport's field.
+const lateCart = `"cart":{"currency":"EUR","items":[` +
+	`{"sku":"TSHIRT-BLK-M","name":"Black T-shirt, size M","qty":2,"price":19.99},` +
+	`{"sku":"MUG-WHT-330","name":"White mug 330ml","qty":1,"price":8.5},` +
+	`{"sku":"SOCKS-3PK","name":"Socks, pack of 3","qty":1,"price":12},` +
+	`{"sku":"CAP-RED-L","name":"Red cap, size L","qty":1,"price":15.25},` +
+	`{"sku":"BAG-TOTE-01","name":"Tote bag, été","qty":3,"price":7}],` +
+	`"updatedAt":1733466600000},`
+
+// lateSession is session with passport's field after a 400-byte cart, as
+// an app that put things in the session before login writes it: a lookup
+// that stops at the id reads most of it.
+const lateSession = `{"cookie":{"originalMaxAge":86400000,"expires":"2026-12-07T06:30:00.000Z",` +
+	`"secure":false,"httpOnly":true,"path":"/","sameSite":"lax"},` +
+	`"csrfSecret":"Kq3o9VbY2mZ8xW1nT5rE7uI0",` + lateCart +
+	`"passport":{"user":"6571d2c4e13b8a0012f3a9b7"},"returnTo":"/checkout"}`
+
 // anonymous is session before the user logged in: no passport field.
 var anonymous = strings.Replace(session, `"passport":{"user":"6571d2c4e13b8a0012f3a9b7"},`, "", 1)
 
@@ -42,6 +60,7 @@ var lookupCases = []lookupCase{
 	// Where the id is.
 	{name: "express session", value: session, id: "6571d2c4e13b8a0012f3a9b7", ok: true},
 	{name: "anonymous session", value: anonymous},
+	{name: "passport after the cart", value: lateSession, id: "6571d2c4e13b8a0012f3a9b7", ok: true},
 	{name: "only passport", value: `{"passport":{"user":"u1"}}`, id: "u1", ok: true},
 	{name: "passport first", value: `{"passport":{"user":"u1"},"cookie":{"path":"/"}}`, id: "u1", ok: true},
 	{name: "empty object", value: `{}`},
