@@ -14,14 +14,15 @@ const maxNesting = 10000
 type outcome uint8
 
 const (
-	invalid  outcome = iota // not one valid JSON object
-	valid                   // one valid JSON object; the results are final
+	invalid  outcome = iota // not one valid JSON object, up to where it was read
+	valid                   // valid up to where it was read; the results are final
 	overflow                // nested deeper than the stack given; scan again
 )
 
 // Lookup returns the id at the first of paths that leads to a string or a
 // number in value, by the rules in the package documentation: ok is false
-// when value is not one valid JSON object or no path yields an id. The id
+// when value is not one valid JSON object (up to the id of the first path,
+// where Lookup stops reading) or no path yields an id. The id
 // is a sub-slice of value (with its capacity cut, so appending to it
 // copies) unless it had to be unescaped. Lookup only reads value and
 // paths, so many goroutines may share them. It panics if given more than
@@ -75,13 +76,19 @@ type tracker struct {
 	paths []Path
 	// ends[k] is the set of paths, a bit per path, that end at key k.
 	ends [MaxDepth]uint32
-	// found[j] is the offset of the string or number path j leads to, or 0
-	// for none: no id can start at offset 0, where the top-level object
-	// opens.
+	// found[j] is the offset of the first string or number path j leads
+	// to, or 0 for none: no id can start at offset 0, where the top-level
+	// object opens.
 	found [MaxPaths]int
+	// done is the set of paths that found an id: the first one found is
+	// final, so the scan follows them no further.
+	done uint32
+	// best is the first path with keys. Once it found an id no other path
+	// can beat it, and the scan stops.
+	best uint32
 }
 
-// start returns the set of paths with keys, and fills in ends.
+// start returns the set of paths with keys, and fills in ends and best.
 func (t *tracker) start() uint32 {
 	var all uint32
 	for j, p := range t.paths {
@@ -90,34 +97,37 @@ func (t *tracker) start() uint32 {
 			t.ends[len(p.keys)-1] |= 1 << j
 		}
 	}
+	t.best = all & -all
 	return all
 }
 
 // key reads an object key, whose raw (still escaped) text is raw, for the
-// paths in cur, whose key at index k it may be. It resets what the paths
-// it matches found, and returns those of them that end there and those
-// that go on.
+// paths in cur that have not found an id yet, whose key at index k it may
+// be. It returns those of them that end there and those that go on.
 func (t *tracker) key(cur uint32, k int, raw []byte, escaped bool) (leaf, inner uint32) {
 	var m uint32
-	for c := cur; c != 0; c &= c - 1 {
+	for c := cur &^ t.done; c != 0; c &= c - 1 {
 		j := bits.TrailingZeros32(c)
 		if keyEqual(raw, escaped, t.paths[j].keys[k]) {
 			m |= 1 << j
-			t.found[j] = 0
 		}
 	}
 	leaf = m & t.ends[k]
 	return leaf, m &^ leaf
 }
 
-// record notes that the paths in leaf lead to the value at offset i.
-func (t *tracker) record(leaf uint32, i int) {
+// record notes that the paths in leaf, none of which found an id yet, lead
+// to the value at offset i, and reports whether best is among them.
+func (t *tracker) record(leaf uint32, i int) bool {
+	t.done |= leaf
 	for ; leaf != 0; leaf &= leaf - 1 {
 		t.found[bits.TrailingZeros32(leaf)] = i
 	}
+	return t.done&t.best != 0
 }
 
-// result returns the id of the first path that found one.
+// result returns the id of the first path that found one. Its string or
+// number was read whole by scan.
 func (t *tracker) result(value []byte) ([]byte, bool) {
 	for j := range t.paths {
 		start := t.found[j]
@@ -139,19 +149,22 @@ func (t *tracker) result(value []byte) ([]byte, bool) {
 }
 
 // scan reads value once, checking that it is one valid JSON object and
-// noting in t, for each path, where the string or number it leads to
-// starts. stack holds a bit per level of nesting, set for an object.
+// noting in t, for each path, where the first string or number it leads to
+// starts. It stops after the id of t.best, and the ',' or '}' after it:
+// that id is the answer, whatever follows. stack holds a bit per level of
+// nesting, set for an object.
 //
 // A path is alive in an object when the keys that lead to the object match
 // its first keys. alive[d] is the set of paths alive in the object at depth
 // d (the top-level object is at depth 1), a bit per path; cur is the set
 // alive in the innermost open container, empty for arrays and for depths
 // beyond MaxDepth, where no path reaches. A key that matches the next key
-// of a path alive in its object resets what that path found: with
-// duplicate keys the last one counts. If the path ends at that key (its
-// bit is in t.ends[d-1]) the value found is the key's value, when that is a
-// string or a number; otherwise the path stays alive inside the value if
-// the value is an object.
+// of a path alive in its object, and that has not found an id yet, is on
+// the path: if the path ends at that key (its bit is in t.ends[d-1]) the
+// value found is the key's value, when that is a string or a number;
+// otherwise the path stays alive inside the value if the value is an
+// object. A path's first id is final, so with duplicate keys the first
+// that leads to an id counts.
 func scan(value []byte, t *tracker, stack []uint64) outcome {
 	var (
 		n           = len(value)
@@ -243,7 +256,9 @@ atValue: // at a value, or what should be one
 				return invalid
 			}
 		}
-		t.record(leaf, i)
+		if leaf != 0 && t.record(leaf, i) {
+			return stopAt(value, end+1)
+		}
 		i = end + 1
 	case 't':
 		if !hasLiteral(value[i:], "true") {
@@ -265,7 +280,9 @@ atValue: // at a value, or what should be one
 		if end < 0 {
 			return invalid
 		}
-		t.record(leaf, i)
+		if leaf != 0 && t.record(leaf, i) {
+			return stopAt(value, end)
+		}
 		i = end
 	}
 	leaf, inner = 0, 0
@@ -303,6 +320,19 @@ closed: // just after the '}' or ']' that closed the container at depth
 		cur = alive[depth]
 	}
 	goto afterValue
+}
+
+// stopAt returns the outcome of a scan that stops after the id of the
+// best path, which ends just before offset i: valid if the id is followed
+// by ',' or '}', as a value in an object must be. That makes its end
+// certain, for a number as for a string, and leaves out a value cut off
+// right after the id.
+func stopAt(value []byte, i int) outcome {
+	i = skipSpace(value, i)
+	if i < len(value) && (value[i] == ',' || value[i] == '}') {
+		return valid
+	}
+	return invalid
 }
 
 // skipSpace returns the offset of the first byte at or after i that is not
