@@ -86,6 +86,11 @@ type tracker struct {
 	// best is the first path with keys. Once it found an id no other path
 	// can beat it, and the scan stops.
 	best uint32
+	// end is where the id of best ends, if the scan stopped there: the
+	// offset of a string's closing quote or just past a number. escaped
+	// says whether the string holds escapes.
+	end     int
+	escaped bool
 }
 
 // start returns the set of paths with keys, and fills in ends and best.
@@ -108,7 +113,15 @@ func (t *tracker) key(cur uint32, k int, raw []byte, escaped bool) (leaf, inner 
 	var m uint32
 	for c := cur &^ t.done; c != 0; c &= c - 1 {
 		j := bits.TrailingZeros32(c)
-		if keyEqual(raw, escaped, t.paths[j].keys[k]) {
+		p := &t.paths[j]
+		// A raw key without escapes decodes to itself but where it is
+		// invalid UTF-8, which decodes to more bytes, U+FFFD: unless key
+		// holds U+FFFD it matches only if it is key.
+		if !escaped && (len(raw) >= len(p.keys[k]) || p.fffd&(1<<k) == 0) {
+			if string(raw) == p.keys[k] {
+				m |= 1 << j
+			}
+		} else if keyEqual(raw, escaped, p.keys[k]) {
 			m |= 1 << j
 		}
 	}
@@ -127,20 +140,26 @@ func (t *tracker) record(leaf uint32, i int) bool {
 }
 
 // result returns the id of the first path that found one. Its string or
-// number was read whole by scan.
+// number was read whole by scan, which noted its end if it stopped there.
 func (t *tracker) result(value []byte) ([]byte, bool) {
 	for j := range t.paths {
 		start := t.found[j]
 		if start == 0 {
 			continue
 		}
+		end, escaped := t.end, t.escaped
+		if t.best != 1<<j || end == 0 {
+			if value[start] != '"' {
+				end = scanNumber(value, start)
+			} else {
+				end, escaped = scanString(value, start+1)
+			}
+		}
 		if value[start] != '"' {
-			end := scanNumber(value, start)
 			return value[start:end:end], true
 		}
-		end, escaped := scanString(value, start+1)
 		raw := value[start+1 : end : end]
-		if !escaped && utf8.Valid(raw) {
+		if !escaped && (ascii(raw) || utf8.Valid(raw)) {
 			return raw, true
 		}
 		return unquote(raw), true
@@ -152,25 +171,26 @@ func (t *tracker) result(value []byte) ([]byte, bool) {
 // noting in t, for each path, where the first string or number it leads to
 // starts. It stops after the id of t.best, and the ',' or '}' after it:
 // that id is the answer, whatever follows. stack holds a bit per level of
-// nesting, set for an object.
+// nesting, for skip.
+//
+// scan itself walks only the objects that paths enter, and hands every
+// other object or array to skip, which validates it without following
+// paths: most of a session's bytes are there.
 //
 // A path is alive in an object when the keys that lead to the object match
 // its first keys. alive[d] is the set of paths alive in the object at depth
-// d (the top-level object is at depth 1), a bit per path; cur is the set
-// alive in the innermost open container, empty for arrays and for depths
-// beyond MaxDepth, where no path reaches. A key that matches the next key
-// of a path alive in its object, and that has not found an id yet, is on
-// the path: if the path ends at that key (its bit is in t.ends[d-1]) the
-// value found is the key's value, when that is a string or a number;
-// otherwise the path stays alive inside the value if the value is an
-// object. A path's first id is final, so with duplicate keys the first
-// that leads to an id counts.
+// d (the top-level object is at depth 1), a bit per path, and cur the set
+// alive in the innermost one. A key that matches the next key of a path
+// alive in its object, and that has not found an id yet, is on the path:
+// if the path ends at that key (its bit is in t.ends[d-1]) the value found
+// is the key's value, when that is a string or a number; otherwise the
+// path stays alive inside the value if the value is an object, which scan
+// then walks. A path's first id is final, so with duplicate keys the first
+// that leads to an id counts. No path is alive deeper than MaxDepth.
 func scan(value []byte, t *tracker, stack []uint64) outcome {
 	var (
 		n           = len(value)
 		i           int
-		c           byte
-		inObject    bool
 		depth       int
 		cur         uint32
 		leaf, inner uint32 // of the last key: paths that end there, and that go on
@@ -183,7 +203,6 @@ func scan(value []byte, t *tracker, stack []uint64) outcome {
 		return invalid
 	}
 	depth = 1
-	stack[0] |= 1
 	alive[1] = cur
 	i++
 
@@ -205,109 +224,71 @@ atKey: // at the '"' of a key, or what should be one
 				return invalid
 			}
 		}
-		if cur != 0 {
-			leaf, inner = t.key(cur, depth-1, value[i+1:end], escaped)
-		}
+		leaf, inner = t.key(cur, depth-1, value[i+1:end], escaped)
 		i = skipSpace(value, end+1)
 	}
 	if i >= n || value[i] != ':' {
 		return invalid
 	}
 	i = skipSpace(value, i+1)
-
-atValue: // at a value, or what should be one
 	if i >= n {
 		return invalid
 	}
 	switch value[i] {
-	case '{', '[':
-		depth++
-		if depth > maxNesting {
-			return invalid
-		}
-		w, bit := (depth-1)>>6, uint64(1)<<((depth-1)&63)
-		if w >= len(stack) {
-			return overflow
-		}
-		if value[i] == '[' {
-			stack[w] &^= bit
-			inner = 0
-		} else {
-			stack[w] |= bit
-		}
-		cur, leaf, inner = inner, 0, 0
-		if depth <= MaxDepth {
-			alive[depth] = cur
-		}
-		if value[i] == '{' {
+	case '{':
+		if inner != 0 {
+			depth++
+			cur, alive[depth] = inner, inner
 			i++
 			goto objectStart
 		}
-		i = skipSpace(value, i+1)
-		if i < n && value[i] == ']' {
-			i++
-			goto closed
+		fallthrough
+	case '[':
+		end := skip(value, i, depth, stack)
+		if end < 0 {
+			return outcome(-end)
 		}
-		goto atValue
+		i = end
 	case '"':
-		end := plainEnd(value, i+1)
+		end, escaped := plainEnd(value, i+1), false
 		if end >= n || value[end] != '"' {
-			if end, _ = scanString(value, end); end < 0 {
+			if end, escaped = scanString(value, end); end < 0 {
 				return invalid
 			}
 		}
 		if leaf != 0 && t.record(leaf, i) {
+			t.end, t.escaped = end, escaped
 			return stopAt(value, end+1)
 		}
 		i = end + 1
-	case 't':
-		if !hasLiteral(value[i:], "true") {
-			return invalid
-		}
-		i += 4
-	case 'f':
-		if !hasLiteral(value[i:], "false") {
-			return invalid
-		}
-		i += 5
-	case 'n':
-		if !hasLiteral(value[i:], "null") {
-			return invalid
-		}
-		i += 4
 	default:
-		end := scanNumber(value, i)
+		end := scanScalar(value, i)
 		if end < 0 {
 			return invalid
 		}
-		if leaf != 0 && t.record(leaf, i) {
+		if leaf != 0 && value[i] != 't' && value[i] != 'f' && value[i] != 'n' && t.record(leaf, i) {
+			t.end = end
 			return stopAt(value, end)
 		}
 		i = end
 	}
-	leaf, inner = 0, 0
 
-afterValue: // after a value in the container at depth
+afterValue: // after a value in the object at depth
 	i = skipSpace(value, i)
 	if i >= n {
 		return invalid
 	}
-	c = value[i]
-	inObject = stack[(depth-1)>>6]&(1<<((depth-1)&63)) != 0
-	switch {
-	case c == ',':
+	switch value[i] {
+	case ',':
 		i = skipSpace(value, i+1)
-		if inObject {
-			goto atKey
-		}
-		goto atValue
-	case inObject && c == '}', !inObject && c == ']':
+		goto atKey
+	case '}':
 		i++
 		goto closed
 	}
 	return invalid
 
-closed: // just after the '}' or ']' that closed the container at depth
+closed: // just after the '}' that closed the object at depth
 	depth--
 	if depth == 0 {
 		if skipSpace(value, i) != n {
@@ -315,10 +296,7 @@ closed: // just after the '}' or ']' that closed the container at depth
 		}
 		return valid
 	}
-	cur = 0
-	if depth <= MaxDepth {
-		cur = alive[depth]
-	}
+	cur = alive[depth]
 	goto afterValue
 }
 
@@ -350,6 +328,29 @@ func skipSpace(value []byte, i int) int {
 // hasLiteral reports whether b starts with lit.
 func hasLiteral(b []byte, lit string) bool {
 	return len(b) >= len(lit) && string(b[:len(lit)]) == lit
+}
+
+// scanScalar returns the offset just past the number, true, false or null
+// that starts at i, or -1 if none does.
+func scanScalar(value []byte, i int) int {
+	switch value[i] {
+	case 't':
+		if hasLiteral(value[i:], "true") {
+			return i + 4
+		}
+		return -1
+	case 'f':
+		if hasLiteral(value[i:], "false") {
+			return i + 5
+		}
+		return -1
+	case 'n':
+		if hasLiteral(value[i:], "null") {
+			return i + 4
+		}
+		return -1
+	}
+	return scanNumber(value, i)
 }
 
 // scanNumber returns the offset just past the JSON number that starts at i,
