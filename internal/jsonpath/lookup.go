@@ -192,13 +192,14 @@ func scan(value []byte, t *tracker, stack []uint64) outcome {
 		n           = len(value)
 		i           int
 		depth       int
+		checked     bool // whether absent was asked
 		cur         uint32
 		leaf, inner uint32 // of the last key: paths that end there, and that go on
 		alive       [MaxDepth + 1]uint32
 	)
 	cur = t.start()
 	i = skipSpace(value, 0)
-	if cur == 0 || i == n || value[i] != '{' || absent(value, t.paths) {
+	if cur == 0 || i == n || value[i] != '{' {
 		// No id whatever the rest says: no need to read it.
 		return invalid
 	}
@@ -280,6 +281,18 @@ afterValue: // after a value in the object at depth
 	}
 	switch value[i] {
 	case ',':
+		if depth == 1 && !checked {
+			// The first member of the top-level object has been read, and
+			// it is the cookie in express-session's values: if no path
+			// found an id in it and none can in the rest, there is no id,
+			// whatever the rest says. Searching before the scan would
+			// spare reading the cookie of a session without an id, but
+			// make every session with one pay for the search through it.
+			checked = true
+			if t.done == 0 && absent(value[i:], t.paths) {
+				return invalid
+			}
+		}
 		i = skipSpace(value, i+1)
 		goto atKey
 	case '}':

@@ -93,6 +93,10 @@ var lookupCases = []lookupCase{
 	{name: "key with a control character", value: `{"a\tb":"x"}`, spec: "a\tb", id: "x", ok: true},
 	{name: "last key only escaped", value: `{"passport":{"\u0075ser":"u1"}}`, id: "u1", ok: true},
 	{name: "last key only in a value", value: `{"passport":{"id":"u1"},"x":"user"}`},
+	{name: "last key only in the first member", value: `{"a":{"user":"x"},"b":1}`},
+	{name: "later path in the first member", value: `{"a":{"user":"x"},"b":1}`, spec: "passport.user,a.user", id: "x", ok: true},
+	{name: "last key escaped after the first member", value: `{"c":1,"passport":{"\u0075ser":"u1"}}`, id: "u1", ok: true},
+	{name: "last key after the first member, cut", value: `{"c":1,"passport":{"user"`},
 	{name: "last key only as a prefix", value: `{"passport":{"username":"u1"}}`},
 	{name: "key with a backslash", value: `{"a\\b":"x"}`, spec: `a\\b`, id: "x", ok: true},
 	{name: "key with spaces", value: `{" a ":{"b c":"x"}}`, spec: `\ a\ .b c`, id: "x", ok: true},
@@ -358,7 +362,8 @@ func TestLookupIDCapacity(t *testing.T) {
 }
 
 func TestLookupAllocs(t *testing.T) {
-	// A long last key is looked for with a byte search before the scan.
+	// A long last key is looked for with a byte search after the first
+	// member.
 	long := strings.Repeat("k", 100)
 	for _, c := range []struct {
 		name   string
