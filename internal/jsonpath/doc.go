@@ -101,17 +101,18 @@
 // the id's position in the value, and passport's field comes after those
 // the app set before login. It skips reading only where the answer cannot
 // depend on it: a value whose first non-space byte is not '{' (a gob
-// value, for one) or an empty list of paths is rejected at once. And once
-// the scan has read the first member of the top-level object, the cookie
-// in express-session's values, without an id, it stops there if the rest
-// of the value has no backslash and the last key of each path, followed by
-// its closing quote, occurs nowhere in it (a session before login has no
+// value, for one) or an empty list of paths is rejected at once. And when
+// the scan, past the first member of the top-level object (the cookie, in
+// express-session's values), comes to an object or an array at the top
+// level without having found an id, it stops there if the rest of the
+// value has no backslash and the last key of each path, followed by its
+// closing quote, occurs nowhere in it (a session before login has no
 // `user"`): the bytes package finds that out several times faster than the
-// scan reads. Searching before reading the cookie would spare more of a
-// session without an id, but make every session with one pay for the
-// search through its cookie. The scan is
-// iterative, so deep nesting costs no stack, and its time is linear in the
-// length of the value whatever the value or the paths. It allocates only
-// when the id holds escapes or invalid UTF-8; otherwise the id is a
-// sub-slice of the value.
+// scan reads. Searching before reading the cookie and the members after it
+// would spare more of a session without an id, but make every session with
+// one pay for the search up to its id. The scan is iterative, so deep
+// nesting costs no stack, and its time is linear in the length of the
+// value whatever the value or the paths. It allocates only when the id
+// holds escapes or invalid UTF-8; otherwise the id is a sub-slice of the
+// value.
 package jsonpath

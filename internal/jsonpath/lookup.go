@@ -192,7 +192,7 @@ func scan(value []byte, t *tracker, stack []uint64) outcome {
 		n           = len(value)
 		i           int
 		depth       int
-		checked     bool // whether absent was asked
+		search      int8 // 0 in the first member, 1 after it, 2 once absent was asked
 		cur         uint32
 		leaf, inner uint32 // of the last key: paths that end there, and that go on
 		alive       [MaxDepth + 1]uint32
@@ -245,6 +245,18 @@ atKey: // at the '"' of a key, or what should be one
 		}
 		fallthrough
 	case '[':
+		if depth == 1 && search == 1 {
+			// A container in a member after the first, the cookie in
+			// express-session's values, and no path found an id: if none
+			// can in the rest, there is no id, whatever the rest says.
+			// Searching earlier would spare reading more of a session
+			// without an id, but make every session with one pay for the
+			// search up to its id.
+			search = 2
+			if t.done == 0 && absent(value[i:], t.paths) {
+				return invalid
+			}
+		}
 		end := skip(value, i, depth, stack)
 		if end < 0 {
 			return outcome(-end)
@@ -281,17 +293,8 @@ afterValue: // after a value in the object at depth
 	}
 	switch value[i] {
 	case ',':
-		if depth == 1 && !checked {
-			// The first member of the top-level object has been read, and
-			// it is the cookie in express-session's values: if no path
-			// found an id in it and none can in the rest, there is no id,
-			// whatever the rest says. Searching before the scan would
-			// spare reading the cookie of a session without an id, but
-			// make every session with one pay for the search through it.
-			checked = true
-			if t.done == 0 && absent(value[i:], t.paths) {
-				return invalid
-			}
+		if depth == 1 && search == 0 {
+			search = 1
 		}
 		i = skipSpace(value, i+1)
 		goto atKey

@@ -88,8 +88,15 @@ atValue: // at a value, or what should be one
 		i = skipSpace(value, i)
 		goto atValue
 	default:
-		if i = scanNumber(value, i); i < 0 {
-			return -int(invalid)
+		// Most numbers in sessions are integers: read their digits here,
+		// and leave the rest of the grammar to scanNumber.
+		start := i
+		for i++; i < n && isDigit(value[i]); i++ {
+		}
+		if c := value[start]; c < '1' || c > '9' || i < n && (value[i] == '.' || value[i] == 'e' || value[i] == 'E') {
+			if i = scanNumber(value, start); i < 0 {
+				return -int(invalid)
+			}
 		}
 	}
 
