@@ -225,7 +225,24 @@ atKey: // at the '"' of a key, or what should be one
 				return invalid
 			}
 		}
-		leaf, inner = t.key(cur, depth-1, value[i+1:end], escaped)
+		raw := value[i+1 : end]
+		if c := cur &^ t.done; c&(c-1) == 0 && !escaped {
+			// At most one path alive, the usual case: compare here, which
+			// spares a call, and with it saving scan's variables, for
+			// every key of the objects the path goes through. key does
+			// the same for more paths, and for escaped keys.
+			leaf, inner = 0, 0
+			if c != 0 {
+				p := &t.paths[bits.TrailingZeros32(c)]
+				key := p.keys[depth-1]
+				if len(raw) == len(key) && string(raw) == key || len(raw) < len(key) && p.fffd != 0 && keyEqual(raw, false, key) {
+					leaf = c & t.ends[depth-1]
+					inner = c &^ leaf
+				}
+			}
+		} else {
+			leaf, inner = t.key(cur, depth-1, raw, escaped)
+		}
 		i = skipSpace(value, end+1)
 	}
 	if i >= n || value[i] != ':' {
