@@ -275,8 +275,11 @@ atKey: // at the '"' of a key, or what should be one
 			}
 		}
 		end := skip(value, i, depth, stack)
+		if end == tooDeep {
+			return overflow
+		}
 		if end < 0 {
-			return outcome(-end)
+			return invalid
 		}
 		i = end
 	case '"':

@@ -435,6 +435,36 @@ func TestLookupLinear(t *testing.T) {
 	}
 }
 
+func TestSkip(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		depth int // around the container
+		words int // of stack
+		want  int
+	}{
+		{`{}`, 1, 2, 2},
+		{`[ ]`, 1, 2, 3},
+		{`{"a":[1,{"b":null}],"c":"d"} ,"x":1}`, 1, 2, 28},
+		{`{ "a" : 1.5e3 , "b" : [ true , false ] }`, 1, 2, 40},
+		{`{"a":1,}`, 1, 2, badJSON},
+		{`[1 2]`, 1, 2, badJSON},
+		{`{"a":1]`, 1, 2, badJSON},
+		{`[1}`, 1, 2, badJSON},
+		{`{"a":01}`, 1, 2, badJSON},
+		{`{"a":"b\x"}`, 1, 2, badJSON},
+		{`{"a":1`, 1, 2, badJSON},
+		{`[]`, maxNesting - 1, 157, 2},
+		{`[]`, maxNesting, 157, badJSON},
+		{nest("[", "", "]", 63), 1, 1, 126},
+		{nest("[", "", "]", 64), 1, 1, tooDeep},
+	} {
+		stack := make([]uint64, c.words)
+		if got := skip([]byte(c.value), 0, c.depth, stack); got != c.want {
+			t.Errorf("skip(%q) at depth %d = %d, want %d", c.value, c.depth, got, c.want)
+		}
+	}
+}
+
 func TestSpecial(t *testing.T) {
 	// special must find exactly the first special byte at every offset, for
 	// every byte value, whatever follows it.

@@ -1,11 +1,17 @@
 package jsonpath
 
+// What skip returns instead of an offset.
+const (
+	badJSON = -1 // the container is not valid JSON
+	tooDeep = -2 // it nests deeper than the stack given holds
+)
+
 // skip validates the object or array that opens at value[i], nested in
-// depth levels, and returns the offset just past its end; or -invalid if it
-// is not valid JSON, or -overflow if it nests deeper than stack holds. It
-// follows no path, so it keeps few variables, and the compiler keeps them
-// in registers: it reads the bulk of most values. stack holds a bit per
-// level of nesting, set for an object; obj is the bit of the innermost.
+// depth levels, and returns the offset just past its end; or badJSON, or
+// tooDeep. It follows no path, so it keeps few variables, and the compiler
+// keeps them in registers: it reads the bulk of most values. stack holds a
+// bit per level of nesting, set for an object; obj is the bit of the
+// innermost.
 func skip(value []byte, i, depth int, stack []uint64) int {
 	n := len(value)
 	base := depth
@@ -14,10 +20,10 @@ func skip(value []byte, i, depth int, stack []uint64) int {
 open: // at the '{' or '[' that opens a container
 	depth++
 	if depth > maxNesting {
-		return -int(invalid)
+		return badJSON
 	}
 	if w, bit := (depth-1)>>6, uint64(1)<<((depth-1)&63); w >= len(stack) {
-		return -int(overflow)
+		return tooDeep
 	} else if obj = value[i] == '{'; obj {
 		stack[w] |= bit
 		i = skipSpace(value, i+1)
@@ -38,11 +44,11 @@ open: // at the '{' or '[' that opens a container
 
 atKey: // at the '"' of a key, or what should be one
 	if i >= n || value[i] != '"' {
-		return -int(invalid)
+		return badJSON
 	}
 	if i = plainEnd(value, i+1); i >= n || value[i] != '"' {
 		if i, _ = scanString(value, i); i < 0 {
-			return -int(invalid)
+			return badJSON
 		}
 	}
 	// JSON.stringify puts no space around the ':' or the ',': look for
@@ -52,12 +58,12 @@ atKey: // at the '"' of a key, or what should be one
 	} else if i = skipSpace(value, i+1); i < n && value[i] == ':' {
 		i++
 	} else {
-		return -int(invalid)
+		return badJSON
 	}
 
 atValue: // at a value, or what should be one
 	if i >= n {
-		return -int(invalid)
+		return badJSON
 	}
 	switch value[i] {
 	case '{', '[':
@@ -65,23 +71,23 @@ atValue: // at a value, or what should be one
 	case '"':
 		if i = plainEnd(value, i+1); i >= n || value[i] != '"' {
 			if i, _ = scanString(value, i); i < 0 {
-				return -int(invalid)
+				return badJSON
 			}
 		}
 		i++
 	case 't':
 		if i+4 > n || string(value[i:i+4]) != "true" {
-			return -int(invalid)
+			return badJSON
 		}
 		i += 4
 	case 'f':
 		if i+5 > n || string(value[i:i+5]) != "false" {
-			return -int(invalid)
+			return badJSON
 		}
 		i += 5
 	case 'n':
 		if i+4 > n || string(value[i:i+4]) != "null" {
-			return -int(invalid)
+			return badJSON
 		}
 		i += 4
 	case ' ', '\t', '\n', '\r':
@@ -95,14 +101,14 @@ atValue: // at a value, or what should be one
 		}
 		if c := value[start]; c < '1' || c > '9' || i < n && (value[i] == '.' || value[i] == 'e' || value[i] == 'E') {
 			if i = scanNumber(value, start); i < 0 {
-				return -int(invalid)
+				return badJSON
 			}
 		}
 	}
 
 afterValue: // after a value in the container at depth
 	if i >= n {
-		return -int(invalid)
+		return badJSON
 	}
 	switch value[i] {
 	case ',':
@@ -116,17 +122,17 @@ afterValue: // after a value in the container at depth
 		goto atValue
 	case '}':
 		if !obj {
-			return -int(invalid)
+			return badJSON
 		}
 	case ']':
 		if obj {
-			return -int(invalid)
+			return badJSON
 		}
 	case ' ', '\t', '\n', '\r':
 		i = skipSpace(value, i)
 		goto afterValue
 	default:
-		return -int(invalid)
+		return badJSON
 	}
 	i++
 
