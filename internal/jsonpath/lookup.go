@@ -42,12 +42,13 @@ func Lookup(value []byte, paths []Path) (id []byte, ok bool) {
 	return nil, false
 }
 
-// absent reports whether no path can lead anywhere in value because the
-// last key of each, with its closing quote, is nowhere in it, which the byte search of the bytes
-// package tells much faster than scan can read the value. A key's raw
-// text is the key itself unless it holds escapes or invalid UTF-8 (which
-// decodes to U+FFFD): so this holds only for a value without a '\', and
-// for paths whose last key needs no escape and holds no U+FFFD.
+// absent reports whether no path can lead anywhere in value (the rest of
+// a value, for scan) because the last key of each, with its closing quote,
+// is nowhere in it, which the byte search of the bytes package tells much
+// faster than scan can read. A key's raw text is the key itself unless it
+// holds escapes or invalid UTF-8 (which decodes to U+FFFD): so this holds
+// only for a value without a '\', and for paths whose last key needs no
+// escape and holds no U+FFFD.
 func absent(value []byte, paths []Path) bool {
 	for _, p := range paths {
 		if len(p.keys) > 0 && (p.last == nil || bytes.Contains(value, p.last)) {
