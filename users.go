@@ -42,22 +42,33 @@ type userPart struct {
 	// one holds the users with a single session (most users of most
 	// sites): the key's hash is the map's value, with no list to allocate.
 	one map[uint64]uint64
-	// many holds the users with two sessions or more.
+	// many holds the users with two sessions or more, up to bigUser: a
+	// session is taken out of a list by a scan of it.
 	many map[uint64][]uint64
+	// big holds the users with more than bigUser sessions (an account
+	// shared by a kiosk, a client that logs in on every request), as a
+	// set of their key hashes with the count of keys of each hash, so
+	// that taking one out does not cost a scan of them all.
+	big map[uint64]map[uint64]uint32
 	// sessions counts the sessions filed here.
 	sessions int
 	// peak is the most users the maps held since they were last made:
 	// Go's maps never give memory back, so after most users have gone
 	// (a flush, a mass expiry) they are made again.
 	peak int
-	_    [40]byte
+	_    [16]byte // to 64 bytes, a cache line of its own
 }
+
+// A user with more than bigUser sessions has a set of them, not a list;
+// one whose set shrinks to bigUser/2 has a list again.
+const bigUser = 64
 
 func newUsers(id func([]byte) ([]byte, bool), seed maphash.Seed) *users {
 	u := &users{id: id, seed: seed}
 	for i := range u.parts {
 		u.parts[i].one = make(map[uint64]uint64)
 		u.parts[i].many = make(map[uint64][]uint64)
+		u.parts[i].big = make(map[uint64]map[uint64]uint32)
 	}
 	return u
 }
@@ -86,7 +97,21 @@ func (x *users) add(user, key uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sessions++
+	if set, ok := p.big[user]; ok {
+		set[key]++
+		return
+	}
 	if list, ok := p.many[user]; ok {
+		if len(list) == bigUser {
+			set := make(map[uint64]uint32, 2*bigUser)
+			for _, k := range list {
+				set[k]++
+			}
+			set[key]++
+			delete(p.many, user)
+			p.big[user] = set
+			return
+		}
 		if len(list) == cap(list) {
 			list = resized(list, len(list)+1)
 		}
@@ -101,8 +126,11 @@ func (x *users) add(user, key uint64) {
 		return
 	}
 	p.one[user] = key
-	p.peak = max(p.peak, len(p.one)+len(p.many))
+	p.peak = max(p.peak, p.users())
 }
+
+// users counts the users filed in the part.
+func (p *userPart) users() int { return len(p.one) + len(p.many) + len(p.big) }
 
 // remove takes the key whose hash is key out from under user. It must be
 // there.
@@ -110,6 +138,23 @@ func (x *users) remove(user, key uint64) {
 	p := x.part(user)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if set, ok := p.big[user]; ok && set[key] > 0 {
+		if set[key]--; set[key] == 0 {
+			delete(set, key)
+		}
+		if len(set) <= bigUser/2 {
+			list := make([]uint64, 0, listCap(bigUser/2+bigUser/8))
+			for k, n := range set {
+				for range n {
+					list = append(list, k)
+				}
+			}
+			delete(p.big, user)
+			p.many[user] = list
+		}
+		p.removed()
+		return
+	}
 	if list, ok := p.many[user]; ok {
 		for i, k := range list {
 			if k != key {
@@ -142,10 +187,12 @@ func (x *users) remove(user, key uint64) {
 // a quarter of the users they once did.
 func (p *userPart) removed() {
 	p.sessions--
-	n := len(p.one) + len(p.many)
+	n := p.users()
 	if p.peak < 1024 || n >= p.peak/4 {
 		return
 	}
+	// Copied one by one: maps.Clone copies the table as it is, at its
+	// size.
 	one := make(map[uint64]uint64, len(p.one))
 	for u, k := range p.one {
 		one[u] = k
@@ -154,7 +201,11 @@ func (p *userPart) removed() {
 	for u, l := range p.many {
 		many[u] = l
 	}
-	p.one, p.many, p.peak = one, many, n
+	big := make(map[uint64]map[uint64]uint32, len(p.big))
+	for u, set := range p.big {
+		big[u] = set
+	}
+	p.one, p.many, p.big, p.peak = one, many, big, n
 }
 
 // keys appends the hashes of the keys filed under user to dst.
@@ -168,6 +219,9 @@ func (x *users) keys(dst []uint64, user uint64) []uint64 {
 	if k, ok := p.one[user]; ok {
 		return append(dst, k)
 	}
+	for k := range p.big[user] {
+		dst = append(dst, k) // a hash twice is found twice at once
+	}
 	return dst
 }
 
@@ -179,7 +233,7 @@ func (x *users) counts() (users, sessions int) {
 	for i := range x.parts {
 		p := &x.parts[i]
 		p.mu.Lock()
-		users += len(p.one) + len(p.many)
+		users += p.users()
 		sessions += p.sessions
 		p.mu.Unlock()
 	}

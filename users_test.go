@@ -82,11 +82,19 @@ func checkUserIndex(t *testing.T, st *Store) {
 			got[[2]uint64{u, k}]++
 		}
 		for u, l := range p.many {
-			if len(l) < 2 {
+			if len(l) < 2 || len(l) > bigUser {
 				t.Errorf("user %x has a list of %d", u, len(l))
 			}
 			for _, k := range l {
 				got[[2]uint64{u, k}]++
+			}
+		}
+		for u, set := range p.big {
+			if len(set) <= bigUser/2 {
+				t.Errorf("user %x has a set of %d", u, len(set))
+			}
+			for k, n := range set {
+				got[[2]uint64{u, k}] += int(n)
 			}
 		}
 		sessions += p.sessions
@@ -399,4 +407,76 @@ func TestUserIndexStats(t *testing.T) {
 	if s := st.Stats(); s.Users != 2 || s.UserSessions != 3 {
 		t.Fatalf("Stats: %d users, %d sessions; want 2 and 3", s.Users, s.UserSessions)
 	}
+}
+
+// TestUserIndexBigUser takes one user past bigUser sessions, where its
+// list becomes a set, and back under bigUser/2, where it is a list again,
+// with deletes, moves to another user and expiries on the way: the index
+// stays exact, and the user's form follows its size.
+func TestUserIndexBigUser(t *testing.T) {
+	clk := new(testkit.FakeClock)
+	clk.Set(time.UnixMilli(1_700_000_000_000))
+	st := openTest(t, &Options{Shards: 4, Now: clk.Now, ReapInterval: time.Millisecond, UserID: passportUser})
+	form := func() string {
+		u := st.users.hashID("kiosk")
+		p := st.users.part(u)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch {
+		case p.big[u] != nil:
+			return "set"
+		case p.many[u] != nil:
+			return "list"
+		}
+		return "none"
+	}
+	model := map[string]bool{}
+	r := rand.New(rand.NewPCG(2, 15))
+	for round, target := range []int{300, 10, 200, 0, 70} {
+		for step := 0; len(model) != target; step++ {
+			k := fmt.Sprintf("sess:%d", r.IntN(400))
+			switch {
+			case len(model) < target:
+				ttl := time.Duration(0)
+				if r.IntN(4) == 0 {
+					ttl = time.Hour
+				}
+				if err := st.Set(k, sessionOf("kiosk", 100+r.IntN(200)), ttl); err != nil {
+					t.Fatal(err)
+				}
+				model[k] = true
+			case r.IntN(2) == 0:
+				if _, err := st.Delete(k); err != nil {
+					t.Fatal(err)
+				}
+				delete(model, k)
+			default:
+				if model[k] {
+					if err := st.Set(k, sessionOf("bob", 100), 0); err != nil {
+						t.Fatal(err)
+					}
+					delete(model, k)
+				}
+			}
+			if step%25 == 0 {
+				checkUserIndex(t, st)
+			}
+		}
+		checkUserIndex(t, st)
+		if n, err := st.CountUserSessions("kiosk"); err != nil || n != target {
+			t.Fatalf("round %d: %d sessions counted, %v; want %d", round, n, err, target)
+		}
+		want := map[int]string{300: "set", 200: "set", 70: "set", 10: "list", 0: "none"}[target]
+		if got := form(); got != want {
+			t.Fatalf("round %d: %d sessions kept as a %s, want a %s", round, target, got, want)
+		}
+	}
+	// The expiring ones go by the reaper.
+	clk.Advance(2 * time.Hour)
+	testkit.Eventually(t, 10*time.Second, "the reaper takes the expired sessions out", func() bool {
+		_, sessions := st.users.counts()
+		n, _ := st.CountUserSessions("kiosk")
+		return sessions == n+len(contents(t, st)["bob"])
+	})
+	checkUserIndex(t, st)
 }

@@ -70,13 +70,17 @@ func (st *Store) RevokeUser(user string, except ...string) (int, error) {
 		return 0, err
 	}
 	var keys []string
-	err := st.eachUserSession(user, func(_ *shard, key string, _ view) {
-		if !slices.Contains(except, key) {
-			keys = append(keys, key)
-		}
-	})
+	err := st.eachUserSession(user, func(_ *shard, key string, _ view) { keys = append(keys, key) })
 	if err != nil {
 		return 0, err
+	}
+	// Filtered with no lock held, through a set: a client may send many.
+	if len(except) > 0 {
+		keep := make(map[string]bool, len(except))
+		for _, k := range except {
+			keep[k] = true
+		}
+		keys = slices.DeleteFunc(keys, func(k string) bool { return keep[k] })
 	}
 	want := st.users.hashID(user)
 	tickets := make([]pending, 0, len(keys))

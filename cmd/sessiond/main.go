@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	// loads or joins.
 	var web *ops.Server
 	if c.HTTPAddr != "" {
-		web = ops.New(ops.Config{Addr: c.HTTPAddr, Store: store, Node: node, RequirePass: c.RequirePass, Pprof: c.HTTPPprof, Version: version(), Logger: log})
+		web = ops.New(ops.Config{Addr: c.HTTPAddr, Store: store, Node: node, RequirePass: c.RequirePass, ProtectedModeOff: !c.ProtectedMode, Pprof: c.HTTPPprof, Version: version(), Logger: log})
 		if err := web.Listen(); err != nil {
 			fmt.Fprintf(stderr, "sessiond: %s\n", listenFailure("the HTTP listener", "--http-addr", c.HTTPAddr, err))
 			store.Close()

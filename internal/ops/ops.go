@@ -39,6 +39,12 @@ type Config struct {
 	// probes': as the password of HTTP basic authentication (any user
 	// name) or as a bearer token.
 	RequirePass string
+	// ProtectedModeOff serves a user's sessions (GET /sessions, POST
+	// /sessions/revoke) to any client when RequirePass is empty, as
+	// --protected-mode no does for the protocols. By default they are
+	// served then only to loopback clients that name the host by an IP
+	// address or "localhost".
+	ProtectedModeOff bool
 	// Pprof serves /debug/pprof/.
 	Pprof bool
 	// Version is the binary's version, for sessiond_build_info.
@@ -95,8 +101,8 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /status.json", s.auth(http.HandlerFunc(s.statusJSON)))
 	mux.Handle("GET /status/node.json", s.auth(http.HandlerFunc(s.nodeJSON)))
 	// Session ids: behind auth. A GET of /sessions/revoke is 405, by the mux.
-	mux.Handle("GET /sessions", s.auth(http.HandlerFunc(s.userSessions)))
-	mux.Handle("POST /sessions/revoke", s.auth(http.HandlerFunc(s.revokeSessions)))
+	mux.Handle("GET /sessions", s.guardSessions(http.HandlerFunc(s.userSessions)))
+	mux.Handle("POST /sessions/revoke", s.guardSessions(http.HandlerFunc(s.revokeSessions)))
 	if cfg.Pprof {
 		mux.Handle("GET /debug/pprof/", s.auth(http.HandlerFunc(pprof.Index)))
 		mux.Handle("GET /debug/pprof/cmdline", s.auth(http.HandlerFunc(pprof.Cmdline)))

@@ -2,7 +2,11 @@ package ops
 
 import (
 	"errors"
+	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -72,11 +76,57 @@ func (s *Server) revokeSessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := s.cfg.Store.RevokeUser(user, r.URL.Query()["except"]...)
+	if err == nil {
+		// The binary's store defers its log writes to a commit, which the
+		// protocols make before a reply: the 200 must not come before the
+		// deletes are as safe as SESSION.REVOKE's.
+		err = s.cfg.Store.Commit()
+	}
 	if err != nil {
 		storeError(w, err)
 		return
 	}
 	writeJSON(w, revokedDoc{User: user, Revoked: n})
+}
+
+// guardSessions puts h, a route that reads or revokes a user's sessions,
+// behind what keeps session ids from other hands:
+//   - the password (auth), when there is one;
+//   - without one, protected mode, as the protocols have it: a client that
+//     is not on a loopback address is refused, and so is a request whose
+//     Host is a name other than localhost, which is what a web page that
+//     rebinds its own name to 127.0.0.1 (DNS rebinding) would send;
+//   - Go's protection against cross-site requests: a web page the
+//     operator visits cannot make the browser POST a revoke, with or
+//     without cached credentials.
+func (s *Server) guardSessions(h http.Handler) http.Handler {
+	h = http.NewCrossOriginProtection().Handler(h)
+	if s.cfg.RequirePass != "" || s.cfg.ProtectedModeOff {
+		return s.auth(h)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if reason := unprotected(r); reason != "" {
+			http.Error(w, "403 forbidden: "+reason+"; a user's sessions are served without --requirepass only to a loopback client that names the host by address or as localhost (protected mode)", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// unprotected says why protected mode refuses r, or "" if it does not.
+func unprotected(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.Unmap().IsLoopback() {
+		return "the client " + r.RemoteAddr + " is not on a loopback address"
+	}
+	name := r.Host
+	if h, _, err := net.SplitHostPort(name); err == nil {
+		name = h
+	}
+	if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err != nil && !strings.EqualFold(name, "localhost") {
+		return "the request names the host " + strconv.Quote(r.Host)
+	}
+	return ""
 }
 
 // userParam returns the request's user parameter, or answers 400 without
