@@ -70,7 +70,7 @@ func Open(o *Options) (*Store, error) {
 		prefetchMin: prefetchMinUsed,
 	}
 	if opts.UserID != nil {
-		st.users = newUsers(opts.UserID, st.seed)
+		st.users = newUsers(opts.UserID, st.seed, &st.mem, st.mask)
 	}
 	st.mem.limit = opts.MaxMemory
 	now := opts.Now
@@ -137,6 +137,7 @@ func (st *Store) Close() error {
 		sh.drop()
 		sh.mu.Unlock()
 	}
+	st.users.close()
 	st.mem.close()
 	return err
 }

@@ -17,60 +17,58 @@ import (
 // record of a key comes and goes: shard.write, which replaces a key's
 // record, and shard.remove, which drops one. A record moved by compaction
 // keeps its key and value, so the index does not hear of it. The record
-// carries the hash of its user's id (layout.go), so that an overwrite by
-// the same user, the usual case, costs one lookup in the new value and a
-// comparison, and nothing in the index.
+// carries the 64-bit hash of its user's id (layout.go), so that an
+// overwrite by the same user, the usual case, costs one lookup in the new
+// value and a comparison, and nothing in the index.
 //
-// The index holds hashes only: for each user id's hash, the hashes of its
-// sessions' keys. A listing finds each key in its shard by the hash, and
-// checks there that the record is live and that its value names the user,
-// which also settles collisions of either hash.
+// The index itself holds 32-bit digests only, 8 bytes a session: the
+// user's tag (32 bits of the user's hash) and the key's reference (the
+// key's shard and the top bits of its tag in that shard's index). A
+// listing looks in the key's shard for the records whose tags begin so,
+// and keeps those whose user field is the user's whole hash and whose
+// value names the user: what the digests confuse, the records tell apart.
+// So the index is a multiset of (user tag, key reference) pairs, one for
+// each record that names a user, and nothing else.
+//
+// Each part of the index is a table like a shard's (index.go): 8-byte
+// entries sorted by user tag, mapped outside the Go heap (the garbage
+// collector never scans it, and --maxmemory counts it), so that a user's
+// sessions lie together from the tag's home slot on. A user with more
+// than bigUser sessions (a kiosk's account, a client that logs in on
+// every request) moves to a set of its own, so that taking one session
+// out never scans a long run.
 type users struct {
 	id    func(value []byte) ([]byte, bool)
 	seed  maphash.Seed
+	mem   *memory
+	mask  uint64 // the store's shard mask
 	parts [userParts]userPart
 }
 
 // userParts is the number of independently locked parts of the user
-// index; a user's part is chosen by the top bits of the hash of its id.
+// index; a user's part is chosen by the low bits of the hash of its id,
+// its tag is the high 32.
 const userParts = 64
 
 // userPart is one part of the user index. Its lock is taken inside a
 // shard's (never the other way round) or alone.
 type userPart struct {
-	mu sync.Mutex
-	// one holds the users with a single session (most users of most
-	// sites): the key's hash is the map's value, with no list to allocate.
-	one map[uint64]uint64
-	// many holds the users with two sessions or more, up to bigUser: a
-	// session is taken out of a list by a scan of it.
-	many map[uint64][]uint64
-	// big holds the users with more than bigUser sessions (an account
-	// shared by a kiosk, a client that logs in on every request), as a
-	// set of their key hashes with the count of keys of each hash, so
-	// that taking one out does not cost a scan of them all.
-	big map[uint64]map[uint64]uint32
-	// sessions counts the sessions filed here.
-	sessions int
-	// peak is the most users the maps held since they were last made:
-	// Go's maps never give memory back, so after most users have gone
-	// (a flush, a mass expiry) they are made again.
-	peak int
-	_    [16]byte // to 64 bytes, a cache line of its own
+	mu    sync.Mutex
+	table index // entries: the user's tag, then the key's reference
+	// big holds the users with more than bigUser sessions: the key
+	// references with how many sessions each stands for.
+	big map[uint32]map[uint32]uint32
+	// sessions counts the sessions filed here; users the user tags.
+	sessions, users int
+	_               [8]byte // to 64 bytes, a cache line of its own
 }
 
-// A user with more than bigUser sessions has a set of them, not a list;
-// one whose set shrinks to bigUser/2 has a list again.
+// A user with more than bigUser sessions has a set of them, not a run of
+// the table; one whose set shrinks to bigUser/2 is in the table again.
 const bigUser = 64
 
-func newUsers(id func([]byte) ([]byte, bool), seed maphash.Seed) *users {
-	u := &users{id: id, seed: seed}
-	for i := range u.parts {
-		u.parts[i].one = make(map[uint64]uint64)
-		u.parts[i].many = make(map[uint64][]uint64)
-		u.parts[i].big = make(map[uint64]map[uint64]uint32)
-	}
-	return u
+func newUsers(id func([]byte) ([]byte, bool), seed maphash.Seed, mem *memory, mask uint64) *users {
+	return &users{id: id, seed: seed, mem: mem, mask: mask}
 }
 
 // of returns the hash of the id of the user value belongs to, and false if
@@ -89,143 +87,164 @@ func (x *users) of(value []byte) (uint64, bool) {
 // hashID returns the hash the index files a user id under.
 func (x *users) hashID(id string) uint64 { return maphash.String(x.seed, id) }
 
-func (x *users) part(user uint64) *userPart { return &x.parts[user>>(64-6)] }
+// part returns user's part of the index and its tag there, never 0 (an
+// entry of 0 is an empty slot).
+func (x *users) part(user uint64) (*userPart, uint32) {
+	return &x.parts[user%userParts], max(uint32(user>>32), 1)
+}
+
+// ref returns the key reference of the key whose hash is key: its shard in
+// the low bits, as many as the store's shard mask has, and the top bits
+// of its tag in the rest.
+func (x *users) ref(key uint64) uint32 {
+	m := uint32(x.mask)
+	return uint32(key>>32)&^m | uint32(key)&m
+}
 
 // add files the key whose hash is key under user.
 func (x *users) add(user, key uint64) {
-	p := x.part(user)
+	p, tag := x.part(user)
+	ref := x.ref(key)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sessions++
-	if set, ok := p.big[user]; ok {
-		set[key]++
+	if set, ok := p.big[tag]; ok {
+		set[ref]++
 		return
 	}
-	if list, ok := p.many[user]; ok {
-		if len(list) == bigUser {
-			set := make(map[uint64]uint32, 2*bigUser)
-			for _, k := range list {
-				set[k]++
-			}
-			set[key]++
-			delete(p.many, user)
-			p.big[user] = set
-			return
-		}
-		if len(list) == cap(list) {
-			list = resized(list, len(list)+1)
-		}
-		p.many[user] = append(list, key)
+	start, n := p.run(tag)
+	if n == 0 {
+		p.users++
+	}
+	if n < bigUser {
+		x.insert(p, makeEntry(tag, ref))
 		return
 	}
-	if first, ok := p.one[user]; ok {
-		delete(p.one, user)
-		list := make([]uint64, 2)
-		list[0], list[1] = first, key
-		p.many[user] = list
-		return
+	set := make(map[uint32]uint32, 2*bigUser)
+	p.users-- // counted as a set now
+	for range n {
+		set[entryLoc(p.table.slots[start])]++
+		p.table.removeAt(start) // the next entry of the run moves here
 	}
-	p.one[user] = key
-	p.peak = max(p.peak, p.users())
+	set[ref]++
+	if p.big == nil {
+		p.big = make(map[uint32]map[uint32]uint32)
+	}
+	p.big[tag] = set
 }
-
-// users counts the users filed in the part.
-func (p *userPart) users() int { return len(p.one) + len(p.many) + len(p.big) }
 
 // remove takes the key whose hash is key out from under user. It must be
 // there.
 func (x *users) remove(user, key uint64) {
-	p := x.part(user)
+	p, tag := x.part(user)
+	ref := x.ref(key)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if set, ok := p.big[user]; ok && set[key] > 0 {
-		if set[key]--; set[key] == 0 {
-			delete(set, key)
+	p.sessions--
+	if set, ok := p.big[tag]; ok && set[ref] > 0 {
+		if set[ref]--; set[ref] == 0 {
+			delete(set, ref)
 		}
 		if len(set) <= bigUser/2 {
-			list := make([]uint64, 0, listCap(bigUser/2+bigUser/8))
-			for k, n := range set {
+			delete(p.big, tag)
+			p.users++ // counted in the table again
+			for r, n := range set {
 				for range n {
-					list = append(list, k)
+					x.insert(p, makeEntry(tag, r))
 				}
 			}
-			delete(p.big, user)
-			p.many[user] = list
 		}
-		p.removed()
 		return
 	}
-	if list, ok := p.many[user]; ok {
-		for i, k := range list {
-			if k != key {
-				continue
+	start, n := p.run(tag)
+	e := makeEntry(tag, ref)
+	for i := start; i < start+n; i++ {
+		if p.table.slots[i] == e {
+			p.table.removeAt(i)
+			if n == 1 {
+				p.users--
 			}
-			last := len(list) - 1
-			list[i] = list[last]
-			list = list[:last]
-			switch {
-			case len(list) == 1:
-				delete(p.many, user)
-				p.one[user] = list[0]
-			case len(list) < cap(list)/2 && cap(list) > 4:
-				p.many[user] = resized(list, len(list))
-			default:
-				p.many[user] = list
-			}
-			p.removed()
 			return
 		}
-	} else if k, ok := p.one[user]; ok && k == key {
-		delete(p.one, user)
-		p.removed()
-		return
 	}
 	panic("sessiond: the user index lost a session")
 }
 
-// removed counts a session gone, and makes the maps again once they hold
-// a quarter of the users they once did.
-func (p *userPart) removed() {
-	p.sessions--
-	n := p.users()
-	if p.peak < 1024 || n >= p.peak/4 {
-		return
+// run returns where the table's entries of tag begin, and how many there
+// are.
+func (p *userPart) run(tag uint32) (start, n int) {
+	x := &p.table
+	if x.n == 0 {
+		return 0, 0
 	}
-	// Copied one by one: maps.Clone copies the table as it is, at its
-	// size.
-	one := make(map[uint64]uint64, len(p.one))
-	for u, k := range p.one {
-		one[u] = k
+	i := x.home(tag)
+	for i < len(x.slots) && x.slots[i] != 0 && entryTag(x.slots[i]) < tag {
+		i++
 	}
-	many := make(map[uint64][]uint64, len(p.many))
-	for u, l := range p.many {
-		many[u] = l
+	start = i
+	for i < len(x.slots) && x.slots[i] != 0 && entryTag(x.slots[i]) == tag {
+		i++
 	}
-	big := make(map[uint64]map[uint64]uint32, len(p.big))
-	for u, set := range p.big {
-		big[u] = set
-	}
-	p.one, p.many, p.big, p.peak = one, many, big, n
+	return start, i - start
 }
 
-// keys appends the hashes of the keys filed under user to dst.
-func (x *users) keys(dst []uint64, user uint64) []uint64 {
-	p := x.part(user)
+// insert adds e to p's table after the entries of its tag, growing the
+// table as needed.
+func (x *users) insert(p *userPart, e uint64) {
+	t := &p.table
+	tag := entryTag(e)
+	if t.n != 0 && !t.needsGrowth() && t.insertAt(t.insertPos(tag), e) {
+		return
+	}
+	for {
+		x.grow(p)
+		if t.insertAt(t.insertPos(tag), e) {
+			return
+		}
+	}
+}
+
+// grow moves p's table to one half as large again, taken as a shard's
+// index is: past the memory cap if need be.
+func (x *users) grow(p *userPart) {
+	n := max(p.table.n*3/2, indexMinHome)
+	for {
+		slots, err := x.mem.block(int(n+indexSlack)*8, true)
+		if err != nil {
+			panic(err) // the kernel refused a mapping: nothing sane is left to do
+		}
+		old := p.table.slots
+		if p.table.rebuild(sliceWords(slots), n) {
+			if old != nil {
+				x.mem.releaseBlock(sliceBytes(old))
+			}
+			return
+		}
+		x.mem.releaseBlock(slots)
+		n = n * 3 / 2
+	}
+}
+
+// keys appends the key references filed under user to dst.
+func (x *users) keys(dst []uint32, user uint64) []uint32 {
+	p, tag := x.part(user)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if list, ok := p.many[user]; ok {
-		return append(dst, list...)
+	if set, ok := p.big[tag]; ok {
+		for r := range set {
+			dst = append(dst, r)
+		}
+		return dst
 	}
-	if k, ok := p.one[user]; ok {
-		return append(dst, k)
-	}
-	for k := range p.big[user] {
-		dst = append(dst, k) // a hash twice is found twice at once
+	start, n := p.run(tag)
+	for _, e := range p.table.slots[start : start+n] {
+		dst = append(dst, entryLoc(e))
 	}
 	return dst
 }
 
-// counts returns how many users and sessions the index holds.
+// counts returns how many users (user tags: two users whose hashes share
+// one, one time in four billion, count once) and sessions the index holds.
 func (x *users) counts() (users, sessions int) {
 	if x == nil {
 		return 0, 0
@@ -233,38 +252,28 @@ func (x *users) counts() (users, sessions int) {
 	for i := range x.parts {
 		p := &x.parts[i]
 		p.mu.Lock()
-		users += p.users()
+		users += p.users + len(p.big)
 		sessions += p.sessions
 		p.mu.Unlock()
 	}
 	return users, sessions
 }
 
-// resized returns list in a new array with room for n entries, n at least
-// len(list), and some more to grow into: a quarter more, up to the end of
-// the allocator's size class, so that no allocated byte is left out of
-// the capacity. Appends then cost amortized O(1), and a user's list wastes
-// a tenth of its length on average where doubling would waste a quarter.
-func resized(list []uint64, n int) []uint64 {
-	c := listCap(n + n/4)
-	out := make([]uint64, len(list), c)
-	copy(out, list)
-	return out
-}
-
-// listCap rounds a capacity of n 8-byte entries up to the end of Go's
-// allocator size class that holds it (runtime/sizeclasses.go), for lists
-// up to 1 KiB; a longer list keeps n, within an eighth of its class.
-func listCap(n int) int {
-	for _, c := range listClasses {
-		if c >= n {
-			return c
-		}
+// close gives the tables' memory back, for a store that is closing.
+func (x *users) close() {
+	if x == nil {
+		return
 	}
-	return n
+	for i := range x.parts {
+		p := &x.parts[i]
+		p.mu.Lock()
+		if p.table.slots != nil {
+			x.mem.releaseBlock(sliceBytes(p.table.slots))
+		}
+		p.table, p.big = index{}, nil
+		p.mu.Unlock()
+	}
 }
-
-var listClasses = [...]int{1, 2, 3, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 36, 40, 44, 48, 52, 56, 60, 64, 72, 80, 88, 96, 112, 128}
 
 // reindex moves the key from the user its old record belonged to (old,
 // if hadOld) to the one its new record belongs to (user, if has), when

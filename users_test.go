@@ -48,7 +48,7 @@ type modelSession struct {
 // With all the shards locked, nothing changes meanwhile.
 func checkUserIndex(t *testing.T, st *Store) {
 	t.Helper()
-	want := map[[2]uint64]int{}
+	want := map[userEntry]int{}
 	for i := range st.shards {
 		st.shards[i].mu.Lock()
 	}
@@ -69,33 +69,42 @@ func checkUserIndex(t *testing.T, st *Store) {
 				t.Fatalf("record %q: user field %v/%x, value's user %q/%v", v.key(), ok, u, id, has)
 			}
 			if ok {
-				want[[2]uint64{u, st.hash(string(v.key()))}]++
+				p, tag := st.users.part(u)
+				want[userEntry{p, tag, st.users.ref(st.hash(string(v.key())))}]++
 			}
 		}
 	}
-	got := map[[2]uint64]int{}
+	got := map[userEntry]int{}
 	sessions := 0
 	for i := range st.users.parts {
 		p := &st.users.parts[i]
 		p.mu.Lock()
-		for u, k := range p.one {
-			got[[2]uint64{u, k}]++
+		tags := map[uint32]bool{}
+		for j, e := range p.table.slots {
+			if e == 0 {
+				continue
+			}
+			if j > 0 && p.table.slots[j-1] != 0 && entryTag(p.table.slots[j-1]) > entryTag(e) || j < p.table.home(entryTag(e)) {
+				t.Fatalf("part %d: slot %d out of order", i, j)
+			}
+			got[userEntry{p, entryTag(e), entryLoc(e)}]++
+			tags[entryTag(e)] = true
 		}
-		for u, l := range p.many {
-			if len(l) < 2 || len(l) > bigUser {
-				t.Errorf("user %x has a list of %d", u, len(l))
+		for tag, set := range p.big {
+			if len(set) <= bigUser/2 || tags[tag] {
+				t.Errorf("user tag %x has a set of %d, and entries in the table: %v", tag, len(set), tags[tag])
 			}
-			for _, k := range l {
-				got[[2]uint64{u, k}]++
+			for r, n := range set {
+				got[userEntry{p, tag, r}] += int(n)
 			}
 		}
-		for u, set := range p.big {
-			if len(set) <= bigUser/2 {
-				t.Errorf("user %x has a set of %d", u, len(set))
+		for tag := range tags {
+			if _, n := p.run(tag); n > bigUser {
+				t.Errorf("user tag %x has a run of %d", tag, n)
 			}
-			for k, n := range set {
-				got[[2]uint64{u, k}] += int(n)
-			}
+		}
+		if len(tags) != p.users {
+			t.Errorf("part %d counts %d users in its table, holds %d", i, p.users, len(tags))
 		}
 		sessions += p.sessions
 		p.mu.Unlock()
@@ -106,6 +115,14 @@ func checkUserIndex(t *testing.T, st *Store) {
 	if n := len(want); sessions != n {
 		t.Fatalf("the index counts %d sessions, holds %d", sessions, n)
 	}
+}
+
+// userEntry is an entry of the user index: a part, a user tag and a key
+// reference.
+type userEntry struct {
+	p   *userPart
+	tag uint32
+	ref uint32
 }
 
 // checkListings compares what the store lists and counts for each user
@@ -410,7 +427,8 @@ func TestUserIndexStats(t *testing.T) {
 }
 
 // TestUserIndexBigUser takes one user past bigUser sessions, where its
-// list becomes a set, and back under bigUser/2, where it is a list again,
+// run of the table becomes a set, and back under bigUser/2, where it is in
+// the table again,
 // with deletes, moves to another user and expiries on the way: the index
 // stays exact, and the user's form follows its size.
 func TestUserIndexBigUser(t *testing.T) {
@@ -418,15 +436,14 @@ func TestUserIndexBigUser(t *testing.T) {
 	clk.Set(time.UnixMilli(1_700_000_000_000))
 	st := openTest(t, &Options{Shards: 4, Now: clk.Now, ReapInterval: time.Millisecond, UserID: passportUser})
 	form := func() string {
-		u := st.users.hashID("kiosk")
-		p := st.users.part(u)
+		p, tag := st.users.part(st.users.hashID("kiosk"))
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		switch {
-		case p.big[u] != nil:
+		if p.big[tag] != nil {
 			return "set"
-		case p.many[u] != nil:
-			return "list"
+		}
+		if _, n := p.run(tag); n > 0 {
+			return "table"
 		}
 		return "none"
 	}
@@ -466,7 +483,7 @@ func TestUserIndexBigUser(t *testing.T) {
 		if n, err := st.CountUserSessions("kiosk"); err != nil || n != target {
 			t.Fatalf("round %d: %d sessions counted, %v; want %d", round, n, err, target)
 		}
-		want := map[int]string{300: "set", 200: "set", 70: "set", 10: "list", 0: "none"}[target]
+		want := map[int]string{300: "set", 200: "set", 70: "set", 10: "table", 0: "none"}[target]
 		if got := form(); got != want {
 			t.Fatalf("round %d: %d sessions kept as a %s, want a %s", round, target, got, want)
 		}

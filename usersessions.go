@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"time"
-	"unsafe"
 )
 
 // ErrNoUserIndex is returned by the user index's methods of a store opened
@@ -124,9 +123,10 @@ func (st *Store) RevokeUser(user string, except ...string) (int, error) {
 
 // eachUserSession calls fn for each live session of the user whose id is
 // user, with the session's shard locked; fn must not keep v. Each session
-// is found by its key's hash and checked there: it must be live, filed
-// under the user, and its value must name the user, so that neither a
-// collision of key hashes nor one of user hashes lists another's session.
+// is found in its shard by the reference the index holds, and checked
+// there: it must be live, its record must carry the user's whole hash, and
+// its value must name the user, so that no collision of the index's
+// digests, nor of the users' hashes, lists another's session.
 func (st *Store) eachUserSession(user string, fn func(sh *shard, key string, v view)) error {
 	if st.closed.Load() {
 		return ErrClosed
@@ -138,12 +138,15 @@ func (st *Store) eachUserSession(user string, fn func(sh *shard, key string, v v
 		return ErrLoading
 	}
 	want := st.users.hashID(user)
-	hashes := st.users.keys(nil, want)
-	// Two keys with one hash are both found at each of its entries.
-	slices.Sort(hashes)
-	hashes = slices.Compact(hashes)
-	for _, h := range hashes {
-		sh, tag := &st.shards[h&st.mask], uint32(h>>32)
+	refs := st.users.keys(nil, want)
+	// Two sessions with one reference are both found at each of its
+	// entries.
+	slices.Sort(refs)
+	refs = slices.Compact(refs)
+	m := uint32(st.mask)
+	for _, ref := range refs {
+		sh := &st.shards[ref&m]
+		lo, hi := ref&^m, ref|m // the tags the reference stands for
 		sh.mu.Lock()
 		if st.closed.Load() {
 			sh.mu.Unlock()
@@ -151,12 +154,12 @@ func (st *Store) eachUserSession(user string, fn func(sh *shard, key string, v v
 		}
 		now := st.nowMS()
 		x := &sh.idx
-		for i := x.home(tag); x.n != 0 && i < len(x.slots); i++ {
+		for i := x.home(lo); x.n != 0 && i < len(x.slots); i++ {
 			e := x.slots[i]
-			if e == 0 || entryTag(e) > tag {
+			if e == 0 || entryTag(e) > hi {
 				break
 			}
-			if entryTag(e) < tag {
+			if entryTag(e) < lo {
 				continue
 			}
 			v := sh.at(entryLoc(e))
@@ -164,10 +167,6 @@ func (st *Store) eachUserSession(user string, fn func(sh *shard, key string, v v
 				continue
 			}
 			k := v.key()
-			key := unsafe.String(unsafe.SliceData(k), len(k))
-			if st.hash(key) != h {
-				continue
-			}
 			if id, ok := st.users.id(v.value()); !ok || string(id) != user {
 				continue
 			}
