@@ -1,6 +1,8 @@
 package sessiond_test
 
 import (
+	"bytes"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -194,4 +196,49 @@ func ExampleReplica_Apply() {
 	// true <nil>
 	// false <nil>
 	// v2
+}
+
+// Log out everywhere: the store files each session under its user, as
+// Options.UserID reads it from the value. Here sessions are gob-encoded,
+// as scs and gorilla/sessions store them, with the user under "user_id".
+func ExampleOptions_userID() {
+	encode := func(values map[string]any) []byte {
+		var b bytes.Buffer
+		if err := gob.NewEncoder(&b).Encode(values); err != nil {
+			panic(err)
+		}
+		return b.Bytes()
+	}
+	userID := func(value []byte) ([]byte, bool) {
+		var values map[string]any
+		if gob.NewDecoder(bytes.NewReader(value)).Decode(&values) != nil {
+			return nil, false
+		}
+		id, ok := values["user_id"].(string)
+		return []byte(id), ok && id != ""
+	}
+	st, _ := sessiond.Open(&sessiond.Options{UserID: userID})
+	defer st.Close()
+
+	st.Set("session:laptop", encode(map[string]any{"user_id": "alice"}), time.Hour)
+	st.Set("session:phone", encode(map[string]any{"user_id": "alice", "cart": "2 mugs"}), time.Hour)
+	st.Set("session:bob", encode(map[string]any{"user_id": "bob"}), time.Hour)
+	st.Set("session:anonymous", encode(map[string]any{"theme": "dark"}), time.Hour)
+
+	n, _ := st.CountUserSessions("alice")
+	fmt.Println("alice has", n, "sessions")
+	// Log alice out everywhere but on her phone.
+	n, _ = st.RevokeUser("alice", "session:phone")
+	fmt.Println("revoked", n)
+	list, _ := st.UserSessions("alice")
+	for _, s := range list {
+		fmt.Println(s.Key, s.Expires.Sub(s.Written).Round(time.Minute))
+	}
+	_, found, _ := st.Get("session:laptop")
+	fmt.Println("laptop still logged in:", found)
+	// Output:
+	// alice has 2 sessions
+	// revoked 1
+	// session:phone 1h0m0s
+	// laptop still logged in: false
 }

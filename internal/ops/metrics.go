@@ -30,6 +30,8 @@ var (
 	recordBytes = desc("record_bytes", "Stored size of the live records and tombstones: headers, keys and values.")
 	evictions   = desc("evictions_total", "Sessions evicted to stay under --maxmemory.")
 	expirations = desc("expirations_total", "Sessions reclaimed after they expired.")
+	indexUsers  = desc("user_index_users", "Users the user index (--user-field) files sessions under; 0 without the index.")
+	indexed     = desc("user_index_sessions", "Sessions the user index files under a user; expired ones count until reclaimed.")
 
 	clients      = desc("connections", "Client connections open.", "protocol")
 	accepted     = desc("connections_received_total", "Client connections accepted, both protocols, refused ones included.")
@@ -95,6 +97,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(recordBytes, float64(st.RecordBytes))
 	counter(evictions, float64(st.Evictions))
 	counter(expirations, float64(st.Expirations))
+	gauge(indexUsers, float64(st.Users))
+	gauge(indexed, float64(st.UserSessions))
 
 	if srv := c.s.srv.Load(); srv != nil {
 		s := srv.Stats()
