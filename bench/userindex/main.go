@@ -7,7 +7,7 @@
 //	go run ./bench/userindex -phases cpu -rounds 5
 //	go run ./bench/userindex -phases memory -sessions 1000000 -mem-users 100000
 //	go run ./bench/userindex -phases revoke -revoke-users 10000 -revokes 2000
-//	go run ./bench/userindex -phases cpu -profile /tmp/ui   # and a CPU profile of each server
+//	go run ./bench/userindex -phases cpu,revoke -profile /tmp/ui   # and CPU profiles of the servers
 //
 // It builds cmd/sessiond and starts it on loopback ports and Unix sockets
 // (package bench/compare/target), and drives it with the load generator
@@ -106,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.revokeUsers, "revoke-users", 10_000, "revoke: users on the server, each with -per-user sessions")
 	fs.IntVar(&o.perUser, "per-user", 100, "revoke: sessions of each user")
 	fs.IntVar(&o.revokes, "revokes", 2_000, "revoke: users revoked in turn, timed")
-	fs.StringVar(&o.profile, "profile", "", "cpu: after the rounds, profile each server for -duration under the same load and write on.pprof and off.pprof into this `dir` (Go's profiler on --http-addr)")
+	fs.StringVar(&o.profile, "profile", "", "after the cpu rounds, profile each server for -duration under the same load (on.pprof, off.pprof), and after the timed revokes the server revoking the other users (revoke.pprof), into this `dir` (Go's profiler on --http-addr)")
 	fs.StringVar(&o.sessiond, "sessiond", "", "sessiond binary to run (default: go build ./cmd/sessiond)")
 	fs.StringVar(&sdArgs, "sessiond-args", "", "extra sessiond arguments for both servers, space-separated")
 	if err := fs.Parse(args); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -15,8 +17,16 @@ import (
 // revoke times SESSION.REVOKE of users with -per-user sessions each, one
 // after another over one connection, and prints the table. It reports
 // false if a revoke answered an error or the wrong count.
-func (b *bench) revoke(ctx context.Context, w io.Writer) (bool, error) {
-	s, err := b.start(ctx, on)
+func (b *bench) revoke(ctx context.Context, w io.Writer) (ok bool, err error) {
+	var extra []string
+	httpAddr := ""
+	if b.o.profile != "" {
+		if httpAddr, err = freeAddr(); err != nil {
+			return false, err
+		}
+		extra = []string{"--http-addr", httpAddr, "--http-pprof"}
+	}
+	s, err := b.start(ctx, on, extra...)
 	if err != nil {
 		return false, err
 	}
@@ -101,5 +111,36 @@ func (b *bench) revoke(ctx context.Context, w io.Writer) (bool, error) {
 		us(lat.Quantile(0.5)), us(lat.Quantile(0.9)), us(lat.Quantile(0.99)), us(lat.Max()), us(lat.Mean()),
 		us(cpu.Total())/float64(b.o.revokes), dbsize, loadStart, target.LoadAvg())
 	b.logf("revoke: %d revokes in %v, p50 %v p99 %v", b.o.revokes, elapsed.Round(time.Millisecond), lat.Quantile(0.5), lat.Quantile(0.99))
+	if b.o.profile != "" {
+		if err := b.profileRevokes(ctx, c, httpAddr); err != nil {
+			return false, err
+		}
+	}
 	return wrong == 0, nil
+}
+
+// profileRevokes profiles the server while c revokes the users the timed
+// revokes left, for up to -duration, and writes revoke.pprof into the
+// -profile directory.
+func (b *bench) profileRevokes(ctx context.Context, c *conn, httpAddr string) error {
+	if err := os.MkdirAll(b.o.profile, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(b.o.profile, "revoke.pprof")
+	done := make(chan error, 1)
+	secs := max(1, int(b.o.duration.Seconds()))
+	go func() {
+		done <- fetch(ctx, "http://"+httpAddr+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), path)
+	}()
+	end := time.Now().Add(time.Duration(secs) * time.Second)
+	for u := b.o.revokes; u < b.o.revokeUsers && time.Now().Before(end); u++ {
+		if _, err := c.do("SESSION.REVOKE", load.SessionUser(uint64(u))); err != nil {
+			return err
+		}
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("profile of the revokes: %w", err)
+	}
+	b.logf("revoke: wrote %s", path)
+	return nil
 }
