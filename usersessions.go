@@ -64,6 +64,11 @@ func (st *Store) CountUserSessions(user string) (int, error) {
 // session that changes hands (or is deleted) while RevokeUser runs is left
 // as that change leaves it.
 func (st *Store) RevokeUser(user string, except ...string) (int, error) {
+	// Refused while changes are, even with nothing to delete, as
+	// Delete refuses a missing key (and Redis a DEL under MISCONF).
+	if err := st.journal.refuse(); err != nil {
+		return 0, err
+	}
 	var keys []string
 	err := st.eachUserSession(user, func(_ *shard, key string, _ view) {
 		if !slices.Contains(except, key) {

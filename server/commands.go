@@ -110,6 +110,10 @@ func commandTable() (map[string]*command, []*command) {
 		{name: "object", arity: -2, flags: readonly, fn: cmdObject},
 		{name: "scan", arity: -2, flags: readonly | offLoop, fn: cmdScan},
 		{name: "keys", arity: 2, flags: readonly | offLoop, fn: cmdKeys},
+		// A user's sessions (sessions.go).
+		{name: "session.list", arity: 2, flags: readonly | offLoop, fn: cmdSessionList},
+		{name: "session.count", arity: 2, flags: readonly, fn: cmdSessionCount},
+		{name: "session.revoke", arity: -2, flags: write | offLoop, fn: cmdSessionRevoke},
 		// Transactions.
 		{name: "multi", arity: 1, flags: fast | noQueue, fn: cmdMulti},
 		{name: "exec", arity: 1, flags: noQueue | offLoop, fn: cmdExec},

@@ -334,9 +334,7 @@ func cmdCommand(c *respConn, args [][]byte) {
 			}
 		}
 	case "docs":
-		// Clients ask for docs to show help; none is kept, and an
-		// empty reply is what they handle.
-		c.w.Map(0)
+		c.replyDocs(args[2:]) // command_docs.go
 	default:
 		c.subcommandError("command", args, "count", "list", "info", "docs")
 	}

@@ -40,10 +40,7 @@ func FuzzOperatorArgs(f *testing.F) {
 		if len(in) == 0 {
 			return
 		}
-		args := []string{cmds[int(in[0])%len(cmds)]}
-		for _, a := range bytes.Split(in[1:], []byte{0}) {
-			args = append(args, string(a))
-		}
+		args := fuzzCommand(cmds, in)
 		c.t = t
 		if _, err := c.try(args...); err != nil && !closedByServer(err) {
 			t.Fatalf("%q: %v", args, err)
@@ -59,6 +56,16 @@ func FuzzOperatorArgs(f *testing.F) {
 			c.expect("+PONG\r\n", "PING")
 		}
 	})
+}
+
+// fuzzCommand is the command a fuzz input names: the one of cmds its
+// first byte picks, with the rest split at NUL bytes as its arguments.
+func fuzzCommand(cmds []string, in []byte) []string {
+	args := []string{cmds[int(in[0])%len(cmds)]}
+	for _, a := range bytes.Split(in[1:], []byte{0}) {
+		args = append(args, string(a))
+	}
+	return args
 }
 
 // try sends args and reads their reply, returning the error of the write

@@ -143,9 +143,10 @@ func TestPersistDiskFull(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	data := filepath.Join(dir, "data")
-	opts := &sessiond.Options{Dir: data}
+	opts := &sessiond.Options{Dir: data, UserID: passportUser(t)}
 	ts := startServer(t, server.Config{}, opts)
 	c := ts.dial(t)
+	c.expect("+OK\r\n", "SET", "sess:u", `{"passport":{"user":"u"}}`)
 	// Most of the space goes to a file the test frees later.
 	filler := filepath.Join(dir, "filler")
 	if err := os.WriteFile(filler, make([]byte, 9<<20), 0o600); err != nil {
@@ -176,6 +177,9 @@ func TestPersistDiskFull(t *testing.T) {
 		{"PERSIST", "k0"},
 		{"SET", "k0", "x", "NX", "GET"},
 		{"GETEX", "k0", "EX", "100"},
+		{"SESSION.REVOKE", "u"},
+		{"SESSION.REVOKE", "u", "EXCEPT", "sess:u"},
+		{"SESSION.REVOKE", "nobody"},
 	} {
 		if r := c.do(cmd...); !strings.HasPrefix(r.Raw, "-MISCONF ") {
 			t.Errorf("%v on a full disk: %q; want a MISCONF error", cmd, r.Raw)
@@ -183,6 +187,7 @@ func TestPersistDiskFull(t *testing.T) {
 	}
 	c.expect(":-1\r\n", "TTL", "k0")
 	c.expect(":1\r\n", "EXISTS", "k0")
+	c.expect(":1\r\n", "SESSION.COUNT", "u")
 	if got := infoField(t, c, "aof_last_write_status"); got != "err" {
 		t.Errorf("aof_last_write_status = %s on a full disk", got)
 	}

@@ -8,4 +8,6 @@
 // run against the system's redis-server instead, which is how they are
 // checked: every expectation here, error texts included, is what Redis
 // 7.0 answers, so sessiond passes only where it behaves as Redis does.
+// The tests of sessiond's own commands (SESSION.*) skip there; their COMMAND
+// DOCS are checked against the shape of Redis's instead.
 package goclients
