@@ -31,7 +31,8 @@
 //
 // revoke: a fresh server with the index on holds -revoke-users users of
 // 100 sessions each; one connection sends SESSION.REVOKE for -revokes of
-// them in turn, and the round trips are timed.
+// them in turn, each followed by a DEL of the next user's keys (the
+// deletes alone), and the round trips are timed.
 //
 // Any error reply makes the benchmark invalid: it is marked and the
 // command exits with status 1.
@@ -105,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "memory: wait before reading RSS after the load")
 	fs.IntVar(&o.revokeUsers, "revoke-users", 10_000, "revoke: users on the server, each with -per-user sessions")
 	fs.IntVar(&o.perUser, "per-user", 100, "revoke: sessions of each user")
-	fs.IntVar(&o.revokes, "revokes", 2_000, "revoke: users revoked in turn, timed")
+	fs.IntVar(&o.revokes, "revokes", 2_000, "revoke: users revoked in turn, timed, each followed by a DEL of another user's keys")
 	fs.StringVar(&o.profile, "profile", "", "after the cpu rounds, profile each server for -duration under the same load (on.pprof, off.pprof), and after the timed revokes the server revoking the other users (revoke.pprof), into this `dir` (Go's profiler on --http-addr)")
 	fs.StringVar(&o.sessiond, "sessiond", "", "sessiond binary to run (default: go build ./cmd/sessiond)")
 	fs.StringVar(&sdArgs, "sessiond-args", "", "extra sessiond arguments for both servers, space-separated")
@@ -133,8 +134,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-keyspace %d, -users %d: want a keyspace, and 0 to that many users", o.keyspace, o.users)
 	case o.sessions < 1 || o.sessions > 100_000_000 || o.memUsers < 1 || o.memUsers > o.sessions:
 		return nil, fmt.Errorf("-sessions %d, -mem-users %d: want 1 to 100000000 sessions of 1 to that many users", o.sessions, o.memUsers)
-	case o.revokeUsers < 1 || o.perUser < 1 || o.revokeUsers*o.perUser > 100_000_000 || o.revokes < 1 || o.revokes > o.revokeUsers:
-		return nil, fmt.Errorf("-revoke-users %d, -per-user %d, -revokes %d: want at most 100000000 sessions, and at most as many revokes as users", o.revokeUsers, o.perUser, o.revokes)
+	case o.revokeUsers < 1 || o.perUser < 1 || o.revokeUsers*o.perUser > 100_000_000 || o.revokes < 1 || 2*o.revokes > o.revokeUsers:
+		return nil, fmt.Errorf("-revoke-users %d, -per-user %d, -revokes %d: want at most 100000000 sessions, and at least two users a revoke (one is deleted with DEL)", o.revokeUsers, o.perUser, o.revokes)
 	}
 	return &o, nil
 }
