@@ -59,16 +59,7 @@ func (b *bench) cpu(ctx context.Context, w io.Writer) (bool, error) {
 		servers[index] = s
 		// Every session exists before the runs, so that each SET is a
 		// rewrite, by the same user.
-		fill := b.rewriteConfig(s, true)
-		g, err := load.Dial(ctx, fill)
-		if err != nil {
-			return false, err
-		}
-		res, err := g.Run(ctx, 0, int64(b.o.keyspace))
-		g.Close()
-		if err == nil && res.Errors > 0 {
-			err = fmt.Errorf("%d error replies (first: %s)", res.Errors, res.FirstError)
-		}
+		res, err := load.RunOnce(ctx, b.rewriteConfig(s, true), int64(b.o.keyspace))
 		if err != nil {
 			return false, fmt.Errorf("index %s: fill: %w", index, err)
 		}
@@ -171,11 +162,8 @@ func (b *bench) printCPU(w io.Writer, runs []*cpuRun) bool {
 	sum := map[string]*cpuRun{on: {}, off: {}}
 	perRound := map[int]map[string]float64{}
 	for _, r := range runs {
-		note := ""
-		if r.errors > 0 {
-			valid = false
-			note = fmt.Sprintf(" **INVALID: %d errors (%s)**", r.errors, r.firstErr)
-		}
+		note := invalid(r.errors, "error replies", r.firstErr)
+		valid = valid && note == ""
 		fmt.Fprintf(w, "| %d | %s%s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %s |\n",
 			r.round, r.index, note, report.Thousands(float64(r.ops)/r.elapsed.Seconds()), us(r.p50), us(r.p99),
 			r.perOp(r.cpu.Total()), r.perOp(r.cpu.User), r.perOp(r.cpu.System), r.loadAvg)

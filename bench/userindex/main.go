@@ -165,17 +165,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "`go run ./bench/userindex %s` — %s\n\n", strings.Join(args, " "), start.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(stdout, "Machine and version: %d cores, %s; %s. Load average at start: %s.\n\n",
 		runtime.NumCPU(), runtime.Version(), target.Version(b.bin), target.LoadAvg())
+	phases := map[string]func(context.Context, io.Writer) (bool, error){"cpu": b.cpu, "memory": b.memory, "revoke": b.revoke}
 	valid := true
 	for _, phase := range o.phases {
-		var ok bool
-		switch phase {
-		case "cpu":
-			ok, err = b.cpu(ctx, stdout)
-		case "memory":
-			ok, err = b.memory(ctx, stdout)
-		case "revoke":
-			ok, err = b.revoke(ctx, stdout)
-		}
+		ok, err := phases[phase](ctx, stdout)
 		if err != nil {
 			fmt.Fprintf(stderr, "userindex: %s: %v\n", phase, err)
 			return 1
@@ -226,3 +219,12 @@ func (b *bench) start(ctx context.Context, index string, extra ...string) (*targ
 }
 
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
+
+// invalid returns the mark a table row gets when n of its replies were
+// wrong (what, the first of them), or "" when none was.
+func invalid(n int64, what, first string) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" **INVALID: %d %s (first: %s)**", n, what, first)
+}

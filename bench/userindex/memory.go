@@ -142,10 +142,7 @@ func (b *bench) printMemory(w io.Writer, runs []*memRun) {
 	fmt.Fprintln(w, "| users | index | keys | RSS growth bytes/session | total RSS bytes/session | used_memory /session | record bytes /session | Go heap in use /session | after MEMORY PURGE: total RSS, Go heap /session | load average |")
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	for _, r := range runs {
-		note := ""
-		if r.load.Errors > 0 {
-			note = fmt.Sprintf(" **INVALID: %d errors (%s)**", r.load.Errors, r.load.FirstError)
-		}
+		note := invalid(r.load.Errors, "error replies", r.load.FirstError)
 		fmt.Fprintf(w, "| %s | %s%s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f, %.1f | %s |\n",
 			usersName(r.users), r.index, note, report.Thousands(float64(r.keys)), per(r.rssEnd-r.rssStart), per(r.rssEnd),
 			per(r.usedMemory), per(r.records), per(r.heap), per(r.rssPurged), per(r.heapPurged), r.loadAvg)

@@ -35,20 +35,11 @@ func (b *bench) revoke(ctx context.Context, w io.Writer) (ok bool, err error) {
 	total := b.o.revokeUsers * b.o.perUser
 	// New sessions numbered from 0: session k belongs to user k mod
 	// users, so every user has exactly -per-user of them.
-	g, err := load.Dial(ctx, load.Config{
+	b.logf("revoke: setting %d sessions of %d users", total, b.o.revokeUsers)
+	if _, err := load.RunOnce(ctx, load.Config{
 		Network: "unix", Addr: s.Unix, Conns: b.o.conns, Pipeline: 16,
 		Op: load.OpSession, ValueSize: b.o.value, Users: b.o.revokeUsers,
-	})
-	if err != nil {
-		return false, err
-	}
-	b.logf("revoke: setting %d sessions of %d users", total, b.o.revokeUsers)
-	res, err := g.Run(ctx, 0, int64(total))
-	g.Close()
-	if err == nil && res.Errors > 0 {
-		err = fmt.Errorf("%d error replies (first: %s)", res.Errors, res.FirstError)
-	}
-	if err != nil {
+	}, int64(total)); err != nil {
 		return false, fmt.Errorf("fill: %w", err)
 	}
 	c, err := dialUnix(ctx, s.Unix)
@@ -93,11 +84,8 @@ func (b *bench) revoke(ctx context.Context, w io.Writer) (ok bool, err error) {
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	valid := true
 	for _, k := range kinds {
-		note := ""
-		if k.wrong > 0 {
-			valid = false
-			note = fmt.Sprintf(" **INVALID: %d answered another count (first: %s)**", k.wrong, k.firstWrong)
-		}
+		note := invalid(int64(k.wrong), "answered another count", k.firstWrong)
+		valid = valid && note == ""
 		fmt.Fprintf(w, "| %s%s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n",
 			k.name, note, report.Thousands(float64(k.lat.Count())), report.Thousands(float64(k.deleted)),
 			us(k.lat.Quantile(0.5)), us(k.lat.Quantile(0.9)), us(k.lat.Quantile(0.99)), us(k.lat.Max()), us(k.lat.Mean()),

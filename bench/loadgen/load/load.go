@@ -450,6 +450,21 @@ func (g *Generator) drive(ctx context.Context, c *conn, res *Result, next, deadl
 	return nil
 }
 
+// RunOnce dials cfg's connections, sends n commands, and closes them: for
+// the fill before a benchmark. Error replies make it fail.
+func RunOnce(ctx context.Context, cfg Config, n int64) (Result, error) {
+	g, err := Dial(ctx, cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	defer g.Close()
+	res, err := g.Run(ctx, 0, n)
+	if err == nil && res.Errors > 0 {
+		err = fmt.Errorf("load: %d error replies (first: %s)", res.Errors, res.FirstError)
+	}
+	return res, err
+}
+
 // check counts an error reply, a reply of the wrong type, or a miss.
 func (g *Generator) check(res *Result, rep Reply) {
 	want := byte('+')
