@@ -110,30 +110,12 @@ func (b *bench) rewriteConfig(s *target.Server, fill bool) load.Config {
 
 // measureCPU runs one warm-up and one measured phase on s.
 func (b *bench) measureCPU(ctx context.Context, s *target.Server) (*cpuRun, error) {
-	g, err := load.Dial(ctx, b.rewriteConfig(s, false))
+	res, cpu, err := target.Measure(ctx, s, b.rewriteConfig(s, false), b.o.warmup, b.o.duration)
 	if err != nil {
 		return nil, err
-	}
-	defer g.Close()
-	if b.o.warmup > 0 {
-		if _, err := g.Run(ctx, b.o.warmup, 0); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
-		}
-	}
-	cpu0, err := s.CPUTime()
-	if err != nil {
-		return nil, err
-	}
-	res, err := g.Run(ctx, b.o.duration, 0)
-	cpu1, err2 := s.CPUTime()
-	if err != nil {
-		return nil, fmt.Errorf("%w (after %d ops, %d error replies)", err, res.Ops, res.Errors)
-	}
-	if err2 != nil {
-		return nil, err2
 	}
 	return &cpuRun{
-		ops: res.Ops, elapsed: res.Elapsed, cpu: cpu1.Sub(cpu0),
+		ops: res.Ops, elapsed: res.Elapsed, cpu: cpu,
 		errors: res.Errors, firstErr: res.FirstError,
 		p50: res.Latency.Quantile(0.5), p99: res.Latency.Quantile(0.99),
 		loadAvg: target.LoadAvg(),
