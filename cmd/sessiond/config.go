@@ -422,7 +422,12 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*Config, 
 	if err != nil {
 		return nil, err
 	}
+	return configure(flags, lookupEnv)
+}
 
+// configure is loadConfig once the flags are parsed: flags holds the text
+// of each flag given, by setting name.
+func configure(flags map[string]string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	c := new(Config)
 	for _, s := range settings {
 		if err := c.set(&s, s.def); err != nil {
@@ -683,7 +688,17 @@ func parseFlags(args []string) (map[string]string, error) {
 func newFlagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("sessiond", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	addSettingFlags(fs, func(string) bool { return true })
+	return fs
+}
+
+// addSettingFlags adds the settings that keep names to fs, as flags that
+// keep the text they are given.
+func addSettingFlags(fs *flag.FlagSet, keep func(name string) bool) {
 	for _, s := range settings {
+		if !keep(s.name) {
+			continue
+		}
 		usage := s.usage
 		if s.from&fromEnv != 0 {
 			usage += " (env " + envName(s.name) + ")"
@@ -693,12 +708,12 @@ func newFlagSet() *flag.FlagSet {
 			fs.Lookup(s.name).DefValue = "" // no "(default false)", as for flag.Bool
 		}
 	}
-	return fs
 }
 
 // printUsage writes the help for -h and --help.
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage: sessiond [flags]
+       sessiond sessions list|revoke --user ID [flags] (see sessiond sessions --help)
 
 Runs a sessiond session store. Every flag but --version may also be set by
 its environment variable, and every flag but --config and --version by a key

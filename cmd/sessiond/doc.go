@@ -17,6 +17,7 @@
 // Usage:
 //
 //	sessiond [flags]
+//	sessiond sessions list|revoke --user ID [flags]
 //
 // The flags:
 //
@@ -194,6 +195,29 @@
 // keys, so a cluster changes its key by three rolling restarts, one node
 // at a time: add the new key second (--cluster-key OLD,NEW), make it first
 // (NEW,OLD), drop the old one (NEW). docs/OPERATIONS.md has the steps.
+//
+// A user's sessions: with a first argument "sessions", sessiond lists or
+// revokes the sessions of a user on a running server instead of serving:
+//
+//	sessiond sessions list --user ID
+//	sessiond sessions revoke --user ID [--except KEY]...
+//
+// It finds the server with the server's own --unix (if set) or --addr, and
+// --requirepass, from the same flags, SESSIOND_* variables and --config
+// file, and sends SESSION.LIST or SESSION.REVOKE over the Redis protocol
+// (after AUTH, with a password); it does not speak TLS. list prints a line
+// per session, the most recently written first, with tabs between the
+// fields (a key with a space, a control character or bytes that are not
+// UTF-8 is quoted as a Go string):
+//
+//	sess:5f2b…	ttl=86399	written=2026-12-06T08:00:00.123Z	size=512
+//
+// and revoke prints how many sessions it deleted. A server it cannot
+// reach, or an error reply, exits 1 with one line:
+//
+//	sessiond sessions: cannot reach 127.0.0.1:6379: connection refused
+//
+// A usage error (no --user, an unknown flag) exits 2.
 //
 // Unless GOGC is set, sessiond runs the Go collector at GOGC=100; see
 // gcPercent for why.

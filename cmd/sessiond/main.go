@@ -34,14 +34,18 @@ func main() {
 // Exit statuses.
 const (
 	exitOK     = 0
-	exitFailed = 1 // the store would not open or close
+	exitFailed = 1 // the store would not open or close; the sessions subcommand failed
 	exitConfig = 2 // bad flags, environment or config file
 	exitLocked = 3 // another process serves the data directory (--dir)
 )
 
 // run is the whole program but its signals: it runs until ctx is done and
-// returns the exit status.
+// returns the exit status. A first argument "sessions" runs that
+// subcommand instead of the server.
 func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "sessions" {
+		return runSessions(ctx, args[1:], lookupEnv, stdout, stderr)
+	}
 	c, err := loadConfig(args, lookupEnv)
 	switch {
 	case errors.Is(err, flag.ErrHelp):

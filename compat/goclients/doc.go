@@ -9,5 +9,8 @@
 // checked: every expectation here, error texts included, is what Redis
 // 7.0 answers, so sessiond passes only where it behaves as Redis does.
 // The tests of sessiond's own commands (SESSION.*) skip there; their COMMAND
-// DOCS are checked against the shape of Redis's instead.
+// DOCS are checked against the shape of Redis's instead. So do the tests of
+// its operator's interfaces to a user's sessions, the `sessiond sessions`
+// subcommand and the HTTP routes, which drive the binary over sessions
+// go-redis writes.
 package goclients

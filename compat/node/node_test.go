@@ -7,7 +7,9 @@
 // certificates. Each stack runs as two app processes (the apps in
 // this directory) sharing one server, driven over HTTP, with the server's
 // keys checked over raw RESP (and, against memcached itself, its meta
-// commands).
+// commands). The same stores with passport log users in for the user
+// index's tests (passport_test.go): listing and revoking a user's sessions
+// over RESP, HTTP and the CLI.
 //
 // The apps' packages are pinned in package-lock.json and installed by
 // scripts/setup-node.sh. Run against the references with

@@ -29,7 +29,7 @@
 // # Rules
 //
 // Lookup answers what this Go code would, with encoding/json, for the
-// first path in the list that yields an id:
+// first path in the list that yields an id, but for one departure, below:
 //
 //	var v any
 //	if !json.Valid(value) { return nil, false }
@@ -51,11 +51,12 @@
 //
 // Spelled out:
 //
-//   - The value must be exactly one valid JSON document (RFC 8259, with
+//   - The value must be one valid JSON document (RFC 8259, with
 //     encoding/json's nesting limit of 10,000) whose top level is an object,
-//     optionally surrounded by whitespace. Anything else, such as a gob value
-//     from scs, truncated JSON, trailing garbage, a top-level array, a
-//     byte-order mark, or an object nested 10,001 deep, has no id.
+//     optionally surrounded by whitespace, as far as Lookup reads it (see
+//     the departure). Anything else, such as a gob value from scs, a value
+//     cut before the id, a top-level array, a byte-order mark, or an object
+//     nested 10,001 deep before the id, has no id.
 //   - A path that reaches a string yields its contents, unescaped: "a\u0062"
 //     is "ab". Invalid UTF-8 in the string and \u escapes of unpaired
 //     surrogates each become U+FFFD, as encoding/json does. The empty string
@@ -64,21 +65,54 @@
 //     "1.5e3" is "1.5e3", as json.Number keeps it.
 //   - A path that reaches an object, an array, true, false or null, that
 //     runs into a non-object on the way, or that is missing, yields nothing.
-//   - When an object has a key twice, the last one counts, as it does for
-//     encoding/json: {"a":{"b":"x"},"a":{}} has nothing at "a.b".
+//
+// The departure: Lookup stops reading at the id of the first path. It
+// reads the value from its start, validating all it reads, and as soon as
+// the first path (the first with keys) leads to a string or a number, and
+// the ',' or '}' that must follow it has been read, that is the answer: the
+// rest of the value is not read. So:
+//
+//   - Bytes after the id are not seen. {"passport":{"user":"u1"}} x, or a
+//     value cut or broken after the id's ',' or '}', yields "u1", where
+//     encoding/json rejects the value. A value cut right after the id
+//     (before a ',' or '}') yields nothing: the id might have been cut.
+//   - Each path's first id is final: a later duplicate of a key along the
+//     path is not considered. {"a":"1","a":"2"} yields "1" at "a", where
+//     encoding/json keeps the last key, "2". An earlier occurrence whose
+//     value yields nothing does not end the search: {"a":{},"a":{"b":"x"}}
+//     yields "x" at "a.b", as for encoding/json.
+//   - A later path's id is the answer only once the whole value has been
+//     read and found valid, since the first path might yield an id
+//     further on.
+//
+// For a value that encoding/json accepts and that has no key twice in an
+// object along a path, the answer is encoding/json's. Why depart at all:
+// values written by JSON.stringify, as express-session and the other
+// session middleware write them, never have duplicate keys or bytes after
+// the value, so the departure changes no answer for them; while Lookup runs
+// on every write of a session, and reading the bytes after the id, often
+// most of the value, would cost every write only to reject values that no
+// session store client writes.
 //
 // # Cost
 //
-// Because a later duplicate key or trailing garbage can change the answer,
-// Lookup reads the whole value, validating it as it goes: correctness
-// first. It skips reading only where the answer cannot depend on it: a
-// value whose first non-space byte is not '{' (a gob value, for one) or an
-// empty list of paths is rejected at once, and so is a value without a
-// backslash in which the last key of each path, followed by its closing
-// quote, occurs nowhere (a session before login has no `user"`): the bytes
-// package finds that out several times faster than the scan reads the
-// value. The scan is iterative, so deep nesting costs no stack, and its
-// time is linear in the length of the value whatever the value or the
-// paths. It allocates only when the id holds escapes or invalid UTF-8;
-// otherwise the id is a sub-slice of the value.
+// Lookup reads the value up to the id of the first path, or to its end
+// when that path has no id, validating what it reads: its cost grows with
+// the id's position in the value, and passport's field comes after those
+// the app set before login. It skips reading only where the answer cannot
+// depend on it: a value whose first non-space byte is not '{' (a gob
+// value, for one) or an empty list of paths is rejected at once. And when
+// the scan, past the first member of the top-level object (the cookie, in
+// express-session's values), comes to an object or an array at the top
+// level without having found an id, it stops there if the rest of the
+// value has no backslash and the last key of each path, followed by its
+// closing quote, occurs nowhere in it (a session before login has no
+// `user"`): the bytes package finds that out several times faster than the
+// scan reads. Searching before reading the cookie and the members after it
+// would spare more of a session without an id, but make every session with
+// one pay for the search up to its id. The scan is iterative, so deep
+// nesting costs no stack, and its time is linear in the length of the
+// value whatever the value or the paths. It allocates only when the id
+// holds escapes or invalid UTF-8; otherwise the id is a sub-slice of the
+// value.
 package jsonpath

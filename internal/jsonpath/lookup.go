@@ -14,14 +14,15 @@ const maxNesting = 10000
 type outcome uint8
 
 const (
-	invalid  outcome = iota // not one valid JSON object
-	valid                   // one valid JSON object; the results are final
+	invalid  outcome = iota // not one valid JSON object, up to where it was read
+	valid                   // valid up to where it was read; the results are final
 	overflow                // nested deeper than the stack given; scan again
 )
 
 // Lookup returns the id at the first of paths that leads to a string or a
 // number in value, by the rules in the package documentation: ok is false
-// when value is not one valid JSON object or no path yields an id. The id
+// when value is not one valid JSON object (up to the id of the first path,
+// where Lookup stops reading) or no path yields an id. The id
 // is a sub-slice of value (with its capacity cut, so appending to it
 // copies) unless it had to be unescaped. Lookup only reads value and
 // paths, so many goroutines may share them. It panics if given more than
@@ -41,12 +42,13 @@ func Lookup(value []byte, paths []Path) (id []byte, ok bool) {
 	return nil, false
 }
 
-// absent reports whether no path can lead anywhere in value because the
-// last key of each, with its closing quote, is nowhere in it, which the byte search of the bytes
-// package tells much faster than scan can read the value. A key's raw
-// text is the key itself unless it holds escapes or invalid UTF-8 (which
-// decodes to U+FFFD): so this holds only for a value without a '\', and
-// for paths whose last key needs no escape and holds no U+FFFD.
+// absent reports whether no path can lead anywhere in value (the rest of
+// a value, for scan) because the last key of each, with its closing quote,
+// is nowhere in it, which the byte search of the bytes package tells much
+// faster than scan can read. A key's raw text is the key itself unless it
+// holds escapes or invalid UTF-8 (which decodes to U+FFFD): so this holds
+// only for a value without a '\', and for paths whose last key needs no
+// escape and holds no U+FFFD.
 func absent(value []byte, paths []Path) bool {
 	for _, p := range paths {
 		if len(p.keys) > 0 && (p.last == nil || bytes.Contains(value, p.last)) {
@@ -75,13 +77,24 @@ type tracker struct {
 	paths []Path
 	// ends[k] is the set of paths, a bit per path, that end at key k.
 	ends [MaxDepth]uint32
-	// found[j] is the offset of the string or number path j leads to, or 0
-	// for none: no id can start at offset 0, where the top-level object
-	// opens.
+	// found[j] is the offset of the first string or number path j leads
+	// to, or 0 for none: no id can start at offset 0, where the top-level
+	// object opens.
 	found [MaxPaths]int
+	// done is the set of paths that found an id: the first one found is
+	// final, so the scan follows them no further.
+	done uint32
+	// best is the first path with keys. Once it found an id no other path
+	// can beat it, and the scan stops.
+	best uint32
+	// end is where the id of best ends, if the scan stopped there: the
+	// offset of a string's closing quote or just past a number. escaped
+	// says whether the string holds escapes.
+	end     int
+	escaped bool
 }
 
-// start returns the set of paths with keys, and fills in ends.
+// start returns the set of paths with keys, and fills in ends and best.
 func (t *tracker) start() uint32 {
 	var all uint32
 	for j, p := range t.paths {
@@ -90,47 +103,64 @@ func (t *tracker) start() uint32 {
 			t.ends[len(p.keys)-1] |= 1 << j
 		}
 	}
+	t.best = all & -all
 	return all
 }
 
 // key reads an object key, whose raw (still escaped) text is raw, for the
-// paths in cur, whose key at index k it may be. It resets what the paths
-// it matches found, and returns those of them that end there and those
-// that go on.
+// paths in cur that have not found an id yet, whose key at index k it may
+// be. It returns those of them that end there and those that go on.
 func (t *tracker) key(cur uint32, k int, raw []byte, escaped bool) (leaf, inner uint32) {
 	var m uint32
-	for c := cur; c != 0; c &= c - 1 {
+	for c := cur &^ t.done; c != 0; c &= c - 1 {
 		j := bits.TrailingZeros32(c)
-		if keyEqual(raw, escaped, t.paths[j].keys[k]) {
+		p := &t.paths[j]
+		// A raw key without escapes decodes to itself but where it is
+		// invalid UTF-8, which decodes to more bytes, U+FFFD: unless key
+		// holds U+FFFD it matches only if it is key.
+		if !escaped && (len(raw) >= len(p.keys[k]) || p.fffd&(1<<k) == 0) {
+			if string(raw) == p.keys[k] {
+				m |= 1 << j
+			}
+		} else if keyEqual(raw, escaped, p.keys[k]) {
 			m |= 1 << j
-			t.found[j] = 0
 		}
 	}
 	leaf = m & t.ends[k]
 	return leaf, m &^ leaf
 }
 
-// record notes that the paths in leaf lead to the value at offset i.
-func (t *tracker) record(leaf uint32, i int) {
+// record notes that the paths in leaf, none of which found an id yet, lead
+// to the value at offset i, and reports whether best is among them.
+func (t *tracker) record(leaf uint32, i int) bool {
+	t.done |= leaf
 	for ; leaf != 0; leaf &= leaf - 1 {
 		t.found[bits.TrailingZeros32(leaf)] = i
 	}
+	return t.done&t.best != 0
 }
 
-// result returns the id of the first path that found one.
+// result returns the id of the first path that found one. Its string or
+// number was read whole by scan, which noted its end if it stopped there.
 func (t *tracker) result(value []byte) ([]byte, bool) {
 	for j := range t.paths {
 		start := t.found[j]
 		if start == 0 {
 			continue
 		}
+		end, escaped := t.end, t.escaped
+		if t.best != 1<<j || end == 0 {
+			if value[start] != '"' {
+				end = scanNumber(value, start)
+			} else {
+				end, escaped = scanString(value, start+1)
+			}
+		}
 		if value[start] != '"' {
-			end := scanNumber(value, start)
 			return value[start:end:end], true
 		}
-		end, escaped := scanString(value, start+1)
 		raw := value[start+1 : end : end]
-		if !escaped && utf8.Valid(raw) {
+		if !escaped && (ascii(raw) || utf8.Valid(raw)) {
 			return raw, true
 		}
 		return unquote(raw), true
@@ -139,38 +169,42 @@ func (t *tracker) result(value []byte) ([]byte, bool) {
 }
 
 // scan reads value once, checking that it is one valid JSON object and
-// noting in t, for each path, where the string or number it leads to
-// starts. stack holds a bit per level of nesting, set for an object.
+// noting in t, for each path, where the first string or number it leads to
+// starts. It stops after the id of t.best, and the ',' or '}' after it:
+// that id is the answer, whatever follows. stack holds a bit per level of
+// nesting, for skip.
+//
+// scan itself walks only the objects that paths enter, and hands every
+// other object or array to skip, which validates it without following
+// paths: most of a session's bytes are there.
 //
 // A path is alive in an object when the keys that lead to the object match
 // its first keys. alive[d] is the set of paths alive in the object at depth
-// d (the top-level object is at depth 1), a bit per path; cur is the set
-// alive in the innermost open container, empty for arrays and for depths
-// beyond MaxDepth, where no path reaches. A key that matches the next key
-// of a path alive in its object resets what that path found: with
-// duplicate keys the last one counts. If the path ends at that key (its
-// bit is in t.ends[d-1]) the value found is the key's value, when that is a
-// string or a number; otherwise the path stays alive inside the value if
-// the value is an object.
+// d (the top-level object is at depth 1), a bit per path, and cur the set
+// alive in the innermost one. A key that matches the next key of a path
+// alive in its object, and that has not found an id yet, is on the path:
+// if the path ends at that key (its bit is in t.ends[d-1]) the value found
+// is the key's value, when that is a string or a number; otherwise the
+// path stays alive inside the value if the value is an object, which scan
+// then walks. A path's first id is final, so with duplicate keys the first
+// that leads to an id counts. No path is alive deeper than MaxDepth.
 func scan(value []byte, t *tracker, stack []uint64) outcome {
 	var (
 		n           = len(value)
 		i           int
-		c           byte
-		inObject    bool
 		depth       int
+		search      int8 // 0 in the first member, 1 after it, 2 once absent was asked
 		cur         uint32
 		leaf, inner uint32 // of the last key: paths that end there, and that go on
 		alive       [MaxDepth + 1]uint32
 	)
 	cur = t.start()
 	i = skipSpace(value, 0)
-	if cur == 0 || i == n || value[i] != '{' || absent(value, t.paths) {
+	if cur == 0 || i == n || value[i] != '{' {
 		// No id whatever the rest says: no need to read it.
 		return invalid
 	}
 	depth = 1
-	stack[0] |= 1
 	alive[1] = cur
 	i++
 
@@ -192,8 +226,23 @@ atKey: // at the '"' of a key, or what should be one
 				return invalid
 			}
 		}
-		if cur != 0 {
-			leaf, inner = t.key(cur, depth-1, value[i+1:end], escaped)
+		raw := value[i+1 : end]
+		if c := cur &^ t.done; c&(c-1) == 0 && !escaped {
+			// At most one path alive, the usual case: compare here, which
+			// spares a call, and with it saving scan's variables, for
+			// every key of the objects the path goes through. key does
+			// the same for more paths, and for escaped keys.
+			leaf, inner = 0, 0
+			if c != 0 {
+				p := &t.paths[bits.TrailingZeros32(c)]
+				key := p.keys[depth-1]
+				if len(raw) == len(key) && string(raw) == key || len(raw) < len(key) && p.fffd != 0 && keyEqual(raw, false, key) {
+					leaf = c & t.ends[depth-1]
+					inner = c &^ leaf
+				}
+			}
+		} else {
+			leaf, inner = t.key(cur, depth-1, raw, escaped)
 		}
 		i = skipSpace(value, end+1)
 	}
@@ -201,96 +250,82 @@ atKey: // at the '"' of a key, or what should be one
 		return invalid
 	}
 	i = skipSpace(value, i+1)
-
-atValue: // at a value, or what should be one
 	if i >= n {
 		return invalid
 	}
 	switch value[i] {
-	case '{', '[':
-		depth++
-		if depth > maxNesting {
-			return invalid
-		}
-		w, bit := (depth-1)>>6, uint64(1)<<((depth-1)&63)
-		if w >= len(stack) {
-			return overflow
-		}
-		if value[i] == '[' {
-			stack[w] &^= bit
-			inner = 0
-		} else {
-			stack[w] |= bit
-		}
-		cur, leaf, inner = inner, 0, 0
-		if depth <= MaxDepth {
-			alive[depth] = cur
-		}
-		if value[i] == '{' {
+	case '{':
+		if inner != 0 {
+			depth++
+			cur, alive[depth] = inner, inner
 			i++
 			goto objectStart
 		}
-		i = skipSpace(value, i+1)
-		if i < n && value[i] == ']' {
-			i++
-			goto closed
-		}
-		goto atValue
-	case '"':
-		end := plainEnd(value, i+1)
-		if end >= n || value[end] != '"' {
-			if end, _ = scanString(value, end); end < 0 {
+		fallthrough
+	case '[':
+		if depth == 1 && search == 1 {
+			// A container in a member after the first, the cookie in
+			// express-session's values, and no path found an id: if none
+			// can in the rest, there is no id, whatever the rest says.
+			// Searching earlier would spare reading more of a session
+			// without an id, but make every session with one pay for the
+			// search up to its id.
+			search = 2
+			if t.done == 0 && absent(value[i:], t.paths) {
 				return invalid
 			}
 		}
-		t.record(leaf, i)
-		i = end + 1
-	case 't':
-		if !hasLiteral(value[i:], "true") {
-			return invalid
+		end := skip(value, i, depth, stack)
+		if end == tooDeep {
+			return overflow
 		}
-		i += 4
-	case 'f':
-		if !hasLiteral(value[i:], "false") {
-			return invalid
-		}
-		i += 5
-	case 'n':
-		if !hasLiteral(value[i:], "null") {
-			return invalid
-		}
-		i += 4
-	default:
-		end := scanNumber(value, i)
 		if end < 0 {
 			return invalid
 		}
-		t.record(leaf, i)
+		i = end
+	case '"':
+		end, escaped := plainEnd(value, i+1), false
+		if end >= n || value[end] != '"' {
+			if end, escaped = scanString(value, end); end < 0 {
+				return invalid
+			}
+		}
+		if leaf != 0 && t.record(leaf, i) {
+			t.end, t.escaped = end, escaped
+			return stopAt(value, end+1)
+		}
+		i = end + 1
+	default:
+		end := scanScalar(value, i)
+		if end < 0 {
+			return invalid
+		}
+		if leaf != 0 && value[i] != 't' && value[i] != 'f' && value[i] != 'n' && t.record(leaf, i) {
+			t.end = end
+			return stopAt(value, end)
+		}
 		i = end
 	}
-	leaf, inner = 0, 0
 
-afterValue: // after a value in the container at depth
+afterValue: // after a value in the object at depth
 	i = skipSpace(value, i)
 	if i >= n {
 		return invalid
 	}
-	c = value[i]
-	inObject = stack[(depth-1)>>6]&(1<<((depth-1)&63)) != 0
-	switch {
-	case c == ',':
-		i = skipSpace(value, i+1)
-		if inObject {
-			goto atKey
+	switch value[i] {
+	case ',':
+		if depth == 1 && search == 0 {
+			search = 1
 		}
-		goto atValue
-	case inObject && c == '}', !inObject && c == ']':
+		i = skipSpace(value, i+1)
+		goto atKey
+	case '}':
 		i++
 		goto closed
 	}
 	return invalid
 
-closed: // just after the '}' or ']' that closed the container at depth
+closed: // just after the '}' that closed the object at depth
 	depth--
 	if depth == 0 {
 		if skipSpace(value, i) != n {
@@ -298,11 +333,21 @@ closed: // just after the '}' or ']' that closed the container at depth
 		}
 		return valid
 	}
-	cur = 0
-	if depth <= MaxDepth {
-		cur = alive[depth]
-	}
+	cur = alive[depth]
 	goto afterValue
+}
+
+// stopAt returns the outcome of a scan that stops after the id of the
+// best path, which ends just before offset i: valid if the id is followed
+// by ',' or '}', as a value in an object must be. That makes its end
+// certain, for a number as for a string, and leaves out a value cut off
+// right after the id.
+func stopAt(value []byte, i int) outcome {
+	i = skipSpace(value, i)
+	if i < len(value) && (value[i] == ',' || value[i] == '}') {
+		return valid
+	}
+	return invalid
 }
 
 // skipSpace returns the offset of the first byte at or after i that is not
@@ -320,6 +365,29 @@ func skipSpace(value []byte, i int) int {
 // hasLiteral reports whether b starts with lit.
 func hasLiteral(b []byte, lit string) bool {
 	return len(b) >= len(lit) && string(b[:len(lit)]) == lit
+}
+
+// scanScalar returns the offset just past the number, true, false or null
+// that starts at i, or -1 if none does.
+func scanScalar(value []byte, i int) int {
+	switch value[i] {
+	case 't':
+		if hasLiteral(value[i:], "true") {
+			return i + 4
+		}
+		return -1
+	case 'f':
+		if hasLiteral(value[i:], "false") {
+			return i + 5
+		}
+		return -1
+	case 'n':
+		if hasLiteral(value[i:], "null") {
+			return i + 4
+		}
+		return -1
+	}
+	return scanNumber(value, i)
 }
 
 // scanNumber returns the offset just past the JSON number that starts at i,

@@ -1,6 +1,7 @@
 package jsonpath
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -20,6 +21,24 @@ const session = `{"cookie":{"originalMaxAge":86400000,"expires":"2026-12-07T06:3
 	`{"sku":"SOCKS-3PK","name":"Socks, pack of 3","qty":1,"price":12}],` +
 	`"updatedAt":1733466600000},"returnTo":"/checkout"}`
 
+// lateCart is a cart of about 400 bytes, which lateSession writes before
+// passport's field.
+const lateCart = `"cart":{"currency":"EUR","items":[` +
+	`{"sku":"TSHIRT-BLK-M","name":"Black T-shirt, size M","qty":2,"price":19.99},` +
+	`{"sku":"MUG-WHT-330","name":"White mug 330ml","qty":1,"price":8.5},` +
+	`{"sku":"SOCKS-3PK","name":"Socks, pack of 3","qty":1,"price":12},` +
+	`{"sku":"CAP-RED-L","name":"Red cap, size L","qty":1,"price":15.25},` +
+	`{"sku":"BAG-TOTE-01","name":"Tote bag, été","qty":3,"price":7}],` +
+	`"updatedAt":1733466600000},`
+
+// lateSession is session with passport's field after a 400-byte cart, as
+// an app that put things in the session before login writes it: a lookup
+// that stops at the id reads most of it.
+const lateSession = `{"cookie":{"originalMaxAge":86400000,"expires":"2026-12-07T06:30:00.000Z",` +
+	`"secure":false,"httpOnly":true,"path":"/","sameSite":"lax"},` +
+	`"csrfSecret":"Kq3o9VbY2mZ8xW1nT5rE7uI0",` + lateCart +
+	`"passport":{"user":"6571d2c4e13b8a0012f3a9b7"},"returnTo":"/checkout"}`
+
 // anonymous is session before the user logged in: no passport field.
 var anonymous = strings.Replace(session, `"passport":{"user":"6571d2c4e13b8a0012f3a9b7"},`, "", 1)
 
@@ -31,7 +50,17 @@ type lookupCase struct {
 	spec  string // "" means passport.user
 	id    string
 	ok    bool
+	// differs says why encoding/json, reading the whole value, answers
+	// otherwise: dup (a key twice along the path) or after (the value is
+	// invalid after the id). "" means it gives the same answer.
+	differs string
 }
+
+// Why encoding/json's answer may differ from Lookup's.
+const (
+	dup   = "a duplicate key"
+	after = "invalid after the id"
+)
 
 // nest returns s inside n levels of open, with n levels of close after it.
 func nest(open, s, close string, n int) string {
@@ -42,6 +71,7 @@ var lookupCases = []lookupCase{
 	// Where the id is.
 	{name: "express session", value: session, id: "6571d2c4e13b8a0012f3a9b7", ok: true},
 	{name: "anonymous session", value: anonymous},
+	{name: "passport after the cart", value: lateSession, id: "6571d2c4e13b8a0012f3a9b7", ok: true},
 	{name: "only passport", value: `{"passport":{"user":"u1"}}`, id: "u1", ok: true},
 	{name: "passport first", value: `{"passport":{"user":"u1"},"cookie":{"path":"/"}}`, id: "u1", ok: true},
 	{name: "empty object", value: `{}`},
@@ -63,6 +93,14 @@ var lookupCases = []lookupCase{
 	{name: "key with a control character", value: `{"a\tb":"x"}`, spec: "a\tb", id: "x", ok: true},
 	{name: "last key only escaped", value: `{"passport":{"\u0075ser":"u1"}}`, id: "u1", ok: true},
 	{name: "last key only in a value", value: `{"passport":{"id":"u1"},"x":"user"}`},
+	{name: "last key only in the first member", value: `{"a":{"user":"x"},"b":1}`},
+	{name: "later path in the first member", value: `{"a":{"user":"x"},"b":1}`, spec: "passport.user,a.user", id: "x", ok: true},
+	{name: "last key escaped after the first member", value: `{"c":1,"passport":{"\u0075ser":"u1"}}`, id: "u1", ok: true},
+	{name: "no last key after the first member", value: `{"c":1,"b":{"x":1},"d":2}`},
+	{name: "last key escaped after an object", value: `{"c":1,"b":{"x":1},"passport":{"\u0075ser":"u1"}}`, id: "u1", ok: true},
+	{name: "last key in an object after the first member", value: `{"c":1,"b":{"user":1},"passport":{"user":"u1"}}`, id: "u1", ok: true},
+	{name: "last key in an array after the first member", value: `{"c":1,"b":[{"user":1}],"passport":{"user":"u1"}}`, id: "u1", ok: true},
+	{name: "last key after the first member, cut", value: `{"c":1,"passport":{"user"`},
 	{name: "last key only as a prefix", value: `{"passport":{"username":"u1"}}`},
 	{name: "key with a backslash", value: `{"a\\b":"x"}`, spec: `a\\b`, id: "x", ok: true},
 	{name: "key with spaces", value: `{" a ":{"b c":"x"}}`, spec: `\ a\ .b c`, id: "x", ok: true},
@@ -92,19 +130,40 @@ var lookupCases = []lookupCase{
 	{name: "same path twice", value: `{"a":"x"}`, spec: "a,a", id: "x", ok: true},
 	{name: "no path matches", value: `{"a":"x"}`, spec: "b,c.d"},
 
-	// Duplicate keys: the last one counts.
-	{name: "duplicate leaf", value: `{"passport":{"user":"u1","user":"u2"}}`, id: "u2", ok: true},
-	{name: "duplicate leaf, last null", value: `{"passport":{"user":"u1","user":null}}`},
-	{name: "duplicate leaf, last object", value: `{"passport":{"user":"u1","user":{"a":"b"}}}`},
+	// Duplicate keys: the first that leads to an id counts, where
+	// encoding/json keeps the last.
+	{name: "duplicate leaf", value: `{"passport":{"user":"u1","user":"u2"}}`, id: "u1", ok: true, differs: dup},
+	{name: "duplicate leaf, last null", value: `{"passport":{"user":"u1","user":null}}`, id: "u1", ok: true, differs: dup},
+	{name: "duplicate leaf, last object", value: `{"passport":{"user":"u1","user":{"a":"b"}}}`, id: "u1", ok: true, differs: dup},
 	{name: "duplicate leaf, first object", value: `{"passport":{"user":{"a":"b"},"user":"u2"}}`, id: "u2", ok: true},
-	{name: "duplicate parent, last empty", value: `{"passport":{"user":"u1"},"passport":{}}`},
-	{name: "duplicate parent, last other", value: `{"passport":{"user":"u1"},"passport":{"user":"u2"}}`, id: "u2", ok: true},
-	{name: "duplicate parent, last scalar", value: `{"passport":{"user":"u1"},"passport":"x"}`},
-	{name: "duplicate parent, last array", value: `{"passport":{"user":"u1"},"passport":[{"user":"u3"}]}`},
+	{name: "duplicate parent, last empty", value: `{"passport":{"user":"u1"},"passport":{}}`, id: "u1", ok: true, differs: dup},
+	{name: "duplicate parent, last other", value: `{"passport":{"user":"u1"},"passport":{"user":"u2"}}`, id: "u1", ok: true, differs: dup},
+	{name: "duplicate parent, last scalar", value: `{"passport":{"user":"u1"},"passport":"x"}`, id: "u1", ok: true, differs: dup},
+	{name: "duplicate parent, last array", value: `{"passport":{"user":"u1"},"passport":[{"user":"u3"}]}`, id: "u1", ok: true, differs: dup},
 	{name: "duplicate parent, first empty", value: `{"passport":{},"passport":{"user":"u2"}}`, id: "u2", ok: true},
-	{name: "duplicate through an escape", value: `{"passport":{"user":"u1","us\u0065r":"u2"}}`, id: "u2", ok: true},
-	{name: "duplicate deep", value: `{"a":{"b":{"c":"1"},"b":{"d":"2"}}}`, spec: "a.b.c"},
-	{name: "duplicate of another path's parent", value: `{"a":{"b":"1"},"c":"2","a":{}}`, spec: "a.b,c", id: "2", ok: true},
+	{name: "duplicate through an escape", value: `{"passport":{"user":"u1","us\u0065r":"u2"}}`, id: "u1", ok: true, differs: dup},
+	{name: "duplicate deep", value: `{"a":{"b":{"c":"1"},"b":{"d":"2"}}}`, spec: "a.b.c", id: "1", ok: true, differs: dup},
+	{name: "duplicate of another path's parent", value: `{"a":{"b":"1"},"c":"2","a":{}}`, spec: "a.b,c", id: "1", ok: true, differs: dup},
+	{name: "duplicate of a later path", value: `{"a":"1","a":"2"}`, spec: "x,a", id: "1", ok: true, differs: dup},
+	{name: "duplicate of a later path, first null", value: `{"a":null,"a":"2"}`, spec: "x,a", id: "2", ok: true},
+	{name: "duplicate elsewhere", value: `{"x":1,"x":2,"passport":{"user":"u1"}}`, id: "u1", ok: true},
+
+	// Lookup stops after the id of the first path, and the ',' or '}' that
+	// must follow it: it reads no further.
+	{name: "stops after a string id", value: `{"passport":{"user":"u1"},"x":tru}`, id: "u1", ok: true, differs: after},
+	{name: "stops after a number id", value: `{"passport":{"user":12},"x":-}`, id: "12", ok: true, differs: after},
+	{name: "stops after space and comma", value: "{\"passport\":{\"user\":\"u1\" \n, x", id: "u1", ok: true, differs: after},
+	{name: "cut right after a string id", value: `{"passport":{"user":"u1"`},
+	{name: "cut right after a number id", value: `{"passport":{"user":12`},
+	{name: "cut after space after the id", value: `{"passport":{"user":12 `},
+	{name: "garbage right after a string id", value: `{"passport":{"user":"u1"x}}`},
+	{name: "garbage right after a number id", value: `{"passport":{"user":12x}}`},
+	{name: "colon after the id", value: `{"passport":{"user":"u1":}}`},
+	{name: "close of an array after the id", value: `{"passport":{"user":"u1"]}`},
+	{name: "garbage before the id", value: `{"a":[1,}],"passport":{"user":"u1"}}`},
+	{name: "first path stops, later garbage", value: `{"userId":"u2","passport":{"user":"u1"}} x`, spec: "passport.user,userId", id: "u1", ok: true, differs: after},
+	{name: "later path found, then garbage", value: `{"userId":"u2","passport":{}} x`, spec: "passport.user,userId"},
+	{name: "later path found, then duplicate", value: `{"userId":"u2","userId":"u3"}`, spec: "passport.user,userId", id: "u2", ok: true, differs: dup},
 
 	// Whitespace.
 	{name: "whitespace everywhere", value: " \t\r\n{ \"passport\" :\n{\t\"user\"\r: \"u1\" } , \"x\" : [ 1 , { } ] }\n\t ", id: "u1", ok: true},
@@ -185,14 +244,14 @@ var lookupCases = []lookupCase{
 	{name: "top-level number", value: `1`},
 	{name: "top-level null", value: `null`},
 	{name: "byte-order mark", value: "\ufeff{\"passport\":{\"user\":\"u1\"}}"},
-	{name: "trailing garbage", value: `{"passport":{"user":"u1"}} x`},
-	{name: "garbage after the id", value: `{"passport":{"user":"u1"}, garbage`},
-	{name: "two objects", value: `{"passport":{"user":"u1"}}{}`},
-	{name: "trailing NUL", value: "{\"passport\":{\"user\":\"u1\"}}\x00"},
-	{name: "truncated", value: session[:len(session)-1]},
-	{name: "truncated after the id", value: `{"passport":{"user":"u1"}`},
-	{name: "truncated in a key", value: `{"passport":{"user":"u1"},"ca`},
-	{name: "trailing comma in object", value: `{"passport":{"user":"u1"},}`},
+	{name: "trailing garbage", value: `{"passport":{"user":"u1"}} x`, id: "u1", ok: true, differs: after},
+	{name: "garbage after the id", value: `{"passport":{"user":"u1"}, garbage`, id: "u1", ok: true, differs: after},
+	{name: "two objects", value: `{"passport":{"user":"u1"}}{}`, id: "u1", ok: true, differs: after},
+	{name: "trailing NUL", value: "{\"passport\":{\"user\":\"u1\"}}\x00", id: "u1", ok: true, differs: after},
+	{name: "truncated", value: session[:len(session)-1], id: "6571d2c4e13b8a0012f3a9b7", ok: true, differs: after},
+	{name: "truncated after the id", value: `{"passport":{"user":"u1"}`, id: "u1", ok: true, differs: after},
+	{name: "truncated in a key", value: `{"passport":{"user":"u1"},"ca`, id: "u1", ok: true, differs: after},
+	{name: "trailing comma in object", value: `{"passport":{"user":"u1"},}`, id: "u1", ok: true, differs: after},
 	{name: "trailing comma in array", value: `{"a":[1,],"passport":{"user":"u1"}}`},
 	{name: "leading comma", value: `{,"passport":{"user":"u1"}}`},
 	{name: "missing comma", value: `{"a":1 "passport":{"user":"u1"}}`},
@@ -204,7 +263,7 @@ var lookupCases = []lookupCase{
 	{name: "comment", value: `{/* c */"passport":{"user":"u1"}}`},
 	{name: "mismatched close", value: `{"a":[1},"passport":{"user":"u1"}}`},
 	{name: "mismatched close of object", value: `{"a":{"b":1],"passport":{"user":"u1"}}`},
-	{name: "extra close", value: `{"passport":{"user":"u1"}}}`},
+	{name: "extra close", value: `{"passport":{"user":"u1"}}}`, id: "u1", ok: true, differs: after},
 	{name: "misspelled true", value: `{"a":tru,"passport":{"user":"u1"}}`},
 	{name: "literal run on", value: `{"a":nullx,"passport":{"user":"u1"}}`},
 	{name: "capital literal", value: `{"a":True,"passport":{"user":"u1"}}`},
@@ -212,14 +271,15 @@ var lookupCases = []lookupCase{
 	{name: "colon in array", value: `{"a":["b":1],"passport":{"user":"u1"}}`},
 
 	// Nesting: encoding/json allows 10,000 levels, arrays and objects alike.
-	{name: "10,000 deep arrays", value: `{"passport":{"user":"u1"},"d":` + nest("[", "", "]", 9999) + `}`, id: "u1", ok: true},
-	{name: "10,001 deep arrays", value: `{"passport":{"user":"u1"},"d":` + nest("[", "", "]", 10000) + `}`},
-	{name: "10,000 deep objects", value: `{"passport":{"user":"u1"},"d":` + nest(`{"a":`, "1", "}", 9999) + `}`, id: "u1", ok: true},
-	{name: "10,001 deep objects", value: `{"passport":{"user":"u1"},"d":` + nest(`{"a":`, "1", "}", 10000) + `}`},
+	{name: "10,000 deep arrays", value: `{"d":` + nest("[", "", "]", 9999) + `,"passport":{"user":"u1"}}`, id: "u1", ok: true},
+	{name: "10,001 deep arrays", value: `{"d":` + nest("[", "", "]", 10000) + `,"passport":{"user":"u1"}}`},
+	{name: "10,000 deep objects", value: `{"d":` + nest(`{"a":`, "1", "}", 9999) + `,"passport":{"user":"u1"}}`, id: "u1", ok: true},
+	{name: "10,001 deep objects", value: `{"d":` + nest(`{"a":`, "1", "}", 10000) + `,"passport":{"user":"u1"}}`},
 	{name: "id after 10,000 deep", value: `{"d":` + nest(`[{"x":`, "1", "}]", 4999) + `,"passport":{"user":"u1"}}`, id: "u1", ok: true},
 	{name: "id after 10,001 deep", value: `{"d":` + nest(`[{"x":`, "1", "}]", 5000) + `,"passport":{"user":"u1"}}`},
-	{name: "deep and unclosed", value: `{"passport":{"user":"u1"},"d":` + strings.Repeat("[", 9999)},
-	{name: "deep and badly closed", value: `{"passport":{"user":"u1"},"d":` + nest("[", "", "]", 200) + strings.Repeat("]", 9799) + "}"},
+	{name: "deep and unclosed", value: `{"d":` + strings.Repeat("[", 9999) + `,"passport":{"user":"u1"}}`},
+	{name: "deep and badly closed", value: `{"d":` + nest("[", "", "]", 200) + strings.Repeat("]", 9799) + `,"passport":{"user":"u1"}}`},
+	{name: "10,001 deep after the id", value: `{"passport":{"user":"u1"},"d":` + nest("[", "", "]", 10000) + `}`, id: "u1", ok: true, differs: after},
 	{name: "deep path beyond 64 levels", value: nest(`{"a":`, `"x"`, "}", 70), spec: strings.Repeat("a.", 15) + "a"},
 	{name: "deepest path", value: nest(`{"a":`, `"x"`, "}", 16), spec: strings.Repeat("a.", 15) + "a", id: "x", ok: true},
 	{name: "past 128 levels, then an id", value: `{"d":` + nest(`{"a":`, "1", "}", 200) + `,"passport":{"user":"u1"}}`, id: "u1", ok: true},
@@ -242,14 +302,27 @@ func TestLookup(t *testing.T) {
 	for _, c := range lookupCases {
 		t.Run(c.name, func(t *testing.T) {
 			paths := mustParse(t, c.spec)
-			id, ok := Lookup([]byte(c.value), paths)
+			value := []byte(c.value)
+			id, ok := Lookup(value, paths)
 			if ok != c.ok || string(id) != c.id {
 				t.Errorf("Lookup = %q, %v; want %q, %v", id, ok, c.id, c.ok)
 			}
-			// The table's answers are encoding/json's.
-			rid, rok := reference([]byte(c.value), paths)
-			if rok != c.ok || string(rid) != c.id {
+			// The table's answers are the rules' and, but where the case
+			// says why not, encoding/json's.
+			if err := checkLookup(value, paths, []byte(c.id), c.ok); err != nil {
+				t.Error(err)
+			}
+			rid, rok := reference(value, paths)
+			same := rok == c.ok && string(rid) == c.id
+			switch {
+			case c.differs == "" && !same:
 				t.Errorf("encoding/json says %q, %v; the table %q, %v", rid, rok, c.id, c.ok)
+			case c.differs != "" && same:
+				t.Errorf("encoding/json agrees with the table, which says it differs by %s", c.differs)
+			case c.differs == dup && (!json.Valid(value) || !dupOnPath(value, paths)):
+				t.Errorf("the value is invalid or has no duplicate key along the path")
+			case c.differs == after && json.Valid(value):
+				t.Errorf("the value is valid")
 			}
 		})
 	}
@@ -293,7 +366,8 @@ func TestLookupIDCapacity(t *testing.T) {
 }
 
 func TestLookupAllocs(t *testing.T) {
-	// A long last key is looked for with a byte search before the scan.
+	// A long last key is looked for with a byte search after the first
+	// member.
 	long := strings.Repeat("k", 100)
 	for _, c := range []struct {
 		name   string
@@ -361,6 +435,36 @@ func TestLookupLinear(t *testing.T) {
 	}
 }
 
+func TestSkip(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		depth int // around the container
+		words int // of stack
+		want  int
+	}{
+		{`{}`, 1, 2, 2},
+		{`[ ]`, 1, 2, 3},
+		{`{"a":[1,{"b":null}],"c":"d"} ,"x":1}`, 1, 2, 28},
+		{`{ "a" : 1.5e3 , "b" : [ true , false ] }`, 1, 2, 40},
+		{`{"a":1,}`, 1, 2, badJSON},
+		{`[1 2]`, 1, 2, badJSON},
+		{`{"a":1]`, 1, 2, badJSON},
+		{`[1}`, 1, 2, badJSON},
+		{`{"a":01}`, 1, 2, badJSON},
+		{`{"a":"b\x"}`, 1, 2, badJSON},
+		{`{"a":1`, 1, 2, badJSON},
+		{`[]`, maxNesting - 1, 157, 2},
+		{`[]`, maxNesting, 157, badJSON},
+		{nest("[", "", "]", 63), 1, 1, 126},
+		{nest("[", "", "]", 64), 1, 1, tooDeep},
+	} {
+		stack := make([]uint64, c.words)
+		if got := skip([]byte(c.value), 0, c.depth, stack); got != c.want {
+			t.Errorf("skip(%q) at depth %d = %d, want %d", c.value, c.depth, got, c.want)
+		}
+	}
+}
+
 func TestSpecial(t *testing.T) {
 	// special must find exactly the first special byte at every offset, for
 	// every byte value, whatever follows it.
@@ -423,5 +527,58 @@ func TestUnquoteMatchesKeyEqual(t *testing.T) {
 		if string(u) != want {
 			t.Errorf("unquote(%q) = %q, encoding/json says %q", raw, u, want)
 		}
+	}
+}
+
+// A path without keys yields nothing, so Lookup stops at the id of the
+// first path that has keys.
+func TestLookupStopsAtFirstPathWithKeys(t *testing.T) {
+	paths := append([]Path{{}}, mustParse(t, "a")...)
+	id, ok := Lookup([]byte(`{"a":"x"},garbage`), paths)
+	if !ok || string(id) != "x" {
+		t.Errorf("Lookup = %q, %v; want x", id, ok)
+	}
+}
+
+// checkLookup, which the fuzz target and TestLookup rely on, must reject
+// the answers Lookup must not give: it is the test that can fail. So must
+// its comparison with encoding/json alone (explained), told that Lookup
+// stopped just after the id, but where only the rules tell the answer
+// wrong.
+func TestCheckLookupRejects(t *testing.T) {
+	for _, c := range []struct {
+		name, value, spec string
+		id                string
+		ok                bool
+		ruleOnly          bool
+	}{
+		{"wrong id", session, "", "x", true, false},
+		{"no id where there is one", session, "", "", false, false},
+		{"an id where there is none", anonymous, "", "u1", true, false},
+		{"the last duplicate", `{"passport":{"user":"u1","user":"u2"}}`, "", "u2", true, true},
+		{"a later path first", `{"userId":"u2","passport":{"user":"u1"}}`, "passport.user,userId", "u2", true, false},
+		{"a later path before the end", `{"userId":"u2","passport":{}} x`, "passport.user,userId", "u2", true, false},
+		{"an id after invalid bytes", `{"a":1 "passport":{"user":"u1"}}`, "", "u1", true, false},
+		{"an id after too deep a nesting", `{"d":` + nest("[", "", "]", 10000) + `,"passport":{"user":"u1"}}`, "", "u1", true, false},
+		{"an id not followed by a comma or brace", `{"passport":{"user":"u1" x`, "", "u1", true, true},
+		{"an id cut off", `{"passport":{"user":12`, "", "12", true, true},
+		{"part of a number", `{"passport":{"user":123},"x":1}`, "", "12", true, false},
+		{"an escaped id as written", `{"passport":{"user":"a\u0062"}}`, "", `a\u0062`, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			value, paths := []byte(c.value), mustParse(t, c.spec)
+			if err := checkLookup(value, paths, []byte(c.id), c.ok); err == nil {
+				t.Errorf("checkLookup accepts %q, %v", c.id, c.ok)
+			}
+			stop := -1
+			if k := bytes.Index(value, []byte(c.id)); c.ok && k >= 0 {
+				if stop = k + len(c.id); stop < len(value) && value[stop] == '"' {
+					stop++
+				}
+			}
+			if err := explained(value, paths, []byte(c.id), c.ok, stop); err == nil && !c.ruleOnly {
+				t.Errorf("explained accepts %q, %v, stopping at %d", c.id, c.ok, stop)
+			}
+		})
 	}
 }

@@ -37,11 +37,20 @@ type Path struct {
 	// value without a backslash, or nil if the key cannot be written without
 	// escapes or might come from invalid UTF-8 (it holds U+FFFD).
 	last []byte
+	// fffd has bit k set if key k holds U+FFFD, which a key in a value may
+	// decode to from invalid UTF-8: a key without it and without escapes
+	// matches only if its bytes are the key's.
+	fffd uint16
 }
 
 // newPath returns the Path of keys.
 func newPath(keys []string) Path {
 	p := Path{keys: keys}
+	for i, k := range keys {
+		if strings.ContainsRune(k, utf8.RuneError) {
+			p.fffd |= 1 << i
+		}
+	}
 	k := keys[len(keys)-1]
 	if !strings.ContainsRune(k, utf8.RuneError) && !strings.ContainsFunc(k, func(r rune) bool {
 		return r < 0x20 || r == '"' || r == '\\'

@@ -18,10 +18,17 @@ const (
 // below 0x20. Bytes after that one may be marked too, wrongly, but never
 // bytes before it: a byte's test borrows only from lower bytes, and only
 // when one of those matched.
+//
+// One test finds both '"' and the control characters: flipping bit 1 maps
+// '"' (0x22) to 0x20 and the bytes below 0x20 among themselves, and moves
+// no other byte below 0x21. A subtraction sets a byte's high bit if the
+// byte is below what it subtracts, or at least 0x80 + that, and the two
+// tests share the removal of the bytes from 0x80 up, whose high bit the
+// XORs keep.
 func special(x uint64) uint64 {
-	q := x ^ (ones * '"')
+	q := x ^ (ones * 0x02)
 	b := x ^ (ones * '\\')
-	return ((x-ones*0x20)&^x | (q-ones)&^q | (b-ones)&^b) & highs
+	return ((q - ones*0x21) | (b - ones)) &^ x & highs
 }
 
 // plainEnd returns the offset of the first byte at or after i that is '"',
@@ -30,11 +37,24 @@ func special(x uint64) uint64 {
 // to be inlined where scan reads a string.
 func plainEnd(value []byte, i int) int {
 	for ; i+8 <= len(value); i += 8 {
-		if m := special(binary.LittleEndian.Uint64(value[i:])); m != 0 {
+		if m := special(binary.LittleEndian.Uint64(value[i : i+8 : i+8])); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
 	return i
+}
+
+// ascii reports whether b is all ASCII, looking eight bytes at a time.
+func ascii(b []byte) bool {
+	var x uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x |= binary.LittleEndian.Uint64(b[i:])
+	}
+	for ; i < len(b); i++ {
+		x |= uint64(b[i])
+	}
+	return x&highs == 0
 }
 
 // scanString returns the offset of the '"' that closes the JSON string

@@ -1,6 +1,7 @@
 // Package ops serves the sessiond binary's HTTP endpoints for operators:
 // Prometheus metrics, the health and readiness probes, the status page
-// and its JSON, and pprof when asked. It lives outside the root package so that an embedding program
+// and its JSON, a user's sessions (list and revoke), and pprof when asked.
+// It lives outside the root package so that an embedding program
 // does not link the Prometheus client.
 package ops
 
@@ -93,6 +94,9 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.page)))
 	mux.Handle("GET /status.json", s.auth(http.HandlerFunc(s.statusJSON)))
 	mux.Handle("GET /status/node.json", s.auth(http.HandlerFunc(s.nodeJSON)))
+	// Session ids: behind auth. A GET of /sessions/revoke is 405, by the mux.
+	mux.Handle("GET /sessions", s.auth(http.HandlerFunc(s.userSessions)))
+	mux.Handle("POST /sessions/revoke", s.auth(http.HandlerFunc(s.revokeSessions)))
 	if cfg.Pprof {
 		mux.Handle("GET /debug/pprof/", s.auth(http.HandlerFunc(pprof.Index)))
 		mux.Handle("GET /debug/pprof/cmdline", s.auth(http.HandlerFunc(pprof.Cmdline)))

@@ -59,7 +59,15 @@ func start(t *testing.T, dir string, mod func(*Config)) (web *Server, st *sessio
 // header if not empty.
 func get(t *testing.T, url, authorization string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
+	code, _, body := call(t, "GET", url, authorization)
+	return code, body
+}
+
+// call makes a request, with the given Authorization header if not empty,
+// and returns its status, headers and body.
+func call(t *testing.T, method, url, authorization string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +83,7 @@ func get(t *testing.T, url, authorization string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(body)
+	return resp.StatusCode, resp.Header, string(body)
 }
 
 // TestProbes: /healthz is up from the start (a load or a join may take a
