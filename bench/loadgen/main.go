@@ -6,6 +6,7 @@
 //	go run ./bench/loadgen -unix /tmp/redis.sock -op get -c 50 -n 1000000
 //	go run ./bench/loadgen -protocol memcache -addr 127.0.0.1:11211 -op get
 //	go run ./bench/loadgen -op get -rate 50000     # at a fixed offered load
+//	go run ./bench/loadgen -op session -rewrite -users 10000 -P 16   # rewrite 100,000 sessions of 10,000 users
 //
 // GET runs first fill the keyspace with SET (turn off with -fill=false).
 // It exits with status 1 if the server answered any command with an error:
@@ -44,7 +45,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opName   = fs.String("op", "set", "command: set, get or session (SET sess:<hex> v EX 86400 or set sess:<hex> 0 86400 n, new keys)")
 		value    = fs.Int("value", 512, "value size in bytes")
 		spread   = fs.Int("value-spread", 0, "set values vary in length, uniformly, by up to this percentage of -value either side (0: every value is -value bytes)")
-		keyspace = fs.Int("keyspace", 100_000, "number of distinct keys for set and get")
+		keyspace = fs.Int("keyspace", 100_000, "number of distinct keys for set and get (and session with -rewrite)")
+		users    = fs.Int("users", 0, "for session: the sessions belong to this many users, session k to user k mod -users (0: a user per session)")
+		rewrite  = fs.Bool("rewrite", false, "for session: rewrite the sessions of -keyspace keys at random, each keeping its user, the other fields changed, instead of new ones")
 		duration = fs.Duration("d", 5*time.Second, "measured duration (0: bounded by -n only)")
 		count    = fs.Int64("n", 0, "stop after this many commands (0: bounded by -d only)")
 		warmup   = fs.Duration("warmup", time.Second, "unmeasured warm-up before the measured phase")
@@ -89,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ValueSize:   *value,
 		ValueSpread: *value * *spread / 100,
 		Keyspace:    *keyspace,
+		Users:       *users,
+		Rewrite:     *rewrite,
 		Seed:        *seed,
 	}
 	if *unix != "" {

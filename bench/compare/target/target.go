@@ -367,6 +367,35 @@ var clockTick = sync.OnceValue(func() time.Duration {
 // ClockTick returns the length of the clock tick /proc counts CPU time in.
 func ClockTick() time.Duration { return clockTick() }
 
+// Measure dials cfg's load on s, runs it for warmup unmeasured, then for d,
+// and returns what the load generator measured and the server's CPU time
+// over the measured run alone.
+func Measure(ctx context.Context, s *Server, cfg load.Config, warmup, d time.Duration) (load.Result, CPUTime, error) {
+	g, err := load.Dial(ctx, cfg)
+	if err != nil {
+		return load.Result{}, CPUTime{}, err
+	}
+	defer g.Close()
+	if warmup > 0 {
+		if _, err := g.Run(ctx, warmup, 0); err != nil {
+			return load.Result{}, CPUTime{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	cpu0, err := s.CPUTime()
+	if err != nil {
+		return load.Result{}, CPUTime{}, err
+	}
+	res, err := g.Run(ctx, d, 0)
+	cpu1, err2 := s.CPUTime()
+	if err != nil {
+		return res, CPUTime{}, fmt.Errorf("%w (after %d ops, %d error replies)", err, res.Ops, res.Errors)
+	}
+	if err2 != nil {
+		return res, CPUTime{}, err2
+	}
+	return res, cpu1.Sub(cpu0), nil
+}
+
 // LoadAvg returns the 1, 5 and 15 minute load averages from /proc/loadavg,
 // to say how busy the machine was around a benchmark.
 func LoadAvg() string {

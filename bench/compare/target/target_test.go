@@ -62,3 +62,27 @@ func TestStartRefusesMemcacheOnRedis(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestMeasure(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed (apt-get install redis-server)")
+	}
+	ctx := context.Background()
+	s, err := Start(ctx, Config{Name: Redis, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	cfg := load.Config{Network: "unix", Addr: s.Unix, Conns: 4, Pipeline: 4, Keyspace: 100}
+	res, cpu, err := Measure(ctx, s, cfg, 50*time.Millisecond, 300*time.Millisecond)
+	if err != nil || res.Ops == 0 || res.Errors > 0 {
+		t.Fatalf("Measure: %d ops, %d errors, %v", res.Ops, res.Errors, err)
+	}
+	// The warm-up is not in the result: the run alone lasts 300 ms.
+	if res.Elapsed < 300*time.Millisecond || res.Elapsed > 10*time.Second || cpu.User < 0 || cpu.System < 0 {
+		t.Fatalf("run of %v, server CPU %+v", res.Elapsed, cpu)
+	}
+	if _, _, err := Measure(ctx, s, load.Config{Addr: "192.0.2.1:1"}, 0, time.Millisecond); err == nil {
+		t.Fatal("Measure of a non-loopback address did not fail")
+	}
+}

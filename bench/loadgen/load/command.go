@@ -40,7 +40,8 @@ const (
 	// OpSession sends SET sess:<32 hex digits> value EX 86400
 	// (memcached: set sess:<32 hex digits> 0 86400 <bytes>), each key
 	// new (numbered from 0 in sequence and scrambled), as express-session
-	// with connect-redis or connect-memcached stores a new session.
+	// with connect-redis or connect-memcached stores a new session; with
+	// Config.Rewrite, it rewrites the sessions of a keyspace instead.
 	OpSession
 )
 
@@ -196,17 +197,26 @@ func appendRESP(dst []byte, op Op, key string, value []byte) []byte {
 	return AppendCommand(dst, "SET", key, string(value))
 }
 
-// setKey writes key number k into command i of the batch.
+// setKey writes key number k into command i of the batch; an OpSession's
+// value is that of session number k, its user user number k.
 func (b *batch) setKey(op Op, i int, k uint64) {
-	at := b.keys[i]
 	if op == OpSession {
-		putHex(b.buf[at:at+sessionDigits], k)
-		if len(b.fields) > 0 {
-			putFields(b.buf[b.values[i]:], b.fields, k)
-		}
+		b.setSession(i, k, k, k)
 		return
 	}
+	at := b.keys[i]
 	putDecimal(b.buf[at:at+keyDigits], k)
+}
+
+// setSession writes session number k into OpSession command i of the
+// batch: its value's user id that of user number user, its other variable
+// fields drawn from z.
+func (b *batch) setSession(i int, k, z, user uint64) {
+	at := b.keys[i]
+	putHex(b.buf[at:at+sessionDigits], k)
+	if len(b.fields) > 0 {
+		putFields(b.buf[b.values[i]:], b.fields, z, user)
+	}
 }
 
 // upTo returns the bytes of the first n commands.

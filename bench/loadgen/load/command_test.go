@@ -121,3 +121,59 @@ func TestBatchSpread(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionUsers(t *testing.T) {
+	b := newBatch(RESP, OpSession, 1, 512, 0)
+	session := func(k, z, user uint64) (id string, v map[string]any) {
+		b.setSession(0, k, z, user)
+		id = string(b.buf[b.keys[0] : b.keys[0]+sessionDigits])
+		if err := json.Unmarshal(b.buf[b.values[0]:b.values[0]+512], &v); err != nil {
+			t.Fatalf("not JSON: %v", err)
+		}
+		return id, v
+	}
+	user := func(v map[string]any) string { return v["passport"].(map[string]any)["user"].(string) }
+	// A rewrite of a session keeps its id and user; the rest changes.
+	id1, v1 := session(5, 1, 42)
+	id2, v2 := session(5, 2, 42)
+	if id1 != id2 || user(v1) != SessionUser(42) || user(v2) != SessionUser(42) {
+		t.Fatalf("rewrite: ids %s %s, users %s %s, want %s", id1, id2, user(v1), user(v2), SessionUser(42))
+	}
+	if v1["csrfSecret"] == v2["csrfSecret"] || v1["cookie"].(map[string]any)["expires"] == v2["cookie"].(map[string]any)["expires"] {
+		t.Fatalf("rewrite left the session as it was: %v", v1)
+	}
+	seen := map[string]bool{}
+	for n := range uint64(10_000) {
+		u := SessionUser(n)
+		if seen[u] || len(u) != userDigits || strings.Trim(u, hexDigits) != "" {
+			t.Fatalf("user id %q of %d repeats or is not %d hex digits", u, n, userDigits)
+		}
+		seen[u] = true
+	}
+	// Users spreads new sessions over that many users.
+	cfg, err := Config{Addr: "127.0.0.1:1", Op: OpSession, Users: 10}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.userOf(23) != 3 || (Config{}).userOf(23) != 23 {
+		t.Fatalf("userOf(23) = %d with 10 users, %d with none", cfg.userOf(23), Config{}.userOf(23))
+	}
+	for _, bad := range []Config{{Op: OpSet, Users: 10}, {Op: OpGet, Rewrite: true}, {Op: OpSession, Users: -1}} {
+		bad.Addr = "127.0.0.1:1"
+		if _, err := bad.withDefaults(); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
+
+func TestSessionKeyValue(t *testing.T) {
+	b := newBatch(RESP, OpSession, 1, 512, 0)
+	b.setSession(0, 9, 3, 4)
+	key := string(b.buf[b.keys[0]-len(sessionPrefix) : b.keys[0]+sessionDigits])
+	if got := SessionKey(9); got != key {
+		t.Fatalf("SessionKey(9) = %q, the batch writes %q", got, key)
+	}
+	if got, want := SessionValue(512, 3, 4), b.buf[b.values[0]:b.values[0]+512]; !bytes.Equal(got, want) {
+		t.Fatalf("SessionValue = %s, the batch writes %s", got, want)
+	}
+}

@@ -48,6 +48,19 @@ type Config struct {
 	// Keyspace, instead of at random: a Run of Keyspace SETs fills the
 	// keyspace.
 	Sequential bool
+	// Users, if positive, is the number of users OpSession's sessions
+	// belong to: the session of key number k names user number k mod
+	// Users in passport.user (SessionUser), so that a run of n new
+	// sessions gives each user n/Users of them. If 0, every session has
+	// a user of its own, user number k.
+	Users int
+	// Rewrite makes OpSession rewrite the sessions of Keyspace keys (the
+	// session ids of numbers 0 to Keyspace-1), taken at random or, with
+	// Sequential, in order, as an app rewrites its sessions: each keeps
+	// its user (Users), while its other variable fields (the cookie's
+	// expiry, the CSRF secret, lastSeen, the cart) change with every
+	// write. Without it, every OpSession is a new session.
+	Rewrite bool
 	// Seed seeds the random key choice, and offsets the numbering of
 	// OpSession keys, so that two generators with different seeds write
 	// different sessions.
@@ -108,10 +121,22 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("load: keyspace %d: want 1 to %d", c.Keyspace, MaxKeyspace)
 	case c.Op < OpSet || c.Op > OpSession:
 		return c, fmt.Errorf("load: %v: unknown op", c.Op)
+	case c.Users < 0 || c.Users > MaxKeyspace:
+		return c, fmt.Errorf("load: users %d: want 0 (one per session) to %d", c.Users, MaxKeyspace)
+	case (c.Users > 0 || c.Rewrite) && c.Op != OpSession:
+		return c, fmt.Errorf("load: users and rewrite are for session writes, not %v", c.Op)
 	case c.Rate < 0 || c.Rate > maxRate:
 		return c, fmt.Errorf("load: rate %g: want 0 (flat out) to %g commands/s", c.Rate, float64(maxRate))
 	}
 	return c, checkLocal(c.Network, c.Addr)
+}
+
+// userOf returns the number of the user session number k belongs to.
+func (c Config) userOf(k uint64) uint64 {
+	if c.Users > 0 {
+		return k % uint64(c.Users)
+	}
+	return k
 }
 
 // maxRate bounds Config.Rate: far beyond what one machine's loopback
@@ -377,10 +402,20 @@ func (g *Generator) drive(ctx context.Context, c *conn, res *Result, next, deadl
 		}
 		c.batch.vary(k, c.rng)
 		switch {
+		case cfg.Op == OpSession && cfg.Rewrite:
+			first := g.seq.Add(uint64(k)) - uint64(k)
+			for i := range k {
+				key := c.rng.Uint64N(uint64(cfg.Keyspace))
+				if cfg.Sequential {
+					key = (first + uint64(i)) % uint64(cfg.Keyspace)
+				}
+				c.batch.setSession(i, key, c.rng.Uint64(), cfg.userOf(key))
+			}
 		case cfg.Op == OpSession:
 			first := g.seq.Add(uint64(k)) - uint64(k) + cfg.Seed<<40
 			for i := range k {
-				c.batch.setKey(cfg.Op, i, first+uint64(i))
+				n := first + uint64(i)
+				c.batch.setSession(i, n, n, cfg.userOf(n))
 			}
 		case cfg.Sequential:
 			first := g.seq.Add(uint64(k)) - uint64(k)
@@ -413,6 +448,21 @@ func (g *Generator) drive(ctx context.Context, c *conn, res *Result, next, deadl
 		}
 	}
 	return nil
+}
+
+// RunOnce dials cfg's connections, sends n commands, and closes them: for
+// the fill before a benchmark. Error replies make it fail.
+func RunOnce(ctx context.Context, cfg Config, n int64) (Result, error) {
+	g, err := Dial(ctx, cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	defer g.Close()
+	res, err := g.Run(ctx, 0, n)
+	if err == nil && res.Errors > 0 {
+		err = fmt.Errorf("load: %d error replies (first: %s)", res.Errors, res.FirstError)
+	}
+	return res, err
 }
 
 // check counts an error reply, a reply of the wrong type, or a miss.

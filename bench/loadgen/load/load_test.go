@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -221,5 +222,74 @@ func TestRunNeedsBound(t *testing.T) {
 	defer g.Close()
 	if _, err := g.Run(context.Background(), 0, 0); err == nil {
 		t.Fatal("unbounded Run did not fail")
+	}
+}
+
+// TestRunRewrite checks that OpSession with Rewrite writes only the
+// sessions of the keyspace, each always with its user's id and never the
+// same value twice, and without it new sessions spread over Users users.
+func TestRunRewrite(t *testing.T) {
+	var mu sync.Mutex
+	users := map[string]map[string]bool{} // key -> users seen
+	values := map[string]bool{}
+	addr := fakeServer(t, func(c net.Conn) {
+		br, bw := bufio.NewReader(c), bufio.NewWriter(c)
+		for {
+			args, err := readCommand(br)
+			if err != nil {
+				return
+			}
+			var v struct{ Passport struct{ User string } }
+			if len(args) != 5 || json.Unmarshal([]byte(args[2]), &v) != nil {
+				bw.WriteString("-ERR bad command\r\n")
+			} else {
+				mu.Lock()
+				if users[args[1]] == nil {
+					users[args[1]] = map[string]bool{}
+				}
+				users[args[1]][v.Passport.User] = true
+				values[args[2]] = true
+				mu.Unlock()
+				bw.WriteString("+OK\r\n")
+			}
+			if br.Buffered() == 0 && bw.Flush() != nil {
+				return
+			}
+		}
+	})
+	ctx := context.Background()
+	run := func(cfg Config, n int64) {
+		t.Helper()
+		res, err := RunOnce(ctx, cfg, n)
+		if err != nil || res.Ops != n {
+			t.Fatalf("%+v: %d ops, %v", cfg, res.Ops, err)
+		}
+	}
+	// RunOnce fails on error replies: the fake answers keys ending in 7 so.
+	if _, err := RunOnce(ctx, Config{Addr: fakeServer(t, serveRESP), Conns: 2, Keyspace: 100, Sequential: true}, 100); err == nil || !strings.Contains(err.Error(), "10 error replies") {
+		t.Fatalf("RunOnce with error replies: %v", err)
+	}
+	run(Config{Addr: addr, Conns: 4, Pipeline: 8, Op: OpSession, Rewrite: true, Keyspace: 50, Users: 7}, 2000)
+	if len(users) != 50 || len(values) < 1990 {
+		t.Fatalf("%d keys, %d distinct values in 2,000 rewrites of 50 sessions", len(users), len(values))
+	}
+	for k := range uint64(50) {
+		if u := users[SessionKey(k)]; len(u) != 1 || !u[SessionUser(k%7)] {
+			t.Fatalf("session %d: users %v, want only %s", k, u, SessionUser(k%7))
+		}
+	}
+	clear(users)
+	run(Config{Addr: addr, Conns: 4, Pipeline: 8, Op: OpSession, Users: 7}, 700)
+	perUser := map[string]int{}
+	for k, u := range users {
+		if len(u) != 1 {
+			t.Fatalf("new session %s written with users %v", k, u)
+		}
+		for id := range u {
+			perUser[id]++
+		}
+	}
+	if len(users) != 700 || len(perUser) != 7 || perUser[SessionUser(3)] != 100 {
+		t.Fatalf("700 new sessions: %d keys, users %v", len(users), perUser)
 	}
 }
