@@ -84,6 +84,25 @@ func (x *index) insertPos(tag uint32) int {
 	return i
 }
 
+// inRange calls fn with the slot of each entry whose tag is from lo to hi,
+// in order. Between lo's home and hi's an empty slot does not end the
+// walk: an entry of a tag in the range may sit at a later home.
+func (x *index) inRange(lo, hi uint32, fn func(i int)) {
+	if x.n == 0 {
+		return
+	}
+	last := x.home(hi)
+	for i := x.home(lo); i < len(x.slots); i++ {
+		e := x.slots[i]
+		switch {
+		case e == 0 && i >= last, e != 0 && entryTag(e) > hi:
+			return
+		case e != 0 && entryTag(e) >= lo:
+			fn(i)
+		}
+	}
+}
+
 // needsGrowth reports whether one more entry would load the table past 7/8.
 func (x *index) needsGrowth() bool {
 	return uint64(x.count+1)*8 > x.n*7

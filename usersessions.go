@@ -153,25 +153,17 @@ func (st *Store) eachUserSession(user string, fn func(sh *shard, key string, v v
 			return ErrClosed
 		}
 		now := st.nowMS()
-		x := &sh.idx
-		for i := x.home(lo); x.n != 0 && i < len(x.slots); i++ {
-			e := x.slots[i]
-			if e == 0 || entryTag(e) > hi {
-				break
-			}
-			if entryTag(e) < lo {
-				continue
-			}
-			v := sh.at(entryLoc(e))
+		sh.idx.inRange(lo, hi, func(i int) {
+			v := sh.at(entryLoc(sh.idx.slots[i]))
 			if u, ok := v.user(); !ok || u != want || v.tomb() || v.expired(now) {
-				continue
+				return
+			}
+			if id, ok := st.users.id(v.value()); !ok || string(id) != user {
+				return
 			}
 			k := v.key()
-			if id, ok := st.users.id(v.value()); !ok || string(id) != user {
-				continue
-			}
 			fn(sh, string(k), v)
-		}
+		})
 		sh.mu.Unlock()
 	}
 	return nil
