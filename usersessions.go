@@ -20,8 +20,10 @@ type UserSession struct {
 	// Expires is when the session expires, to the millisecond; the zero
 	// Time if never.
 	Expires time.Time
-	// Written is the time of the session's last write, to the millisecond,
-	// by the clock of the node that wrote it.
+	// Written is the time of the session's last write or TTL refresh
+	// (Touch, EXPIRE), to the millisecond, by the clock of the node that
+	// made it: for a session store that touches sessions as they are
+	// used, the last activity.
 	Written time.Time
 	// Size is the length of the session's value in bytes.
 	Size int

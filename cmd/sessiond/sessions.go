@@ -49,6 +49,9 @@ func runSessions(ctx context.Context, args []string, lookupEnv func(string) (str
 	cmd, err := parseSessions(args, lookupEnv)
 	var usage *usageError
 	switch {
+	case errors.As(err, &usage) && usage.help:
+		printSessionsUsage(stdout) // asked for, as sessiond --help
+		return exitOK
 	case errors.As(err, &usage) && usage.msg == "":
 		printSessionsUsage(stderr)
 		return exitConfig
@@ -76,7 +79,10 @@ func runSessions(ctx context.Context, args []string, lookupEnv func(string) (str
 
 // A usageError is a command line the subcommand does not take: its line
 // is printed, or for none (no action, --help) the usage.
-type usageError struct{ msg string }
+type usageError struct {
+	msg  string
+	help bool // --help: the usage, on stdout, and success
+}
 
 // seeHelp ends a usage error's line.
 const seeHelp = "see sessiond sessions --help"
@@ -86,30 +92,32 @@ func (e *usageError) Error() string { return e.msg }
 // parseSessions reads the subcommand's arguments and the server's
 // settings.
 func parseSessions(args []string, lookupEnv func(string) (string, bool)) (*sessionsCmd, error) {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		return nil, &usageError{help: true}
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		// --help included: the action comes first.
-		return nil, &usageError{}
+		return nil, &usageError{} // the action comes first
 	}
 	cmd := &sessionsCmd{action: args[0]}
 	if cmd.action != "list" && cmd.action != "revoke" {
-		return nil, &usageError{fmt.Sprintf("unknown action %q (want list or revoke); %s", cmd.action, seeHelp)}
+		return nil, &usageError{msg: fmt.Sprintf("unknown action %q (want list or revoke); %s", cmd.action, seeHelp)}
 	}
 	fs := sessionsFlagSet(cmd)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, &usageError{}
+			return nil, &usageError{help: true}
 		}
 		msg := flagError(err).Error()
-		return nil, &usageError{strings.Replace(msg, "see sessiond --help", seeHelp, 1)}
+		return nil, &usageError{msg: strings.Replace(msg, "see sessiond --help", seeHelp, 1)}
 	}
 	if fs.NArg() > 0 {
-		return nil, &usageError{fmt.Sprintf("unexpected argument %q (%s takes only flags); %s", fs.Arg(0), cmd.action, seeHelp)}
+		return nil, &usageError{msg: fmt.Sprintf("unexpected argument %q (%s takes only flags); %s", fs.Arg(0), cmd.action, seeHelp)}
 	}
 	if cmd.user == "" {
-		return nil, &usageError{cmd.action + " needs --user ID; " + seeHelp}
+		return nil, &usageError{msg: cmd.action + " needs --user ID; " + seeHelp}
 	}
 	if len(cmd.except) > 0 && cmd.action != "revoke" {
-		return nil, &usageError{"--except is revoke's, not list's; " + seeHelp}
+		return nil, &usageError{msg: "--except is revoke's, not list's; " + seeHelp}
 	}
 	flags := make(map[string]string)
 	fs.Visit(func(f *flag.Flag) {

@@ -37,8 +37,6 @@ func TestSessionsCommandLine(t *testing.T) {
 		stderr string
 	}{
 		{"no action", []string{"sessions"}, nil, exitConfig, "Usage: sessiond sessions list --user ID [flags]\n..."},
-		{"help", []string{"sessions", "--help"}, nil, exitConfig, "Usage: sessiond sessions list --user ID [flags]\n..."},
-		{"action help", []string{"sessions", "revoke", "-h"}, nil, exitConfig, "Usage: sessiond sessions list --user ID [flags]\n..."},
 		{"unknown action", []string{"sessions", "show", "--user", "a"}, nil, exitConfig,
 			"sessiond sessions: unknown action \"show\" (want list or revoke); see sessiond sessions --help\n"},
 		{"no user", []string{"sessions", "list"}, nil, exitConfig, "sessiond sessions: list needs --user ID; see sessiond sessions --help\n"},
@@ -192,5 +190,17 @@ func TestSessionsInterrupted(t *testing.T) {
 	code := run(ctx, []string{"sessions", "list", "--user", "a", "--addr", l.Addr().String()}, noEnv, &stdout, &stderr)
 	if took := time.Since(start); code != exitFailed || stderr.String() != "sessiond sessions: interrupted\n" || took > commandTimeout/2 {
 		t.Errorf("run = %d, stderr %q after %v; want %d, \"sessiond sessions: interrupted\\n\" well within %v", code, &stderr, took, exitFailed, commandTimeout)
+	}
+}
+
+// TestSessionsHelp: asked for, the usage goes to stdout and the exit
+// status is 0, as sessiond --help's.
+func TestSessionsHelp(t *testing.T) {
+	for _, args := range [][]string{{"sessions", "--help"}, {"sessions", "-h"}, {"sessions", "help"}, {"sessions", "revoke", "-h"}, {"sessions", "list", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, envFrom(nil), &stdout, &stderr)
+		if code != exitOK || stderr.Len() != 0 || !strings.HasPrefix(stdout.String(), "Usage: sessiond sessions list --user ID [flags]\n") {
+			t.Errorf("sessiond %q = %d\nstdout %q\nstderr %q\nwant 0, the usage on stdout", args, code, &stdout, &stderr)
+		}
 	}
 }
