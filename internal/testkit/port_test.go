@@ -14,3 +14,13 @@ func TestFreePort(t *testing.T) {
 	}
 	l.Close()
 }
+
+// TestFreePortNotEphemeral: the port is one the kernel would not give an
+// outgoing connection meanwhile.
+func TestFreePortNotEphemeral(t *testing.T) {
+	for range 20 {
+		if p := FreePort(t); p >= ephemeralLow() {
+			t.Fatalf("FreePort gave %d, in the ephemeral range from %d", p, ephemeralLow())
+		}
+	}
+}
