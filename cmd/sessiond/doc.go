@@ -217,7 +217,8 @@
 //
 //	sessiond sessions: cannot reach 127.0.0.1:6379: connection refused
 //
-// A usage error (no --user, an unknown flag) exits 2.
+// A usage error (no --user, an unknown flag) exits 2; `sessiond sessions
+// --help` prints the usage and exits 0.
 //
 // Unless GOGC is set, sessiond runs the Go collector at GOGC=100; see
 // gcPercent for why.
