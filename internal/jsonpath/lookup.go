@@ -6,40 +6,22 @@ import (
 	"unicode/utf8"
 )
 
-// maxNesting is encoding/json's limit on nested arrays and objects
-// (maxNestingDepth in its scanner.go): 10,000 deep is valid, 10,001 not.
-const maxNesting = 10000
-
-// outcome is what a scan found out about a value.
-type outcome uint8
-
-const (
-	invalid  outcome = iota // not one valid JSON object, up to where it was read
-	valid                   // valid up to where it was read; the results are final
-	overflow                // nested deeper than the stack given; scan again
-)
-
 // Lookup returns the id at the first of paths that leads to a string or a
-// number in value, by the rules in the package documentation: ok is false
-// when value is not one valid JSON object (up to the id of the first path,
-// where Lookup stops reading) or no path yields an id. The id
-// is a sub-slice of value (with its capacity cut, so appending to it
-// copies) unless it had to be unescaped. Lookup only reads value and
-// paths, so many goroutines may share them. It panics if given more than
-// MaxPaths paths.
+// number in value, by the rules in the package documentation: for a value
+// that encoding/json accepts, and that has no key twice along a path, ok is
+// false when no path yields an id. The id is a sub-slice of value (with its
+// capacity cut, so appending to it copies) unless it had to be unescaped.
+// Lookup only reads value and paths, so many goroutines may share them. It
+// panics if given more than MaxPaths paths.
 func Lookup(value []byte, paths []Path) (id []byte, ok bool) {
 	if len(paths) > MaxPaths {
 		panic("jsonpath: Lookup given more than MaxPaths paths")
 	}
-	var small [2]uint64 // a bit per level of nesting: most values fit in 128
 	t := tracker{paths: paths}
-	switch scan(value, &t, small[:]) {
-	case valid:
-		return t.result(value)
-	case overflow:
-		return lookupDeep(value, paths)
+	if !scan(value, &t) {
+		return nil, false
 	}
-	return nil, false
+	return t.result(value)
 }
 
 // absent reports whether no path can lead anywhere in value (the rest of
@@ -56,20 +38,6 @@ func absent(value []byte, paths []Path) bool {
 		}
 	}
 	return bytes.IndexByte(value, '\\') < 0
-}
-
-// lookupDeep is Lookup for values nested deeper than Lookup's own stack
-// holds. It is a function of its own so that Lookup does not zero this
-// stack on every call.
-//
-//go:noinline
-func lookupDeep(value []byte, paths []Path) ([]byte, bool) {
-	var stack [(maxNesting + 63) / 64]uint64
-	t := tracker{paths: paths}
-	if scan(value, &t, stack[:]) != valid {
-		return nil, false
-	}
-	return t.result(value)
 }
 
 // A tracker follows the paths through a scan of value.
@@ -168,15 +136,16 @@ func (t *tracker) result(value []byte) ([]byte, bool) {
 	return nil, false
 }
 
-// scan reads value once, checking that it is one valid JSON object and
-// noting in t, for each path, where the first string or number it leads to
-// starts. It stops after the id of t.best, and the ',' or '}' after it:
-// that id is the answer, whatever follows. stack holds a bit per level of
-// nesting, for skip.
+// scan reads value once, noting in t, for each path, where the first
+// string or number it leads to starts, and reports whether those results
+// are final. It stops after the id of t.best, and the ',' or '}' after it:
+// that id is the answer, whatever follows.
 //
-// scan itself walks only the objects that paths enter, and hands every
-// other object or array to skip, which validates it without following
-// paths: most of a session's bytes are there.
+// scan itself walks only the objects that paths enter, checking their
+// syntax, and hands every other object or array to skip, which finds its
+// end without checking anything in it: most of a session's bytes are
+// there. So a value whose syntax is wrong only in those may have an id,
+// as the rules allow.
 //
 // A path is alive in an object when the keys that lead to the object match
 // its first keys. alive[d] is the set of paths alive in the object at depth
@@ -188,7 +157,7 @@ func (t *tracker) result(value []byte) ([]byte, bool) {
 // path stays alive inside the value if the value is an object, which scan
 // then walks. A path's first id is final, so with duplicate keys the first
 // that leads to an id counts. No path is alive deeper than MaxDepth.
-func scan(value []byte, t *tracker, stack []uint64) outcome {
+func scan(value []byte, t *tracker) bool {
 	var (
 		n           = len(value)
 		i           int
@@ -197,12 +166,13 @@ func scan(value []byte, t *tracker, stack []uint64) outcome {
 		cur         uint32
 		leaf, inner uint32 // of the last key: paths that end there, and that go on
 		alive       [MaxDepth + 1]uint32
+		failed      [2]int // for skip
 	)
 	cur = t.start()
 	i = skipSpace(value, 0)
 	if cur == 0 || i == n || value[i] != '{' {
 		// No id whatever the rest says: no need to read it.
-		return invalid
+		return false
 	}
 	depth = 1
 	alive[1] = cur
@@ -217,13 +187,13 @@ objectStart: // just after '{'
 
 atKey: // at the '"' of a key, or what should be one
 	if i >= n || value[i] != '"' {
-		return invalid
+		return false
 	}
 	{
 		end, escaped := plainEnd(value, i+1), false
 		if end >= n || value[end] != '"' {
 			if end, escaped = scanString(value, end); end < 0 {
-				return invalid
+				return false
 			}
 		}
 		raw := value[i+1 : end]
@@ -247,11 +217,11 @@ atKey: // at the '"' of a key, or what should be one
 		i = skipSpace(value, end+1)
 	}
 	if i >= n || value[i] != ':' {
-		return invalid
+		return false
 	}
 	i = skipSpace(value, i+1)
 	if i >= n {
-		return invalid
+		return false
 	}
 	switch value[i] {
 	case '{':
@@ -272,22 +242,17 @@ atKey: // at the '"' of a key, or what should be one
 			// search up to its id.
 			search = 2
 			if t.done == 0 && absent(value[i:], t.paths) {
-				return invalid
+				return false
 			}
 		}
-		end := skip(value, i, depth, stack)
-		if end == tooDeep {
-			return overflow
+		if i = skip(value, i, &failed); i < 0 {
+			return false
 		}
-		if end < 0 {
-			return invalid
-		}
-		i = end
 	case '"':
 		end, escaped := plainEnd(value, i+1), false
 		if end >= n || value[end] != '"' {
 			if end, escaped = scanString(value, end); end < 0 {
-				return invalid
+				return false
 			}
 		}
 		if leaf != 0 && t.record(leaf, i) {
@@ -298,7 +263,7 @@ atKey: // at the '"' of a key, or what should be one
 	default:
 		end := scanScalar(value, i)
 		if end < 0 {
-			return invalid
+			return false
 		}
 		if leaf != 0 && value[i] != 't' && value[i] != 'f' && value[i] != 'n' && t.record(leaf, i) {
 			t.end = end
@@ -310,7 +275,7 @@ atKey: // at the '"' of a key, or what should be one
 afterValue: // after a value in the object at depth
 	i = skipSpace(value, i)
 	if i >= n {
-		return invalid
+		return false
 	}
 	switch value[i] {
 	case ',':
@@ -323,31 +288,25 @@ afterValue: // after a value in the object at depth
 		i++
 		goto closed
 	}
-	return invalid
+	return false
 
 closed: // just after the '}' that closed the object at depth
 	depth--
 	if depth == 0 {
-		if skipSpace(value, i) != n {
-			return invalid
-		}
-		return valid
+		return skipSpace(value, i) == n
 	}
 	cur = alive[depth]
 	goto afterValue
 }
 
 // stopAt returns the outcome of a scan that stops after the id of the
-// best path, which ends just before offset i: valid if the id is followed
+// best path, which ends just before offset i: final if the id is followed
 // by ',' or '}', as a value in an object must be. That makes its end
 // certain, for a number as for a string, and leaves out a value cut off
 // right after the id.
-func stopAt(value []byte, i int) outcome {
+func stopAt(value []byte, i int) bool {
 	i = skipSpace(value, i)
-	if i < len(value) && (value[i] == ',' || value[i] == '}') {
-		return valid
-	}
-	return invalid
+	return i < len(value) && (value[i] == ',' || value[i] == '}')
 }
 
 // skipSpace returns the offset of the first byte at or after i that is not

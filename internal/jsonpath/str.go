@@ -31,6 +31,15 @@ func special(x uint64) uint64 {
 	return ((q - ones*0x21) | (b - ones)) &^ x & highs
 }
 
+// quoteOrBackslash has the high bit set in the first byte of x (in memory
+// order) that is '"' or '\', as special has, without the control
+// characters: for skip, which checks nothing in strings but where they end.
+func quoteOrBackslash(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return ((q - ones) | (b - ones)) &^ x & highs
+}
+
 // plainEnd returns the offset of the first byte at or after i that is '"',
 // '\' or a control character, looking eight bytes at a time: if fewer
 // than eight are left it stops there, whatever the byte. It is small enough
