@@ -103,6 +103,53 @@ func (x *index) inRange(lo, hi uint32, fn func(i int)) {
 	}
 }
 
+// insert adds e after the entries of its tag, growing the table with
+// memory from mem as needed.
+func (x *index) insert(e uint64, mem *memory) {
+	tag := entryTag(e)
+	if !x.needsGrowth() && x.insertAt(x.insertPos(tag), e) {
+		return
+	}
+	for range 2 {
+		x.grow(mem)
+		if x.insertAt(x.insertPos(tag), e) {
+			return
+		}
+	}
+	panic("sessiond: index cannot place an entry")
+}
+
+// grow moves the table to one half as large again, taken from mem. Its
+// memory is taken even past the cap: an index that cannot grow would fail
+// a write half-way, and the table is a small fraction of the records it
+// indexes.
+func (x *index) grow(mem *memory) {
+	n := max(x.n*3/2, indexMinHome)
+	for {
+		slots, err := mem.block(int(n+indexSlack)*8, true)
+		if err != nil {
+			panic(err) // the kernel refused a mapping: nothing sane is left to do
+		}
+		old := x.slots
+		if x.rebuild(sliceWords(slots), n) {
+			if old != nil {
+				mem.releaseBlock(sliceBytes(old))
+			}
+			return
+		}
+		mem.releaseBlock(slots)
+		n = n * 3 / 2
+	}
+}
+
+// release gives the table's memory back to mem and empties it.
+func (x *index) release(mem *memory) {
+	if x.slots != nil {
+		mem.releaseBlock(sliceBytes(x.slots))
+	}
+	*x = index{}
+}
+
 // needsGrowth reports whether one more entry would load the table past 7/8.
 func (x *index) needsGrowth() bool {
 	return uint64(x.count+1)*8 > x.n*7

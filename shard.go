@@ -114,42 +114,7 @@ func (sh *shard) slotAt(tag, loc uint32) int {
 }
 
 // insert adds a new index entry, growing the table as needed.
-func (sh *shard) insert(tag, loc uint32) {
-	x := &sh.idx
-	e := makeEntry(tag, loc)
-	if !x.needsGrowth() && x.insertAt(x.insertPos(tag), e) {
-		return
-	}
-	sh.grow()
-	if !x.insertAt(x.insertPos(tag), e) {
-		sh.grow()
-		if !x.insertAt(x.insertPos(tag), e) {
-			panic("sessiond: index cannot place an entry")
-		}
-	}
-}
-
-// grow moves the index to a table half as large again. Its memory is
-// taken even past the cap: an index that cannot grow would fail a write
-// half-way, and the table is a small fraction of the records it indexes.
-func (sh *shard) grow() {
-	n := max(sh.idx.n*3/2, indexMinHome)
-	for {
-		slots, err := sh.st.mem.block(int(n+indexSlack)*8, true)
-		if err != nil {
-			panic(err) // the kernel refused a mapping: nothing sane is left to do
-		}
-		old := sh.idx.slots
-		if sh.idx.rebuild(sliceWords(slots), n) {
-			if old != nil {
-				sh.st.mem.releaseBlock(sliceBytes(old))
-			}
-			return
-		}
-		sh.st.mem.releaseBlock(slots)
-		n = n * 3 / 2
-	}
-}
+func (sh *shard) insert(tag, loc uint32) { sh.idx.insert(makeEntry(tag, loc), &sh.st.mem) }
 
 // sliceWords views a block of mapped memory, which is page-aligned, as
 // 64-bit words.

@@ -672,10 +672,7 @@ func (sh *shard) drop() {
 			sh.free(uint16(id))
 		}
 	}
-	if sh.idx.slots != nil {
-		sh.st.mem.releaseBlock(sliceBytes(sh.idx.slots))
-	}
-	sh.idx = index{}
+	sh.idx.release(&sh.st.mem)
 	sh.segs, sh.freeIDs, sh.pending = nil, nil, nil
 	sh.head, sh.keys, sh.vols, sh.tombs, sh.bytes = 0, 0, 0, 0, 0
 	sh.newest = Version{}

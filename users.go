@@ -117,7 +117,7 @@ func (x *users) add(user, key uint64) {
 		p.users++
 	}
 	if n < bigUser {
-		x.insert(p, makeEntry(tag, ref))
+		p.table.insert(makeEntry(tag, ref), x.mem)
 		return
 	}
 	set := make(map[uint32]uint32, 2*bigUser)
@@ -150,7 +150,7 @@ func (x *users) remove(user, key uint64) {
 			p.users++ // counted in the table again
 			for r, n := range set {
 				for range n {
-					x.insert(p, makeEntry(tag, r))
+					p.table.insert(makeEntry(tag, r), x.mem)
 				}
 			}
 		}
@@ -186,43 +186,6 @@ func (p *userPart) run(tag uint32) (start, n int) {
 		i++
 	}
 	return start, i - start
-}
-
-// insert adds e to p's table after the entries of its tag, growing the
-// table as needed.
-func (x *users) insert(p *userPart, e uint64) {
-	t := &p.table
-	tag := entryTag(e)
-	if t.n != 0 && !t.needsGrowth() && t.insertAt(t.insertPos(tag), e) {
-		return
-	}
-	for {
-		x.grow(p)
-		if t.insertAt(t.insertPos(tag), e) {
-			return
-		}
-	}
-}
-
-// grow moves p's table to one half as large again, taken as a shard's
-// index is: past the memory cap if need be.
-func (x *users) grow(p *userPart) {
-	n := max(p.table.n*3/2, indexMinHome)
-	for {
-		slots, err := x.mem.block(int(n+indexSlack)*8, true)
-		if err != nil {
-			panic(err) // the kernel refused a mapping: nothing sane is left to do
-		}
-		old := p.table.slots
-		if p.table.rebuild(sliceWords(slots), n) {
-			if old != nil {
-				x.mem.releaseBlock(sliceBytes(old))
-			}
-			return
-		}
-		x.mem.releaseBlock(slots)
-		n = n * 3 / 2
-	}
 }
 
 // keys appends the key references filed under user to dst.
@@ -267,10 +230,8 @@ func (x *users) close() {
 	for i := range x.parts {
 		p := &x.parts[i]
 		p.mu.Lock()
-		if p.table.slots != nil {
-			x.mem.releaseBlock(sliceBytes(p.table.slots))
-		}
-		p.table, p.big = index{}, nil
+		p.table.release(x.mem)
+		p.big = nil
 		p.mu.Unlock()
 	}
 }
